@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""The CDK app: one stack per pattern, and the checks every synth runs."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from stacks.api_sync import ApiSyncStack
+from stacks.shared.checks import add_checks
+
+# Stack id -> stack class. Each stack deploys and destroys on its own: `npx cdk deploy ApiSync`.
+PATTERNS = {
+    "ApiSync": ApiSyncStack,
+}
+
+
+def build_app(**app_kwargs: object) -> cdk.App:
+    app = cdk.App(**app_kwargs)  # type: ignore[arg-type]
+    for stack_id, stack_class in PATTERNS.items():
+        stack_class(app, stack_id)
+    add_checks(app)
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

@@ -1,0 +1,1 @@
+"""Pattern 1, ApiSync: the quotes API."""

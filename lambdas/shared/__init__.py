@@ -1,0 +1,1 @@
+"""Lambda code every pattern may import. Each function's asset holds this package."""

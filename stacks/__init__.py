@@ -1,0 +1,1 @@
+"""One CDK stack per pattern, plus the shared construct library in `stacks.shared`."""

@@ -1,0 +1,107 @@
+"""Pattern 1, ApiSync: a synchronous API for work that finishes well inside 29 seconds.
+
+    client --SigV4--> API Gateway (REST, IAM auth, request model) --proxy--> Lambda --> response
+
+API Gateway rejects unsigned calls and malformed bodies before anything runs; the function
+validates the rest (values, limits) and answers within its timeout, which stays well under the
+29-second integration limit so a slow call fails as a clear 5xx instead of a gateway timeout.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from constructs import Construct
+
+from stacks.shared import PatternFunction, PatternRestApi
+from stacks.shared.monitoring import function_error_alarms
+
+API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
+
+# The shape of POST /quotes, checked by API Gateway. Value rules (money format, limits, known
+# currencies) live in the handler, which returns a clear error for each.
+QUOTE_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="QuoteRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["customer_id", "currency", "country", "items"],
+    additional_properties=False,
+    properties={
+        "customer_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
+        "currency": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
+        "country": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
+        "items": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.ARRAY,
+            min_items=1,
+            items=apigw.JsonSchema(
+                type=apigw.JsonSchemaType.OBJECT,
+                required=["sku", "quantity", "unit_price"],
+                additional_properties=False,
+                properties={
+                    "sku": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
+                    "quantity": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER),
+                    "unit_price": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
+                },
+            ),
+        ),
+    },
+)
+
+
+class ApiSyncStack(Stack):
+    """REST API -> Lambda proxy: `POST /quotes` prices line items, `GET /health` answers."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function_timeout: Duration = Duration.seconds(10),
+        memory_size: int = 512,
+        throttling_rate_limit: float = 50,
+        throttling_burst_limit: int = 100,
+        latency_alarm_threshold_ms: float = 2000,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id, description="ApiSync: API Gateway -> Lambda, request-response", **kwargs)  # type: ignore[arg-type]
+        if function_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
+            raise ValueError("function_timeout must be under API Gateway's 29 s integration limit")
+
+        # Client -> API Gateway: signed requests only, throttled, logged, traced.
+        self.api = PatternRestApi(
+            self,
+            "Api",
+            description="ApiSync quotes API",
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+            latency_alarm_threshold_ms=latency_alarm_threshold_ms,
+        )
+
+        # API Gateway -> Lambda: one function serves every route (Powertools event handler).
+        self.function = PatternFunction(
+            self,
+            "QuotesFunction",
+            pattern="api_sync",
+            handler="api_sync.handler.main",
+            description="Prices quotes for the ApiSync REST API",
+            timeout=function_timeout,
+            memory_size=memory_size,
+        )
+        self.function.invoked_synchronously_by("API Gateway")
+        function_error_alarms(self, "QuotesFunction", self.function)
+        integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
+
+        # Routes: bodies are checked against the request model before the function runs.
+        quote_model = self.api.json_model("QuoteRequest", QUOTE_REQUEST_SCHEMA)
+        self.api.root.add_resource("quotes").add_method(
+            "POST",
+            integration,
+            request_validator=self.api.request_validator,
+            request_models={"application/json": quote_model},
+        )
+        self.api.root.add_resource("health").add_method(
+            "GET", integration, request_validator=self.api.request_validator
+        )
+
+        CfnOutput(self, "QuotesEndpoint", value=self.api.url_for_path("/quotes"))
+        CfnOutput(self, "FunctionName", value=self.function.function_name)

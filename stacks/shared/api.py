@@ -1,0 +1,162 @@
+"""PatternRestApi: an API Gateway REST API with the project's defaults.
+
+- IAM authorization on every method: callers sign requests with SigV4. A reference that people
+  copy should not ship an open endpoint; swap in a Cognito or Lambda authorizer where end users
+  call the API directly.
+- A regional endpoint, stage throttling, X-Ray tracing, JSON access logs to a stack-owned log
+  group, error-level execution logs and per-method metrics.
+- A request validator that methods use for bodies and parameters.
+- JSON bodies for the errors API Gateway itself returns (403, 404, 413, 429, 5xx), so a
+  client always gets `{"error": ..., "message": ...}`.
+- Alarms on 5xx responses and on p99 latency.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.shared import settings
+from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
+
+ACCESS_LOG_FIELDS = apigw.AccessLogFormat.json_with_standard_fields(
+    caller=True,
+    http_method=True,
+    ip=True,
+    protocol=True,
+    request_time=True,
+    resource_path=True,
+    response_length=True,
+    status=True,
+    user=True,
+)
+
+
+class PatternRestApi(apigw.RestApi):
+    """A REST API with IAM auth, throttling, tracing, access logs, JSON errors and alarms."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        description: str,
+        stage_name: str = "v1",
+        throttling_rate_limit: float = 50,
+        throttling_burst_limit: int = 100,
+        latency_alarm_threshold_ms: float = 3000,
+        **kwargs: object,
+    ) -> None:
+        access_logs = logs.LogGroup(
+            scope,
+            f"{id}AccessLogs",
+            retention=settings.log_retention(scope),
+            removal_policy=settings.removal_policy(scope),
+        )
+        super().__init__(
+            scope,
+            id,
+            description=description,
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Execution and access logging need the region's API Gateway account to have a
+            # CloudWatch role. The role is shared by every API in the region, so it is retained on
+            # destroy: deleting it would break logging for every other API there.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+            deploy_options=apigw.StageOptions(
+                stage_name=stage_name,
+                tracing_enabled=True,
+                throttling_rate_limit=throttling_rate_limit,
+                throttling_burst_limit=throttling_burst_limit,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=ACCESS_LOG_FIELDS,
+            ),
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.request_validator = self.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        self._json_gateway_errors()
+        self._acknowledge_deliberate_choices()
+        self.alarms = [
+            alarm(
+                scope,
+                f"{id}ServerErrors",
+                metric=self.metric_server_error(period=DEFAULT_PERIOD, statistic="Sum"),
+                threshold=1,
+                description=f"{id} returned at least one 5xx response in 5 minutes",
+            ),
+            alarm(
+                scope,
+                f"{id}Latency",
+                metric=self.metric_latency(period=DEFAULT_PERIOD, statistic="p99"),
+                threshold=latency_alarm_threshold_ms,
+                description=f"{id} p99 latency above {latency_alarm_threshold_ms:g} ms",
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+            ),
+        ]
+        # Replace RestApi's own output (named with a hash) by one a smoke test can find by name.
+        self.node.try_remove_child("Endpoint")
+        CfnOutput(scope, f"{id}Url", value=self.url, description="Base URL of the API (IAM auth: sign with SigV4)")
+
+    def json_model(self, id: str, schema: apigw.JsonSchema) -> apigw.Model:
+        """A request model API Gateway validates bodies against before invoking anything."""
+        return self.add_model(id, content_type="application/json", schema=schema)
+
+    def _json_gateway_errors(self) -> None:
+        """Errors produced by API Gateway itself come back as JSON, like the handler's errors."""
+        template = json.dumps(
+            {"error": "$context.error.responseType", "message": "$context.error.messageString"}
+        )
+        # $context.error.validationErrorString says which field failed the request model.
+        bad_body = json.dumps(
+            {
+                "error": "BAD_REQUEST_BODY",
+                "message": "$context.error.validationErrorString",
+            }
+        )
+        for response_type, body in (
+            (apigw.ResponseType.DEFAULT_4_XX, template),
+            (apigw.ResponseType.DEFAULT_5_XX, template),
+            (apigw.ResponseType.BAD_REQUEST_BODY, bad_body),
+        ):
+            self.add_gateway_response(
+                f"{response_type.response_type}Json",
+                type=response_type,
+                templates={"application/json": body},
+            )
+
+    def _acknowledge_deliberate_choices(self) -> None:
+        Validations.of(self).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-COG4",
+                reason="Methods use IAM authorization (SigV4), chosen for service-to-service callers; "
+                "a Cognito user pool authorizer fits only APIs called by end users.",
+            ),
+        )
+        Validations.of(self.deployment_stage).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-APIG3",
+                reason="Every method requires SigV4-signed IAM credentials and the stage is throttled; "
+                "a WAF web ACL adds a fixed monthly cost per sandbox copy. Attach one in production.",
+            ),
+        )
+        cloud_watch_role = self.node.try_find_child("CloudWatchRole")
+        if cloud_watch_role is not None:
+            Validations.of(cloud_watch_role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+                    reason="API Gateway's region-wide logging role; this AWS-managed service-role policy "
+                    "is the one API Gateway documents and grants only CloudWatch Logs actions.",
+                )
+            )

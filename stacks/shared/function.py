@@ -1,0 +1,165 @@
+"""PatternFunction: a Lambda function with the project's defaults applied once.
+
+Every function in every pattern is built here, so the defaults in DESIGN.md live in one place:
+- the newest Python runtime CDK offers, on ARM64, with an explicit timeout and memory size;
+- X-Ray active tracing;
+- a log group owned by the stack, with retention, removed on `cdk destroy` (see settings.py);
+- an execution role whose only built-in permissions are writing to that log group and to X-Ray
+  (no managed AWSLambdaBasicExecutionRole); grants such as `queue.grant_consume_messages(fn)`
+  add what each pattern needs;
+- Powertools for AWS Lambda from its public layer, resolved at deploy time from an SSM parameter,
+  so synth needs no network and no bundling;
+- one code asset per pattern holding `lambdas/<pattern>/` and `lambdas/shared/` only, so a handler
+  path such as `api_sync.handler.main` imports the same way in Lambda and in the tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from stacks.shared import settings
+
+LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+DEFAULT_MEMORY_MB = 256
+POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{arch}/{runtime}/{version}"
+# The two X-Ray write actions accept no resource-level permissions.
+XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+
+
+def pattern_code(pattern: str) -> lambda_.Code:
+    """The asset for one pattern: its own folder and the shared package, nothing else."""
+    if not (LAMBDAS_DIR / pattern).is_dir():
+        raise ValueError(f"no Lambda code folder lambdas/{pattern}/")
+    return lambda_.Code.from_asset(
+        str(LAMBDAS_DIR),
+        exclude=["*", f"!{pattern}", f"!{pattern}/**", "!shared", "!shared/**", "**/__pycache__"],
+    )
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The public Powertools layer for this runtime and architecture, one per stack."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child("PowertoolsLayer")
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    parameter = POWERTOOLS_PARAMETER.format(
+        arch=ARCHITECTURE.name,  # "arm64" or "x86_64", as the parameter path spells them
+        runtime=RUNTIME.name,
+        version=settings.powertools_layer_version(stack),
+    )
+    arn = ssm.StringParameter.value_for_string_parameter(stack, parameter)
+    return lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
+
+
+class PatternFunction(lambda_.Function):
+    """A Python Lambda function with the project's defaults.
+
+    Pass what differs per function (pattern folder, handler, timeout, memory, environment);
+    anything else `lambda_.Function` accepts can be passed through `**kwargs`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        pattern: str,
+        handler: str,
+        timeout: Duration,
+        memory_size: int = DEFAULT_MEMORY_MB,
+        description: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        **kwargs: object,
+    ) -> None:
+        log_group = logs.LogGroup(
+            scope,
+            f"{id}Logs",
+            retention=settings.log_retention(scope),
+            removal_policy=settings.removal_policy(scope),
+        )
+        role = iam.Role(
+            scope,
+            f"{id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {id}",
+            inline_policies={
+                "WriteOwnLogs": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[log_group.log_group_arn],
+                        )
+                    ]
+                )
+            },
+        )
+        super().__init__(
+            scope,
+            id,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=pattern_code(pattern),
+            handler=handler,
+            timeout=timeout,
+            memory_size=memory_size,
+            description=description,
+            role=role,
+            log_group=log_group,
+            layers=[powertools_layer(scope)],
+            environment={
+                "POWERTOOLS_SERVICE_NAME": pattern,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+            },
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self._enable_active_tracing(scope, id, role)
+
+    def _enable_active_tracing(self, scope: Construct, id: str, role: iam.Role) -> None:
+        """Active X-Ray tracing, with its wildcard permission kept out of the default policy.
+
+        `tracing=Tracing.ACTIVE` would add the X-Ray actions on `*` to the role's DefaultPolicy,
+        the policy every `grant_*` call writes to; acknowledging the wildcard there would also hide
+        a wildcard some later grant adds. Here the two actions get a policy of their own, and only
+        that policy carries the acknowledgment.
+        """
+        cfn_function: lambda_.CfnFunction = self.node.default_child  # type: ignore[assignment]
+        cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        xray = iam.Policy(
+            scope,
+            f"{id}XRayWrite",
+            roles=[role],
+            statements=[iam.PolicyStatement(actions=XRAY_WRITE_ACTIONS, resources=["*"])],
+        )
+        Validations.of(xray).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="xray:PutTraceSegments and xray:PutTelemetryRecords support no "
+                "resource-level permissions; this policy holds only those two actions.",
+            )
+        )
+        self.node.add_dependency(xray)
+
+    def invoked_synchronously_by(self, caller: str) -> None:
+        """Record that only `caller` invokes this function, and only synchronously.
+
+        A dead-letter queue catches failed *asynchronous* invocations; a synchronous caller
+        receives the error itself, so the Serverless pack's DLQ rule does not apply.
+        """
+        Validations.of(self).acknowledge(
+            Acknowledgment(
+                id="Serverless::Serverless-LambdaDLQ",
+                reason=f"Invoked synchronously by {caller}, which receives every error itself; "
+                "a dead-letter queue only ever receives failed asynchronous invocations.",
+            )
+        )

@@ -1,0 +1,45 @@
+"""Fixtures shared by every test layer.
+
+The app is synthesized once per test session, with the context in cdk.json, exactly as
+`cdk synth` would; template tests read from that one cloud assembly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_DEPRECATED", "quiet")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cdk_context() -> dict[str, object]:
+    """The context `cdk synth` passes to app.py: feature flags and project settings."""
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(tmp_path_factory: pytest.TempPathFactory):
+    from app import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = build_app(outdir=str(outdir), context=cdk_context(), analytics_reporting=False)
+    return app.synth()
+
+
+@pytest.fixture(scope="session")
+def stack_ids() -> list[str]:
+    from app import PATTERNS
+
+    return list(PATTERNS)
+
+
+@pytest.fixture(scope="session")
+def templates(cloud_assembly) -> dict[str, dict]:
+    """Stack id -> synthesized CloudFormation template (as a dict)."""
+    return {stack.stack_name: stack.template for stack in cloud_assembly.stacks}
