@@ -9,15 +9,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_sync.quotes import QuoteRequest, price_quote
-from shared.http import install_json_errors
+from api_sync.quotes import Quote, QuoteRequest, price_quote
+from shared.http import install_json_errors, reject_unreadable_body
 
 MAX_BODY_BYTES = 64 * 1024
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
-install_json_errors(app, max_body_bytes=MAX_BODY_BYTES)
+install_json_errors(app)
 
 
 @app.get("/health")
@@ -26,13 +26,13 @@ def health() -> dict[str, str]:
 
 
 @app.post("/quotes")
-def create_quote(request: QuoteRequest) -> Response:
+def create_quote(request: QuoteRequest) -> Response[Quote]:
     quote = price_quote(request)
     logger.info("quote priced", extra={"quote_id": quote.quote_id, "lines": len(quote.lines)})
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,
-        body=quote.model_dump_json(),
+        body=quote,
         headers={"Location": f"/quotes/{quote.quote_id}"},
     )
 
@@ -40,4 +40,4 @@ def create_quote(request: QuoteRequest) -> Response:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return reject_unreadable_body(event, MAX_BODY_BYTES) or app.resolve(event, context)

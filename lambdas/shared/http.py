@@ -10,8 +10,9 @@ Bad input never reaches the work function and never becomes a 500.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-from typing import Any, Callable
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
@@ -34,36 +35,47 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return path or "body"
 
 
-def _raw_body_bytes(event: dict[str, Any]) -> bytes:
+def _proxy_error(status: int, error: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": error, "message": message}),
+        "isBase64Encoded": False,
+    }
+
+
+def reject_unreadable_body(event: dict[str, Any], max_bytes: int) -> dict[str, Any] | None:
+    """A proxy response for a body not worth parsing, checked before any router runs.
+
+    400 when the body claims to be base64 and is not, 413 when it is over `max_bytes`;
+    None when the body is fine to hand to the router.
+    """
     body = event.get("body") or ""
-    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+    except (binascii.Error, ValueError):
+        return _proxy_error(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.")
+    if len(raw) > max_bytes:
+        return _proxy_error(413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {max_bytes}.")
+    return None
 
 
-def _check_body(max_bytes: int) -> Callable[..., Response]:
-    """Middleware: refuse oversized bodies (413) and bodies that are not JSON (400)."""
-
-    def middleware(app: ApiGatewayResolver, next_middleware: Callable[..., Response]) -> Response:
-        raw = _raw_body_bytes(app.current_event.raw_event)
-        if len(raw) > max_bytes:
-            return error_response(413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {max_bytes}.")
-        if raw:
-            try:
-                json.loads(raw)
-            except ValueError as exc:
-                return error_response(400, "MALFORMED_JSON", f"The request body is not valid JSON: {exc}.")
-        return next_middleware(app)
-
-    return middleware
+def _problem(error: dict[str, Any]) -> str:
+    message = str(error.get("msg") or error.get("type") or "invalid")
+    return message.removeprefix("Value error, ")
 
 
-def install_json_errors(app: ApiGatewayResolver, *, max_body_bytes: int) -> None:
-    """Give `app` the project's body checks and JSON error responses."""
-    app.use(middlewares=[_check_body(max_body_bytes)])
+def install_json_errors(app: ApiGatewayResolver) -> None:
+    """Give `app` the project's JSON error responses for bad input and unknown routes."""
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
+        malformed = [err for err in exc.errors() if err.get("type") == "json_invalid"]
+        if malformed:
+            reason = malformed[0].get("ctx", {}).get("error") or malformed[0].get("msg", "")
+            return error_response(400, "MALFORMED_JSON", f"The request body is not valid JSON: {reason}".rstrip(": ") + ".")
         details = [
-            {"field": _field_path(tuple(err.get("loc", ()))), "problem": err.get("msg", err.get("type", "invalid"))}
+            {"field": _field_path(tuple(err.get("loc", ()))), "problem": _problem(err)}
             for err in exc.errors()
         ]
         return error_response(422, "VALIDATION_FAILED", "The request does not match what this endpoint accepts.", details)

@@ -1,0 +1,50 @@
+"""Realistic events and a Lambda context for handler tests.
+
+The JSON files are events as AWS delivers them; the builders change only what a test is about.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EVENTS = Path(__file__).parent
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def api_gateway_rest(method: str, path: str, body: object = None, *, raw_body: str | None = None, base64_body: bool = False) -> dict:
+    """An API Gateway REST proxy event for `method path`, as the `v1` stage sends it."""
+    event = copy.deepcopy(load("apigw_rest_proxy.json"))
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+    event["path"] = event["resource"] = event["requestContext"]["resourcePath"] = path
+    event["requestContext"]["path"] = f"/v1{path}"
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+    if text is not None and base64_body:
+        text = base64.b64encode(text.encode()).decode()
+    event["body"] = text
+    event["isBase64Encoded"] = base64_body
+    return event
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
+    log_group_name: str = "/aws/lambda/test-function"
+    log_stream_name: str = "2026/11/22/[$LATEST]0123456789abcdef"
+    remaining_ms: int = 10_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

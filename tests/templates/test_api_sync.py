@@ -1,0 +1,157 @@
+"""ApiSync: what makes the synchronous API pattern correct, beyond the snapshot."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from aws_cdk import App, Duration
+from aws_cdk.assertions import Match, Template
+
+from stacks.api_sync import ApiSyncStack
+from tests.templates.helpers import ref_target, resources
+
+VALID_QUOTE = {
+    "customer_id": "C-1001",
+    "currency": "EUR",
+    "country": "DE",
+    "items": [{"sku": "BOOK-001", "quantity": 2, "unit_price": "12.50"}],
+}
+
+
+@pytest.fixture(scope="module")
+def raw(templates) -> dict:
+    return templates["ApiSync"]
+
+
+@pytest.fixture(scope="module")
+def template(raw) -> Template:
+    return Template.from_json(raw)
+
+
+def _method(raw: dict, http_method: str, path_part: str) -> dict:
+    for method in resources(raw, "AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        if props["HttpMethod"] == http_method and ref_target(raw, props["ResourceId"])["Properties"]["PathPart"] == path_part:
+            return props
+    raise AssertionError(f"no {http_method} /{path_part}")
+
+
+def test_every_method_requires_iam_auth(raw):
+    methods = resources(raw, "AWS::ApiGateway::Method")
+    assert len(methods) == 2
+    assert {m["Properties"]["AuthorizationType"] for m in methods.values()} == {"AWS_IAM"}
+
+
+def test_routes_proxy_to_the_function(raw):
+    (function_id,) = resources(raw, "AWS::Lambda::Function")
+    for http_method, path in (("POST", "quotes"), ("GET", "health")):
+        integration = _method(raw, http_method, path)["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert function_id in json.dumps(integration["Uri"])
+
+
+def test_post_quotes_body_is_validated_by_the_gateway(raw):
+    props = _method(raw, "POST", "quotes")
+    validator = ref_target(raw, props["RequestValidatorId"])
+    assert validator["Properties"]["ValidateRequestBody"] is True
+    model = ref_target(raw, props["RequestModels"]["application/json"])
+    assert model["Properties"]["ContentType"] == "application/json"
+
+
+@pytest.fixture(scope="module")
+def request_schema(raw) -> dict:
+    (model,) = resources(raw, "AWS::ApiGateway::Model").values()
+    return model["Properties"]["Schema"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {k: v for k, v in VALID_QUOTE.items() if k != "items"},
+        {**VALID_QUOTE, "discount": "10"},
+        {**VALID_QUOTE, "items": []},
+        {**VALID_QUOTE, "items": [{"sku": "A", "quantity": "2", "unit_price": "1.00"}]},
+        {**VALID_QUOTE, "items": [{"sku": "A", "quantity": 2}]},
+        {**VALID_QUOTE, "customer_id": 1001},
+    ],
+    ids=["missing-items", "extra-field", "no-items", "quantity-as-string", "missing-price", "id-as-number"],
+)
+def test_request_model_rejects_malformed_bodies(request_schema, body):
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft4Validator(request_schema).validate(body)
+
+
+def test_request_model_accepts_a_valid_quote(request_schema):
+    jsonschema.Draft4Validator(request_schema).validate(VALID_QUOTE)
+
+
+def test_stage_is_throttled_traced_and_access_logged(template):
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.string_like_regexp('"status"')},
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "HttpMethod": "*",
+                            "ResourcePath": "/*",
+                            "ThrottlingRateLimit": 50,
+                            "ThrottlingBurstLimit": 100,
+                            "LoggingLevel": "ERROR",
+                            "DataTraceEnabled": False,
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+
+
+def test_gateway_errors_are_json(raw):
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]["ResponseTemplates"]["application/json"]
+        for r in resources(raw, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY"}
+    assert all('"error"' in body and '"message"' in body for body in responses.values())
+
+
+def test_function_answers_well_inside_the_integration_limit(raw):
+    (function,) = resources(raw, "AWS::Lambda::Function").values()
+    assert function["Properties"]["Timeout"] <= 15
+
+
+def test_function_timeout_at_the_integration_limit_is_refused():
+    with pytest.raises(ValueError, match="29"):
+        ApiSyncStack(App(), "TooSlow", function_timeout=Duration.seconds(29))
+
+
+def test_only_api_gateway_may_invoke_the_function(raw):
+    permissions = resources(raw, "AWS::Lambda::Permission").values()
+    assert permissions
+    for permission in permissions:
+        assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        assert "SourceArn" in permission["Properties"]
+
+
+@pytest.mark.parametrize(
+    ("metric", "statistic"),
+    [("5XXError", "Sum"), ("Latency", None), ("Errors", "Sum"), ("Throttles", "Sum")],
+)
+def test_alarms_notify_the_alarm_topic(raw, metric, statistic):
+    (topic_id,) = resources(raw, "AWS::SNS::Topic")
+    alarms = [a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]
+    assert len(alarms) == 1, metric
+    assert alarms[0]["AlarmActions"] == [{"Ref": topic_id}]
+    if statistic:
+        assert alarms[0]["Statistic"] == statistic
+    else:
+        assert alarms[0]["ExtendedStatistic"] == "p99"
+
+
+def test_outputs_name_every_entry_point(raw):
+    assert {"ApiUrl", "QuotesEndpoint", "FunctionName", "AlarmTopicArn"} <= set(raw["Outputs"])
