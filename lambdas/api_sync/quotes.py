@@ -9,15 +9,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-CENT = Decimal("0.01")
+from shared.money import CENT, CURRENCIES, Money
+
 MAX_LINE_ITEMS = 100
 MAX_QUANTITY = 10_000
 QUOTE_VALIDITY = timedelta(days=14)
-CURRENCIES = frozenset({"EUR", "GBP", "USD"})
 # Standard VAT or sales-tax rate by destination country (illustrative, not tax advice).
 TAX_RATES = {
     "DE": Decimal("0.19"),
@@ -27,22 +26,6 @@ TAX_RATES = {
     "NL": Decimal("0.21"),
     "US": Decimal("0.00"),
 }
-
-
-def _money(value: object) -> Decimal:
-    """Money travels as a string with at most two decimals ("12.50"), never as a float."""
-    if not isinstance(value, str):
-        raise ValueError('must be a string such as "12.50", not a number')
-    try:
-        amount = Decimal(value)
-    except ArithmeticError:
-        raise ValueError(f'"{value}" is not an amount') from None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT) or amount >= 10_000_000:
-        raise ValueError("must be positive, below 10,000,000 and have at most two decimals")
-    return amount
-
-
-Money = Annotated[Decimal, BeforeValidator(_money)]
 
 
 class LineItem(BaseModel):

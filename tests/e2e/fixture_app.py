@@ -1,0 +1,134 @@
+"""Small purpose-built stacks, one per emulated behaviour, synthesized like the real app.
+
+Each sets the configuration its test depends on (retry attempts, event age, batch size, partial
+batch reporting, filters, bisect, state machine type), so a test fails when the emulation stops
+reading that configuration from the template.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+
+CODE = Path(__file__).parent / "fixture_lambdas"
+MAX_RECEIVE_COUNT = 3
+SQS_BATCH_SIZE = 5
+STREAM_BATCH_SIZE = 10
+
+
+def probe(stack: Stack, id: str, handler: str, evidence: sqs.Queue, **kwargs) -> lambda_.Function:
+    function = lambda_.Function(
+        stack,
+        id,
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler=f"probe.handler.{handler}",
+        code=lambda_.Code.from_asset(str(CODE), exclude=["**/__pycache__"]),
+        timeout=Duration.seconds(10),
+        environment={"EVIDENCE_QUEUE_URL": evidence.queue_url},
+        **kwargs,
+    )
+    evidence.grant_send_messages(function)
+    return function
+
+
+def async_stack(app: App) -> None:
+    stack = Stack(app, "AsyncFixture")
+    evidence = sqs.Queue(stack, "Evidence")
+    succeeded, failed, dead = sqs.Queue(stack, "Succeeded"), sqs.Queue(stack, "Failed"), sqs.Queue(stack, "DeadLetters")
+    probe(
+        stack,
+        "RetryTwice",
+        "async_probe",
+        evidence,
+        retry_attempts=2,
+        on_success=destinations.SqsDestination(succeeded),
+        on_failure=destinations.SqsDestination(failed),
+        dead_letter_queue=dead,
+    )
+    probe(stack, "RetryNone", "async_probe", evidence, retry_attempts=0, on_failure=destinations.SqsDestination(failed))
+    probe(
+        stack,
+        "ShortLived",
+        "async_probe",
+        evidence,
+        retry_attempts=2,
+        max_event_age=Duration.seconds(60),
+        on_failure=destinations.SqsDestination(failed),
+    )
+
+
+def queue_stack(app: App) -> None:
+    stack = Stack(app, "QueueFixture")
+    evidence = sqs.Queue(stack, "Evidence")
+    for name, reports in (("Reporting", True), ("Ignoring", False)):
+        dlq = sqs.Queue(stack, f"{name}DLQ")
+        queue = sqs.Queue(
+            stack,
+            f"{name}Queue",
+            visibility_timeout=Duration.seconds(60),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
+        )
+        function = probe(stack, f"{name}Consumer", "batch_probe", evidence)
+        function.add_event_source(sources.SqsEventSource(queue, batch_size=SQS_BATCH_SIZE, report_batch_item_failures=reports))
+
+
+def stream_stack(app: App) -> None:
+    stack = Stack(app, "StreamFixture")
+    evidence, failed = sqs.Queue(stack, "Evidence"), sqs.Queue(stack, "Failed")
+    for name, retries, bisect, filtered in (("Bisecting", 1, True, True), ("Plain", 2, False, False)):
+        table = dynamodb.Table(
+            stack,
+            f"{name}Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
+        )
+        function = probe(stack, f"{name}Processor", "stream_probe", evidence)
+        function.add_event_source(
+            sources.DynamoEventSource(
+                table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=STREAM_BATCH_SIZE,
+                retry_attempts=retries,
+                bisect_batch_on_error=bisect,
+                on_failure=sources.SqsDlq(failed),
+                filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})] if filtered else None,
+            )
+        )
+
+
+def workflow_stack(app: App) -> None:
+    stack = Stack(app, "WorkflowFixture")
+    evidence = sqs.Queue(stack, "Evidence")
+    double = probe(stack, "Double", "double", evidence)
+    sfn.StateMachine(
+        stack,
+        "Express",
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+        definition_body=sfn.DefinitionBody.from_chainable(tasks.LambdaInvoke(stack, "DoubleIt", lambda_function=double, payload_response_only=True)),
+    )
+    approver = probe(stack, "HandOutToken", "hand_out_token", evidence)
+    wait = tasks.LambdaInvoke(
+        stack,
+        "WaitForApproval",
+        lambda_function=approver,
+        integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload=sfn.TaskInput.from_object({"token": sfn.JsonPath.task_token, "request": sfn.JsonPath.entire_payload}),
+        heartbeat_timeout=sfn.Timeout.duration(Duration.minutes(5)),
+        task_timeout=sfn.Timeout.duration(Duration.hours(1)),
+    )
+    sfn.StateMachine(stack, "Standard", definition_body=sfn.DefinitionBody.from_chainable(wait))
+
+
+def synth(outdir: str) -> str:
+    app = App(outdir=outdir, analytics_reporting=False)
+    for build in (async_stack, queue_stack, stream_stack, workflow_stack):
+        build(app)
+    return app.synth().directory

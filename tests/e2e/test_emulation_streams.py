@@ -1,0 +1,74 @@
+"""Emulated DynamoDB stream event source mappings, driven by each mapping's FilterCriteria,
+BatchSize, MaximumRetryAttempts, BisectBatchOnFunctionError and OnFailure destination."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e import emulation
+from tests.e2e.fixture_app import STREAM_BATCH_SIZE
+from tests.e2e.harness import Deployment
+
+
+@pytest.fixture(scope="module")
+def stack(deploy, fixture_assembly) -> Deployment:
+    return deploy(fixture_assembly, "StreamFixture")
+
+
+@pytest.fixture(autouse=True)
+def empty_queues(stack):
+    yield
+    for queue in ("Evidence", "Failed"):
+        stack.messages(queue)
+
+
+def put(stack: Deployment, table: str, *keys: str) -> None:
+    name = stack.physical_ids[stack.logical_id("AWS::DynamoDB::Table", table)]
+    for key in keys:
+        stack.client("dynamodb").put_item(TableName=name, Item={"pk": {"S": key}})
+
+
+def delivered_batches(stack: Deployment, function_prefix: str) -> list[list[str]]:
+    name = stack.function_name(function_prefix)
+    return [m["body"]["payload"] for m in stack.messages("Evidence") if m["body"]["function"] == name]
+
+
+def test_filter_criteria_drop_records_before_the_function(stack):
+    put(stack, "Bisecting", "a")
+    put(stack, "Bisecting", "a")  # the same item again: a MODIFY record, filtered out
+    emulation.drain_stream(stack.function_name("BisectingProcessor"))
+    assert [len(batch) for batch in delivered_batches(stack, "BisectingProcessor")] == [1]
+
+
+def test_records_arrive_in_batches_of_batch_size(stack):
+    put(stack, "Plain", *[f"k{i}" for i in range(STREAM_BATCH_SIZE + 3)])
+    emulation.drain_stream(stack.function_name("PlainProcessor"))
+    assert [len(batch) for batch in delivered_batches(stack, "PlainProcessor")] == [STREAM_BATCH_SIZE, 3]
+
+
+def test_failing_batch_is_retried_then_reported_to_on_failure(stack):
+    put(stack, "Plain", "p1", "poison-p2", "p3")
+    emulation.drain_stream(stack.function_name("PlainProcessor"))
+    batches = delivered_batches(stack, "PlainProcessor")
+    assert len(batches) == 2 + 1  # MaximumRetryAttempts 2: the first try and two retries
+    assert all(len(batch) == 3 for batch in batches)
+    (failure,) = [m["body"] for m in stack.messages("Failed")]
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["requestContext"]["approximateInvokeCount"] == 3
+    assert failure["DDBStreamBatchInfo"]["batchSize"] == 3
+    assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == batches[0][0]
+
+
+def test_bisect_isolates_the_poison_record(stack):
+    put(stack, "Bisecting", "b1", "b2", "poison-b3", "b4")
+    emulation.drain_stream(stack.function_name("BisectingProcessor"))
+    batches = delivered_batches(stack, "BisectingProcessor")
+    first = batches[0]
+    poison = first[2]
+    assert len(first) == 4
+    # Halves are tried on their own; only the half with the poison record keeps failing.
+    assert [poison] in batches
+    assert batches.count([poison]) == 1 + 1  # MaximumRetryAttempts 1 once it is alone
+    (failure,) = [m["body"] for m in stack.messages("Failed")]
+    assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == poison

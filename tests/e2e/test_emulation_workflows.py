@@ -1,0 +1,60 @@
+"""Step Functions: machines run with their declared type; task tokens answered through the API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e import emulation
+from tests.e2e.harness import Deployment
+
+
+@pytest.fixture(scope="module")
+def stack(deploy, fixture_assembly) -> Deployment:
+    return deploy(fixture_assembly, "WorkflowFixture")
+
+
+def machine_arn(stack: Deployment, prefix: str) -> str:
+    return stack.physical_ids[stack.logical_id("AWS::StepFunctions::StateMachine", prefix)]
+
+
+def test_machines_keep_their_declared_type(stack):
+    sfn = stack.client("stepfunctions")
+    assert sfn.describe_state_machine(stateMachineArn=machine_arn(stack, "Express"))["type"] == "EXPRESS"
+    assert sfn.describe_state_machine(stateMachineArn=machine_arn(stack, "Standard"))["type"] == "STANDARD"
+
+
+def test_express_machine_runs_synchronously_through_the_real_function(stack):
+    result = emulation.start_sync_execution(machine_arn(stack, "Express"), {"value": 21})
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"]) == {"value": 42}
+
+
+def test_sync_start_of_a_standard_machine_is_refused(stack):
+    with pytest.raises(ValueError, match="StateMachineTypeNotSupported"):
+        emulation.start_sync_execution(machine_arn(stack, "Standard"), {})
+
+
+def _start_and_get_token(stack: Deployment, request: dict) -> tuple[str, str]:
+    sfn = stack.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=machine_arn(stack, "Standard"), name=request["id"], input=json.dumps(request))
+    token = emulation.wait_for(lambda: [m["body"]["payload"] for m in stack.messages("Evidence") if m["body"]["kind"] == "token"])
+    (payload,) = token
+    assert payload["request"] == request
+    return execution["executionArn"], payload["token"]
+
+
+def test_task_token_success_resumes_the_execution(stack):
+    execution_arn, token = _start_and_get_token(stack, {"id": "approve-1"})
+    assert stack.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+    stack.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+    execution = emulation.wait_for_execution(execution_arn)
+    assert (execution["status"], json.loads(execution["output"])) == ("SUCCEEDED", {"approved": True})
+
+
+def test_task_token_failure_fails_the_execution(stack):
+    execution_arn, token = _start_and_get_token(stack, {"id": "reject-1"})
+    stack.client("stepfunctions").send_task_failure(taskToken=token, error="Rejected", cause="not in budget")
+    execution = emulation.wait_for_execution(execution_arn)
+    assert (execution["status"], execution.get("error")) == ("FAILED", "Rejected")
