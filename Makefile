@@ -17,7 +17,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help synth test bench deploy destroy lock clean
+.PHONY: help synth test bench deploy destroy redrive lock clean
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench    measure synth, test suite and handler import times"
 	@echo "make deploy STACK=ApiSync    deploy one pattern (needs AWS credentials)"
 	@echo "make destroy STACK=ApiSync   remove it again"
+	@echo "make redrive STACK=QueueRedrive   move a DLQ's messages back to their queue"
 
 synth: $(PY_STAMP) $(NODE_STAMP)
 	$(CDK) synth --quiet
@@ -40,6 +41,9 @@ deploy: $(PY_STAMP) $(NODE_STAMP)
 
 destroy: $(PY_STAMP) $(NODE_STAMP)
 	$(CDK) destroy $(STACK)
+
+redrive: $(PY_STAMP)
+	$(BIN)/python scripts/redrive.py $(STACK)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -34,6 +34,18 @@ def api_gateway_rest(method: str, path: str, body: object = None, *, raw_body: s
     return event
 
 
+def sqs(*bodies: str) -> dict:
+    """An SQS event with one record per body, each with its own message id."""
+    (template,) = load("sqs.json")["Records"]
+    records = []
+    for body in bodies:
+        record = copy.deepcopy(template)
+        record["messageId"] = str(uuid.uuid4())
+        record["body"] = body
+        records.append(record)
+    return {"Records": records}
+
+
 @dataclass
 class LambdaContext:
     """The attributes of the Lambda context object that handlers and Powertools read."""

@@ -114,3 +114,50 @@ def test_keep_data_context_retains_logs_on_destroy():
     template = Template.from_stack(ApiSyncStack(app, "Kept"))
     template.all_resources("AWS::Logs::LogGroup", Match.object_like({"DeletionPolicy": "Retain"}))
     assert len(template.find_resources("AWS::Logs::LogGroup")) >= 2
+
+
+def _dead_letter_targets(template: dict) -> set[str]:
+    targets = set()
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        redrive = props.get("RedrivePolicy", {}).get("deadLetterTargetArn")
+        dead_letter = props.get("DeadLetterConfig", {}).get("TargetArn")
+        for arn in (redrive, dead_letter):
+            if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+                targets.add(arn["Fn::GetAtt"][0])
+    return targets
+
+
+def test_every_dead_letter_queue_has_an_alarm(templates):
+    for stack_id in PATTERNS:
+        template = templates[stack_id]
+        watched = {
+            json.dumps(d["Value"])
+            for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+            for d in alarm["Properties"].get("Dimensions", [])
+            if alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        }
+        for dlq in _dead_letter_targets(template):
+            assert json.dumps({"Fn::GetAtt": [dlq, "QueueName"]}) in watched, f"{stack_id}/{dlq} has no alarm"
+
+
+def test_every_sqs_mapping_reports_batch_item_failures_and_outlives_retries(templates):
+    for stack_id in PATTERNS:
+        template = templates[stack_id]
+        for lid, mapping in resources(template, "AWS::Lambda::EventSourceMapping").items():
+            props = mapping["Properties"]
+            source = template["Resources"][props["EventSourceArn"]["Fn::GetAtt"][0]]
+            if source["Type"] != "AWS::SQS::Queue":
+                continue
+            assert props.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], f"{stack_id}/{lid}"
+            function = ref_target(template, props["FunctionName"])["Properties"]
+            window = props.get("MaximumBatchingWindowInSeconds", 0)
+            assert source["Properties"]["VisibilityTimeout"] >= 6 * function["Timeout"] + window, f"{stack_id}/{lid}"
+            assert source["Properties"]["RedrivePolicy"]["maxReceiveCount"] >= 3, f"{stack_id}/{lid}"
+
+
+def test_every_queue_is_encrypted(templates):
+    for stack_id in PATTERNS:
+        for lid, queue in resources(templates[stack_id], "AWS::SQS::Queue").items():
+            props = queue["Properties"]
+            assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), f"{stack_id}/{lid}"

@@ -1,0 +1,1 @@
+"""Pattern 3, QueueRedrive: order messages from SQS."""

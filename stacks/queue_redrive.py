@@ -1,0 +1,96 @@
+"""Pattern 3, QueueRedrive: reliable queued work with backpressure.
+
+    producer --> OrdersQueue --(batches, max concurrency)--> OrdersFunction --> OrdersTable
+                     |  after max_receive_count receives               |
+                     v                                                 +--> IdempotencyTable
+                 OrdersDLQ --(alarm; redrive back after a fix)--> OrdersQueue
+
+The queue absorbs bursts; the event source mapping drains it in batches at a bounded
+concurrency. A message that fails is retried after its visibility timeout; one that fails
+`max_receive_count` times moves to the dead-letter queue, where an alarm fires. The handler
+reports failures per message (Powertools BatchProcessor), so the good messages of a batch are
+deleted once, and an idempotency record keyed on the order id makes a redelivered order a no-op.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.shared import PatternFunction
+from stacks.shared.monitoring import DEFAULT_PERIOD, alarm, function_error_alarms
+from stacks.shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
+from stacks.shared.tables import secure_table
+
+MIN_RECEIVE_COUNT = 3
+
+
+class QueueRedriveStack(Stack):
+    """SQS -> Lambda with partial batch failures, idempotency and a dead-letter queue."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function_timeout: Duration = Duration.seconds(30),
+        memory_size: int = 256,
+        batch_size: int = 10,
+        batching_window: Duration = Duration.seconds(5),
+        max_concurrency: int = 5,
+        max_receive_count: int = 3,
+        idempotency_expiry: Duration = Duration.hours(24),
+        oldest_message_alarm_age: Duration = Duration.minutes(15),
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id, description="QueueRedrive: SQS -> Lambda with redrive to a DLQ", **kwargs)  # type: ignore[arg-type]
+        if max_receive_count < MIN_RECEIVE_COUNT:
+            raise ValueError(f"max_receive_count must be at least {MIN_RECEIVE_COUNT}: fewer sends throttled messages to the DLQ")
+
+        # Producer -> queue; failures move to the DLQ after max_receive_count receives.
+        self.dead_letter_queue = dead_letter_queue(self, "OrdersDLQ", holds="orders that failed every attempt")
+        self.queue = secure_queue(
+            self,
+            "OrdersQueue",
+            visibility_timeout=consumer_visibility_timeout(function_timeout, batching_window),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
+        )
+        alarm(
+            self,
+            "OrdersQueueBacklog",
+            metric=self.queue.metric_approximate_age_of_oldest_message(period=DEFAULT_PERIOD, statistic="Maximum"),
+            threshold=oldest_message_alarm_age.to_seconds(),
+            description=f"OrdersQueue's oldest message is over {oldest_message_alarm_age.to_minutes()} minutes old: consumers are not keeping up",
+        )
+
+        # Where processed orders and idempotency records go.
+        self.orders_table = secure_table(self, "OrdersTable", partition_key="order_id")
+        self.idempotency_table = secure_table(self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration")
+
+        # Queue -> function: batches, bounded concurrency, per-message failure reports.
+        self.function = PatternFunction(
+            self,
+            "OrdersFunction",
+            pattern="queue_redrive",
+            handler="queue_redrive.handler.main",
+            description="Processes order messages from OrdersQueue",
+            timeout=function_timeout,
+            memory_size=memory_size,
+            environment={
+                "ORDERS_TABLE": self.orders_table.table_name,
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                "IDEMPOTENCY_EXPIRY_SECONDS": str(int(idempotency_expiry.to_seconds())),
+            },
+        )
+        self.function.invoked_synchronously_by("the SQS event source mapping")
+        consume(self.function, self.queue, batch_size=batch_size, batching_window=batching_window, max_concurrency=max_concurrency)
+        self.orders_table.grant_write_data(self.function)
+        self.idempotency_table.grant_read_write_data(self.function)
+        function_error_alarms(self, "OrdersFunction", self.function)
+
+        CfnOutput(self, "QueueUrl", value=self.queue.queue_url)
+        CfnOutput(self, "QueueArn", value=self.queue.queue_arn)
+        CfnOutput(self, "DeadLetterQueueUrl", value=self.dead_letter_queue.queue_url)
+        CfnOutput(self, "DeadLetterQueueArn", value=self.dead_letter_queue.queue_arn)
+        CfnOutput(self, "OrdersTableName", value=self.orders_table.table_name)

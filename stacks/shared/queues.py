@@ -1,0 +1,94 @@
+"""Queues with the project's defaults: encrypted, TLS-only, and every dead-letter queue alarmed.
+
+- `dead_letter_queue`: where failed work ends up, kept 14 days, with an alarm on its first message.
+- `consumer_visibility_timeout`: AWS's rule for queues consumed by Lambda, computed, not typed.
+- `consume`: a Lambda event source mapping that always reports batch item failures.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.shared import settings
+from stacks.shared.monitoring import alarm
+
+DLQ_RETENTION = Duration.days(14)
+VISIBILITY_TIMEOUT_FACTOR = 6
+
+
+def consumer_visibility_timeout(function_timeout: Duration, batching_window: Duration = Duration.seconds(0)) -> Duration:
+    """At least 6 x the function timeout plus the batching window (AWS's guidance for Lambda
+    consumers), so a message is not redelivered while a retried batch is still being processed."""
+    seconds = VISIBILITY_TIMEOUT_FACTOR * function_timeout.to_seconds() + batching_window.to_seconds()
+    return Duration.seconds(seconds)
+
+
+def secure_queue(scope: Construct, id: str, **kwargs: object) -> sqs.Queue:
+    """An SQS queue with SQS-managed encryption, a TLS-only policy and the stack's removal policy."""
+    return sqs.Queue(
+        scope,
+        id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        removal_policy=settings.removal_policy(scope),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def dead_letter_queue(scope: Construct, id: str, *, holds: str) -> sqs.Queue:
+    """A dead-letter queue, kept 14 days, that alarms as soon as anything lands in it.
+
+    `holds` says what ends up there, for the alarm's description.
+    """
+    queue = secure_queue(scope, id, retention_period=DLQ_RETENTION)
+    Validations.of(queue).acknowledge(
+        Acknowledgment(
+            id="Serverless::Serverless-SQSRedrivePolicy",
+            reason="This is the dead-letter queue: a redrive policy on it would only move the same "
+            "failures one queue further. It alarms on its first message instead.",
+        )
+    )
+    alarm(
+        scope,
+        f"{id}NotEmpty",
+        metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+        threshold=1,
+        description=f"{id} holds {holds}: inspect, fix, then redrive",
+    )
+    return queue
+
+
+def consume(
+    function: lambda_.Function,
+    queue: sqs.Queue,
+    *,
+    batch_size: int,
+    batching_window: Duration,
+    max_concurrency: int,
+) -> lambda_.EventSourceMapping:
+    """`function` consumes `queue` in batches, reporting failures per message.
+
+    ReportBatchItemFailures is always on: a handler returns `batchItemFailures` (Powertools
+    BatchProcessor) and only those messages are retried; without it one bad message would fail,
+    and redeliver, its whole batch.
+    """
+    mapping = function.add_event_source_mapping(
+        f"{queue.node.id}Source",
+        event_source_arn=queue.queue_arn,
+        batch_size=batch_size,
+        max_batching_window=batching_window,
+        max_concurrency=max_concurrency,
+        report_batch_item_failures=True,
+    )
+    queue.grant_consume_messages(function)
+    Validations.of(mapping).acknowledge(
+        Acknowledgment(
+            id="Serverless::Serverless-LambdaEventSourceMappingDestination",
+            reason="SQS event source mappings take no on-failure destination; a message that keeps "
+            "failing moves to the queue's own dead-letter queue through its redrive policy.",
+        )
+    )
+    return mapping
