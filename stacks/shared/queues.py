@@ -61,6 +61,20 @@ def dead_letter_queue(scope: Construct, id: str, *, holds: str) -> sqs.Queue:
     return queue
 
 
+def failure_destination_queue(scope: Construct, id: str, *, holds: str) -> sqs.Queue:
+    """A queue that receives Lambda's on-failure invocation records: a dead-letter queue in all
+    but name (Lambda writes to it directly, not through a redrive policy)."""
+    queue = dead_letter_queue(scope, id, holds=holds)
+    Validations.of(queue).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions::AwsSolutions-SQS3",
+            reason="This queue is an on-failure destination, the end of the line for failed "
+            "events like a dead-letter queue; it is alarmed on its first message.",
+        )
+    )
+    return queue
+
+
 def consume(
     function: lambda_.Function,
     queue: sqs.Queue,

@@ -46,6 +46,18 @@ def sqs(*bodies: str) -> dict:
     return {"Records": records}
 
 
+def s3_put(bucket: str, key: str, *, size: int, etag: str) -> dict:
+    """An S3 ObjectCreated:Put notification; the key is URL-encoded as S3 sends it."""
+    from urllib.parse import quote_plus
+
+    event = copy.deepcopy(load("s3_put.json"))
+    record = event["Records"][0]["s3"]
+    record["bucket"]["name"] = bucket
+    record["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
+    record["object"].update(key=quote_plus(key, safe="/"), size=size, eTag=etag)
+    return event
+
+
 @dataclass
 class LambdaContext:
     """The attributes of the Lambda context object that handlers and Powertools read."""

@@ -1,0 +1,1 @@
+"""Pattern 2, EventInvoke: analyze uploaded objects."""

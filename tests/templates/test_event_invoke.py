@@ -1,0 +1,118 @@
+"""EventInvoke: what makes the async-invoke pattern correct, beyond the snapshot."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.templates.helpers import as_list, resources
+
+
+@pytest.fixture(scope="module")
+def raw(templates) -> dict:
+    return templates["EventInvoke"]
+
+
+def _one(raw: dict, resource_type: str, construct_id: str) -> tuple[str, dict]:
+    """The resource of a construct: its logical id is the construct id plus an 8-digit hash."""
+    pattern = re.compile(rf"^{construct_id}([0-9A-F]{{8}})?$")
+    (match,) = [(lid, r) for lid, r in resources(raw, resource_type).items() if pattern.match(lid)]
+    return match
+
+
+@pytest.fixture(scope="module")
+def function(raw) -> tuple[str, dict]:
+    return _one(raw, "AWS::Lambda::Function", "AnalyzeFunction")
+
+
+def test_retries_event_age_and_both_destinations_are_explicit(raw, function):
+    function_id, _ = function
+    (config,) = resources(raw, "AWS::Lambda::EventInvokeConfig").values()
+    props = config["Properties"]
+    assert props["FunctionName"] == {"Ref": function_id}
+    assert (props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"]) == (2, 3600)
+    results_id, _ = _one(raw, "AWS::SQS::Queue", "AnalysisResults")
+    failures_id, _ = _one(raw, "AWS::SQS::Queue", "AnalysisFailures")
+    assert props["DestinationConfig"] == {
+        "OnSuccess": {"Destination": {"Fn::GetAtt": [results_id, "Arn"]}},
+        "OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}},
+    }
+
+
+def test_failed_events_also_go_to_a_dead_letter_queue(raw, function):
+    _, fn = function
+    dlq_id, dlq = _one(raw, "AWS::SQS::Queue", "AnalyzeDLQ")
+    assert fn["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_s3_invokes_the_function_for_uploads_only(raw, function):
+    function_id, _ = function
+    _, bucket = _one(raw, "AWS::S3::Bucket", "UploadsBucket")
+    (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert config["Function"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "incoming/"}]
+    variables = function[1]["Properties"]["Environment"]["Variables"]
+    assert not variables["RESULTS_PREFIX"].startswith("incoming/"), "results would re-trigger the function"
+
+
+def test_only_this_bucket_in_this_account_may_invoke(raw, function):
+    function_id, _ = function
+    _, permission = _one(raw, "AWS::Lambda::Permission", "AllowS3Invoke")
+    props = permission["Properties"]
+    assert props["Principal"] == "s3.amazonaws.com"
+    assert props["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    bucket_name = _one(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["Properties"]["BucketName"]
+    assert bucket_name["Fn::Join"][1][0] in json.dumps(props["SourceArn"])
+    assert "AllowS3Invoke" in _one(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["DependsOn"]
+
+
+def test_function_reads_uploads_and_writes_results_only(raw):
+    _, policy = _one(raw, "AWS::IAM::Policy", "AnalyzeFunctionObjectAccess")
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    granted = {(tuple(as_list(s["Action"])), json.dumps(s["Resource"])) for s in statements}
+    assert len(granted) == 2
+    reads, writes = sorted(granted)
+    assert reads[0] == ("s3:GetObject",) and "incoming/*" in reads[1]
+    assert writes[0] == ("s3:GetObject", "s3:PutObject") and "analysis/*" in writes[1]
+
+
+def test_buckets_are_encrypted_private_tls_only_logged_and_emptied_on_destroy(raw):
+    for lid, bucket in resources(raw, "AWS::S3::Bucket").items():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", lid
+        assert all(props["PublicAccessBlockConfiguration"].values()), lid
+        assert bucket["DeletionPolicy"] == "Delete", lid
+    _, uploads = _one(raw, "AWS::S3::Bucket", "UploadsBucket")
+    assert "LoggingConfiguration" in uploads["Properties"]
+    tls_denied = [
+        p for p in resources(raw, "AWS::S3::BucketPolicy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert len(tls_denied) == 2
+    assert len(resources(raw, "Custom::S3AutoDeleteObjects")) == 2
+
+
+@pytest.mark.parametrize("metric", ["DeadLetterErrors", "DestinationDeliveryFailures", "Errors", "Throttles", "RejectedObjects"])
+def test_failure_signals_are_alarmed(raw, metric):
+    alarms = [a for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]
+    assert len(alarms) == 1
+
+
+@pytest.mark.parametrize("queue", ["AnalysisFailures", "AnalyzeDLQ"])
+def test_failure_queues_alarm_on_their_first_message(raw, queue):
+    queue_id, _ = _one(raw, "AWS::SQS::Queue", queue)
+    watched = [
+        a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
+    ]
+    assert [(a["Threshold"], a["ComparisonOperator"]) for a in watched] == [(1, "GreaterThanOrEqualToThreshold")]
+
+
+def test_outputs_name_the_bucket_and_every_outcome_queue(raw):
+    assert {"BucketName", "UploadPrefix", "ResultsQueueUrl", "FailuresQueueUrl", "DeadLetterQueueUrl", "FunctionName"} <= set(raw["Outputs"])
