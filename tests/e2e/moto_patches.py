@@ -19,6 +19,12 @@ Why each one exists:
 5. **State machines made by CloudFormation run.** moto's CloudFormation writes state machines to
    the backend that never executes them and drops their type; here they go to the executing
    backend with `StateMachineType`, logging and tracing kept.
+6. **Bucket notifications from CloudFormation apply, and invoke asynchronously.** moto's
+   CloudFormation ignores a bucket's `NotificationConfiguration`, and S3 events invoke functions
+   synchronously; here the configuration is put through the S3 API after the bucket is created,
+   and S3's Lambda invocations are `Event` invocations, as in AWS.
+7. **CDK's bucket-emptying custom resource is a no-op on create.** `Custom::S3AutoDeleteObjects`
+   only acts when the stack is deleted, and its provider is Node.js, which cannot run here.
 
 `install()` applies them all and `uninstall()` undoes them; the e2e conftest calls both.
 """
@@ -47,7 +53,7 @@ from moto.stepfunctions.models import StateMachine
 _CODE_ROOT = Path(tempfile.mkdtemp(prefix="e2e-lambda-code-"))
 _LOCK = threading.RLock()  # os.environ, sys.path and sys.modules are process-wide
 _WARM: dict[str, dict[str, ModuleType]] = {}  # function ARN + code hash -> its loaded modules
-_ORIGINAL: dict[str, Any] = {}
+_ORIGINAL: dict[tuple[Any, str], Any] = {}  # (class or module, attribute) -> what moto had
 
 # Set by emulation.py: called as async_handler(function, event) for InvocationType=Event.
 async_handler: Callable[[LambdaFunction, Any], None] | None = None
@@ -140,7 +146,7 @@ def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_head
     if request_headers.get("x-amz-invocation-type") == "Event" and async_handler is not None:
         async_handler(self, json.loads(body) if body else {})
         return b""
-    payload = _ORIGINAL["invoke"](self, body, request_headers, response_headers)
+    payload = _ORIGINAL[(LambdaFunction, "invoke")](self, body, request_headers, response_headers)
     if response_headers.get("x-amz-function-error") == "Handled":
         response_headers["x-amz-function-error"] = "Unhandled"  # what AWS says of an uncaught exception
     response_headers.pop("x-amz-log-result", None)
@@ -149,7 +155,7 @@ def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_head
 
 def _create_event_source_mapping(self: LambdaBackend, spec: dict[str, Any]) -> Any:
     """Keep the mapping (and its configuration) but detach it from moto's inline delivery."""
-    mapping = _ORIGINAL["create_event_source_mapping"](self, spec)
+    mapping = _ORIGINAL[(LambdaBackend, "create_event_source_mapping")](self, spec)
     from moto.dynamodb.models import dynamodb_backends
     from moto.sqs.models import sqs_backends
 
@@ -183,28 +189,77 @@ def _state_machine_from_cloudformation(cls, resource_name, cloudformation_json, 
     )
 
 
+def _bucket_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+    bucket = _ORIGINAL[(cls, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    notifications = cloudformation_json.get("Properties", {}).get("NotificationConfiguration", {})
+    lambdas = [
+        {
+            "LambdaFunctionArn": c["Function"],
+            "Events": [c["Event"]],
+            **({"Filter": {"Key": {"FilterRules": c["Filter"]["S3Key"]["Rules"]}}} if "Filter" in c else {}),
+        }
+        for c in notifications.get("LambdaConfigurations", [])
+    ]
+    if lambdas:
+        import boto3
+
+        boto3.client("s3", region_name=region_name).put_bucket_notification_configuration(
+            Bucket=resource_name, NotificationConfiguration={"LambdaFunctionConfigurations": lambdas}
+        )
+    return bucket
+
+
+def _s3_invokes_asynchronously(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    from moto.awslambda.utils import get_backend
+
+    get_backend(account_id, region_name).get_function(fn_arn).invoke(json.dumps(event_body), {"x-amz-invocation-type": "Event"}, {})
+
+
+NO_OP_CUSTOM_RESOURCES = {"Custom::S3AutoDeleteObjects"}
+
+
+def _custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+    if kwargs["ResourceType"] not in NO_OP_CUSTOM_RESOURCES:
+        return _ORIGINAL[(cls, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    from moto.cloudformation import cloudformation_backends
+    from moto.cloudformation.custom_model import CustomModel
+
+    resource = CustomModel(region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name)
+    cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"]).add_custom_resource(resource)
+    resource.set_data({})
+    return resource
+
+
+def _targets() -> list[tuple[Any, str, Any]]:
+    """(owner, attribute, replacement) for every patch above."""
+    from moto.cloudformation.custom_model import CustomModel
+    from moto.s3 import notifications
+    from moto.s3.models import FakeBucket
+
+    return [
+        (LambdaFunction, "_invoke_lambda", _run_in_process),
+        (LambdaFunction, "invoke", _invoke),
+        (LambdaBackend, "create_event_source_mapping", _create_event_source_mapping),
+        (StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cloudformation)),
+        (FakeBucket, "create_from_cloudformation_json", classmethod(_bucket_from_cloudformation)),
+        (notifications, "_invoke_awslambda", _s3_invokes_asynchronously),
+        (CustomModel, "create_from_cloudformation_json", classmethod(_custom_resource_from_cloudformation)),
+    ]
+
+
 def install() -> None:
     if _ORIGINAL:
         return
-    _ORIGINAL.update(
-        _invoke_lambda=LambdaFunction._invoke_lambda,
-        invoke=LambdaFunction.invoke,
-        create_event_source_mapping=LambdaBackend.create_event_source_mapping,
-        state_machine_from_cfn=StateMachine.__dict__["create_from_cloudformation_json"],
-    )
-    LambdaFunction._invoke_lambda = _run_in_process  # type: ignore[method-assign]
-    LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
-    LambdaBackend.create_event_source_mapping = _create_event_source_mapping  # type: ignore[method-assign]
-    StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cloudformation)  # type: ignore[assignment]
+    for owner, attribute, replacement in _targets():
+        _ORIGINAL[(owner, attribute)] = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+        setattr(owner, attribute, replacement)
 
 
 def uninstall() -> None:
     if not _ORIGINAL:
         return
-    LambdaFunction._invoke_lambda = _ORIGINAL["_invoke_lambda"]  # type: ignore[method-assign]
-    LambdaFunction.invoke = _ORIGINAL["invoke"]  # type: ignore[method-assign]
-    LambdaBackend.create_event_source_mapping = _ORIGINAL["create_event_source_mapping"]  # type: ignore[method-assign]
-    StateMachine.create_from_cloudformation_json = _ORIGINAL["state_machine_from_cfn"]  # type: ignore[assignment]
+    for owner, attribute, _ in _targets():
+        setattr(owner, attribute, _ORIGINAL[(owner, attribute)])
     _ORIGINAL.clear()
     _WARM.clear()
 
