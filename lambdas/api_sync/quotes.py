@@ -10,12 +10,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from shared.money import CENT, CURRENCIES, Money
+from shared.commerce import CENT, Currency, LineItem
 
 MAX_LINE_ITEMS = 100
-MAX_QUANTITY = 10_000
 QUOTE_VALIDITY = timedelta(days=14)
 # Standard VAT or sales-tax rate by destination country (illustrative, not tax advice).
 TAX_RATES = {
@@ -28,28 +27,13 @@ TAX_RATES = {
 }
 
 
-class LineItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sku: StrictStr = Field(min_length=1, max_length=64)
-    quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
-    unit_price: Money
-
-
 class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer_id: StrictStr = Field(min_length=1, max_length=64)
-    currency: StrictStr
+    currency: Currency
     country: StrictStr
     items: list[LineItem] = Field(min_length=1, max_length=MAX_LINE_ITEMS)
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        if value not in CURRENCIES:
-            raise ValueError(f"must be one of {', '.join(sorted(CURRENCIES))}")
-        return value
 
     @field_validator("country")
     @classmethod

@@ -30,7 +30,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 orders_table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
 idempotency = IdempotencyConfig(
     event_key_jmespath="order_id",
-    expires_after_seconds=int(os.environ.get("IDEMPOTENCY_EXPIRY_SECONDS", "86400")),
+    expires_after_seconds=int(os.environ["IDEMPOTENCY_EXPIRY_SECONDS"]),
 )
 
 

@@ -10,19 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
 
-from shared.money import CURRENCIES, Money
+from shared.commerce import Currency, LineItem
 
 MAX_LINES = 100
-
-
-class OrderLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sku: StrictStr = Field(min_length=1, max_length=64)
-    quantity: StrictInt = Field(ge=1, le=10_000)
-    unit_price: Money
 
 
 class Order(BaseModel):
@@ -32,16 +24,9 @@ class Order(BaseModel):
 
     order_id: StrictStr = Field(pattern=r"^[A-Za-z0-9-]{1,64}$")
     customer_id: StrictStr = Field(min_length=1, max_length=64)
-    currency: StrictStr
+    currency: Currency
     placed_at: AwareDatetime
-    lines: list[OrderLine] = Field(min_length=1, max_length=MAX_LINES)
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        if value not in CURRENCIES:
-            raise ValueError(f"must be one of {', '.join(sorted(CURRENCIES))}")
-        return value
+    lines: list[LineItem] = Field(min_length=1, max_length=MAX_LINES)
 
 
 class Fulfilment(BaseModel):

@@ -1,14 +1,18 @@
-"""Money as it travels in this project's messages: a string with at most two decimals."""
+"""Money, currencies and line items as they travel in this project's requests and messages.
+
+Money is a string with at most two decimals ("12.50"), never a float.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("10000000")
+MAX_QUANTITY = 10_000
 CURRENCIES = frozenset({"EUR", "GBP", "USD"})
 
 
@@ -25,4 +29,21 @@ def parse_money(value: object) -> Decimal:
     return amount
 
 
+def known_currency(value: str) -> str:
+    if value not in CURRENCIES:
+        raise ValueError(f"must be one of {', '.join(sorted(CURRENCIES))}")
+    return value
+
+
 Money = Annotated[Decimal, BeforeValidator(parse_money)]
+Currency = Annotated[StrictStr, AfterValidator(known_currency)]
+
+
+class LineItem(BaseModel):
+    """One line of a quote or an order: a SKU, a whole quantity and a unit price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: StrictStr = Field(min_length=1, max_length=64)
+    quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
+    unit_price: Money
