@@ -16,18 +16,21 @@ a dead-letter queue. Alarms watch both failure queues and Lambda's delivery erro
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Aws, CfnOutput, Duration, Fn, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from stacks.shared import PatternFunction, settings
+from stacks.shared import PatternFunction
+from stacks.shared.buckets import secure_bucket
 from stacks.shared.monitoring import DEFAULT_PERIOD, alarm, function_error_alarms
 from stacks.shared.queues import DLQ_RETENTION, dead_letter_queue, failure_destination_queue, secure_queue
 
+PATTERN = "event_invoke"
+METRICS_NAMESPACE = "ServerlessAsyncPatterns"
 INCOMING_PREFIX = "incoming/"
 RESULTS_PREFIX = "analysis/"
 
@@ -52,30 +55,15 @@ class EventInvokeStack(Stack):
         # Where uploads land. The name is derived from the stack, account and region, so the
         # notification's permission can name the bucket before the bucket exists (no cycle, and no
         # custom resource to configure notifications).
-        name_prefix = f"{id.lower()[:24]}-uploads"
+        name_prefix = f"{self.stack_name.lower()[:24]}-uploads"
         bucket_name = Fn.join("-", [name_prefix, Aws.ACCOUNT_ID, Aws.REGION])
-        access_logs = s3.Bucket(
-            self,
-            "AccessLogsBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=settings.removal_policy(self),
-            auto_delete_objects=not settings.keep_data(self),
-        )
-        self.bucket = s3.Bucket(
+        access_logs = secure_bucket(self, "AccessLogsBucket")
+        self.bucket = secure_bucket(
             self,
             "UploadsBucket",
             bucket_name=bucket_name,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="uploads/",
-            removal_policy=settings.removal_policy(self),
-            auto_delete_objects=not settings.keep_data(self),
         )
 
         # Where each outcome goes: success and failure records, and the failed event itself.
@@ -93,7 +81,7 @@ class EventInvokeStack(Stack):
         self.function = PatternFunction(
             self,
             "AnalyzeFunction",
-            pattern="event_invoke",
+            pattern=PATTERN,
             handler="event_invoke.handler.main",
             description="Analyzes objects uploaded to the uploads bucket",
             timeout=function_timeout,
@@ -106,7 +94,7 @@ class EventInvokeStack(Stack):
             environment={
                 "RESULTS_PREFIX": RESULTS_PREFIX,
                 "MAX_OBJECT_BYTES": str(max_object_bytes),
-                "POWERTOOLS_METRICS_NAMESPACE": "ServerlessAsyncPatterns",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
         # Read uploads, write results: object ARNs built from the bucket's name, not the bucket
@@ -153,7 +141,7 @@ class EventInvokeStack(Stack):
                 )
             ]
         )
-        uploads.add_dependency(permission)
+        uploads.add_resource_dependency(permission)
 
         # Failures must be seen: the function's errors, and Lambda failing to deliver a record.
         function_error_alarms(self, "AnalyzeFunction", self.function)
@@ -172,9 +160,9 @@ class EventInvokeStack(Stack):
             self,
             "RejectedUploads",
             metric=cloudwatch.Metric(
-                namespace="ServerlessAsyncPatterns",
+                namespace=METRICS_NAMESPACE,
                 metric_name="RejectedObjects",
-                dimensions_map={"service": "event_invoke"},
+                dimensions_map={"service": PATTERN},  # Powertools' service name is the pattern
                 period=DEFAULT_PERIOD,
                 statistic="Sum",
             ),
