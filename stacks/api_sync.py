@@ -82,7 +82,6 @@ class ApiSyncStack(Stack):
             self,
             "QuotesFunction",
             pattern="api_sync",
-            handler="api_sync.handler.main",
             description="Prices quotes for the ApiSync REST API",
             timeout=function_timeout,
             memory_size=memory_size,

@@ -82,7 +82,6 @@ class EventInvokeStack(Stack):
             self,
             "AnalyzeFunction",
             pattern=PATTERN,
-            handler="event_invoke.handler.main",
             description="Analyzes objects uploaded to the uploads bucket",
             timeout=function_timeout,
             memory_size=memory_size,

@@ -73,7 +73,6 @@ class QueueRedriveStack(Stack):
             self,
             "OrdersFunction",
             pattern="queue_redrive",
-            handler="queue_redrive.handler.main",
             description="Processes order messages from OrdersQueue",
             timeout=function_timeout,
             memory_size=memory_size,

@@ -10,7 +10,8 @@ Every function in every pattern is built here, so the defaults in DESIGN.md live
 - Powertools for AWS Lambda from its public layer, resolved at deploy time from an SSM parameter,
   so synth needs no network and no bundling;
 - one code asset per pattern holding `lambdas/<pattern>/` and `lambdas/shared/` only, so a handler
-  path such as `api_sync.handler.main` imports the same way in Lambda and in the tests.
+  path such as `api_sync.handler.main` imports the same way in Lambda and in the tests; the
+  handler is named within the pattern's folder (`handler.main` by default).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
 class PatternFunction(lambda_.Function):
     """A Python Lambda function with the project's defaults.
 
-    Pass what differs per function (pattern folder, handler, timeout, memory, environment);
+    Pass what differs per function (pattern folder, timeout, memory, environment, and the handler
+    within the pattern's folder when it is not `handler.main`);
     anything else `lambda_.Function` accepts can be passed through `**kwargs`.
     """
 
@@ -74,8 +76,8 @@ class PatternFunction(lambda_.Function):
         id: str,
         *,
         pattern: str,
-        handler: str,
         timeout: Duration,
+        handler: str = "handler.main",
         memory_size: int = DEFAULT_MEMORY_MB,
         description: str | None = None,
         environment: Mapping[str, str] | None = None,
@@ -109,7 +111,7 @@ class PatternFunction(lambda_.Function):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             code=pattern_code(pattern),
-            handler=handler,
+            handler=f"{pattern}.{handler}",
             timeout=timeout,
             memory_size=memory_size,
             description=description,
