@@ -24,14 +24,14 @@ SQS_BATCH_SIZE = 5
 STREAM_BATCH_SIZE = 10
 
 
-def probe(stack: Stack, id: str, handler: str, evidence: sqs.Queue, **kwargs) -> lambda_.Function:
+def probe(stack: Stack, id: str, handler: str, evidence: sqs.Queue, *, timeout: Duration = Duration.seconds(10), **kwargs) -> lambda_.Function:
     function = lambda_.Function(
         stack,
         id,
         runtime=lambda_.Runtime.PYTHON_3_12,
         handler=f"probe.handler.{handler}",
         code=lambda_.Code.from_asset(str(CODE), exclude=["**/__pycache__"]),
-        timeout=Duration.seconds(10),
+        timeout=timeout,
         environment={"EVIDENCE_QUEUE_URL": evidence.queue_url},
         **kwargs,
     )
@@ -54,6 +54,7 @@ def async_stack(app: App) -> None:
         dead_letter_queue=dead,
     )
     probe(stack, "RetryNone", "async_probe", evidence, retry_attempts=0, on_failure=destinations.SqsDestination(failed))
+    probe(stack, "OneSecond", "slow", evidence, timeout=Duration.seconds(1))
     probe(
         stack,
         "ShortLived",

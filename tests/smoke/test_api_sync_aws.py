@@ -11,7 +11,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-pytestmark = pytest.mark.aws
+pytestmark = pytest.mark.aws("ApiSync")
 
 QUOTE = {"customer_id": "smoke", "currency": "EUR", "country": "DE", "items": [{"sku": "S-1", "quantity": 1, "unit_price": "10.00"}]}
 

@@ -49,6 +49,14 @@ def stream_probe(event, context):
     return {}
 
 
+def slow(event, context):
+    """Takes as long as asked, to overrun the function's timeout."""
+    import time
+
+    time.sleep(event["seconds"])
+    return {"slept": event["seconds"]}
+
+
 def double(event, context):
     return {"value": event["value"] * 2}
 
