@@ -157,16 +157,20 @@ class Deployment:
 
     def messages(self, queue_prefix: str) -> list[dict[str, Any]]:
         """Receive and delete everything visible on a queue of the stack (JSON bodies parsed)."""
-        sqs, url = self.client("sqs"), self.queue_url(queue_prefix)
+        return self.drain(self.queue_url(queue_prefix))
+
+    def drain(self, queue_url: str) -> list[dict[str, Any]]:
+        """Receive and delete everything visible on a queue: [{"body": ..., "attributes": ...}]."""
+        sqs = self.client("sqs")
         found: list[dict[str, Any]] = []
-        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", []):
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", []):
             for message in batch:
                 try:
                     body = json.loads(message["Body"])
                 except ValueError:
                     body = message["Body"]
                 found.append({"body": body, "attributes": message.get("MessageAttributes", {})})
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return found
 
     def invoke_async(self, function_prefix: str, event: Any) -> int:

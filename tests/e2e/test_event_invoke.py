@@ -21,16 +21,7 @@ def fresh_records(stack):
     emulation.async_invocations.clear()
     yield
     for output in ("ResultsQueueUrl", "FailuresQueueUrl", "DeadLetterQueueUrl"):
-        _drain(stack, stack.outputs[output])
-
-
-def _drain(stack: Deployment, url: str) -> list[dict]:
-    sqs, found = stack.client("sqs"), []
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", []):
-        for message in messages:
-            found.append(message)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return found
+        stack.drain(stack.outputs[output])
 
 
 def upload(stack: Deployment, key: str, body: bytes) -> None:
@@ -43,7 +34,7 @@ def result(stack: Deployment, key: str) -> dict:
 
 
 def records(stack: Deployment, output: str) -> list[dict]:
-    return [json.loads(m["Body"]) for m in _drain(stack, stack.outputs[output])]
+    return [m["body"] for m in stack.drain(stack.outputs[output])]
 
 
 def max_retries(stack: Deployment) -> int:
@@ -84,9 +75,9 @@ def test_a_failing_event_is_retried_then_lands_in_on_failure_and_the_dlq(stack):
     (failure,) = records(stack, "FailuresQueueUrl")
     assert failure["requestContext"]["condition"] == "RetriesExhausted"
     assert failure["responsePayload"]["errorType"] == "NoSuchBucket"
-    (dead,) = _drain(stack, stack.outputs["DeadLetterQueueUrl"])
-    assert json.loads(dead["Body"]) == event
-    assert "NoSuchBucket" in dead["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    (dead,) = stack.drain(stack.outputs["DeadLetterQueueUrl"])
+    assert dead["body"] == event
+    assert "NoSuchBucket" in dead["attributes"]["ErrorMessage"]["StringValue"]
 
 
 def test_a_duplicate_event_does_not_produce_a_second_different_result(stack):
