@@ -17,6 +17,9 @@ os.environ.setdefault("JSII_DEPRECATED", "quiet")
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The local cloud's fixtures (local_cloud, deploy) for the e2e tests and its own tests.
+pytest_plugins = ["localcloud.pytest_plugin"]
+
 
 def cdk_context() -> dict[str, object]:
     """The context `cdk synth` passes to app.py: feature flags and project settings."""

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from localcloud import Deployment
 from tests.events import api_gateway_rest
-from tests.e2e.harness import Deployment
 
 QUOTE = {
     "customer_id": "C-1001",

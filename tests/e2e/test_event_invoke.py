@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from tests.e2e import emulation
-from tests.e2e.harness import Deployment
+from localcloud import Deployment
 from tests.events import s3_put
 
 
@@ -18,7 +17,7 @@ def stack(deploy, cloud_assembly) -> Deployment:
 
 @pytest.fixture(autouse=True)
 def fresh_records(stack):
-    emulation.async_invocations.clear()
+    stack.cloud.async_invocations.clear()
     yield
     for output in ("ResultsQueueUrl", "FailuresQueueUrl", "DeadLetterQueueUrl"):
         stack.drain(stack.outputs[output])
@@ -26,6 +25,7 @@ def fresh_records(stack):
 
 def upload(stack: Deployment, key: str, body: bytes) -> None:
     stack.client("s3").put_object(Bucket=stack.outputs["BucketName"], Key=key, Body=body)
+    stack.settle()  # S3 invokes asynchronously: wait for the invocation and its retries
 
 
 def result(stack: Deployment, key: str) -> dict:
@@ -49,19 +49,19 @@ def test_an_upload_is_analyzed_once_and_reported_to_on_success(stack):
     assert record["requestContext"]["condition"] == "Success"
     assert record["responsePayload"]["results"][0]["status"] == "analyzed"
     # Writing analysis/... did not trigger the function again: one invocation, one attempt.
-    assert [(i.condition, i.attempts) for i in emulation.async_invocations] == [("Success", 1)]
+    assert [(i.condition, i.attempts) for i in stack.cloud.async_invocations] == [("Success", 1)]
 
 
 def test_uploads_outside_the_prefix_are_ignored(stack):
     upload(stack, "elsewhere/notes.txt", b"not for analysis")
-    assert emulation.async_invocations == []
+    assert stack.cloud.async_invocations == []
 
 
 def test_a_permanent_error_is_not_retried_but_visible_with_its_reason(stack):
     upload(stack, "incoming/photo.jpg", b"\xff\xd8\xff\xe0 JFIF binary")
     rejected = result(stack, "incoming/photo.jpg")
     assert rejected["status"] == "rejected" and "not UTF-8" in rejected["reason"]
-    assert [i.attempts for i in emulation.async_invocations] == [1]
+    assert [i.attempts for i in stack.cloud.async_invocations] == [1]
     (record,) = records(stack, "ResultsQueueUrl")
     assert record["responsePayload"]["results"][0]["reason"] == rejected["reason"]
     assert records(stack, "FailuresQueueUrl") == []
@@ -70,7 +70,8 @@ def test_a_permanent_error_is_not_retried_but_visible_with_its_reason(stack):
 def test_a_failing_event_is_retried_then_lands_in_on_failure_and_the_dlq(stack):
     event = s3_put("eventinvoke-no-such-bucket", "incoming/x.txt", size=10, etag="0" * 32)
     assert stack.invoke_async("AnalyzeFunction", event) == 202
-    (invocation,) = emulation.async_invocations
+    stack.settle()
+    (invocation,) = stack.cloud.async_invocations
     assert invocation.attempts == max_retries(stack) + 1 == 3
     (failure,) = records(stack, "FailuresQueueUrl")
     assert failure["requestContext"]["condition"] == "RetriesExhausted"
@@ -86,6 +87,7 @@ def test_a_duplicate_event_does_not_produce_a_second_different_result(stack):
     head = stack.client("s3").head_object(Bucket=stack.outputs["BucketName"], Key="analysis/incoming/dup.txt.json")
     etag = stack.client("s3").head_object(Bucket=stack.outputs["BucketName"], Key="incoming/dup.txt")["ETag"].strip('"')
     stack.invoke_async("AnalyzeFunction", s3_put(stack.outputs["BucketName"], "incoming/dup.txt", size=16, etag=etag))
+    stack.settle()
     assert result(stack, "incoming/dup.txt") == first
     again = stack.client("s3").head_object(Bucket=stack.outputs["BucketName"], Key="analysis/incoming/dup.txt.json")
     assert again["ETag"] == head["ETag"] and again["LastModified"] == head["LastModified"]

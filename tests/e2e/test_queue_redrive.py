@@ -8,8 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e import emulation
-from tests.e2e.harness import Deployment
+from localcloud import Batch, Deployment
 
 
 def order(order_id: str, **changes) -> str:
@@ -39,8 +38,8 @@ def send(stack):
     return _send
 
 
-def drain(stack: Deployment) -> list[emulation.Batch]:
-    return emulation.drain_sqs(stack.function_name("OrdersFunction"))
+def drain(stack: Deployment) -> list[Batch]:
+    return stack.drain_sqs("OrdersFunction")
 
 
 def fulfilled(stack: Deployment, order_id: str) -> dict | None:

@@ -1,4 +1,4 @@
-"""Realistic events and a Lambda context for handler tests.
+"""Realistic events, and the Lambda context (localcloud's), for handler tests.
 
 The JSON files are events as AWS delivers them; the builders change only what a test is about.
 """
@@ -9,8 +9,11 @@ import base64
 import copy
 import json
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from localcloud.runtime import LambdaContext  # the one context class, shared with the local cloud
+
+__all__ = ["LambdaContext", "api_gateway_rest", "load", "s3_put", "sqs"]
 
 EVENTS = Path(__file__).parent
 
@@ -56,19 +59,3 @@ def s3_put(bucket: str, key: str, *, size: int, etag: str) -> dict:
     record["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
     record["object"].update(key=quote_plus(key, safe="/"), size=size, eTag=etag)
     return event
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
-
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
-    log_group_name: str = "/aws/lambda/test-function"
-    log_stream_name: str = "2026/11/22/[$LATEST]0123456789abcdef"
-    remaining_ms: int = 10_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms

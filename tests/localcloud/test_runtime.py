@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness import Deployment
+from localcloud import Deployment
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness import Deployment
+from localcloud import Deployment
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,12 @@ def attempts(stack: Deployment, function_prefix: str) -> int:
 
 def test_event_invoke_is_accepted_with_202(stack):
     assert stack.invoke_async("RetryTwice", {"id": "ok-1"}) == 202
+    stack.settle()
 
 
 def test_success_goes_to_the_on_success_destination(stack):
     stack.invoke_async("RetryTwice", {"id": "ok-2"})
+    stack.settle()
     assert attempts(stack, "RetryTwice") == 1
     (record,) = [m["body"] for m in stack.messages("Succeeded")]
     assert record["requestContext"]["condition"] == "Success"
@@ -41,6 +43,7 @@ def test_success_goes_to_the_on_success_destination(stack):
 @pytest.mark.parametrize(("function", "retry_attempts"), [("RetryTwice", 2), ("RetryNone", 0)])
 def test_failure_is_tried_retry_attempts_plus_one_times_then_lands_in_on_failure(stack, function, retry_attempts):
     stack.invoke_async(function, {"id": "bad", "fail": True})
+    stack.settle()
     assert attempts(stack, function) == retry_attempts + 1
     (record,) = [m["body"] for m in stack.messages("Failed")]
     assert record["requestContext"]["condition"] == "RetriesExhausted"
@@ -52,6 +55,7 @@ def test_failure_is_tried_retry_attempts_plus_one_times_then_lands_in_on_failure
 
 def test_failure_also_lands_in_the_dead_letter_queue_with_the_error(stack):
     stack.invoke_async("RetryTwice", {"id": "dlq", "fail": True})
+    stack.settle()
     (message,) = stack.messages("DeadLetters")
     assert message["body"] == {"id": "dlq", "fail": True}
     assert message["attributes"]["ErrorMessage"]["StringValue"] == "asked to fail: dlq"
@@ -59,12 +63,14 @@ def test_failure_also_lands_in_the_dead_letter_queue_with_the_error(stack):
 
 def test_function_without_a_dlq_sends_nothing_there(stack):
     stack.invoke_async("RetryNone", {"id": "no-dlq", "fail": True})
+    stack.settle()
     assert stack.messages("DeadLetters") == []
 
 
 def test_event_older_than_maximum_event_age_is_dropped_to_on_failure(stack):
     # Attempts come at 0 s, 60 s and 180 s; a 60-second maximum age allows only the first two.
     stack.invoke_async("ShortLived", {"id": "old", "fail": True})
+    stack.settle()
     assert attempts(stack, "ShortLived") == 2
     (record,) = [m["body"] for m in stack.messages("Failed")]
     assert record["requestContext"]["condition"] == "EventAgeExceeded"

@@ -7,9 +7,8 @@ from collections import Counter
 
 import pytest
 
-from tests.e2e import emulation
-from tests.e2e.fixture_app import MAX_RECEIVE_COUNT, SQS_BATCH_SIZE
-from tests.e2e.harness import Deployment
+from tests.localcloud.fixture_app import MAX_RECEIVE_COUNT, SQS_BATCH_SIZE
+from localcloud import Deployment
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +41,19 @@ def test_mapping_keeps_the_templates_configuration(stack):
 def test_nothing_is_delivered_until_the_mapping_polls(stack):
     send(stack, "ReportingQueue", ["early"])
     assert deliveries(stack) == Counter()
-    emulation.drain_sqs(stack.function_name("ReportingConsumer"))
+    stack.drain_sqs("ReportingConsumer")
     assert deliveries(stack) == Counter({"early": 1})
 
 
 def test_batches_are_at_most_batch_size(stack):
     send(stack, "ReportingQueue", [f"m{i}" for i in range(12)])
-    batches = emulation.drain_sqs(stack.function_name("ReportingConsumer"))
+    batches = stack.drain_sqs("ReportingConsumer")
     assert [len(b.records) for b in batches] == [5, 5, 2]
 
 
 def test_reported_failure_is_redelivered_alone_until_the_dlq(stack):
     send(stack, "ReportingQueue", ["good-1", "good-2", "poison", "good-3"])
-    emulation.drain_sqs(stack.function_name("ReportingConsumer"))
+    stack.drain_sqs("ReportingConsumer")
     assert deliveries(stack) == Counter({"good-1": 1, "good-2": 1, "good-3": 1, "poison": MAX_RECEIVE_COUNT})
     (dead,) = stack.messages("ReportingDLQ")
     assert dead["body"] == "poison"
@@ -64,14 +63,14 @@ def test_without_report_batch_item_failures_the_response_is_ignored(stack):
     # The same handler returns batchItemFailures, but this mapping never declared it: AWS deletes
     # the whole batch on success, so the poison message is silently gone, not in the DLQ.
     send(stack, "IgnoringQueue", ["good-1", "poison"])
-    emulation.drain_sqs(stack.function_name("IgnoringConsumer"))
+    stack.drain_sqs("IgnoringConsumer")
     assert deliveries(stack) == Counter({"good-1": 1, "poison": 1})
     assert stack.messages("IgnoringDLQ") == []
 
 
 def test_a_function_error_retries_the_whole_batch(stack):
     send(stack, "ReportingQueue", ["good", "crash"])
-    emulation.drain_sqs(stack.function_name("ReportingConsumer"))
+    stack.drain_sqs("ReportingConsumer")
     counts = deliveries(stack)
     assert counts["crash"] == MAX_RECEIVE_COUNT
     assert counts["good"] == MAX_RECEIVE_COUNT  # processed again with its failing batch-mate

@@ -1,10 +1,10 @@
-"""Deploy a stack of the session's cloud assembly into moto's CloudFormation, unchanged.
+"""One stack of a cloud assembly, deployed into a LocalCloud's moto account, unchanged.
 
-`Deployment(assembly, "ApiSync").deploy()` does what `cdk deploy` needs from an account: it
-prepares what `cdk bootstrap` would have (the asset bucket holding each function's code zip,
-the bootstrap version parameter), points the template's public SSM parameters (the Powertools
-layer) at local copies, creates the stack from the synthesized template, and waits for it.
-Then it answers what a test needs: outputs, physical ids, ARNs, and invocations.
+`cloud.deploy(assembly_dir, "ApiSync")` does what `cdk deploy` needs from an account: it prepares
+what `cdk bootstrap` would have (the asset bucket holding each function's code zip, the bootstrap
+version parameter), points the template's public SSM parameters (the Powertools layer) at local
+copies, creates the stack from the synthesized template, and waits for it. The `Deployment` then
+answers what a test needs: outputs, physical ids, ARNs, invocations and queue contents.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ import json
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-import boto3
+from localcloud import moto_patches
+from localcloud.function_urls import HttpResponse
+from localcloud.resources import StackResources
 
-from tests.e2e import emulation, moto_patches
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 FAKE_LAYER_ARN = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:1"
@@ -33,21 +36,36 @@ def zip_directory(directory: Path) -> bytes:
     return buffer.getvalue()
 
 
-class Deployment:
-    """One stack of a cloud assembly, deployed into moto."""
+# (resource type, attribute) -> the deployed value, from the deployment and the physical id.
+Getter = Callable[["Deployment", str], str]
+ATTRIBUTES: dict[tuple[str, str], Getter] = {
+    ("AWS::SQS::Queue", "Arn"): lambda d, physical: d.client("sqs").get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"],
+    ("AWS::SQS::Queue", "QueueName"): lambda d, physical: physical.rsplit("/", 1)[1],
+    ("AWS::Lambda::Function", "Arn"): lambda d, physical: d.client("lambda").get_function(FunctionName=physical)["Configuration"]["FunctionArn"],
+    ("AWS::Lambda::Url", "FunctionUrl"): lambda d, physical: d.client("lambda").get_function_url_config(FunctionName=physical)["FunctionUrl"],
+    ("AWS::Lambda::Url", "FunctionArn"): lambda d, physical: physical,
+    ("AWS::DynamoDB::Table", "Arn"): lambda d, physical: d.client("dynamodb").describe_table(TableName=physical)["Table"]["TableArn"],
+    ("AWS::DynamoDB::Table", "StreamArn"): lambda d, physical: d.client("dynamodb").describe_table(TableName=physical)["Table"]["LatestStreamArn"],
+    ("AWS::S3::Bucket", "Arn"): lambda d, physical: f"arn:aws:s3:::{physical}",
+    ("AWS::Events::EventBus", "Arn"): lambda d, physical: d.client("events").describe_event_bus(Name=physical)["Arn"],
+    ("AWS::SNS::Topic", "TopicArn"): lambda d, physical: physical,
+    ("AWS::StepFunctions::StateMachine", "Arn"): lambda d, physical: physical,
+}
 
-    def __init__(self, assembly_dir: str | Path, stack_id: str, *, region: str = "us-east-1") -> None:
+
+class Deployment(StackResources):
+    """One stack of a cloud assembly, deployed into a LocalCloud."""
+
+    def __init__(self, cloud: LocalCloud, assembly_dir: str | Path, stack_id: str) -> None:
+        self.cloud = cloud
         self.assembly_dir = Path(assembly_dir)
         self.stack_id = stack_id
-        self.region = region
-        self.template: dict[str, Any] = json.loads((self.assembly_dir / f"{stack_id}.template.json").read_text())
-        self.session = boto3.session.Session(region_name=region)
-        self.account = self.client("sts").get_caller_identity()["Account"]
-        self.physical_ids: dict[str, str] = {}
-        self.outputs: dict[str, str] = {}
+        self.region = cloud.region
+        self.account = cloud.account
+        super().__init__(json.loads((self.assembly_dir / f"{stack_id}.template.json").read_text()), {}, {})
 
     def client(self, service: str) -> Any:
-        return self.session.client(service)
+        return self.cloud.client(service)
 
     # --- deploying ---------------------------------------------------------------------------
 
@@ -65,7 +83,6 @@ class Deployment:
             r["LogicalResourceId"]: r["PhysicalResourceId"]
             for r in cloudformation.list_stack_resources(StackName=self.stack_id)["StackResourceSummaries"]
         }
-        emulation.register(self)
         return self
 
     def _bootstrap(self) -> None:
@@ -88,7 +105,6 @@ class Deployment:
                     s3.create_bucket(Bucket=bucket)
                 s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
 
-
     def _wait_for_stack(self, cloudformation: Any, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
@@ -104,22 +120,8 @@ class Deployment:
 
     # --- reading the deployed stack ----------------------------------------------------------
 
-    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {lid: r for lid, r in self.template["Resources"].items() if r["Type"] == resource_type}
-
-    def logical_id(self, resource_type: str, prefix: str = "") -> str:
-        """The one resource of `resource_type` whose logical id starts with `prefix`."""
-        (match,) = [lid for lid in self.resources_of_type(resource_type) if lid.startswith(prefix)]
-        return match
-
-    def function_name(self, prefix: str = "") -> str:
-        return self.physical_ids[self.logical_id("AWS::Lambda::Function", prefix)]
-
-    def queue_url(self, prefix: str) -> str:
-        return self.physical_ids[self.logical_id("AWS::SQS::Queue", prefix)]
-
     def resolve(self, value: Any) -> Any:
-        """The deployed value of a template expression: Ref and Fn::GetAtt ...Arn/StreamArn."""
+        """The deployed value of a template expression: a literal, Ref, or Fn::GetAtt."""
         if not isinstance(value, dict):
             return value
         if "Ref" in value:
@@ -130,23 +132,16 @@ class Deployment:
         raise ValueError(f"cannot resolve {value}")
 
     def attribute(self, logical_id: str, attribute: str) -> str:
+        """Fn::GetAtt of a deployed resource, from the ATTRIBUTES table."""
         resource_type = self.template["Resources"][logical_id]["Type"]
-        physical = self.physical_ids[logical_id]
-        if resource_type == "AWS::SQS::Queue" and attribute == "Arn":
-            return self.client("sqs").get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        if resource_type == "AWS::Lambda::Function" and attribute == "Arn":
-            return self.client("lambda").get_function(FunctionName=physical)["Configuration"]["FunctionArn"]
-        if resource_type == "AWS::DynamoDB::Table" and attribute == "StreamArn":
-            return self.client("dynamodb").describe_table(TableName=physical)["Table"]["LatestStreamArn"]
-        if resource_type == "AWS::DynamoDB::Table" and attribute == "Arn":
-            return self.client("dynamodb").describe_table(TableName=physical)["Table"]["TableArn"]
-        if resource_type == "AWS::Events::EventBus" and attribute == "Arn":
-            return self.client("events").describe_event_bus(Name=physical)["Arn"]
-        if resource_type == "AWS::SNS::Topic" and attribute == "TopicArn":
-            return physical
-        if resource_type == "AWS::StepFunctions::StateMachine" and attribute == "Arn":
-            return physical
-        raise ValueError(f"{resource_type}.{attribute} is not resolved by the harness yet")
+        getter = ATTRIBUTES.get((resource_type, attribute))
+        if getter is None:
+            raise ValueError(f"{resource_type}.{attribute} is not in localcloud.deployment.ATTRIBUTES yet")
+        return getter(self, self.physical_ids[logical_id])
+
+    def function_url(self, prefix: str = "") -> str:
+        """The URL of the stack's one `AWS::Lambda::Url` whose logical id starts with `prefix`."""
+        return self.attribute(self.logical_id("AWS::Lambda::Url", prefix), "FunctionUrl")
 
     # --- driving it ---------------------------------------------------------------------------
 
@@ -154,6 +149,17 @@ class Deployment:
         """Invoke a deployed function synchronously: (decoded payload, FunctionError or None)."""
         response = self.client("lambda").invoke(FunctionName=self.function_name(function_prefix), Payload=json.dumps(event))
         return json.loads(response["Payload"].read() or "null"), response.get("FunctionError")
+
+    def invoke_async(self, function_prefix: str, event: Any) -> int:
+        """Invoke with InvocationType=Event: the status code (202); the event runs on a worker."""
+        response = self.client("lambda").invoke(
+            FunctionName=self.function_name(function_prefix), InvocationType="Event", Payload=json.dumps(event)
+        )
+        return response["StatusCode"]
+
+    def request(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
+        """An HTTP request to one of the stack's function URLs; see LocalCloud.request."""
+        return self.cloud.request(method, url, **kwargs)
 
     def messages(self, queue_prefix: str) -> list[dict[str, Any]]:
         """Receive and delete everything visible on a queue of the stack (JSON bodies parsed)."""
@@ -173,8 +179,14 @@ class Deployment:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return found
 
-    def invoke_async(self, function_prefix: str, event: Any) -> int:
-        response = self.client("lambda").invoke(
-            FunctionName=self.function_name(function_prefix), InvocationType="Event", Payload=json.dumps(event)
-        )
-        return response["StatusCode"]
+    def drain_sqs(self, function_prefix: str) -> list[Any]:
+        """Poll the function's SQS event source mapping until its queue is empty: the batches."""
+        return self.cloud.drain_sqs(self.function_name(function_prefix))
+
+    def drain_stream(self, function_prefix: str) -> list[Any]:
+        """Deliver the new records of the function's DynamoDB stream mapping: the batches."""
+        return self.cloud.drain_stream(self.function_name(function_prefix))
+
+    def settle(self, timeout: float = 30) -> list[Any]:
+        """Wait until the cloud has no async invocation queued or running (see LocalCloud.settle)."""
+        return self.cloud.settle(timeout)

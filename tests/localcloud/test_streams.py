@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import emulation
-from tests.e2e.fixture_app import STREAM_BATCH_SIZE
-from tests.e2e.harness import Deployment
+from tests.localcloud.fixture_app import STREAM_BATCH_SIZE
+from localcloud import Deployment
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,7 @@ def empty_queues(stack):
 
 
 def put(stack: Deployment, table: str, *keys: str) -> None:
-    name = stack.physical_ids[stack.logical_id("AWS::DynamoDB::Table", table)]
+    name = stack.table_name(table)
     for key in keys:
         stack.client("dynamodb").put_item(TableName=name, Item={"pk": {"S": key}})
 
@@ -36,19 +35,19 @@ def delivered_batches(stack: Deployment, function_prefix: str) -> list[list[str]
 def test_filter_criteria_drop_records_before_the_function(stack):
     put(stack, "Bisecting", "a")
     put(stack, "Bisecting", "a")  # the same item again: a MODIFY record, filtered out
-    emulation.drain_stream(stack.function_name("BisectingProcessor"))
+    stack.drain_stream("BisectingProcessor")
     assert [len(batch) for batch in delivered_batches(stack, "BisectingProcessor")] == [1]
 
 
 def test_records_arrive_in_batches_of_batch_size(stack):
     put(stack, "Plain", *[f"k{i}" for i in range(STREAM_BATCH_SIZE + 3)])
-    emulation.drain_stream(stack.function_name("PlainProcessor"))
+    stack.drain_stream("PlainProcessor")
     assert [len(batch) for batch in delivered_batches(stack, "PlainProcessor")] == [STREAM_BATCH_SIZE, 3]
 
 
 def test_failing_batch_is_retried_then_reported_to_on_failure(stack):
     put(stack, "Plain", "p1", "poison-p2", "p3")
-    emulation.drain_stream(stack.function_name("PlainProcessor"))
+    stack.drain_stream("PlainProcessor")
     batches = delivered_batches(stack, "PlainProcessor")
     assert len(batches) == 2 + 1  # MaximumRetryAttempts 2: the first try and two retries
     assert all(len(batch) == 3 for batch in batches)
@@ -61,7 +60,7 @@ def test_failing_batch_is_retried_then_reported_to_on_failure(stack):
 
 def test_bisect_isolates_the_poison_record(stack):
     put(stack, "Bisecting", "b1", "b2", "poison-b3", "b4")
-    emulation.drain_stream(stack.function_name("BisectingProcessor"))
+    stack.drain_stream("BisectingProcessor")
     batches = delivered_batches(stack, "BisectingProcessor")
     first = batches[0]
     poison = first[2]

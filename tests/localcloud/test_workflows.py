@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.e2e import emulation
-from tests.e2e.harness import Deployment
+from localcloud import start_sync_execution, wait_for, wait_for_execution
+from localcloud import Deployment
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def stack(deploy, fixture_assembly) -> Deployment:
 
 
 def machine_arn(stack: Deployment, prefix: str) -> str:
-    return stack.physical_ids[stack.logical_id("AWS::StepFunctions::StateMachine", prefix)]
+    return stack.state_machine_arn(prefix)
 
 
 def test_machines_keep_their_declared_type(stack):
@@ -26,20 +26,20 @@ def test_machines_keep_their_declared_type(stack):
 
 
 def test_express_machine_runs_synchronously_through_the_real_function(stack):
-    result = emulation.start_sync_execution(machine_arn(stack, "Express"), {"value": 21})
+    result = start_sync_execution(machine_arn(stack, "Express"), {"value": 21})
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["output"]) == {"value": 42}
 
 
 def test_sync_start_of_a_standard_machine_is_refused(stack):
     with pytest.raises(ValueError, match="StateMachineTypeNotSupported"):
-        emulation.start_sync_execution(machine_arn(stack, "Standard"), {})
+        start_sync_execution(machine_arn(stack, "Standard"), {})
 
 
 def _start_and_get_token(stack: Deployment, request: dict) -> tuple[str, str]:
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=machine_arn(stack, "Standard"), name=request["id"], input=json.dumps(request))
-    token = emulation.wait_for(lambda: [m["body"]["payload"] for m in stack.messages("Evidence") if m["body"]["kind"] == "token"])
+    token = wait_for(lambda: [m["body"]["payload"] for m in stack.messages("Evidence") if m["body"]["kind"] == "token"])
     (payload,) = token
     assert payload["request"] == request
     return execution["executionArn"], payload["token"]
@@ -49,12 +49,12 @@ def test_task_token_success_resumes_the_execution(stack):
     execution_arn, token = _start_and_get_token(stack, {"id": "approve-1"})
     assert stack.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
     stack.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps({"approved": True}))
-    execution = emulation.wait_for_execution(execution_arn)
+    execution = wait_for_execution(execution_arn)
     assert (execution["status"], json.loads(execution["output"])) == ("SUCCEEDED", {"approved": True})
 
 
 def test_task_token_failure_fails_the_execution(stack):
     execution_arn, token = _start_and_get_token(stack, {"id": "reject-1"})
     stack.client("stepfunctions").send_task_failure(taskToken=token, error="Rejected", cause="not in budget")
-    execution = emulation.wait_for_execution(execution_arn)
+    execution = wait_for_execution(execution_arn)
     assert (execution["status"], execution.get("error")) == ("FAILED", "Rejected")

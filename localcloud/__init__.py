@@ -1,0 +1,25 @@
+"""Deploy the app's synthesized stacks into a local AWS account (moto) and run them, no AWS
+account needed. See README.md in this folder."""
+
+from localcloud.async_invoke import AsyncInvocation
+from localcloud.cloud import LocalCloud
+from localcloud.deployment import Deployment
+from localcloud.function_urls import HttpResponse
+from localcloud.mappings import Batch
+from localcloud.resources import StackResources, find_logical_id
+from localcloud.runtime import LambdaContext
+from localcloud.stepfunctions import start_sync_execution, wait_for, wait_for_execution
+
+__all__ = [
+    "AsyncInvocation",
+    "Batch",
+    "Deployment",
+    "HttpResponse",
+    "LambdaContext",
+    "LocalCloud",
+    "StackResources",
+    "find_logical_id",
+    "start_sync_execution",
+    "wait_for",
+    "wait_for_execution",
+]

@@ -1,0 +1,248 @@
+"""OUR EMULATION of Lambda event source mappings (moto delivers each SQS message or stream record
+inside the producer's own API call, one at a time, ignoring batch size, partial batch responses,
+filters, retries and destinations; `moto_patches` detaches the mappings so these poll instead).
+
+- SQS (`drain_sqs`): batches of up to `BatchSize` messages; with `ReportBatchItemFailures` only
+  the messages listed in `batchItemFailures` stay on the queue, and without it the response body
+  is ignored (as AWS does); a function error keeps the whole batch. A kept message becomes visible
+  again at once (its visibility timeout is compressed to zero), and moto's own redrive moves it to
+  the dead-letter queue after `maxReceiveCount` receives.
+- DynamoDB streams (`drain_stream`): `FilterCriteria`, `BatchSize`, `MaximumRetryAttempts`,
+  `BisectBatchOnFunctionError`, `ReportBatchItemFailures` and the `OnFailure` destination with
+  AWS's stream failure record. The checkpoint per mapping belongs to the LocalCloud.
+
+Polling happens when a test asks (`cloud.drain_sqs(name)`), in the test's thread.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from localcloud.async_invoke import client, now, queue_url
+
+if TYPE_CHECKING:
+    from moto.awslambda.models import LambdaFunction
+
+    from localcloud.cloud import LocalCloud
+
+# A stream mapping with MaximumRetryAttempts -1 retries until the record expires; here, this often.
+UNBOUNDED_STREAM_RETRIES = 10
+
+
+@dataclass
+class Batch:
+    """One invocation by an event source mapping."""
+
+    records: list[dict[str, Any]]
+    errored: bool
+    response: Any
+    failed_ids: list[str]
+
+
+def _mapping(function_name: str, service: str) -> dict[str, Any]:
+    mappings = [
+        m
+        for m in boto3.client("lambda").list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
+        if m["EventSourceArn"].split(":")[2] == service and m.get("State", "Enabled") != "Disabled"
+    ]
+    if len(mappings) != 1:
+        raise LookupError(f"{function_name} has {len(mappings)} {service} mappings")
+    return mappings[0]
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """EventBridge-style content filtering, the subset Lambda filter criteria use."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        for key, sub in pattern.items():
+            if isinstance(sub, list) and sub and all(isinstance(s, dict) and "exists" in s for s in sub):
+                if (key in value) != sub[0]["exists"]:
+                    return False
+            elif key not in value or not _matches(sub, value[key]):
+                return False
+        return True
+    if isinstance(pattern, list):
+        return any(_matches_leaf(option, value) for option in pattern)
+    return pattern == value
+
+
+def _matches_leaf(option: Any, value: Any) -> bool:
+    if isinstance(option, dict):
+        if "prefix" in option:
+            return isinstance(value, str) and value.startswith(option["prefix"])
+        if "anything-but" in option:
+            excluded = option["anything-but"]
+            return value not in (excluded if isinstance(excluded, list) else [excluded])
+        if "exists" in option:
+            return option["exists"]
+        return _matches(option, value)
+    return option == value
+
+
+def passes_filters(filter_criteria: dict[str, Any] | None, record: dict[str, Any]) -> bool:
+    filters = (filter_criteria or {}).get("Filters", [])
+    return not filters or any(_matches(json.loads(f["Pattern"]), record) for f in filters)
+
+
+def _failed_ids(response: Any, reports_failures: bool, ids: list[str]) -> list[str] | None:
+    """IDs to keep per the response, or None when the response is invalid (whole batch fails)."""
+    if not reports_failures:
+        return []
+    if response is None or response == {}:
+        return []
+    if not isinstance(response, dict) or not isinstance(response.get("batchItemFailures", []), list):
+        return None
+    failed = []
+    for item in response.get("batchItemFailures", []):
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if identifier not in ids:
+            return None  # AWS treats an unknown or empty identifier as a failure of the whole batch
+        failed.append(identifier)
+    return failed
+
+
+def _invoke(cloud: LocalCloud, function: LambdaFunction, event: Any) -> tuple[Any, bool]:
+    payload, errored = cloud.runtime.invoke(function, event)
+    return json.loads(payload) if payload else None, errored
+
+
+def drain_sqs(cloud: LocalCloud, function_name: str, *, max_batches: int = 100) -> list[Batch]:
+    """Poll the function's SQS mapping until no message is visible; return each batch."""
+    mapping = _mapping(function_name, "sqs")
+    queue_arn = mapping["EventSourceArn"]
+    url = queue_url(queue_arn)
+    sqs = client("sqs", queue_arn)
+    batch_size = mapping.get("BatchSize", 10)
+    reports_failures = "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])
+    function = cloud.lambda_function(mapping["FunctionArn"])
+    batches: list[Batch] = []
+    for _ in range(max_batches):
+        messages: list[dict[str, Any]] = []
+        while len(messages) < batch_size:
+            received = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, batch_size - len(messages)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not received:
+                break
+            messages.extend(received)
+        if not messages:
+            return batches
+        records = [_sqs_record(m, queue_arn) for m in messages]
+        kept = [r for r in records if passes_filters(mapping.get("FilterCriteria"), r)]
+        for record in records:  # records filtered out are deleted without an invocation
+            if record not in kept:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+        if not kept:
+            continue
+        response, errored = _invoke(cloud, function, {"Records": kept})
+        ids = [r["messageId"] for r in kept]
+        failed = ids if errored else _failed_ids(response, reports_failures, ids)
+        failed = ids if failed is None else failed
+        batches.append(Batch(kept, errored, response, failed))
+        for record in kept:
+            if record["messageId"] in failed:  # the visibility timeout passes at once
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+            else:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+    raise RuntimeError(f"{function_name}: queue not drained after {max_batches} batches")
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"]} for k, v in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+def drain_stream(cloud: LocalCloud, function_name: str) -> list[Batch]:
+    """Deliver every new stream record to the function, as its mapping is configured."""
+    mapping = _mapping(function_name, "dynamodb")
+    stream_arn = mapping["EventSourceArn"]
+    streams = client("dynamodbstreams", stream_arn)
+    (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    checkpoint = cloud.stream_checkpoints.get(mapping["UUID"], -1)
+    records = [
+        {**r, "eventSourceARN": stream_arn}
+        for r in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+        if int(r["dynamodb"]["SequenceNumber"]) > checkpoint
+    ]
+    if records:
+        cloud.stream_checkpoints[mapping["UUID"]] = int(records[-1]["dynamodb"]["SequenceNumber"])
+    records = [r for r in records if passes_filters(mapping.get("FilterCriteria"), r)]
+    function = cloud.lambda_function(mapping["FunctionArn"])
+    batches: list[Batch] = []
+    batch_size = mapping.get("BatchSize", 100)
+    for start in range(0, len(records), batch_size):
+        _deliver_stream_batch(cloud, function, mapping, shard["ShardId"], records[start : start + batch_size], batches)
+    return batches
+
+
+def _deliver_stream_batch(
+    cloud: LocalCloud, function: LambdaFunction, mapping: dict[str, Any], shard_id: str, batch: list[dict[str, Any]], batches: list[Batch]
+) -> None:
+    max_retries = mapping.get("MaximumRetryAttempts", -1)
+    max_retries = UNBOUNDED_STREAM_RETRIES if max_retries in (-1, None) else max_retries
+    reports_failures = "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])
+    retries = 0
+    while batch:
+        response, errored = _invoke(cloud, function, {"Records": batch})
+        ids = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        failed = ids if errored else _failed_ids(response, reports_failures, ids)
+        failed = ids if failed is None else failed
+        batches.append(Batch(batch, errored, response, failed))
+        if not failed:
+            return
+        batch = batch[ids.index(min(failed, key=int)) :]  # the checkpoint moves to the first failure
+        if mapping.get("BisectBatchOnFunctionError") and len(batch) > 1:
+            middle = len(batch) // 2  # splitting does not count against the retry quota
+            _deliver_stream_batch(cloud, function, mapping, shard_id, batch[:middle], batches)
+            _deliver_stream_batch(cloud, function, mapping, shard_id, batch[middle:], batches)
+            return
+        if retries >= max_retries:
+            _stream_failure(cloud, mapping, shard_id, batch, retries + 1)
+            return
+        retries += 1
+
+
+def _stream_failure(cloud: LocalCloud, mapping: dict[str, Any], shard_id: str, batch: list[dict[str, Any]], attempts: int) -> None:
+    destination = (mapping.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
+    if not destination:
+        return  # AWS discards the batch and moves on
+    record = {
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": mapping["FunctionArn"],
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": now(),
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+            "batchSize": len(batch),
+            "streamArn": mapping["EventSourceArn"],
+        },
+    }
+    cloud.async_invoker.send_to_destination(destination, record)

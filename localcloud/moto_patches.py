@@ -1,0 +1,207 @@
+"""Every change LocalCloud makes to moto's internals (moto 5.2.5), in one place.
+
+`MotoPatches(cloud).install()` applies them when a LocalCloud is entered and `uninstall()` puts
+moto's own code back when it exits; each patch calls into the cloud that installed it, so the
+cloud's state (runtime, async queue) is never a module global. moto's classes are process-wide,
+so one LocalCloud is active in a process at a time. Why each one exists:
+
+1. **Lambda runs in-process.** moto runs function code in Docker, which CI does not have.
+   `LambdaFunction._invoke_lambda` is the one point every invocation passes through (the invoke
+   API, Step Functions tasks); here it runs the function's own handler from its deployed code zip
+   with `cloud.runtime`. An uncaught exception becomes AWS's error payload and `FunctionError: Unhandled`.
+2. **Asynchronous invocations are queued.** moto runs `InvocationType=Event` inline, inside the
+   caller's call, with no retries, destinations or DLQ; here it is handed to `cloud.async_invoker`,
+   which runs it on a worker thread after the call has returned.
+3. **Event source mappings are polled by our emulation.** moto delivers each SQS message or
+   stream record to the function inside the producer's own API call, one at a time, ignoring
+   batch size, partial batch responses, filters, retries and destinations. The mappings are
+   detached from their source here; `localcloud.mappings` polls them the way Lambda does.
+4. **AWS-owned SSM parameters exist.** The Powertools layer ARN comes from a public parameter under
+   `/aws/service/`, which moto's PutParameter refuses to write and its CloudFormation resolves from
+   the template default; `put_public_parameter` places it in moto's store directly.
+5. **State machines made by CloudFormation run.** moto's CloudFormation writes state machines to
+   the backend that never executes them and drops their type; here they go to the executing
+   backend with `StateMachineType`, logging and tracing kept.
+6. **Bucket notifications from CloudFormation apply, and invoke asynchronously.** moto's
+   CloudFormation ignores a bucket's `NotificationConfiguration`, and S3 events invoke functions
+   synchronously; here the configuration is put through the S3 API after the bucket is created,
+   and S3's Lambda invocations are queued `Event` invocations, as in AWS.
+7. **CDK's bucket-emptying custom resource is a no-op on create.** `Custom::S3AutoDeleteObjects`
+   only acts when the stack is deleted, and its provider is Node.js, which cannot run here.
+8. **`AWS::Lambda::Url` exists.** moto's CloudFormation has no model for it, so a stack's function
+   URL (and `Fn::GetAtt [X, FunctionUrl]` in its outputs) would be skipped; `FunctionUrlModel`
+   (localcloud.function_urls) is registered for the type while the cloud is active.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.stepfunctions.models import StateMachine
+
+from localcloud.function_urls import FunctionUrlModel
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+NO_OP_CUSTOM_RESOURCES = {"Custom::S3AutoDeleteObjects"}
+
+
+class MotoPatches:
+    """The patches of one LocalCloud: installed on enter, uninstalled on exit."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+        self.original: dict[tuple[Any, str], Any] = {}  # (class or module, attribute) -> what moto had
+
+    # --- 1, 2: running functions -----------------------------------------------------------------
+
+    def _targets(self) -> list[tuple[Any, str, Any]]:
+        from moto.cloudformation.custom_model import CustomModel
+        from moto.s3 import notifications
+        from moto.s3.models import FakeBucket
+
+        cloud, original = self.cloud, self.original
+
+        def run_in_process(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            """LambdaFunction._invoke_lambda: (payload, errored, logs)."""
+            payload, errored = cloud.runtime.invoke(function, event)
+            return payload, errored, ""
+
+        def invoke(function: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> Any:
+            """LambdaFunction.invoke: Event invocations are queued."""
+            if request_headers.get("x-amz-invocation-type") == "Event":
+                cloud.async_invoker.submit(function, json.loads(body) if body else {})
+                return b""
+            payload = original[(LambdaFunction, "invoke")](function, body, request_headers, response_headers)
+            if response_headers.get("x-amz-function-error") == "Handled":
+                response_headers["x-amz-function-error"] = "Unhandled"  # what AWS says of an uncaught exception
+            response_headers.pop("x-amz-log-result", None)
+            return payload
+
+        def create_event_source_mapping(backend: LambdaBackend, spec: dict[str, Any]) -> Any:
+            """Keep the mapping (and its configuration) but detach it from moto's inline delivery."""
+            mapping = original[(LambdaBackend, "create_event_source_mapping")](backend, spec)
+            from moto.dynamodb.models import dynamodb_backends
+            from moto.sqs.models import sqs_backends
+
+            for queue in sqs_backends[backend.account_id][backend.region_name].queues.values():
+                queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+            for table in dynamodb_backends[backend.account_id][backend.region_name].tables.values():
+                table.lambda_event_source_mappings.pop(mapping.function_arn, None)
+            return mapping
+
+        def bucket_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+            bucket = original[(FakeBucket, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            notifications_config = cloudformation_json.get("Properties", {}).get("NotificationConfiguration", {})
+            lambdas = [
+                {
+                    "LambdaFunctionArn": c["Function"],
+                    "Events": [c["Event"]],
+                    **({"Filter": {"Key": {"FilterRules": c["Filter"]["S3Key"]["Rules"]}}} if "Filter" in c else {}),
+                }
+                for c in notifications_config.get("LambdaConfigurations", [])
+            ]
+            if lambdas:
+                import boto3
+
+                boto3.client("s3", region_name=region_name).put_bucket_notification_configuration(
+                    Bucket=resource_name, NotificationConfiguration={"LambdaFunctionConfigurations": lambdas}
+                )
+            return bucket
+
+        def s3_invokes_asynchronously(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+            from moto.awslambda.utils import get_backend
+
+            cloud.async_invoker.submit(get_backend(account_id, region_name).get_function(fn_arn), event_body)
+
+        def custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+            if kwargs["ResourceType"] not in NO_OP_CUSTOM_RESOURCES:
+                return original[(CustomModel, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            from moto.cloudformation import cloudformation_backends
+
+            resource = CustomModel(region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name)
+            cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"]).add_custom_resource(resource)
+            resource.set_data({})
+            return resource
+
+        return [
+            (LambdaFunction, "_invoke_lambda", run_in_process),
+            (LambdaFunction, "invoke", invoke),
+            (LambdaBackend, "create_event_source_mapping", create_event_source_mapping),
+            (StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cloudformation)),
+            (FakeBucket, "create_from_cloudformation_json", classmethod(bucket_from_cloudformation)),
+            (notifications, "_invoke_awslambda", s3_invokes_asynchronously),
+            (CustomModel, "create_from_cloudformation_json", classmethod(custom_resource_from_cloudformation)),
+        ]
+
+    def install(self) -> None:
+        from moto.cloudformation.parsing import get_model_map
+
+        if self.original:
+            return
+        if getattr(LambdaFunction._invoke_lambda, "__localcloud__", False):
+            raise RuntimeError("another LocalCloud is active in this process: moto's classes are process-wide")
+        for owner, attribute, replacement in self._targets():
+            self.original[(owner, attribute)] = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+            if callable(replacement) and not isinstance(replacement, classmethod):
+                replacement.__localcloud__ = True  # type: ignore[attr-defined]
+            setattr(owner, attribute, replacement)
+        get_model_map()[FunctionUrlModel.cloudformation_type()] = FunctionUrlModel
+
+    def uninstall(self) -> None:
+        from moto.cloudformation.parsing import get_model_map
+
+        if not self.original:
+            return
+        for (owner, attribute), value in self.original.items():
+            setattr(owner, attribute, value)
+        self.original.clear()
+        get_model_map().pop(FunctionUrlModel.cloudformation_type(), None)
+
+
+def _state_machine_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+    from moto.stepfunctions.responses import get_backend
+
+    props = cloudformation_json["Properties"]
+    definition = props["DefinitionString"]
+    for key, value in (props.get("DefinitionSubstitutions") or {}).items():
+        definition = definition.replace("${" + key + "}", str(value))
+
+    def camel(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k[:1].lower() + k[1:]: camel(v) for k, v in value.items()}
+        return [camel(v) for v in value] if isinstance(value, list) else value
+
+    return get_backend(account_id, region_name).create_state_machine(
+        props.get("StateMachineName", resource_name),
+        definition,
+        props["RoleArn"],
+        loggingConfiguration=camel(props.get("LoggingConfiguration")) if "LoggingConfiguration" in props else None,
+        tracingConfiguration=camel(props.get("TracingConfiguration")) if "TracingConfiguration" in props else None,
+        sm_type=props.get("StateMachineType", "STANDARD"),
+    )
+
+
+def put_public_parameter(account: str, region: str, name: str, value: str) -> None:
+    """An AWS-owned parameter (`/aws/service/...`), which PutParameter refuses to create."""
+    from moto.core.utils import utcnow
+    from moto.ssm.models import Parameter, ssm_backends
+
+    ssm_backends[account][region]._parameters[name].append(
+        Parameter(
+            account_id=account,
+            name=name,
+            value=value,
+            parameter_type="String",
+            description=None,
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=utcnow(),
+            version=1,
+            data_type="text",
+        )
+    )

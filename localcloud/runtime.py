@@ -1,0 +1,236 @@
+"""The in-process Lambda runtime: a function's own code zip, handler and environment.
+
+Functions may run at the same time (asynchronous workers, Step Functions' executor threads, a
+handler invoking another synchronously) without seeing each other's environment:
+
+- **Imports are isolated, under a lock.** A function's modules are imported from its extracted
+  code zip with `sys.path` and `sys.modules` swapped only for the import. The modules it loaded
+  (its pattern folder, `shared`, ...) are kept per function and code hash: the warm instance. The
+  copies the test process imported from the repository are put back afterwards.
+- **The handler runs outside the lock**, in the caller's thread, with the function's environment
+  supplied through a context-local overlay: while a `LocalCloud` is active, `os.environ` is an
+  `OverlayEnviron` that reads and writes the current invocation's own copy of the environment, so
+  `os.environ[...]`, `os.getenv` and botocore inside a handler see that function's variables, and
+  a handler's writes stay in its invocation.
+
+What is not isolated: imports a handler performs while it runs (not at module level) resolve
+against the test process's `sys.modules`; two concurrent invocations of one function share its
+warm modules (Lambda would give them two instances); threads a handler starts see the test
+process's environment, not the function's (contextvars do not flow into new threads).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from hashlib import sha256
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from moto.awslambda.models import LambdaFunction
+
+
+@dataclass
+class LambdaContext:
+    """The Lambda context object: what handlers and Powertools read.
+
+    The runtime builds one per invocation with `for_function`; handler tests build one with
+    defaults (`LambdaContext()`) or the attributes they care about.
+    """
+
+    function_name: str = "test-function"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/test-function"
+    log_stream_name: str = "2026/11/22/[$LATEST]0123456789abcdef"
+    remaining_ms: int = 10_000
+    deadline: float | None = None  # time.monotonic() at which the function times out
+
+    @classmethod
+    def for_function(cls, function: LambdaFunction, request_id: str) -> LambdaContext:
+        return cls(
+            function_name=function.function_name,
+            invoked_function_arn=function.function_arn,
+            memory_limit_in_mb=int(function.memory_size),
+            aws_request_id=request_id,
+            log_group_name=function.logs_group_name,
+            log_stream_name=f"{time.strftime('%Y/%m/%d')}/[$LATEST]{request_id.replace('-', '')}",
+            deadline=time.monotonic() + float(function.timeout),
+        )
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self.deadline is None:
+            return self.remaining_ms
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+# --- the environment overlay ----------------------------------------------------------------------
+
+_OVERLAY: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("localcloud_environ", default=None)
+
+
+class OverlayEnviron(MutableMapping):
+    """`os.environ` while a LocalCloud is active: the current invocation's environment if there is
+    one, the process environment otherwise."""
+
+    def __init__(self, base: MutableMapping[str, str]) -> None:
+        self.base = base
+
+    def _current(self) -> MutableMapping[str, str]:
+        overlay = _OVERLAY.get()
+        return self.base if overlay is None else overlay
+
+    def __getitem__(self, key: str) -> str:
+        return self._current()[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._current()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._current()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._current()))
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def copy(self) -> dict[str, str]:
+        return dict(self._current())
+
+    def __repr__(self) -> str:
+        return f"OverlayEnviron({dict(self._current())!r})"
+
+
+def install_environ_overlay() -> OverlayEnviron:
+    if isinstance(os.environ, OverlayEnviron):
+        return os.environ
+    overlay = OverlayEnviron(os.environ)
+    os.environ = overlay  # type: ignore[assignment]
+    return overlay
+
+
+def uninstall_environ_overlay() -> None:
+    if isinstance(os.environ, OverlayEnviron):
+        os.environ = os.environ.base  # type: ignore[assignment]
+
+
+@contextmanager
+def function_environment(variables: dict[str, str]) -> Iterator[None]:
+    """Run the block with the process environment plus `variables`, private to this context."""
+    base = os.environ.base if isinstance(os.environ, OverlayEnviron) else os.environ
+    token = _OVERLAY.set({**base, **variables})
+    try:
+        yield
+    finally:
+        _OVERLAY.reset(token)
+
+
+# --- the runtime ---------------------------------------------------------------------------------
+
+
+def _owned_by(packages: set[str], name: str) -> bool:
+    return name.split(".", 1)[0] in packages
+
+
+class Runtime:
+    """Runs functions in this process. One per LocalCloud: its code directory and warm modules."""
+
+    _IMPORT_LOCK = threading.RLock()  # sys.path and sys.modules are process-wide
+
+    def __init__(self) -> None:
+        self.code_root = Path(tempfile.mkdtemp(prefix="localcloud-code-"))
+        self.warm: dict[str, Callable[..., Any]] = {}  # function ARN + code hash -> its handler
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.warm.clear()
+        shutil.rmtree(self.code_root, ignore_errors=True)
+
+    def _code_dir(self, function: LambdaFunction) -> Path:
+        target = self.code_root / sha256(function.code_bytes).hexdigest()
+        with self._lock:
+            if not target.exists():
+                staging = Path(tempfile.mkdtemp(dir=self.code_root))
+                with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
+                    archive.extractall(staging)
+                staging.rename(target)
+        return target
+
+    @staticmethod
+    def environment(function: LambdaFunction) -> dict[str, str]:
+        return {
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            **{k: str(v) for k, v in (function.environment_vars or {}).items()},
+        }
+
+    def _handler(self, function: LambdaFunction) -> Callable[..., Any]:
+        """Import the function's handler from its code zip, once per function and code."""
+        code_dir = self._code_dir(function)
+        key = f"{function.function_arn}:{code_dir.name}"
+        if key in self.warm:
+            return self.warm[key]
+        # The function's top-level packages (its pattern folder, `shared`) shadow any copy the test
+        # process imported from the repository, exactly as the asset is the whole world in Lambda.
+        packages = {p.stem for p in code_dir.iterdir() if p.is_dir() or p.suffix == ".py"}
+        with self._IMPORT_LOCK:
+            if key in self.warm:
+                return self.warm[key]
+            saved_path = list(sys.path)
+            shadowed = {k: m for k, m in sys.modules.items() if _owned_by(packages, k)}
+            for name in shadowed:
+                del sys.modules[name]
+            sys.path.insert(0, str(code_dir))
+            try:
+                module_name, attribute = function.handler.rsplit(".", 1)
+                handler = getattr(importlib.import_module(module_name), attribute)
+            finally:
+                loaded: dict[str, ModuleType] = {k: m for k, m in sys.modules.items() if _owned_by(packages, k)}
+                for name in loaded:
+                    del sys.modules[name]
+                sys.modules.update(shadowed)
+                sys.path[:] = saved_path
+            self.warm[key] = handler
+            return handler
+
+    def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool]:
+        """Run one invocation: (JSON payload, errored). Errors and timeouts as Lambda reports them."""
+        if event is None or event == "{}":
+            event = {}
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        with function_environment(self.environment(function)):
+            try:
+                handler = self._handler(function)  # module-level code runs with the function's environment
+                payload, errored = json.dumps(handler(event, LambdaContext.for_function(function, request_id))), False
+            except Exception as exc:  # an uncaught exception is the function's error, as in Lambda
+                traceback.print_exc()
+                payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": request_id})
+                errored = True
+        if time.monotonic() - started > float(function.timeout):  # cannot pre-empt in-process: report it as Lambda would
+            payload = json.dumps({"errorMessage": f"Task timed out after {float(function.timeout):.2f} seconds", "errorType": "Sandbox.Timedout"})
+            errored = True
+        return payload, errored

@@ -1,0 +1,13 @@
+"""The local cloud's own tests: purpose-built fixture stacks (fixture_app.py), synthesized once."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def fixture_assembly(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The purpose-built stacks of fixture_app.py, synthesized once."""
+    from tests.localcloud.fixture_app import synth
+
+    return synth(str(tmp_path_factory.mktemp("fixture.out")))
