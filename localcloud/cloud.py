@@ -14,6 +14,7 @@ process at a time because moto's backends and classes are process-wide.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,6 +52,8 @@ class LocalCloud:
         self.async_invoker = AsyncInvoker(self, workers=async_workers)
         self.patches = MotoPatches(self)
         self._mock: Any = None
+        self._session: Any = None
+        self._client_lock = threading.Lock()
         self._saved_environ: dict[str, str | None] = {}
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -100,7 +103,11 @@ class LocalCloud:
         return deployment
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)
+        """A boto3 client for this account (clients are thread-safe; creating them is not)."""
+        with self._client_lock:
+            if self._session is None:
+                self._session = boto3.session.Session(region_name=self.region)
+            return self._session.client(service)
 
     def lambda_function(self, name_or_arn: str) -> Any:
         """moto's LambdaFunction object for a function name or ARN."""

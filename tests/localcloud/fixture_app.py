@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import App, Duration, Stack
+from aws_cdk import App, CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -128,8 +128,41 @@ def workflow_stack(app: App) -> None:
     sfn.StateMachine(stack, "Standard", definition_body=sfn.DefinitionBody.from_chainable(wait))
 
 
+CHILD_SECONDS = 0.5
+PARENT_TIMEOUT_SECONDS = 1
+
+
+def concurrency_stack(app: App) -> None:
+    """A parent that fans out to a slower child asynchronously; two functions with different
+    environments; an Express machine whose Lambda task reads its environment."""
+    stack = Stack(app, "ConcurrencyFixture")
+    evidence = sqs.Queue(stack, "Evidence")
+    child = probe(stack, "Child", "child", evidence, retry_attempts=0)
+    parent = probe(stack, "Parent", "fan_out", evidence, timeout=Duration.seconds(PARENT_TIMEOUT_SECONDS))
+    parent.add_environment("CHILD_FUNCTION_NAME", child.function_name)
+    child.grant_invoke(parent)
+    for colour in ("Red", "Blue", "Green"):
+        probe(stack, f"{colour}Reader", "read_environment", evidence).add_environment("COLOUR", colour.lower())
+    green = stack.node.find_child("GreenReader")
+    sfn.StateMachine(
+        stack,
+        "ReadInTask",
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+        definition_body=sfn.DefinitionBody.from_chainable(tasks.LambdaInvoke(stack, "Read", lambda_function=green, payload_response_only=True)),
+    )
+
+
+def url_stack(app: App) -> None:
+    """One function URL of each auth type, in front of the same HTTP probe."""
+    stack = Stack(app, "UrlFixture")
+    evidence = sqs.Queue(stack, "Evidence")
+    for name, auth in (("Public", lambda_.FunctionUrlAuthType.NONE), ("Private", lambda_.FunctionUrlAuthType.AWS_IAM)):
+        url = probe(stack, f"{name}Http", "http", evidence).add_function_url(auth_type=auth)
+        CfnOutput(stack, f"{name}Url", value=url.url)
+
+
 def synth(outdir: str) -> str:
     app = App(outdir=outdir, analytics_reporting=False)
-    for build in (async_stack, queue_stack, stream_stack, workflow_stack):
+    for build in (async_stack, queue_stack, stream_stack, workflow_stack, concurrency_stack, url_stack):
         build(app)
     return app.synth().directory

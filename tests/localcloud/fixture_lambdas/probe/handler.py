@@ -65,3 +65,61 @@ def hand_out_token(event, context):
     """A waitForTaskToken task: publish the token where an approver (the test) can find it."""
     _evidence("token", event)
     return {}
+
+
+def fan_out(event, context):
+    """A parent that invokes the child once per item with InvocationType=Event, and returns."""
+    lambda_client = boto3.client("lambda")
+    for item in event["items"]:
+        lambda_client.invoke(FunctionName=os.environ["CHILD_FUNCTION_NAME"], InvocationType="Event", Payload=json.dumps({"item": item, **event.get("child", {})}))
+    return {"fanned_out": len(event["items"])}
+
+
+def child(event, context):
+    """Takes `seconds`; with `meet`, waits until every child is running at the same time."""
+    import time
+
+    from tests.localcloud import rendezvous
+
+    if event.get("meet"):
+        rendezvous.meet()
+    time.sleep(event.get("seconds", 0))
+    rendezvous.record(function=context.function_name, item=event["item"])
+    return {"item": event["item"]}
+
+
+def read_environment(event, context):
+    """Reads COLOUR, meets the other function, writes its own values, meets again, reads again."""
+    from tests.localcloud import rendezvous
+
+    first = os.environ["COLOUR"]
+    if event.get("meet"):
+        rendezvous.meet()
+    os.environ["COLOUR"] = f"written-by-{first}"
+    os.environ["LEAKED_BY_" + first.upper()] = "yes"
+    if event.get("meet"):
+        rendezvous.meet()
+    return {
+        "first": first,
+        "after_writes": os.getenv("COLOUR"),
+        "leaks_seen": sorted(k for k in os.environ if k.startswith("LEAKED_BY_")),
+    }
+
+
+def http(event, context):
+    """A Function URL handler: answers by path, records that it was invoked."""
+    import base64
+
+    from tests.localcloud import rendezvous
+
+    rendezvous.record(function=context.function_name, path=event["rawPath"])
+    path = event["rawPath"]
+    if path == "/value":
+        return ["any", "json", 1]
+    if path == "/dict":
+        return {"hello": "world"}
+    if path == "/binary":
+        return {"statusCode": 201, "headers": {"Content-Type": "image/png"}, "body": base64.b64encode(b"\x89PNG\r\n").decode(), "isBase64Encoded": True}
+    if path == "/fail":
+        raise RuntimeError("asked to fail")
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json", "X-Probe": "echo"}, "cookies": ["a=1"], "body": json.dumps(event)}
