@@ -79,7 +79,9 @@ class FunctionUrlModel(CloudFormationModel):
         props = cloudformation_json["Properties"]
         config = {k: props[k] for k in ("AuthType", "Cors", "InvokeMode") if k in props}
         backend = get_backend(account_id, region_name)
-        return cls(backend.create_function_url_config(props["TargetFunctionArn"], config))
+        url_config = backend.create_function_url_config(props["TargetFunctionArn"], config)
+        url_config.url = url_config.url.rstrip("/") + "/"  # AWS's FunctionUrl ends with a slash; moto's does not
+        return cls(url_config)
 
     @classmethod
     def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def, override]
@@ -224,7 +226,8 @@ def request(
     headers = dict(headers or {})
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
-        headers.setdefault("content-type", "application/json")
+        if not any(key.lower() == "content-type" for key in headers):
+            headers["content-type"] = "application/json"
     if isinstance(body, str):
         body = body.encode()
     if config.config.get("AuthType", "NONE") == "AWS_IAM" and signed_by is None:
