@@ -62,9 +62,9 @@ class LocalCloud:
         from moto import mock_aws
 
         environment = {**FAKE_AWS_ENV, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        self.patches.install()  # first: raises if another LocalCloud is active, before touching anything
         self._saved_environ = {k: os.environ.get(k) for k in environment}
         os.environ.update(environment)
-        self.patches.install()
         try:
             install_environ_overlay()
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})

@@ -1,0 +1,37 @@
+"""LocalCloud from a plain script: one object owns the account and undoes everything on exit."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from moto.awslambda.models import LambdaFunction
+from moto.cloudformation.parsing import get_model_map
+
+from localcloud import LocalCloud
+
+
+def test_a_script_deploys_and_invokes_and_exit_restores_moto_and_the_environment(fixture_assembly):
+    moto_invoke, environ = LambdaFunction._invoke_lambda, os.environ
+    with LocalCloud() as cloud:
+        stack = cloud.deploy(fixture_assembly, "AsyncFixture")
+        assert stack.invoke("RetryNone", {"id": "s-1"}) == ({"ok": True, "id": "s-1"}, None)
+        assert "AWS::Lambda::Url" in get_model_map()
+    assert LambdaFunction._invoke_lambda is moto_invoke
+    assert os.environ is environ
+    assert "AWS::Lambda::Url" not in get_model_map()
+
+
+def test_two_clouds_keep_separate_state(fixture_assembly):
+    with LocalCloud() as first:
+        first.deploy(fixture_assembly, "AsyncFixture").invoke_async("RetryNone", {"id": "a"})
+        first.settle()
+    with LocalCloud() as second:
+        assert second.deployments == [] and second.async_invocations == []
+    assert len(first.async_invocations) == 1
+
+
+def test_only_one_cloud_is_active_at_a_time():
+    with LocalCloud():
+        with pytest.raises(RuntimeError, match="another LocalCloud"):
+            LocalCloud().__enter__()
