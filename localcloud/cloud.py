@@ -25,8 +25,15 @@ from localcloud import mappings, stepfunctions
 from localcloud.async_invoke import AsyncInvocation, AsyncInvoker
 from localcloud.deployment import Deployment
 from localcloud.function_urls import HttpResponse, request
+from localcloud.iam import RoleCredentials
 from localcloud.moto_patches import MotoPatches
-from localcloud.runtime import Runtime, install_environ_overlay, uninstall_environ_overlay
+from localcloud.runtime import (
+    Runtime,
+    install_environ_overlay,
+    install_function_sessions,
+    uninstall_environ_overlay,
+    uninstall_function_sessions,
+)
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -41,14 +48,19 @@ class LocalCloud:
     """A local AWS account: deploy cloud assembly stacks into it and drive them.
 
     `async_workers` is how many asynchronous invocations run at the same time (worker threads).
+    `enforce_iam` (on by default): each function runs with the credentials of its own execution
+    role and moto checks its calls against that role's policies (see localcloud.iam); the test
+    process keeps full access. Off: functions run with the test process's credentials.
     """
 
-    def __init__(self, *, region: str = "us-east-1", async_workers: int = 1) -> None:
+    def __init__(self, *, region: str = "us-east-1", async_workers: int = 1, enforce_iam: bool = True) -> None:
         self.region = region
         self.account = ""
+        self.enforce_iam = enforce_iam
         self.deployments: list[Deployment] = []
         self.stream_checkpoints: dict[str, int] = {}  # mapping UUID -> last sequence number delivered
-        self.runtime = Runtime()
+        self.role_credentials = RoleCredentials(self)
+        self.runtime = Runtime(credentials=self.role_credentials.for_function if enforce_iam else None)
         self.async_invoker = AsyncInvoker(self, workers=async_workers)
         self.patches = MotoPatches(self)
         self._mock: Any = None
@@ -67,6 +79,8 @@ class LocalCloud:
         os.environ.update(environment)
         try:
             install_environ_overlay()
+            if self.enforce_iam:
+                install_function_sessions()
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
             self.account = self.client("sts").get_caller_identity()["Account"]
@@ -86,6 +100,7 @@ class LocalCloud:
                 self._mock.stop()
                 self._mock = None
             self.patches.uninstall()
+            uninstall_function_sessions()
             uninstall_environ_overlay()
             self.runtime.close()
             for key, value in self._saved_environ.items():

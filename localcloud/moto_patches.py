@@ -31,6 +31,12 @@ so one LocalCloud is active in a process at a time. Why each one exists:
 8. **`AWS::Lambda::Url` exists.** moto's CloudFormation has no model for it, so a stack's function
    URL (and `Fn::GetAtt [X, FunctionUrl]` in its outputs) would be skipped; `FunctionUrlModel`
    (localcloud.function_urls) is registered for the type while the cloud is active.
+9. **Requests signed by a function are checked against its role** (when the cloud's `enforce_iam`
+   is on). moto's own switch checks every request in the process, the test's included; here
+   `ActionAuthenticatorMixin._authenticate_and_authorize_action` runs moto's checks only for keys
+   issued to functions, naming the resource where moto does not (localcloud.iam). And a role's
+   inline `Policies` from CloudFormation are kept as JSON text: moto's CloudFormation stores them
+   as dicts, which its own access control cannot read (KeyError 'policy_document').
 """
 
 from __future__ import annotations
@@ -128,7 +134,26 @@ class MotoPatches:
             resource.set_data({})
             return resource
 
+        from moto.core.authorization import ActionAuthenticatorMixin
+
+        from localcloud.iam import authenticate_and_authorize
+
+        from moto.iam.models import Role
+
+        def role_policy_as_text(role: Role, policy_name: str, policy_json: Any) -> None:
+            """Role.put_policy: a document given as a dict (CloudFormation's `Policies`) is stored as JSON."""
+            original[(Role, "put_policy")](role, policy_name, json.dumps(policy_json) if isinstance(policy_json, dict) else policy_json)
+
+        authorization: list[tuple[Any, str, Any]] = []
+        if cloud.enforce_iam:
+            moto_check = ActionAuthenticatorMixin.__dict__["_authenticate_and_authorize_action"]
+            authorization += [
+                (ActionAuthenticatorMixin, "_authenticate_and_authorize_action", authenticate_and_authorize(cloud, moto_check)),
+                (Role, "put_policy", role_policy_as_text),
+            ]
+
         return [
+            *authorization,
             (LambdaFunction, "_invoke_lambda", run_in_process),
             (LambdaFunction, "invoke", invoke),
             (LambdaBackend, "create_event_source_mapping", create_event_source_mapping),

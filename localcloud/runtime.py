@@ -144,6 +144,37 @@ def function_environment(variables: dict[str, str]) -> Iterator[None]:
         _OVERLAY.reset(token)
 
 
+# --- boto3's default session, per function --------------------------------------------------------
+
+_SESSION: contextvars.ContextVar[Any] = contextvars.ContextVar("localcloud_boto3_session", default=None)
+_ORIGINAL_DEFAULT_SESSION: list[Callable[[], Any]] = []
+
+
+def _default_session() -> Any:
+    session = _SESSION.get()
+    return session if session is not None else _ORIGINAL_DEFAULT_SESSION[0]()
+
+
+def install_function_sessions() -> None:
+    """`boto3.client(...)`/`boto3.resource(...)` inside a function use that function's own session.
+
+    boto3's default session is process-wide and caches the first credentials it resolves (the test
+    process's); a function's module-level clients must resolve its own role's credentials instead.
+    """
+    import boto3
+
+    if not _ORIGINAL_DEFAULT_SESSION:
+        _ORIGINAL_DEFAULT_SESSION.append(boto3._get_default_session)
+        boto3._get_default_session = _default_session
+
+
+def uninstall_function_sessions() -> None:
+    import boto3
+
+    if _ORIGINAL_DEFAULT_SESSION:
+        boto3._get_default_session = _ORIGINAL_DEFAULT_SESSION.pop()
+
+
 # --- the runtime ---------------------------------------------------------------------------------
 
 
@@ -156,13 +187,17 @@ class Runtime:
 
     _IMPORT_LOCK = threading.RLock()  # sys.path and sys.modules are process-wide
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: Callable[[LambdaFunction], dict[str, str]] | None = None) -> None:
         self.code_root = Path(tempfile.mkdtemp(prefix="localcloud-code-"))
         self.warm: dict[str, Callable[..., Any]] = {}  # function ARN + code hash -> its handler
+        # function -> AWS_ACCESS_KEY_ID/... of its execution role; None: the test process's own
+        self.credentials = credentials
+        self.sessions: dict[str, Any] = {}  # function ARN -> its boto3 default session
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self.warm.clear()
+        self.sessions.clear()
         shutil.rmtree(self.code_root, ignore_errors=True)
 
     def _code_dir(self, function: LambdaFunction) -> Path:
@@ -216,13 +251,32 @@ class Runtime:
             self.warm[key] = handler
             return handler
 
+    @contextmanager
+    def _own_session(self, function: LambdaFunction) -> Iterator[None]:
+        """boto3's default session is the function's own (made inside its environment) while it runs."""
+        if self.credentials is None:
+            yield
+            return
+        import boto3
+
+        with self._lock:
+            session = self.sessions.setdefault(function.function_arn, boto3.session.Session())
+        token = _SESSION.set(session)
+        try:
+            yield
+        finally:
+            _SESSION.reset(token)
+
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool]:
         """Run one invocation: (JSON payload, errored). Errors and timeouts as Lambda reports them."""
         if event is None or event == "{}":
             event = {}
         request_id = str(uuid.uuid4())
         started = time.monotonic()
-        with function_environment(self.environment(function)):
+        variables = self.environment(function)
+        if self.credentials is not None:  # its execution role's keys, before its modules are imported
+            variables.update(self.credentials(function))
+        with function_environment(variables), self._own_session(function):
             try:
                 handler = self._handler(function)  # module-level code runs with the function's environment
                 payload, errored = json.dumps(handler(event, LambdaContext.for_function(function, request_id))), False
