@@ -109,6 +109,9 @@ def _stepfunctions(response: Any) -> list[str]:
     return []
 
 
+# moto names the action after the API operation; where IAM's action is named differently, IAM's name.
+ACTIONS = {"lambda:Invoke": "lambda:InvokeFunction"}
+
 RESOURCES: dict[str, Callable[[Any], list[str]]] = {
     "dynamodb": _dynamodb,
     "sns": _sns,
@@ -172,6 +175,7 @@ def authenticate_and_authorize(cloud: LocalCloud, original: Callable[..., None])
             action=response._get_action(),
         )
         request.check_signature()
+        request._action = ACTIONS.get(request._action, request._action)
         if iam_request_cls is not IAMRequest and not _bucket_exists(response, resource):
             return  # S3 answers NoSuchBucket before evaluating any policy (even to anonymous callers)
         if resource != "*" or iam_request_cls is not IAMRequest:
