@@ -11,9 +11,12 @@ from pathlib import Path
 
 from aws_cdk import App, CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -161,8 +164,41 @@ def url_stack(app: App) -> None:
         CfnOutput(stack, f"{name}Url", value=url.url)
 
 
+def iam_stack(app: App) -> None:
+    """A caller whose role is granted one of each pair (queue, table, topic, function, key prefix)
+    and not the other; it holds no s3:ListBucket."""
+    stack = Stack(app, "IamFixture")
+
+    def caller(id: str) -> lambda_.Function:
+        return lambda_.Function(
+            stack,
+            id,
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="probe.aws_calls.call",
+            code=lambda_.Code.from_asset(str(CODE), exclude=["**/__pycache__"]),
+            timeout=Duration.seconds(10),
+        )
+
+    function = caller("Caller")
+    for name in ("Granted", "Withheld"):
+        queue = sqs.Queue(stack, f"{name}Queue")
+        table = dynamodb.Table(stack, f"{name}Table", partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING))
+        topic = sns.Topic(stack, f"{name}Topic")
+        callee = caller(f"{name}Callee")
+        CfnOutput(stack, f"{name}TopicArn", value=topic.topic_arn)
+        if name == "Granted":
+            queue.grant_send_messages(function)
+            table.grant_read_write_data(function)
+            topic.grant_publish(function)
+            callee.grant_invoke(function)
+    bucket = s3.Bucket(stack, "Bucket")
+    # objects under granted/ only, and no s3:ListBucket (CDK's grant_read would add s3:List*)
+    function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("granted/*")]))
+    CfnOutput(stack, "BucketName", value=bucket.bucket_name)
+
+
 def synth(outdir: str) -> str:
     app = App(outdir=outdir, analytics_reporting=False)
-    for build in (async_stack, queue_stack, stream_stack, workflow_stack, concurrency_stack, url_stack):
+    for build in (async_stack, queue_stack, stream_stack, workflow_stack, concurrency_stack, url_stack, iam_stack):
         build(app)
     return app.synth().directory

@@ -1,0 +1,43 @@
+"""A probe that calls AWS with clients made at import time, as handlers do.
+
+Module-level clients resolve their credentials when the module is imported, so this shows that a
+function's own role credentials are in place before its code is first loaded.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+sqs = boto3.client("sqs")
+dynamodb = boto3.client("dynamodb")
+s3 = boto3.client("s3")
+sns = boto3.client("sns")
+lambda_ = boto3.client("lambda")
+sts = boto3.client("sts")
+
+
+def call(event, context):
+    """Make the one call the event names against the target it names; AWS errors propagate."""
+    action, target = event["action"], event.get("target")
+    if action == "whoami":
+        return {"arn": sts.get_caller_identity()["Arn"]}
+    if action == "sqs:SendMessage":
+        sqs.send_message(QueueUrl=target, MessageBody="probe")
+    elif action == "dynamodb:PutItem":
+        dynamodb.put_item(TableName=target, Item={"id": {"S": "probe"}})
+    elif action == "dynamodb:GetItem":
+        return {"item": dynamodb.get_item(TableName=target, Key={"id": {"S": "probe"}}).get("Item")}
+    elif action == "s3:PutObject":
+        s3.put_object(Bucket=event["bucket"], Key=target, Body=b"probe")
+    elif action == "s3:GetObject":
+        return {"body": s3.get_object(Bucket=event["bucket"], Key=target)["Body"].read().decode()}
+    elif action == "sns:Publish":
+        sns.publish(TopicArn=target, Message="probe")
+    elif action == "lambda:InvokeFunction":
+        response = lambda_.invoke(FunctionName=target, Payload=json.dumps({"action": "whoami"}).encode())
+        return json.loads(response["Payload"].read())
+    else:
+        raise ValueError(f"unknown action {action!r}")
+    return {"ok": True}
