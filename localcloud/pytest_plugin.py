@@ -1,7 +1,8 @@
 """pytest fixtures for LocalCloud. Register with `pytest_plugins = ["localcloud.pytest_plugin"]`.
 
 - `localcloud_options` (module): keyword arguments for LocalCloud; override it in a test module,
-  e.g. to run async invocations on several workers: `return {"async_workers": 4}`.
+  e.g. to run async invocations on several workers: `return {"async_workers": 4}`, or to run
+  functions with the test process's credentials instead of their roles': `{"enforce_iam": False}`.
 - `local_cloud` (module): a fresh LocalCloud (one moto account) for the test module; async work
   still pending at the end of the module is settled, then the cloud is closed.
 - `deploy` (module): `deploy(assembly_dir, stack_id)` -> the stack deployed in that cloud.
