@@ -210,3 +210,20 @@ def render(
     text = airspeed.Template(template).merge(namespace)
     status = override["status"]
     return Rendered(body=text.strip(), status=int(status) if status is not None else None, headers=dict(override["header"]))
+
+
+_SUBSTITUTION = re.compile(r"\$(context|stageVariables)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def render_gateway_response(template: str, *, context: dict[str, Any], stage_variables: dict[str, str] | None = None) -> Rendered:
+    """A gateway response's body: "isn't processed by the VTL engine", only `$context.x` and
+    `$stageVariables.x` are substituted (x-amazon-apigateway-gateway-responses.responseTemplates)."""
+    roots: dict[str, Any] = {"context": default_context(**context), "stageVariables": dict(stage_variables or {})}
+
+    def value(match: re.Match[str]) -> str:
+        current: Any = roots[match.group(1)]
+        for part in match.group(2).split(".")[1:]:
+            current = current.get(part, "") if isinstance(current, dict) else ""
+        return str(current)
+
+    return Rendered(body=_SUBSTITUTION.sub(value, template))
