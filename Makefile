@@ -17,7 +17,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help synth test bench deploy destroy redrive lock clean
+.PHONY: help synth test bench deploy destroy redrive approve lock clean
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
@@ -26,6 +26,7 @@ help:
 	@echo "make deploy STACK=ApiSync    deploy one pattern (needs AWS credentials)"
 	@echo "make destroy STACK=ApiSync   remove it again"
 	@echo "make redrive STACK=QueueRedrive   move a DLQ's messages back to their queue"
+	@echo "make approve JOB=<id> [DECISION=reject REASON=...]   answer a StandardWorkflow approval"
 
 synth: $(PY_STAMP) $(NODE_STAMP)
 	$(CDK) synth --quiet
@@ -44,6 +45,12 @@ destroy: $(PY_STAMP) $(NODE_STAMP)
 
 redrive: $(PY_STAMP)
 	$(BIN)/python scripts/redrive.py $(STACK)
+
+DECISION ?= approve
+REASON ?=
+approve: $(PY_STAMP)
+	@test -n "$(JOB)" || { echo "usage: make approve JOB=<job id> [DECISION=reject REASON=...]" >&2; exit 2; }
+	$(BIN)/python scripts/approve.py "$(JOB)" --decision "$(DECISION)" --reason "$(REASON)"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)

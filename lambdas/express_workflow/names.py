@@ -1,0 +1,11 @@
+"""Names that cross the boundary between the ExpressWorkflow stack, its handlers and scripts."""
+
+# Environment variables (the stack sets them, handlers read them).
+MAX_FRAUD_SCORE_ENV = "MAX_FRAUD_SCORE"
+
+# Stack outputs (smoke tests and users read them).
+API_URL_OUTPUT = "ApiUrl"
+STATE_MACHINE_ARN_OUTPUT = "StateMachineArn"
+
+# The Fail state's error when validation fails; response.vtl maps it to 422.
+VALIDATION_FAILED_ERROR = "ValidationFailed"

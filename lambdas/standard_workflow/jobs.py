@@ -1,0 +1,89 @@
+"""The job record in DynamoDB: one item per job, moved through its statuses by conditional updates.
+
+SPLITTING -> PROCESSING (chunks_done of chunks_total) -> AWAITING_APPROVAL -> PUBLISHED
+any unfinished status -> FAILED (with error and reason), REJECTED, or EXPIRED (approval timed out)
+A transition from the wrong status fails its condition, so a late retry cannot undo a later state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+SPLITTING, PROCESSING, AWAITING_APPROVAL = "SPLITTING", "PROCESSING", "AWAITING_APPROVAL"
+PUBLISHED, FAILED, REJECTED, EXPIRED = "PUBLISHED", "FAILED", "REJECTED", "EXPIRED"
+FINISHED = (PUBLISHED, FAILED, REJECTED, EXPIRED)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def start(table: Any, job_id: str, source_key: str) -> None:
+    table.update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET #s = :s, source_key = :k, created_at = if_not_exists(created_at, :t), updated_at = :t",
+        ConditionExpression="attribute_not_exists(job_id) OR #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": SPLITTING, ":k": source_key, ":t": _now()},
+    )
+
+
+def processing(table: Any, job_id: str, chunks_total: int) -> None:
+    table.update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET #s = :s, chunks_total = :n, chunks_done = if_not_exists(chunks_done, :z), updated_at = :t",
+        ConditionExpression="#s IN (:from, :s)",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": PROCESSING, ":from": SPLITTING, ":n": chunks_total, ":z": 0, ":t": _now()},
+    )
+
+
+def chunk_done(table: Any, job_id: str, chunk: int) -> None:
+    """Idempotent: a chunk index joins a set once, however often its task is retried."""
+    table.update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="ADD done_chunks :c SET updated_at = :t",
+        ConditionExpression="#s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":c": {chunk}, ":s": PROCESSING, ":t": _now()},
+    )
+
+
+def awaiting_approval(table: Any, job_id: str, task_token: str, merged_key: str) -> None:
+    table.update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET #s = :s, task_token = :tok, merged_key = :m, updated_at = :t",
+        ConditionExpression="#s = :from",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": AWAITING_APPROVAL, ":from": PROCESSING, ":tok": task_token, ":m": merged_key, ":t": _now()},
+    )
+
+
+def published(table: Any, job_id: str, published_key: str) -> None:
+    table.update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET #s = :s, published_key = :p, updated_at = :t REMOVE task_token",
+        ConditionExpression="#s IN (:from, :s)",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": PUBLISHED, ":from": AWAITING_APPROVAL, ":p": published_key, ":t": _now()},
+    )
+
+
+def finished_badly(table: Any, job_id: str, status: str, error: str, reason: str) -> None:
+    table.update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET #s = :s, #e = :e, reason = :r, updated_at = :t REMOVE task_token",
+        ConditionExpression="attribute_not_exists(#s) OR NOT #s IN (:published)",
+        ExpressionAttributeNames={"#s": "status", "#e": "error"},
+        ExpressionAttributeValues={":s": status, ":e": error, ":r": reason[:1000], ":published": PUBLISHED, ":t": _now()},
+    )
+
+
+def status_for(error: str) -> str:
+    """A caught error's status: an approval timeout expires the job, a rejection rejects it."""
+    if error in ("States.Timeout", "States.HeartbeatTimeout"):
+        return EXPIRED
+    if error == "Rejected":
+        return REJECTED
+    return FAILED

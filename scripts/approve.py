@@ -1,0 +1,80 @@
+"""Approve or reject a StandardWorkflow job waiting for approval.
+
+    make approve JOB=<job id>                              # approve: the job publishes its result
+    make approve JOB=<job id> DECISION=reject REASON=...   # reject: the job ends REJECTED
+
+Reads the job's task token from the jobs table (its name from the stack's JobsTableName output)
+and sends SendTaskSuccess or SendTaskFailure. Prints one line; exits 1 with a clear message, never
+a traceback, when there are no credentials, the job is unknown or it is not waiting for approval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "lambdas"))
+from standard_workflow import names  # noqa: E402
+
+
+class Refused(Exception):
+    """A reason to stop, for the operator."""
+
+
+def table_name(cloudformation: Any, stack: str) -> str:
+    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    for output in outputs:
+        if output["OutputKey"] == names.JOBS_TABLE_OUTPUT:
+            return output["OutputValue"]
+    raise Refused(f"{stack} has no output {names.JOBS_TABLE_OUTPUT}; is it deployed?")
+
+
+def decide(dynamodb: Any, sfn: Any, table: str, job_id: str, *, reject: bool, reason: str) -> str:
+    item = dynamodb.get_item(TableName=table, Key={"job_id": {"S": job_id}}).get("Item")
+    if not item:
+        raise Refused(f"no job {job_id} in {table}")
+    status = item.get("status", {}).get("S", "?")
+    token = item.get("task_token", {}).get("S")
+    if status != "AWAITING_APPROVAL" or not token:
+        raise Refused(f"job {job_id} is {status}, not waiting for approval")
+    try:
+        if reject:
+            sfn.send_task_failure(taskToken=token, error=names.REJECTED_ERROR, cause=reason or "rejected by an operator")
+            return f"job {job_id} rejected: {reason or 'no reason given'}"
+        sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+        return f"job {job_id} approved: it will publish {item.get('merged_key', {}).get('S', 'its result')}"
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            raise Refused(f"job {job_id}'s approval request is no longer open ({error.response['Error']['Code']}): it expired or was answered") from None
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("job")
+    parser.add_argument("--decision", choices=["approve", "reject"], default="approve")
+    parser.add_argument("--reason", default="")
+    parser.add_argument("--stack", default="StandardWorkflow")
+    args = parser.parse_args(argv)
+    if not args.job:
+        parser.error("name a job: make approve JOB=<job id>")
+    try:
+        table = table_name(boto3.client("cloudformation"), args.stack)
+        print(decide(boto3.client("dynamodb"), boto3.client("stepfunctions"), table, args.job, reject=args.decision == "reject", reason=args.reason))
+        return 0
+    except Refused as refused:
+        print(f"approve: {refused}", file=sys.stderr)
+    except NoCredentialsError:
+        print("approve: no AWS credentials found; configure a profile or set AWS_PROFILE", file=sys.stderr)
+    except (ClientError, BotoCoreError) as error:
+        print(f"approve: AWS refused: {error}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""ExpressWorkflow's API Gateway mapping templates (Velocity), kept as files so they read as VTL.
+
+- request.vtl: the method's body -> StartSyncExecution's request.
+- response.vtl: the integration response for HTTP 200: SUCCEEDED -> the output; ValidationFailed
+  -> 422; TIMED_OUT -> 504; any other failure -> 502. Never a 200 for a failed run.
+- start_failed.vtl: the integration response for a non-2xx from Step Functions (throttling -> 503).
+
+`load("request.vtl", StateMachineArn=machine.state_machine_arn)` fills the `${Name}` placeholders;
+a CDK token is a string, so the ARN resolves at deploy time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def load(name: str, **substitutions: str) -> str:
+    text = (HERE / name).read_text()
+    for key, value in substitutions.items():
+        placeholder = "${" + key + "}"
+        if placeholder not in text:
+            raise KeyError(f"{name} has no placeholder {placeholder}")
+        text = text.replace(placeholder, value)
+    return text

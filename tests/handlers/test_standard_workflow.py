@@ -1,0 +1,204 @@
+"""StandardWorkflow's task handlers against moto: split -> process chunks -> merge -> approve -> publish."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+from decimal import Decimal
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from shared.errors import MalformedData
+from standard_workflow import names
+
+BUCKET = "standard-workflow-data"
+TABLE = "standard-workflow-jobs"
+CHUNK_BYTES = 256
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv(names.BUCKET_ENV, BUCKET)
+    monkeypatch.setenv(names.JOBS_TABLE_ENV, TABLE)
+    monkeypatch.setenv(names.CHUNK_BYTES_ENV, str(CHUNK_BYTES))
+    monkeypatch.setenv(names.MAX_CHUNKS_ENV, "100")
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        boto3.client("dynamodb").create_table(
+            TableName=TABLE, KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        )
+        topic = boto3.client("sns").create_topic(Name="approvals")["TopicArn"]
+        monkeypatch.setenv(names.APPROVAL_TOPIC_ENV, topic)
+        from standard_workflow import handler
+
+        yield importlib.reload(handler)
+
+
+def make_csv(rows: int) -> str:
+    lines = ["region,units,revenue"]
+    for i in range(rows):
+        lines.append(f"{['north', 'south', 'east'][i % 3]},{i % 7},{(i * 37) % 1000}.{i % 100:02d}")
+    return "\n".join(lines) + "\n"
+
+
+def independent_aggregate(text: str) -> dict:
+    """The expected result, computed straight from the CSV with no project code."""
+    out: dict = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        for column in ("units", "revenue"):
+            value = Decimal(row[column])
+            s = out.setdefault(row["region"], {}).setdefault(column, {"count": 0, "sum": Decimal(0), "min": value, "max": value})
+            s["count"] += 1
+            s["sum"] += value
+            s["min"], s["max"] = min(s["min"], value), max(s["max"], value)
+    return {k: {c: {"count": s["count"], "sum": str(s["sum"]), "min": str(s["min"]), "max": str(s["max"])} for c, s in v.items()} for k, v in out.items()}
+
+
+def upload(text: str, key: str = "incoming/sales.csv") -> str:
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=text.encode())
+    return key
+
+
+def job(job_id: str) -> dict:
+    return boto3.resource("dynamodb").Table(TABLE).get_item(Key={"job_id": job_id}).get("Item", {})
+
+
+def run_job(handler, context, text: str, job_id: str = "job-1") -> dict:
+    split = handler.split({"job_id": job_id, "source_key": upload(text), "group_by": "region"}, context)
+    results = [handler.process_chunk({"job_id": job_id, **chunk}, context) for chunk in split["chunks"]]
+    return {"split": split, **handler.merge({"job_id": job_id, "results": results}, context)}
+
+
+def test_merged_result_equals_an_independent_aggregate_of_the_csv(aws, context):
+    text = make_csv(200)
+    outcome = run_job(aws, context, text)
+    assert outcome["split"]["chunk_count"] > 5  # the work really was split
+    merged = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=outcome["merged_key"])["Body"].read())
+    assert merged == independent_aggregate(text)
+    record = job("job-1")
+    assert record["status"] == "PROCESSING"
+    assert len(record["done_chunks"]) == record["chunks_total"] == outcome["split"]["chunk_count"]
+
+
+def test_state_carries_keys_not_data(aws, context):
+    outcome = run_job(aws, context, make_csv(200))
+    assert len(json.dumps(outcome["split"])) < 100 * outcome["split"]["chunk_count"]
+    assert set(outcome["split"]["chunks"][0]) == {"manifest_key", "chunk"}
+
+
+def test_rows_longer_than_one_chunk_and_crlf_and_no_final_newline(aws, context):
+    long_row = "w" * 300 + ",5,2.5"
+    text = "region,units,revenue\r\n" + "east,1,1.00\r\n" + long_row + "\r\neast,2,3.00"
+    outcome = run_job(aws, context, text)
+    merged = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=outcome["merged_key"])["Body"].read())
+    assert merged["east"]["units"] == {"count": 2, "sum": "3", "min": "1", "max": "2"}
+    assert merged["w" * 300]["units"]["sum"] == "5"
+
+
+def test_a_retried_chunk_is_counted_once(aws, context):
+    split = aws.split({"job_id": "j", "source_key": upload(make_csv(50)), "group_by": "region"}, context)
+    for _ in range(3):
+        aws.process_chunk({"job_id": "j", **split["chunks"][0]}, context)
+    assert job("j")["done_chunks"] == {0}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "empty"),
+        ("region,units,revenue\n", "empty"),
+        ("\n\n", "empty"),
+        ("region,,revenue\nnorth,1,2\n", "empty or duplicate"),
+        ("region,units,units\nnorth,1,2\n", "empty or duplicate"),
+        ("place,units\nnorth,1\n", "no column 'region'"),
+        ("region\nnorth\n", "no numeric column"),
+    ],
+)
+def test_empty_datasets_and_malformed_headers_are_rejected_by_split(aws, context, text, problem):
+    with pytest.raises(MalformedData, match=problem):
+        aws.split({"job_id": "bad", "source_key": upload(text), "group_by": "region"}, context)
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "problem"),
+    [("north,1", "has 2 fields"), ("north,x,1.0", "'units' is not a number"), ("north,1,NaN", "'revenue' is not a number")],
+)
+def test_a_malformed_row_is_a_permanent_error_naming_the_row(aws, context, bad_row, problem):
+    text = "region,units,revenue\nsouth,1,1.0\n" + bad_row + "\n"
+    split = aws.split({"job_id": "j", "source_key": upload(text), "group_by": "region"}, context)
+    with pytest.raises(MalformedData, match=rf"row at byte {len('region,units,revenue') + 1 + len('south,1,1.0') + 1}.*{problem}|{problem}"):
+        aws.process_chunk({"job_id": "j", **split["chunks"][0]}, context)
+
+
+def test_an_oversized_chunk_is_refused(aws, context):
+    key = "jobs/j/chunks/99999.json"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps({"source_key": "x", "etag": "e", "size": 10_000, "start": 0, "end": CHUNK_BYTES * 4, "columns": ["region", "units"], "group_by": "region"}).encode())
+    with pytest.raises(MalformedData, match="spans 1024 bytes"):
+        aws.process_chunk({"job_id": "j", "manifest_key": key, "chunk": 0}, context)
+
+
+@pytest.mark.parametrize(
+    ("entry", "event"),
+    [
+        ("split", {"source_key": "k", "group_by": "region"}),
+        ("split", {"job_id": "j", "source_key": "incoming/missing.csv", "group_by": "region"}),
+        ("process_chunk", {"job_id": "j", "manifest_key": "m"}),
+        ("process_chunk", {"job_id": "j", "manifest_key": "jobs/j/chunks/none.json", "chunk": 0}),
+        ("merge", {"job_id": "j"}),
+        ("merge", {"job_id": "j", "results": [{}]}),
+        ("publish", {"job_id": "j"}),
+    ],
+)
+def test_missing_keys_and_objects_are_permanent_errors(aws, context, entry, event):
+    with pytest.raises(MalformedData):
+        getattr(aws, entry)(event, context)
+
+
+def test_approval_stores_the_token_and_tells_a_person_how_to_decide(aws, context):
+    outcome = run_job(aws, context, make_csv(20), job_id="job-7")
+    sent = []
+    aws.sns.publish = lambda **kwargs: sent.append(kwargs) or {"MessageId": "m"}
+    aws.request_approval({"job_id": "job-7", "merged_key": outcome["merged_key"], "task_token": "tok-123"}, context)
+    record = job("job-7")
+    assert (record["status"], record["task_token"]) == ("AWAITING_APPROVAL", "tok-123")
+    assert "make approve JOB=job-7" in sent[0]["Message"] and "DECISION=reject" in sent[0]["Message"]
+    published = aws.publish({"job_id": "job-7", "merged_key": outcome["merged_key"]}, context)
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=published["published_key"])["Body"].read()
+    assert json.loads(body) == independent_aggregate(make_csv(20))
+    record = job("job-7")
+    assert record["status"] == "PUBLISHED" and "task_token" not in record
+
+
+def test_approval_cannot_be_requested_twice_or_out_of_order(aws, context):
+    aws.split({"job_id": "j", "source_key": upload(make_csv(5)), "group_by": "region"}, context)
+    aws.jobs.awaiting_approval(aws.table, "j", "t1", "m")
+    with pytest.raises(aws.table.meta.client.exceptions.ConditionalCheckFailedException):
+        aws.jobs.awaiting_approval(aws.table, "j", "t2", "m")
+
+
+@pytest.mark.parametrize(
+    ("error", "cause", "status", "reason"),
+    [
+        ("MalformedData", json.dumps({"errorMessage": "row at byte 9 has 2 fields", "errorType": "MalformedData", "stackTrace": []}), "FAILED", "row at byte 9 has 2 fields"),
+        ("States.Timeout", "", "EXPIRED", ""),
+        ("Rejected", "numbers look wrong", "REJECTED", "numbers look wrong"),
+    ],
+)
+def test_record_failure_keeps_error_and_reason(aws, context, error, cause, status, reason):
+    aws.split({"job_id": "j", "source_key": upload(make_csv(5)), "group_by": "region"}, context)
+    assert aws.record_failure({"job_id": "j", "error": {"Error": error, "Cause": cause}}, context)["status"] == status
+    record = job("j")
+    assert (record["status"], record["error"], record["reason"]) == (status, error, reason)
+
+
+def test_a_published_job_is_never_marked_failed(aws, context):
+    outcome = run_job(aws, context, make_csv(5), job_id="p")
+    aws.jobs.awaiting_approval(aws.table, "p", "t", outcome["merged_key"])
+    aws.publish({"job_id": "p", "merged_key": outcome["merged_key"]}, context)
+    with pytest.raises(aws.table.meta.client.exceptions.ConditionalCheckFailedException):
+        aws.record_failure({"job_id": "p", "error": {"Error": "States.TaskFailed", "Cause": "late"}}, context)
