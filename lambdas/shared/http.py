@@ -51,7 +51,8 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return path or "body"
 
 
-def _proxy_error(status: int, error: str, message: str) -> dict[str, Any]:
+def proxy_error(status: int, error: str, message: str) -> dict[str, Any]:
+    """A proxy (REST or Function URL) response in the project's error shape, for code outside a router."""
     return {
         "statusCode": status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
@@ -123,26 +124,26 @@ def reject_unreadable_body(event: dict[str, Any], max_bytes: int) -> dict[str, A
     """
     body = event.get("body") or ""
     if not isinstance(body, str):
-        return _proxy_error(400, "MALFORMED_BODY", "The request body is not text.")
+        return proxy_error(400, "MALFORMED_BODY", "The request body is not text.")
     try:
         raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
     except (binascii.Error, ValueError):
-        return _proxy_error(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.")
+        return proxy_error(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.")
     if len(raw) > max_bytes:
-        return _proxy_error(413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {max_bytes}.")
+        return proxy_error(413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {max_bytes}.")
     # Compared as Powertools' router compares it (case-sensitively), so both agree on what is JSON.
     media_type = _content_type(event).split(";")[0].strip()
     if media_type not in ("", content_types.APPLICATION_JSON):
-        return _proxy_error(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be {content_types.APPLICATION_JSON}, not {media_type[:100]}.")
+        return proxy_error(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be {content_types.APPLICATION_JSON}, not {media_type[:100]}.")
     if not raw:
         return None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _proxy_error(400, "MALFORMED_BODY", "The request body is not UTF-8 text.")
+        return proxy_error(400, "MALFORMED_BODY", "The request body is not UTF-8 text.")
     problem = json_problem(text)
     if problem:
-        return _proxy_error(400, "MALFORMED_JSON", f"The request body is not valid JSON: {problem}.")
+        return proxy_error(400, "MALFORMED_JSON", f"The request body is not valid JSON: {problem}.")
     return None
 
 

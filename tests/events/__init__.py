@@ -72,3 +72,16 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+def function_url(method: str, path: str, body: bytes | None = None, *, headers: dict[str, str] | None = None, base64_body: bool = False) -> dict:
+    """A Lambda Function URL event (payload format 2.0): lower-cased headers, body text or base64."""
+    event = copy.deepcopy(load("function_url.json"))
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    event["headers"].update({k.lower(): v for k, v in (headers or {}).items()})
+    if body is not None:
+        event["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
+    event["isBase64Encoded"] = base64_body
+    return event
