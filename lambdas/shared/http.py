@@ -4,7 +4,10 @@ Every error a client can cause comes back as JSON with a stable code and a reada
 
     {"error": "VALIDATION_FAILED", "message": "...", "details": [{"field": "...", "problem": "..."}]}
 
-Bad input never reaches the work function and never becomes a 500.
+Bad input never reaches the work function and never becomes a 500. Two layers share the shape:
+`reject_unreadable_body` answers for a body not worth routing (bad base64, too large, not JSON,
+not UTF-8, nested too deep, absurd numbers) before the router runs, and `install_json_errors`
+answers for everything the router and its validation raise (422, 404, 415, Powertools' HTTP errors).
 """
 
 from __future__ import annotations
@@ -12,11 +15,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+
+# What a JSON body may look like before it is worth validating. Python's json module would
+# otherwise raise RecursionError on deep nesting and ValueError on integers over 4,300 digits.
+MAX_JSON_DEPTH = 32
+MAX_JSON_INT_DIGITS = 64
+# A string (to its closing quote, or to the end when unterminated: never rescanned) or a bracket.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 def error_response(status: int, error: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
@@ -35,7 +51,8 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return path or "body"
 
 
-def _proxy_error(status: int, error: str, message: str) -> dict[str, Any]:
+def proxy_error(status: int, error: str, message: str) -> dict[str, Any]:
+    """A proxy (REST or Function URL) response in the project's error shape, for code outside a router."""
     return {
         "statusCode": status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
@@ -44,19 +61,89 @@ def _proxy_error(status: int, error: str, message: str) -> dict[str, Any]:
     }
 
 
-def reject_unreadable_body(event: dict[str, Any], max_bytes: int) -> dict[str, Any] | None:
-    """A proxy response for a body not worth parsing, checked before any router runs.
+class _Refused(ValueError):
+    """A JSON document that parses but is not worth validating."""
 
-    400 when the body claims to be base64 and is not, 413 when it is over `max_bytes`;
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON value")
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise _Refused(f"a number has more than {MAX_JSON_INT_DIGITS} digits")
+    return int(digits)
+
+
+def _json_depth(text: str) -> int:
+    depth = deepest = 0
+    for token in _JSON_TOKEN.findall(text):
+        if token[0] == '"':
+            continue
+        depth += 1 if token in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def json_problem(text: str) -> str | None:
+    """Why `text` is not a JSON document worth validating, or None when it is.
+
+    Strict JSON (no NaN or Infinity), at most MAX_JSON_DEPTH levels of nesting and integers of at
+    most MAX_JSON_INT_DIGITS digits: anything else is refused before the parser can fail on it.
+    """
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        return f"it is nested deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        json.loads(text, parse_int=_bounded_int, parse_constant=_refuse_constant)
+    except _Refused as refused:
+        return str(refused)
+    except json.JSONDecodeError as error:
+        return f"{error.msg} at position {error.pos}"
+    return None
+
+
+def _content_type(event: dict[str, Any]) -> str:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == "content-type" and isinstance(value, str):
+            return value
+    for key, values in (event.get("multiValueHeaders") or {}).items():
+        if key.lower() == "content-type" and values:
+            return str(values[0])
+    return ""
+
+
+def reject_unreadable_body(event: dict[str, Any], max_bytes: int) -> dict[str, Any] | None:
+    """A proxy response for a body not worth routing, checked before any router runs.
+
+    Every API in this project takes JSON: 400 MALFORMED_BODY when the body claims to be base64 and
+    is not, 413 when it is over `max_bytes`, 415 when a Content-Type is sent and is not
+    application/json (with or without a body: Powertools would parse an empty form or multipart
+    body too), 400 MALFORMED_BODY when the body is not UTF-8 and 400 MALFORMED_JSON when it is not
+    a JSON document worth validating (see `json_problem`).
     None when the body is fine to hand to the router.
     """
     body = event.get("body") or ""
+    if not isinstance(body, str):
+        return proxy_error(400, "MALFORMED_BODY", "The request body is not text.")
     try:
-        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
     except (binascii.Error, ValueError):
-        return _proxy_error(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.")
+        return proxy_error(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.")
     if len(raw) > max_bytes:
-        return _proxy_error(413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {max_bytes}.")
+        return proxy_error(413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {max_bytes}.")
+    # Compared as Powertools' router compares it (case-sensitively), so both agree on what is JSON.
+    media_type = _content_type(event).split(";")[0].strip()
+    if media_type not in ("", content_types.APPLICATION_JSON):
+        return proxy_error(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be {content_types.APPLICATION_JSON}, not {media_type[:100]}.")
+    if not raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return proxy_error(400, "MALFORMED_BODY", "The request body is not UTF-8 text.")
+    problem = json_problem(text)
+    if problem:
+        return proxy_error(400, "MALFORMED_JSON", f"The request body is not valid JSON: {problem}.")
     return None
 
 
@@ -79,6 +166,20 @@ def install_json_errors(app: ApiGatewayResolver) -> None:
             for err in exc.errors()
         ]
         return error_response(422, "VALIDATION_FAILED", "The request does not match what this endpoint accepts.", details)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(_exc: RequestUnsupportedContentType) -> Response:
+        content_type = app.current_event.headers.get("content-type", "")
+        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be {content_types.APPLICATION_JSON}, not {content_type}.")
+
+    @app.exception_handler(ServiceError)
+    def _http_error(exc: ServiceError) -> Response:
+        # Powertools' BadRequestError, UnauthorizedError, ... raised by a route: its status, our shape.
+        try:
+            code = HTTPStatus(exc.status_code).name
+        except ValueError:
+            code = "ERROR"
+        return error_response(exc.status_code, code, exc.msg)
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response:

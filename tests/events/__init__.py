@@ -13,7 +13,7 @@ from pathlib import Path
 
 from localcloud.runtime import LambdaContext  # the one context class, shared with the local cloud
 
-__all__ = ["LambdaContext", "api_gateway_rest", "load", "s3_put", "sqs"]
+__all__ = ["LambdaContext", "api_gateway_rest", "function_url", "load", "s3_put", "sqs"]
 
 EVENTS = Path(__file__).parent
 
@@ -58,4 +58,17 @@ def s3_put(bucket: str, key: str, *, size: int, etag: str) -> dict:
     record["bucket"]["name"] = bucket
     record["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
     record["object"].update(key=quote_plus(key, safe="/"), size=size, eTag=etag)
+    return event
+
+
+def function_url(method: str, path: str, body: bytes | None = None, *, headers: dict[str, str] | None = None, base64_body: bool = False) -> dict:
+    """A Lambda Function URL event (payload format 2.0): lower-cased headers, body text or base64."""
+    event = copy.deepcopy(load("function_url.json"))
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    event["headers"].update({k.lower(): v for k, v in (headers or {}).items()})
+    if body is not None:
+        event["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
+    event["isBase64Encoded"] = base64_body
     return event

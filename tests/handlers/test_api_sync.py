@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api_sync import handler
 from api_sync.quotes import QuoteRequest, price_quote
-from tests.events import api_gateway_rest
+from tests.events import LambdaContext, api_gateway_rest
+from tests.handlers.fuzz import assert_client_safe, fuzz_settings, request_bodies
 
 VALID = {
     "customer_id": "C-1001",
@@ -166,3 +170,145 @@ def test_body_marked_base64_that_does_not_decode_is_a_400(context):
 def test_problems_read_as_sentences(context):
     _, response, _ = call(context, "POST", "/quotes", quote_with(currency="JPY"))
     assert response["details"] == [{"field": "currency", "problem": "must be one of EUR, GBP, USD"}]
+
+
+# --- regressions: inputs of a few hundred bytes that used to be a 500 ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ('{"customer_id": ' + "9" * 5000 + "}", "more than 64 digits"),  # ValueError: int over 4,300 digits
+        ('{"items": [{"quantity": ' + "9" * 65 + "}]}", "more than 64 digits"),
+        ("[" * 5000 + "]" * 5000, "nested deeper than 32 levels"),  # RecursionError in json.loads
+        ('{"a":' * 33 + "1" + "}" * 33, "nested deeper than 32 levels"),
+        ('{"customer_id": NaN}', "NaN is not a JSON value"),
+    ],
+    ids=["huge-int", "huge-quantity", "deep-array", "deep-object", "nan-literal"],
+)
+def test_json_a_parser_chokes_on_is_a_400(context, raw, reason):
+    status, response, _ = call(context, "POST", "/quotes", raw_body=raw)
+    assert (status, response["error"]) == (400, "MALFORMED_JSON")
+    assert reason in response["message"]
+
+
+def test_nesting_up_to_the_limit_reaches_validation(context):
+    status, response, _ = call(context, "POST", "/quotes", raw_body='{"customer_id":' + "[" * 31 + "]" * 31 + "}")
+    assert (status, response["error"]) == (422, "VALIDATION_FAILED")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(context):
+    customer_id = "[{" * 30 + '\\"[['
+    status, response, _ = call(context, "POST", "/quotes", quote_with(customer_id=customer_id))
+    assert (status, response.get("customer_id")) == (201, customer_id), response
+
+
+def test_price_with_a_huge_exponent_is_a_422(context):
+    # Decimal("1e999999") parsed, then quantize() raised decimal.InvalidOperation, which pydantic
+    # does not turn into a validation error.
+    status, response, _ = call(context, "POST", "/quotes", quote_with(items=[item_with(unit_price="1e999999")]))
+    assert (status, response["details"][0]["field"]) == (422, "items[0].unit_price")
+
+
+def test_base64_body_that_is_not_utf8_is_a_400(context):
+    # Powertools' decoded_body raised UnicodeDecodeError.
+    event = api_gateway_rest("POST", "/quotes", raw_body=base64.b64encode(b"\xff\xfe{}").decode())
+    event["isBase64Encoded"] = True
+    response = handler.main(event, context)
+    assert (response["statusCode"], json.loads(response["body"])["error"]) == (400, "MALFORMED_BODY")
+
+
+@pytest.mark.parametrize("raw", ["", "\u20ac", '{"customer_id": "C-1"}'])
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=x"])
+def test_multipart_body_is_a_415(context, content_type, raw):
+    # Powertools raised ValueError for a missing boundary and UnicodeEncodeError for non-latin-1 text.
+    event = api_gateway_rest("POST", "/quotes", raw_body=raw)
+    event["headers"]["Content-Type"] = content_type
+    response = handler.main(event, context)
+    assert response["statusCode"] == 415
+    assert json.loads(response["body"])["error"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+# --- one error shape, whatever layer answers ---------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_unsupported_content_type_is_a_415_in_the_error_shape(context, content_type):
+    event = api_gateway_rest("POST", "/quotes", VALID)
+    event["headers"]["Content-Type"] = content_type
+    response = handler.main(event, context)
+    assert response["statusCode"] == 415
+    assert json.loads(response["body"]) == {
+        "error": "UNSUPPORTED_MEDIA_TYPE",
+        "message": f"The request body must be application/json, not {content_type}.",
+    }
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", " application/json ;charset=UTF-8"])
+def test_json_content_type_with_parameters_is_accepted(context, content_type):
+    event = api_gateway_rest("POST", "/quotes", VALID)
+    event["headers"]["Content-Type"] = content_type
+    assert handler.main(event, context)["statusCode"] == 201
+
+
+def test_router_level_errors_use_the_error_shape():
+    # The handler's pre-check answers most 415s; this is the router's own path for any API.
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.exceptions import BadRequestError
+
+    from shared.http import install_json_errors
+
+    app = APIGatewayRestResolver(enable_validation=True)
+    install_json_errors(app)
+
+    @app.post("/things")
+    def things(body: dict) -> dict:
+        raise BadRequestError("no things today")
+
+    @app.get("/teapot")
+    def teapot() -> dict:
+        raise BadRequestError("never")
+
+    event = api_gateway_rest("POST", "/things", raw_body="a=1")
+    event["headers"]["Content-Type"] = "text/csv"
+    unsupported = app.resolve(event, LambdaContext())
+    assert unsupported["statusCode"] == 415
+    assert json.loads(unsupported["body"]) == {"error": "UNSUPPORTED_MEDIA_TYPE", "message": "The request body must be application/json, not text/csv."}
+    bad = app.resolve(api_gateway_rest("POST", "/things", {"a": 1}), LambdaContext())
+    assert (bad["statusCode"], json.loads(bad["body"])) == (400, {"error": "BAD_REQUEST", "message": "no things today"})
+
+
+# --- money: the documented format only -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("price", ["1e3", "1E3", " 12.50 ", "12.50 ", "+12.50", "012.50", "12.", ".50", "1_000.00", "10000000", "12.50\n", "\u0661\u0662.50", "0", "0.00"])
+def test_price_outside_the_documented_format_is_rejected(context, price):
+    status, response, _ = call(context, "POST", "/quotes", quote_with(items=[item_with(unit_price=price)]))
+    assert status == 422, response
+    assert [detail["field"] for detail in response["details"]] == ["items[0].unit_price"]
+
+
+@pytest.mark.parametrize(("price", "echoed"), [("12.50", "12.50"), ("12.5", "12.5"), ("9999999.99", "9999999.99"), ("0.01", "0.01"), ("7", "7")])
+def test_price_in_the_documented_format_is_echoed_as_sent(context, price, echoed):
+    status, response, _ = call(context, "POST", "/quotes", quote_with(items=[item_with(unit_price=price, quantity=1)]))
+    assert status == 201, response
+    assert response["lines"][0]["unit_price"] == echoed
+
+
+# --- property: no client input makes the API answer 5xx ----------------------------------------
+
+
+@fuzz_settings
+@given(body=request_bodies(valid=VALID))
+def test_no_body_makes_the_api_fail(context, body):
+    assert_client_safe(handler.main(body.apply_to(api_gateway_rest("POST", "/quotes")), context))
+
+
+@fuzz_settings
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
+    path=st.one_of(st.sampled_from(["/quotes", "/health", "/", "/quotes/1"]), st.text(max_size=50).map(lambda p: "/" + p)),
+    body=request_bodies(valid=VALID),
+)
+def test_no_method_path_or_body_makes_the_api_fail(context, method, path, body):
+    assert_client_safe(handler.main(body.apply_to(api_gateway_rest(method, path)), context))

@@ -1,0 +1,242 @@
+"""Property-based testing for API handlers: what a client can send, and what it must get back.
+
+Every API handler in this project answers every client input with a 2xx or a 4xx whose body is
+`{"error": ..., "message": ...}`; never a 5xx, never an unhandled exception. A handler test reuses
+this module in three lines:
+
+    @fuzz_settings
+    @given(body=request_bodies(valid=VALID_REQUEST))
+    def test_never_a_5xx(context, body):
+        assert_client_safe(handler.main(body.apply_to(rest_event("POST", "/quotes")), context))
+
+`request_bodies` mixes valid requests mutated one field at a time, arbitrary JSON, arbitrary text
+and bytes, deep nesting, huge numbers and long strings, under right and wrong content types and
+with honest, missing and lying base64 flags. The strategies are plain Hypothesis, so a test can
+also draw `mutated(valid)` or `json_values()` on their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+# Fast and repeatable in CI: a fixed set of examples per run, no per-example deadline (the first
+# call of a handler imports and warms things up), and no complaint about function-scoped fixtures
+# (the Lambda context is the same for every example).
+fuzz_settings = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+# --- JSON values ----------------------------------------------------------------------------
+
+# Python refuses to build ints over 4,300 digits; `odd_numbers` sends longer ones as text.
+huge_integers = st.integers(min_value=60, max_value=4000).map(lambda digits: int("9" * digits))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    huge_integers,
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.text(min_size=1000, max_size=5000).filter(bool),
+    st.sampled_from(["", "0", "-1", "1e3", " 12.50 ", "12.505", "1e999999", "NaN", "Infinity", "0.00", "\u0661\u0662.50"]),
+)
+
+
+def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
+    """Any JSON value: scalars (huge, long, odd) nested in lists and objects."""
+    return st.recursive(
+        scalars,
+        lambda children: st.one_of(st.lists(children, max_size=5), st.dictionaries(st.text(max_size=10), children, max_size=5)),
+        max_leaves=max_leaves,
+    )
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path to a value inside `value` (dict keys and list indexes), the root included."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _set(value: Any, path: tuple, new: Any) -> Any:
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _set(value[path[0]], path[1:], new) if len(path) > 1 else new
+    return copy
+
+
+def _delete(value: Any, path: tuple) -> Any:
+    parent = path[:-1]
+    container = value
+    for part in parent:
+        container = container[part]
+    copy = dict(container) if isinstance(container, dict) else list(container)
+    del copy[path[-1]]
+    return _set(value, parent, copy)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, valid: Any) -> Any:
+    """`valid` with one to three changes: a value replaced, a key or element dropped, a key added."""
+    result = valid
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        path = draw(st.sampled_from(_paths(result)))
+        kind = draw(st.sampled_from(["replace", "drop", "add"]))
+        if kind == "drop" and path:
+            result = _delete(result, path)
+        elif kind == "add" and path and isinstance(_get(result, path[:-1]), dict):
+            result = _set(result, (*path[:-1], draw(st.text(max_size=10))), draw(json_values(5)))
+        else:
+            result = _set(result, path, draw(json_values(5)))
+    return result
+
+
+def _get(value: Any, path: tuple) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+# --- raw bodies -------------------------------------------------------------------------------
+
+
+def deep_nesting() -> st.SearchStrategy[str]:
+    """Arrays and objects nested far deeper than any request needs, closed or not."""
+    return st.builds(
+        lambda depth, opener, closed: opener * depth + ("1" + {"[": "]", '{"a":': "}"}[opener] * depth if closed else ""),
+        st.integers(min_value=30, max_value=5000),
+        st.sampled_from(["[", '{"a":']),
+        st.booleans(),
+    )
+
+
+def odd_numbers() -> st.SearchStrategy[str]:
+    """JSON documents whose numbers Python's parser chokes on or that overflow a float or decimal."""
+    return st.builds(
+        lambda digits, wrap: wrap.replace("N", digits),
+        st.sampled_from(["9" * 5000, "1e999999", "-1e-999999", "1" + "0" * 400 + ".5", "NaN", "Infinity", "-Infinity"]),
+        st.sampled_from(["N", "[N]", '{"quantity": N}', '{"unit_price": N}']),
+    )
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body as the client sent it, and how the event carries it."""
+
+    raw: bytes
+    content_type: str | None
+    base64_flag: bool  # isBase64Encoded as the event says it
+    lie: bool = False  # flag says base64 but the body is not
+
+    def encoded(self) -> str:
+        if self.lie:
+            return self.raw.decode("latin-1")
+        if self.base64_flag:
+            return base64.b64encode(self.raw).decode()
+        return self.raw.decode("utf-8", "replace")
+
+    def apply_to(self, event: dict[str, Any], *, header: str = "Content-Type") -> dict[str, Any]:
+        """`event` with this body, flag and content type (the header name as the event spells it)."""
+        event = {**event, "body": self.encoded() if self.raw or self.lie else None, "isBase64Encoded": self.base64_flag}
+        headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+        if self.content_type is not None:
+            headers[header] = self.content_type
+        event["headers"] = headers
+        if "multiValueHeaders" in event:
+            multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+            if self.content_type is not None:
+                multi[header] = [self.content_type]
+            event["multiValueHeaders"] = multi
+        return event
+
+
+content_types = st.one_of(
+    st.sampled_from(
+        [
+            "application/json",
+            "application/json; charset=utf-8",
+            "APPLICATION/JSON",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "multipart/form-data; boundary=xyz",
+            "application/xml",
+            "",
+            ";",
+        ]
+    ),
+    st.none(),
+    st.text(alphabet=string.printable, max_size=40),
+)
+
+
+def raw_payloads(valid: Any | None = None) -> st.SearchStrategy[bytes]:
+    """Bytes a client could send: JSON (valid-ish or arbitrary), odd JSON, text, bytes."""
+    documents = [json_values(), deep_nesting(), odd_numbers(), st.text(max_size=200), st.text(min_size=5000, max_size=20_000)]
+    if valid is not None:
+        documents += [mutated(valid), mutated(valid), st.just(valid)]
+    as_text = st.one_of(*documents).map(lambda value: value if isinstance(value, str) else json.dumps(value))
+    return st.one_of(as_text.map(lambda text: text.encode("utf-8", "surrogatepass")), st.binary(max_size=300))
+
+
+@st.composite
+def request_bodies(draw: st.DrawFn, valid: Any | None = None) -> Body:
+    """A body, a content type (mostly JSON) and a base64 flag (mostly honest)."""
+    raw = draw(raw_payloads(valid))
+    content_type = draw(st.one_of(st.just("application/json"), content_types))
+    base64_flag = draw(st.booleans())
+    lie = base64_flag and draw(st.integers(0, 9)) == 0
+    return Body(raw=raw, content_type=content_type, base64_flag=base64_flag, lie=lie)
+
+
+# --- the property -------------------------------------------------------------------------------
+
+
+def _header(response: dict[str, Any], name: str) -> str | None:
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == name and values:
+            return values[0]
+    return None
+
+
+def assert_client_safe(response: dict[str, Any]) -> dict[str, Any] | None:
+    """A proxy response that is a 2xx, or a 4xx with a JSON {"error", "message"} body.
+
+    Returns the parsed JSON body (None when a 2xx has none). Anything else (a 5xx, a missing status,
+    a 4xx in another shape) fails with the response in the message.
+    """
+    assert isinstance(response, dict) and isinstance(response.get("statusCode"), int), response
+    status = response["statusCode"]
+    assert 200 <= status < 500, f"{status}: {str(response.get('body'))[:500]}"
+    text = response.get("body")
+    if response.get("isBase64Encoded") and text:
+        text = base64.b64decode(text).decode()
+    if status < 300 and not text:
+        return None
+    assert (_header(response, "content-type") or "").startswith("application/json"), response
+    body = json.loads(text)
+    if status >= 400:
+        assert isinstance(body, dict), body
+        assert isinstance(body.get("error"), str) and body["error"], body
+        assert isinstance(body.get("message"), str) and body["message"], body
+        assert set(body) <= {"error", "message", "details"}, body
+    return body
