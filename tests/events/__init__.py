@@ -72,3 +72,33 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+_sequence = iter(range(100_000_000_000_000_000_000, 10**30))
+
+
+def dynamodb_stream(table: str, key: str, *new_images: dict, event_name: str = "INSERT") -> dict:
+    """A DynamoDB stream event (NEW_IMAGE view) with one record per item, in the order given.
+
+    Items are plain Python as boto3's resource API takes them; they are typed (`{"S": ...}`) here.
+    Each record gets its own event id and an increasing sequence number, as one shard's would.
+    """
+    from boto3.dynamodb.types import TypeSerializer
+
+    serialize = TypeSerializer().serialize
+    (template,) = load("dynamodb_stream.json")["Records"]
+    records = []
+    for image in new_images:
+        record = copy.deepcopy(template)
+        typed = {name: serialize(value) for name, value in image.items()}
+        record["eventID"] = uuid.uuid4().hex
+        record["eventName"] = event_name
+        record["eventSourceARN"] = template["eventSourceARN"].replace("ExampleTableWithStream", table)
+        record["dynamodb"].update(
+            Keys={key: typed[key]},
+            NewImage=typed,
+            SequenceNumber=str(next(_sequence)),
+            SizeBytes=len(json.dumps(typed)),
+        )
+        records.append(record)
+    return {"Records": records}
