@@ -49,6 +49,10 @@ class BatchNotFound(Exception):
     pass
 
 
+class FanOutFailed(Exception):
+    pass
+
+
 class BatchView(BaseModel):
     batch_id: str
     status: str
@@ -85,6 +89,11 @@ def _batch_not_found(exc: BatchNotFound) -> Response:
     return error_response(404, "NOT_FOUND", f"No batch {exc}: it does not exist or has expired.")
 
 
+@app.exception_handler(FanOutFailed)
+def _fan_out_failed(exc: FanOutFailed) -> Response:
+    return error_response(503, "FAN_OUT_FAILED", str(exc))
+
+
 @app.post("/batches")
 def submit_batch(request: BatchRequest) -> Response[dict[str, Any]]:
     batch_id = batches.new_batch_id()
@@ -98,7 +107,7 @@ def submit_batch(request: BatchRequest) -> Response[dict[str, Any]]:
             # Chunks already started find the batch failed and stop; the client may submit again.
             logger.exception("could not start a chunk", extra={"batch_id": batch_id, "chunk": index})
             batches.fail(table, batch_id, chunk=index, error=f"could not start chunk {index}: {error}", now=time.time())
-            return error_response(503, "FAN_OUT_FAILED", f"Batch {batch_id} could not start chunk {index} of {len(chunks)}; submit it again.")
+            raise FanOutFailed(f"Batch {batch_id} could not start chunk {index} of {len(chunks)}; submit it again.") from error
     logger.info("batch fanned out", extra={"batch_id": batch_id, "chunks": len(chunks), "items": len(request.items)})
     status_url = _status_url(batch_id)
     return Response(
