@@ -243,8 +243,12 @@ def test_two_last_chunks_finishing_together_aggregate_once(api, child, table, in
     for payload in invoked.payloads:
         summary = child.summarize_chunk(child.ChunkEvent.model_validate(payload).lines).model_dump(mode="json")
         assert batches.record_chunk(table, batch_id, payload["chunk"], summary, expires_at=0, now=0) is batches.Recorded.NOW
-    # ...then both see chunks_done == chunks_total and race for the fan-in.
-    assert [child.fan_in(batch_id, context), child.fan_in(batch_id, context)] == [True, False]
+    # ...then both read the batch (running, 2 of 2 done) before either claims the fan-in.
+    snapshot = batches.get(table, batch_id)
+    assert (snapshot["status"], snapshot["chunks_done"]) == ("running", 2)
+    assert child.fan_in(batch_id, context) is True
+    monkeypatch.setattr(batches, "get", lambda *_: snapshot)  # the second child's stale read
+    assert child.fan_in(batch_id, context) is False
     assert merges == [1]
     assert stored(table, batch_id)["result"]["total"]["lines"] == 150
 
