@@ -185,3 +185,22 @@ def install_json_errors(app: ApiGatewayResolver) -> None:
     def _not_found(_exc: Exception) -> Response:
         event = app.current_event
         return error_response(404, "NOT_FOUND", f"No route for {event.http_method} {event.path}.")
+
+
+def reject_non_object_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 422 proxy response for a JSON body that is not an object (an array, a string, a number).
+
+    Powertools' validation unwraps a JSON array to its first element when the route expects a
+    model, so `[{...}]` would be accepted as `{...}`; run this after `reject_unreadable_body`.
+    A body that is not JSON at all is left to the router, which answers MALFORMED_JSON.
+    """
+    body = event.get("body")
+    if not body:
+        return None
+    try:
+        parsed = json.loads(base64.b64decode(body) if event.get("isBase64Encoded") else body)
+    except ValueError:
+        return None
+    if isinstance(parsed, dict):
+        return None
+    return _proxy_error(422, "VALIDATION_FAILED", "The request body must be a JSON object.")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from localcloud.runtime import LambdaContext  # the one context class, shared with the local cloud
 
-__all__ = ["LambdaContext", "api_gateway_rest", "function_url", "load", "s3_put", "sqs"]
+__all__ = ["LambdaContext", "api_gateway_rest", "dynamodb_stream", "function_url", "load", "s3_put", "sqs"]
 
 EVENTS = Path(__file__).parent
 
@@ -72,3 +72,33 @@ def function_url(method: str, path: str, body: bytes | None = None, *, headers: 
         event["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
     event["isBase64Encoded"] = base64_body
     return event
+
+
+_sequence = iter(range(100_000_000_000_000_000_000, 10**30))
+
+
+def dynamodb_stream(table: str, key: str, *new_images: dict, event_name: str = "INSERT") -> dict:
+    """A DynamoDB stream event (NEW_IMAGE view) with one record per item, in the order given.
+
+    Items are plain Python as boto3's resource API takes them; they are typed (`{"S": ...}`) here.
+    Each record gets its own event id and an increasing sequence number, as one shard's would.
+    """
+    from boto3.dynamodb.types import TypeSerializer
+
+    serialize = TypeSerializer().serialize
+    (template,) = load("dynamodb_stream.json")["Records"]
+    records = []
+    for image in new_images:
+        record = copy.deepcopy(template)
+        typed = {name: serialize(value) for name, value in image.items()}
+        record["eventID"] = uuid.uuid4().hex
+        record["eventName"] = event_name
+        record["eventSourceARN"] = template["eventSourceARN"].replace("ExampleTableWithStream", table)
+        record["dynamodb"].update(
+            Keys={key: typed[key]},
+            NewImage=typed,
+            SequenceNumber=str(next(_sequence)),
+            SizeBytes=len(json.dumps(typed)),
+        )
+        records.append(record)
+    return {"Records": records}
