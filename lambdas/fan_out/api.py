@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from fan_out import batches, names
 from fan_out.sales import BatchReport, BatchRequest, SaleLine, chunked
-from shared.http import error_response, install_json_errors, reject_non_object_body, reject_unreadable_body
+from shared.http import error_response, install_json_errors, reject_unreadable_body
 
 MAX_BODY_BYTES = 256 * 1024
 CHUNK_SIZE = 100
@@ -132,4 +132,4 @@ def batch_status(batch_id: str) -> Response[dict[str, Any]]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return reject_unreadable_body(event, MAX_BODY_BYTES) or reject_non_object_body(event) or app.resolve(event, context)
+    return reject_unreadable_body(event, MAX_BODY_BYTES) or app.resolve(event, context)

@@ -51,12 +51,15 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return path or "body"
 
 
-def proxy_error(status: int, error: str, message: str) -> dict[str, Any]:
+def proxy_error(status: int, error: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A proxy (REST or Function URL) response in the project's error shape, for code outside a router."""
+    body: dict[str, Any] = {"error": error, "message": message}
+    if details:
+        body["details"] = details
     return {
         "statusCode": status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"error": error, "message": message}),
+        "body": json.dumps(body),
         "isBase64Encoded": False,
     }
 
@@ -118,8 +121,8 @@ def reject_unreadable_body(event: dict[str, Any], max_bytes: int) -> dict[str, A
     Every API in this project takes JSON: 400 MALFORMED_BODY when the body claims to be base64 and
     is not, 413 when it is over `max_bytes`, 415 when a Content-Type is sent and is not
     application/json (with or without a body: Powertools would parse an empty form or multipart
-    body too), 400 MALFORMED_BODY when the body is not UTF-8 and 400 MALFORMED_JSON when it is not
-    a JSON document worth validating (see `json_problem`).
+    body too), 400 MALFORMED_BODY when the body is not UTF-8, 400 MALFORMED_JSON when it is not
+    a JSON document worth validating (see `json_problem`), 422 when it is not a JSON object.
     None when the body is fine to hand to the router.
     """
     body = event.get("body") or ""
@@ -144,6 +147,15 @@ def reject_unreadable_body(event: dict[str, Any], max_bytes: int) -> dict[str, A
     problem = json_problem(text)
     if problem:
         return proxy_error(400, "MALFORMED_JSON", f"The request body is not valid JSON: {problem}.")
+    # Powertools' validation unwraps a JSON array to its first element when a route expects a
+    # model, so `[{...}]` would pass as `{...}`: every body this project takes is one object.
+    if not text.lstrip().startswith("{"):
+        return proxy_error(
+            422,
+            "VALIDATION_FAILED",
+            "The request body must be a JSON object.",
+            [{"field": "body", "problem": "must be a JSON object"}],
+        )
     return None
 
 
@@ -185,22 +197,3 @@ def install_json_errors(app: ApiGatewayResolver) -> None:
     def _not_found(_exc: Exception) -> Response:
         event = app.current_event
         return error_response(404, "NOT_FOUND", f"No route for {event.http_method} {event.path}.")
-
-
-def reject_non_object_body(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A 422 proxy response for a JSON body that is not an object (an array, a string, a number).
-
-    Powertools' validation unwraps a JSON array to its first element when the route expects a
-    model, so `[{...}]` would be accepted as `{...}`; run this after `reject_unreadable_body`.
-    A body that is not JSON at all is left to the router, which answers MALFORMED_JSON.
-    """
-    body = event.get("body")
-    if not body:
-        return None
-    try:
-        parsed = json.loads(base64.b64decode(body) if event.get("isBase64Encoded") else body)
-    except ValueError:
-        return None
-    if isinstance(parsed, dict):
-        return None
-    return _proxy_error(422, "VALIDATION_FAILED", "The request body must be a JSON object.")

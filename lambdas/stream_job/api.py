@@ -20,7 +20,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from shared.http import error_response, install_json_errors, reject_non_object_body, reject_unreadable_body
+from shared.http import error_response, install_json_errors, reject_unreadable_body
 from stream_job import jobs, names
 from stream_job.loans import LoanReport, LoanReportRequest
 
@@ -103,4 +103,4 @@ def job_status(job_id: str) -> Response[dict[str, Any]]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return reject_unreadable_body(event, MAX_BODY_BYTES) or reject_non_object_body(event) or app.resolve(event, context)
+    return reject_unreadable_body(event, MAX_BODY_BYTES) or app.resolve(event, context)

@@ -192,6 +192,14 @@ def test_json_a_parser_chokes_on_is_a_400(context, raw, reason):
     assert reason in response["message"]
 
 
+@pytest.mark.parametrize("raw", ['[{"customer_id": "C-1"}]', '"a string"', "42", "null", "true"])
+def test_a_body_that_is_not_a_json_object_is_a_422(context, raw):
+    # Powertools would unwrap `[{...}]` to its first element and validate that.
+    status, response, _ = call(context, "POST", "/quotes", raw_body=raw)
+    assert (status, response["error"]) == (422, "VALIDATION_FAILED")
+    assert "JSON object" in response["message"]
+
+
 def test_nesting_up_to_the_limit_reaches_validation(context):
     status, response, _ = call(context, "POST", "/quotes", raw_body='{"customer_id":' + "[" * 31 + "]" * 31 + "}")
     assert (status, response["error"]) == (422, "VALIDATION_FAILED")
