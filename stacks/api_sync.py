@@ -14,7 +14,6 @@ from aws_cdk import aws_apigateway as apigw
 from constructs import Construct
 
 from stacks.shared import PatternFunction, PatternRestApi
-from stacks.shared.monitoring import function_error_alarms
 
 API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
 
@@ -87,7 +86,6 @@ class ApiSyncStack(Stack):
             memory_size=memory_size,
         )
         self.function.invoked_synchronously_by("API Gateway")
-        function_error_alarms(self, "QuotesFunction", self.function)
         integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
 
         # Routes: bodies are checked against the request model before the function runs.

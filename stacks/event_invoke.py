@@ -26,7 +26,7 @@ from constructs import Construct
 
 from stacks.shared import PatternFunction
 from stacks.shared.buckets import secure_bucket
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm, function_error_alarms
+from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
 from stacks.shared.queues import DLQ_RETENTION, dead_letter_queue, failure_destination_queue, secure_queue
 
 PATTERN = "event_invoke"
@@ -143,7 +143,6 @@ class EventInvokeStack(Stack):
         uploads.add_resource_dependency(permission)
 
         # Failures must be seen: the function's errors, and Lambda failing to deliver a record.
-        function_error_alarms(self, "AnalyzeFunction", self.function)
         for metric_name, what in (
             ("DeadLetterErrors", "could not send a failed event to its dead-letter queue"),
             ("DestinationDeliveryFailures", "could not deliver an invocation record to its destination"),

@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.shared import PatternFunction
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm, function_error_alarms
+from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
 from stacks.shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
 from stacks.shared.tables import secure_table
 
@@ -86,7 +86,6 @@ class QueueRedriveStack(Stack):
         consume(self.function, self.queue, batch_size=batch_size, batching_window=batching_window, max_concurrency=max_concurrency)
         self.orders_table.grant_write_data(self.function)
         self.idempotency_table.grant_read_write_data(self.function)
-        function_error_alarms(self, "OrdersFunction", self.function)
 
         CfnOutput(self, "QueueUrl", value=self.queue.queue_url)
         CfnOutput(self, "QueueArn", value=self.queue.queue_arn)

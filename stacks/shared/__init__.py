@@ -1,7 +1,9 @@
 """The shared construct library: the project's defaults, written once.
 
 - `settings`: context-driven choices (removal policy, log retention, Powertools layer version).
-- `PatternFunction`: a Lambda function with runtime, architecture, tracing, logs, role and layer set.
+- `props`: how every construct merges its defaults with a caller's props (the caller wins).
+- `PatternFunction`: a Lambda function with runtime, architecture, tracing, logs, role, layer and
+  error/throttle alarms set; every default overridable.
 - `PatternRestApi`: a REST API with IAM auth, throttling, access logs, JSON errors and alarms.
 - `monitoring`: the stack's alarm topic and alarm helpers.
 - `checks`: CloudFormation validation and cdk-nag packs for the whole app.
