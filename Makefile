@@ -43,7 +43,7 @@ destroy: $(PY_STAMP) $(NODE_STAMP)
 	$(CDK) destroy $(STACK)
 
 redrive: $(PY_STAMP)
-	$(BIN)/python scripts/redrive.py $(STACK)
+	$(BIN)/python -m scripts.redrive $(STACK)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)

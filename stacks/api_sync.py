@@ -13,6 +13,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from constructs import Construct
 
+from lambdas.api_sync import names
 from stacks.shared import PatternFunction, PatternRestApi
 
 API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
@@ -100,5 +101,5 @@ class ApiSyncStack(Stack):
             "GET", integration, request_validator=self.api.request_validator
         )
 
-        CfnOutput(self, "QuotesEndpoint", value=self.api.url_for_path("/quotes"))
-        CfnOutput(self, "FunctionName", value=self.function.function_name)
+        CfnOutput(self, names.QUOTES_ENDPOINT_OUTPUT, value=self.api.url_for_path("/quotes"))
+        CfnOutput(self, names.FUNCTION_NAME_OUTPUT, value=self.function.function_name)
