@@ -165,3 +165,15 @@ def test_every_queue_is_encrypted(templates):
         for lid, queue in resources(templates[stack_id], "AWS::SQS::Queue").items():
             props = queue["Properties"]
             assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), f"{stack_id}/{lid}"
+
+
+def test_every_queue_keeps_messages_explicitly_and_its_dlq_keeps_them_longer(templates):
+    # A standard queue's message expires from its original enqueue time, even in the DLQ.
+    for stack_id in PATTERNS:
+        template = templates[stack_id]
+        for lid, queue in resources(template, "AWS::SQS::Queue").items():
+            props = queue["Properties"]
+            assert "MessageRetentionPeriod" in props, f"{stack_id}/{lid}"
+            if "RedrivePolicy" in props:
+                dlq = ref_target(template, props["RedrivePolicy"]["deadLetterTargetArn"])
+                assert dlq["Properties"]["MessageRetentionPeriod"] > props["MessageRetentionPeriod"], f"{stack_id}/{lid}"
