@@ -15,6 +15,7 @@ from aws_cdk.assertions import Match, Template
 
 from app import PATTERNS
 from stacks.api_sync import ApiSyncStack
+from stacks.shared.state_machine import LOG_DELIVERY_ACTIONS
 from tests.conftest import cdk_context
 from tests.templates.helpers import as_list, policy_statements, ref_target, resources
 
@@ -79,11 +80,14 @@ def test_no_statement_grants_a_wildcard_action(templates):
                 assert "*" not in action, f"{stack_id}/{where}: {action}"
 
 
-def test_only_xray_writes_use_a_wildcard_resource(templates):
+def test_only_xray_writes_and_log_delivery_use_a_wildcard_resource(templates):
+    # Neither accepts resource-level permissions; everything else is scoped to its resources.
+    allowed = {"xray:PutTelemetryRecords", "xray:PutTraceSegments", *LOG_DELIVERY_ACTIONS}
     for stack_id in PATTERNS:
         for where, statement in policy_statements(templates[stack_id]):
             if "*" in as_list(statement["Resource"]):
-                assert sorted(as_list(statement["Action"])) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], where
+                assert set(as_list(statement["Action"])) <= allowed, where
+                assert "xray:PutTraceSegments" in as_list(statement["Action"]), where
 
 
 def test_every_log_group_has_retention_and_is_removed_on_destroy(templates):
