@@ -44,7 +44,7 @@ destroy: $(PY_STAMP) $(NODE_STAMP)
 	$(CDK) destroy $(STACK)
 
 redrive: $(PY_STAMP)
-	$(BIN)/python scripts/redrive.py $(STACK)
+	$(BIN)/python -m scripts.redrive $(STACK)
 
 DECISION ?= approve
 REASON ?=

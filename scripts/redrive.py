@@ -1,7 +1,7 @@
 """Move the messages of a dead-letter queue back to its source queue, after the fix is deployed.
 
-    .venv/bin/python scripts/redrive.py QueueRedrive          # queues from the stack's outputs
-    .venv/bin/python scripts/redrive.py --dlq-arn ARN --destination-arn ARN [--rate 50]
+    .venv/bin/python -m scripts.redrive QueueRedrive         # queues from the stack's outputs
+    .venv/bin/python -m scripts.redrive --dlq-arn ARN --destination-arn ARN [--rate 50]
     make redrive STACK=QueueRedrive
 
 It starts an SQS message move task (StartMessageMoveTask, the console's "Start DLQ redrive") and
@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import boto3
 
+from lambdas.queue_redrive import names
+
 FINISHED = {"COMPLETED", "CANCELLED", "FAILED"}
 
 
@@ -25,7 +27,7 @@ def queue_arns_from_stack(cloudformation: Any, stack_name: str) -> tuple[str, st
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     try:
-        return outputs["DeadLetterQueueArn"], outputs["QueueArn"]
+        return outputs[names.DEAD_LETTER_QUEUE_ARN_OUTPUT], outputs[names.QUEUE_ARN_OUTPUT]
     except KeyError as missing:
         raise SystemExit(f"{stack_name} has no output {missing}: pass --dlq-arn and --destination-arn") from None
 

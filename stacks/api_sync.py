@@ -13,8 +13,8 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from constructs import Construct
 
+from lambdas.api_sync import names
 from stacks.shared import PatternFunction, PatternRestApi
-from stacks.shared.monitoring import function_error_alarms
 
 API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
 
@@ -92,7 +92,6 @@ class ApiSyncStack(Stack):
             memory_size=memory_size,
         )
         self.function.invoked_synchronously_by("API Gateway")
-        function_error_alarms(self, "QuotesFunction", self.function)
         integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
 
         # Routes: bodies are checked against the request model before the function runs.
@@ -107,5 +106,5 @@ class ApiSyncStack(Stack):
             "GET", integration, request_validator=self.api.request_validator
         )
 
-        CfnOutput(self, "QuotesEndpoint", value=self.api.url_for_path("/quotes"))
-        CfnOutput(self, "FunctionName", value=self.function.function_name)
+        CfnOutput(self, names.QUOTES_ENDPOINT_OUTPUT, value=self.api.url_for_path("/quotes"))
+        CfnOutput(self, names.FUNCTION_NAME_OUTPUT, value=self.function.function_name)

@@ -18,8 +18,9 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from lambdas.queue_redrive import names
 from stacks.shared import PatternFunction
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm, function_error_alarms
+from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
 from stacks.shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
 from stacks.shared.tables import secure_table
 
@@ -77,19 +78,18 @@ class QueueRedriveStack(Stack):
             timeout=function_timeout,
             memory_size=memory_size,
             environment={
-                "ORDERS_TABLE": self.orders_table.table_name,
-                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-                "IDEMPOTENCY_EXPIRY_SECONDS": str(int(idempotency_expiry.to_seconds())),
+                names.ORDERS_TABLE_ENV: self.orders_table.table_name,
+                names.IDEMPOTENCY_TABLE_ENV: self.idempotency_table.table_name,
+                names.IDEMPOTENCY_EXPIRY_SECONDS_ENV: str(int(idempotency_expiry.to_seconds())),
             },
         )
         self.function.invoked_synchronously_by("the SQS event source mapping")
         consume(self.function, self.queue, batch_size=batch_size, batching_window=batching_window, max_concurrency=max_concurrency)
         self.orders_table.grant_write_data(self.function)
         self.idempotency_table.grant_read_write_data(self.function)
-        function_error_alarms(self, "OrdersFunction", self.function)
 
-        CfnOutput(self, "QueueUrl", value=self.queue.queue_url)
-        CfnOutput(self, "QueueArn", value=self.queue.queue_arn)
-        CfnOutput(self, "DeadLetterQueueUrl", value=self.dead_letter_queue.queue_url)
-        CfnOutput(self, "DeadLetterQueueArn", value=self.dead_letter_queue.queue_arn)
-        CfnOutput(self, "OrdersTableName", value=self.orders_table.table_name)
+        CfnOutput(self, names.QUEUE_URL_OUTPUT, value=self.queue.queue_url)
+        CfnOutput(self, names.QUEUE_ARN_OUTPUT, value=self.queue.queue_arn)
+        CfnOutput(self, names.DEAD_LETTER_QUEUE_URL_OUTPUT, value=self.dead_letter_queue.queue_url)
+        CfnOutput(self, names.DEAD_LETTER_QUEUE_ARN_OUTPUT, value=self.dead_letter_queue.queue_arn)
+        CfnOutput(self, names.ORDERS_TABLE_NAME_OUTPUT, value=self.orders_table.table_name)

@@ -6,6 +6,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from queue_redrive import names
 from scripts.redrive import queue_arns_from_stack, redrive
 
 DLQ = "arn:aws:sqs:eu-west-1:123456789012:QueueRedrive-OrdersDLQ"
@@ -53,7 +54,7 @@ def test_a_running_task_on_the_same_dlq_is_an_error(sqs):
 
 def test_queues_come_from_the_stack_outputs():
     client = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
-    outputs = [{"OutputKey": "DeadLetterQueueArn", "OutputValue": DLQ}, {"OutputKey": "QueueArn", "OutputValue": SOURCE}]
+    outputs = [{"OutputKey": names.DEAD_LETTER_QUEUE_ARN_OUTPUT, "OutputValue": DLQ}, {"OutputKey": names.QUEUE_ARN_OUTPUT, "OutputValue": SOURCE}]
     with Stubber(client) as stubber:
         stubber.add_response(
             "describe_stacks",

@@ -7,10 +7,12 @@ For each object under the upload prefix it writes `analysis/<key>.json` beside i
   file, the on-success record and the RejectedObjects metric (alarmed) make them visible.
 Transient errors (S3 throttling, timeouts, 5xx) raise: Lambda retries the event, then sends it to
 the on-failure destination and the dead-letter queue. So does an event that is not an S3
-notification at all, a caller's bug.
+notification at all, a caller's bug. (A deleted object reads as 404 NoSuchKey because the function
+may also list the bucket; without s3:ListBucket S3 would answer 403 and it would be retried.)
 
-Idempotent: a retried or duplicated event for an object that already has a result for the same
-ETag returns that result without writing a second one.
+Idempotent (Powertools idempotency, DynamoDB), keyed on bucket, key and ETag: a retried or
+duplicated event for the same version of an object returns the first result without reading the
+object or writing a second result; a new upload of the same key has a new ETag and is analyzed.
 """
 
 from __future__ import annotations
@@ -25,31 +27,32 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from event_invoke import names
 from event_invoke.analysis import Rejected, analyze, check_size
 
-RESULTS_PREFIX = os.environ["RESULTS_PREFIX"]
-MAX_OBJECT_BYTES = int(os.environ["MAX_OBJECT_BYTES"])
+RESULTS_PREFIX = os.environ[names.RESULTS_PREFIX_ENV]
+MAX_OBJECT_BYTES = int(os.environ[names.MAX_OBJECT_BYTES_ENV])
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 s3 = boto3.client("s3")
+idempotency = IdempotencyConfig(
+    event_key_jmespath="[bucket, key, etag]",
+    expires_after_seconds=int(os.environ[names.IDEMPOTENCY_EXPIRY_SECONDS_ENV]),
+)
 
 
 def result_key(key: str) -> str:
     return f"{RESULTS_PREFIX}{key}.json"
-
-
-def _existing(bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except ClientError as error:
-        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
 
 
 def _read(bucket: str, key: str, etag: str) -> bytes:
@@ -66,18 +69,16 @@ def _read(bucket: str, key: str, etag: str) -> bytes:
     return response["Body"].read(MAX_OBJECT_BYTES + 1)
 
 
-@tracer.capture_method
-def analyze_record(record: S3EventRecord) -> dict[str, Any]:
-    # S3 URL-encodes keys in notifications ("notes 2026.md" arrives as "notes+2026.md").
-    bucket, key = record.s3.bucket.name, unquote_plus(record.s3.get_object.key)
-    etag = (record.s3.get_object.etag or "").strip('"')
-    source = {"bucket": bucket, "key": key, "etag": etag}
-    existing = _existing(bucket, result_key(key))
-    if existing and existing.get("source", {}).get("etag") == etag:
-        logger.info("already analyzed", extra=source)
-        return existing
+@idempotent_function(
+    data_keyword_argument="source",
+    config=idempotency,
+    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV]),
+)
+def analyze_object(source: dict[str, Any], size: int) -> dict[str, Any]:
+    """Analyze one version of one object and write its result; runs once per bucket, key and ETag."""
+    bucket, key, etag = source["bucket"], source["key"], source["etag"]
     try:
-        check_size(record.s3.get_object.size or 0, MAX_OBJECT_BYTES)
+        check_size(size, MAX_OBJECT_BYTES)
         result = {"status": "analyzed", "source": source, **analyze(key, _read(bucket, key, etag), max_bytes=MAX_OBJECT_BYTES).as_dict()}
     except Rejected as reason:
         logger.warning("rejected", extra={**source, "reason": str(reason)})
@@ -87,11 +88,23 @@ def analyze_record(record: S3EventRecord) -> dict[str, Any]:
     return result
 
 
+@tracer.capture_method
+def analyze_record(record: S3EventRecord) -> dict[str, Any]:
+    # S3 URL-encodes keys in notifications ("notes 2026.md" arrives as "notes+2026.md").
+    source = {
+        "bucket": record.s3.bucket.name,
+        "key": unquote_plus(record.s3.get_object.key),
+        "etag": (record.s3.get_object.etag or "").strip('"'),
+    }
+    return analyze_object(source=source, size=record.s3.get_object.size or 0)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=S3Event)
 def main(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    idempotency.register_lambda_context(context)
     records = list(event.get("Records") or [])
     if not records or any(r.get("eventSource") != "aws:s3" for r in records):
         raise ValueError("not an S3 event notification: expected Records from aws:s3")

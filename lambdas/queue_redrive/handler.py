@@ -22,22 +22,23 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from queue_redrive import names
 from queue_redrive.orders import Order, fulfil_order
 
 logger = Logger()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
-orders_table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
+orders_table = boto3.resource("dynamodb").Table(os.environ[names.ORDERS_TABLE_ENV])
 idempotency = IdempotencyConfig(
     event_key_jmespath="order_id",
-    expires_after_seconds=int(os.environ["IDEMPOTENCY_EXPIRY_SECONDS"]),
+    expires_after_seconds=int(os.environ[names.IDEMPOTENCY_EXPIRY_SECONDS_ENV]),
 )
 
 
 @idempotent_function(
     data_keyword_argument="order",
     config=idempotency,
-    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"]),
+    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV]),
 )
 def fulfil(order: Order) -> dict[str, Any]:
     fulfilment = fulfil_order(order)

@@ -1,7 +1,16 @@
 """The shared construct library: the project's defaults, written once.
 
 - `settings`: context-driven choices (removal policy, log retention, Powertools layer version).
-- `PatternFunction`: a Lambda function with runtime, architecture, tracing, logs, role and layer set.
+- `props`: how every construct merges its defaults with a caller's props (the caller wins).
+- `PatternFunction`: a Lambda function with runtime, architecture, tracing, logs, role, layer and
+  error/throttle alarms set; every default overridable.
+- `AsyncInvoke` (async_invoke.py): retries, event age, destinations, DLQ and delivery alarms for a
+  function invoked asynchronously.
+- `consume_stream` (streams.py): a DynamoDB stream consumer: filters, bounded retries, bisect,
+  batch failures, an alarmed failure queue, an IteratorAge alarm.
+- `PatternStateMachine` (state_machine.py): vended log group, X-Ray, timeout, execution alarms.
+- `NotifyingBucket`, `secure_bucket` (buckets.py), `secure_queue`, `dead_letter_queue` (queues.py),
+  `secure_table` (tables.py).
 - `PatternRestApi`: a REST API with IAM auth, throttling, access logs, JSON errors and alarms.
 - `monitoring`: the stack's alarm topic and alarm helpers.
 - `checks`: CloudFormation validation and cdk-nag packs for the whole app.

@@ -1,23 +1,119 @@
 """S3 buckets with the project's defaults: encrypted, private, TLS-only, and emptied and removed
-on `cdk destroy` (unless `keep_data` is set)."""
+on `cdk destroy` (unless `keep_data` is set).
+
+- `secure_bucket`: a bucket with those defaults; any `s3.Bucket` prop overrides them.
+- `NotifyingBucket`: a secure bucket that invokes a function when objects are created, named
+  from the stack, account and region so that everything pointing at it (the invoke permission,
+  the function's object access) is written from its name, not from the bucket resource. The
+  bucket depends on the function (its notification target), so a reference the other way would
+  be a circular dependency; the name breaks the cycle without the custom resource CDK's
+  `add_event_notification` deploys.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
+from aws_cdk import Acknowledgment, Aws, Fn, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.shared import settings
+from stacks.shared.props import consolidate_props
 
 
-def secure_bucket(scope: Construct, id: str, **kwargs: object) -> s3.Bucket:
-    return s3.Bucket(
-        scope,
-        id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        enforce_ssl=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removal_policy=settings.removal_policy(scope),
-        auto_delete_objects=not settings.keep_data(scope),
-        **kwargs,  # type: ignore[arg-type]
-    )
+def default_bucket_props(scope: Construct) -> dict[str, Any]:
+    return {
+        "encryption": s3.BucketEncryption.S3_MANAGED,
+        "enforce_ssl": True,
+        "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+        "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        "removal_policy": settings.removal_policy(scope),
+        "auto_delete_objects": not settings.keep_data(scope),
+    }
+
+
+def secure_bucket(scope: Construct, id: str, **overrides: Any) -> s3.Bucket:
+    return s3.Bucket(scope, id, **consolidate_props(default_bucket_props(scope), overrides))
+
+
+class NotifyingBucket(s3.Bucket):
+    """A secure bucket named `<stack name>-<purpose>-<account>-<region>` that can invoke functions.
+
+    - `invoke_on_object_created(function, prefix=...)`: S3 invokes `function` asynchronously for
+      every object created under `prefix` (an L1 NotificationConfiguration plus the
+      lambda:InvokeFunction permission for this bucket in this account).
+    - `grant_object_access(function, read=[...], read_write=[...])`: object access under the given
+      prefixes, plus s3:ListBucket on this bucket, so that reading a missing key answers 404
+      NoSuchKey instead of 403 AccessDenied (see the method).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, purpose: str, **overrides: Any) -> None:
+        self.name_prefix = f"{Stack.of(scope).stack_name.lower()[:24]}-{purpose}"
+        self.derived_name = Fn.join("-", [self.name_prefix, Aws.ACCOUNT_ID, Aws.REGION])
+        super().__init__(scope, id, **consolidate_props(default_bucket_props(scope), {"bucket_name": self.derived_name, **overrides}))
+        self._lambda_configurations: list[s3.CfnBucket.LambdaConfigurationProperty] = []
+
+    def derived_arn(self, object_prefix: str | None = None) -> str:
+        """The bucket's ARN, or with `object_prefix` the ARN pattern of the objects under it."""
+        arn = Fn.join("", ["arn:", Aws.PARTITION, ":s3:::", self.derived_name])
+        return arn if object_prefix is None else Fn.join("", [arn, "/", object_prefix, "*"])
+
+    def invoke_on_object_created(self, function: lambda_.IFunction, *, prefix: str) -> lambda_.CfnPermission:
+        """S3 invokes `function` (asynchronously) for each object created under `prefix`."""
+        permission = lambda_.CfnPermission(
+            self.stack,
+            f"Allow{self.node.id}Invoke{function.node.id}",
+            action="lambda:InvokeFunction",
+            function_name=function.function_arn,
+            principal="s3.amazonaws.com",
+            source_account=Aws.ACCOUNT_ID,
+            source_arn=self.derived_arn(),
+        )
+        self._lambda_configurations.append(
+            s3.CfnBucket.LambdaConfigurationProperty(
+                event="s3:ObjectCreated:*",
+                function=function.function_arn,
+                filter=s3.CfnBucket.NotificationFilterProperty(
+                    s3_key=s3.CfnBucket.S3KeyFilterProperty(rules=[s3.CfnBucket.FilterRuleProperty(name="prefix", value=prefix)])
+                ),
+            )
+        )
+        cfn_bucket: s3.CfnBucket = self.node.default_child  # type: ignore[assignment]
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(lambda_configurations=self._lambda_configurations)
+        cfn_bucket.add_resource_dependency(permission)
+        return permission
+
+    def grant_object_access(
+        self,
+        function: lambda_.IFunction,
+        *,
+        read: Sequence[str] = (),
+        read_write: Sequence[str] = (),
+    ) -> iam.Policy:
+        """`function` may read objects under `read` prefixes, read and write under `read_write`,
+        and list this bucket.
+
+        s3:ListBucket is what makes S3 answer a GetObject on a missing key with 404 NoSuchKey; a
+        caller without it gets 403 AccessDenied for a missing key, indistinguishable from a real
+        permission error (S3 API reference, GetObject, "Permissions"). It is granted on this
+        bucket only and without an `s3:prefix` condition: AWS documents the 404 for the
+        permission on the bucket, not for a prefix-conditioned one.
+        """
+        statements = [iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.derived_arn()])]
+        if read:
+            statements.append(iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.derived_arn(p) for p in read]))
+        if read_write:
+            statements.append(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[self.derived_arn(p) for p in read_write]))
+        policy = iam.Policy(self.stack, f"{function.node.id}{self.node.id}Access", roles=[function.role], statements=statements)  # type: ignore[list-item]
+        for prefix in (*read, *read_write):
+            Validations.of(policy).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{self.name_prefix}-<AWS::AccountId>-<AWS::Region>/{prefix}*]",
+                    reason=f"Object-level access to the {prefix} prefix of this stack's own bucket; object keys "
+                    "are chosen by uploaders, so they cannot be listed in advance.",
+                )
+            )
+        return policy

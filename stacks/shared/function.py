@@ -11,15 +11,20 @@ Every function in every pattern is built here, so the defaults in DESIGN.md live
   so synth needs no network and no bundling;
 - one code asset per pattern holding `lambdas/<pattern>/` and `lambdas/shared/` only, so a handler
   path such as `api_sync.handler.main` imports the same way in Lambda and in the tests; the
-  handler is named within the pattern's folder (`handler.main` by default).
+  handler is named within the pattern's folder (`handler.main` by default);
+- alarms on its errors and throttles, to the stack's alarm topic (`alarms=False` opts out).
+
+Any default can be overridden by passing the `lambda_.Function` keyword argument of the same
+name; the caller's value wins (stacks/shared/props.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -27,6 +32,8 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.shared import settings
+from stacks.shared.monitoring import function_error_alarms
+from stacks.shared.props import consolidate_props
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -47,6 +54,52 @@ def pattern_code(pattern: str) -> lambda_.Code:
     )
 
 
+def default_log_group(scope: Construct, id: str) -> logs.LogGroup:
+    """A log group owned by the stack, with the project's retention and removal policy."""
+    return logs.LogGroup(scope, id, retention=settings.log_retention(scope), removal_policy=settings.removal_policy(scope))
+
+
+def default_role(scope: Construct, id: str, *, description: str, log_group: logs.ILogGroup) -> iam.Role:
+    """An execution role that may write to `log_group` and nothing else (grants add the rest)."""
+    return iam.Role(
+        scope,
+        id,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=description,
+        inline_policies={
+            "WriteOwnLogs": iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[log_group.log_group_arn],
+                    )
+                ]
+            )
+        },
+    )
+
+
+def default_function_props(
+    scope: Construct, *, pattern: str, handler: str, log_group: logs.ILogGroup, role: iam.IRole
+) -> dict[str, Any]:
+    """The keyword arguments every function gets unless its caller overrides them.
+
+    Active tracing is not among them: `PatternFunction` sets it so its wildcard X-Ray permission
+    stays out of the role's default policy (see `_enable_active_tracing`).
+    """
+    return {
+        "runtime": RUNTIME,
+        "architecture": ARCHITECTURE,
+        "code": pattern_code(pattern),
+        "handler": f"{pattern}.{handler}",
+        "memory_size": DEFAULT_MEMORY_MB,
+        "role": role,
+        "log_group": log_group,
+        "layers": [powertools_layer(scope)],
+        "environment": {"POWERTOOLS_SERVICE_NAME": pattern, "POWERTOOLS_LOG_LEVEL": "INFO"},
+    }
+
+
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     """The public Powertools layer for this runtime and architecture, one per stack."""
     stack = Stack.of(scope)
@@ -63,11 +116,18 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
 
 
 class PatternFunction(lambda_.Function):
-    """A Python Lambda function with the project's defaults.
+    """A Python Lambda function with the project's defaults, and alarms on its errors and throttles.
 
-    Pass what differs per function (pattern folder, timeout, memory, environment, and the handler
-    within the pattern's folder when it is not `handler.main`);
-    anything else `lambda_.Function` accepts can be passed through `**kwargs`.
+    Pass what differs per function: the pattern folder, the timeout, and the handler within the
+    pattern's folder when it is not `handler.main`. Every other keyword argument `lambda_.Function`
+    accepts overrides the default of the same name (see `default_function_props`): for example
+    `memory_size=512`, `role=my_role`, `log_group=my_log_group`, `layers=[...]`, or
+    `tracing=lambda_.Tracing.PASS_THROUGH`. `environment` is merged key by key over the defaults
+    (the Powertools service name and log level). A role or log group is only created when the
+    caller does not pass one.
+
+    `alarms=False` opts out of the `<id>Errors` and `<id>Throttles` alarms, for a function whose
+    errors are already alarmed elsewhere; the alarms created are in `self.alarms`.
     """
 
     def __init__(
@@ -78,56 +138,22 @@ class PatternFunction(lambda_.Function):
         pattern: str,
         timeout: Duration,
         handler: str = "handler.main",
-        memory_size: int = DEFAULT_MEMORY_MB,
-        description: str | None = None,
-        environment: Mapping[str, str] | None = None,
-        **kwargs: object,
+        alarms: bool = True,
+        **overrides: Any,
     ) -> None:
-        log_group = logs.LogGroup(
-            scope,
-            f"{id}Logs",
-            retention=settings.log_retention(scope),
-            removal_policy=settings.removal_policy(scope),
+        log_group = overrides.get("log_group") or default_log_group(scope, f"{id}Logs")
+        role = overrides.get("role") or default_role(scope, f"{id}Role", description=f"Execution role of {id}", log_group=log_group)
+        props = consolidate_props(
+            default_function_props(scope, pattern=pattern, handler=handler, log_group=log_group, role=role),
+            {"timeout": timeout, **overrides},
+            merge_keys=["environment"],
         )
-        role = iam.Role(
-            scope,
-            f"{id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {id}",
-            inline_policies={
-                "WriteOwnLogs": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[log_group.log_group_arn],
-                        )
-                    ]
-                )
-            },
-        )
-        super().__init__(
-            scope,
-            id,
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            code=pattern_code(pattern),
-            handler=f"{pattern}.{handler}",
-            timeout=timeout,
-            memory_size=memory_size,
-            description=description,
-            role=role,
-            log_group=log_group,
-            layers=[powertools_layer(scope)],
-            environment={
-                "POWERTOOLS_SERVICE_NAME": pattern,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                **(environment or {}),
-            },
-            **kwargs,  # type: ignore[arg-type]
-        )
-        self._enable_active_tracing(scope, id, role)
+        super().__init__(scope, id, **props)
+        if "tracing" not in overrides:
+            self._enable_active_tracing(scope, id, props["role"])
+        self.alarms: list[cloudwatch.Alarm] = function_error_alarms(scope, id, self) if alarms else []
 
-    def _enable_active_tracing(self, scope: Construct, id: str, role: iam.Role) -> None:
+    def _enable_active_tracing(self, scope: Construct, id: str, role: iam.IRole) -> None:
         """Active X-Ray tracing, with its wildcard permission kept out of the default policy.
 
         `tracing=Tracing.ACTIVE` would add the X-Ray actions on `*` to the role's DefaultPolicy,

@@ -1,11 +1,20 @@
 """Queues with the project's defaults: encrypted, TLS-only, and every dead-letter queue alarmed.
 
-- `dead_letter_queue`: where failed work ends up, kept 14 days, with an alarm on its first message.
+- `secure_queue`: a work queue, keeping messages `QUEUE_RETENTION` (4 days) unless told otherwise.
+- `dead_letter_queue`: where failed work ends up, kept `DLQ_RETENTION` (14 days, SQS's maximum),
+  with an alarm on its first message.
+- Retention rule: a dead-letter queue keeps messages longer than its source queue. For standard
+  queues a message's expiry counts from its *original* enqueue time, so a DLQ that kept messages
+  no longer than its source could drop a failure the moment it arrives (AWS's SQS developer
+  guide, "Setting-up dead-letter queue retention"). `secure_queue` refuses a redrive to a DLQ
+  with a retention at or above `DLQ_RETENTION`.
 - `consumer_visibility_timeout`: AWS's rule for queues consumed by Lambda, computed, not typed.
 - `consume`: a Lambda event source mapping that always reports batch item failures.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_lambda as lambda_
@@ -14,7 +23,9 @@ from constructs import Construct
 
 from stacks.shared import settings
 from stacks.shared.monitoring import alarm
+from stacks.shared.props import consolidate_props
 
+QUEUE_RETENTION = Duration.days(4)
 DLQ_RETENTION = Duration.days(14)
 VISIBILITY_TIMEOUT_FACTOR = 6
 
@@ -26,16 +37,24 @@ def consumer_visibility_timeout(function_timeout: Duration, batching_window: Dur
     return Duration.seconds(seconds)
 
 
-def secure_queue(scope: Construct, id: str, **kwargs: object) -> sqs.Queue:
-    """An SQS queue with SQS-managed encryption, a TLS-only policy and the stack's removal policy."""
-    return sqs.Queue(
-        scope,
-        id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        removal_policy=settings.removal_policy(scope),
-        **kwargs,  # type: ignore[arg-type]
+def secure_queue(scope: Construct, id: str, **overrides: Any) -> sqs.Queue:
+    """An SQS queue with SQS-managed encryption, a TLS-only policy, an explicit retention and the
+    stack's removal policy; any `sqs.Queue` prop overrides its default."""
+    props = consolidate_props(
+        {
+            "encryption": sqs.QueueEncryption.SQS_MANAGED,
+            "enforce_ssl": True,
+            "retention_period": QUEUE_RETENTION,
+            "removal_policy": settings.removal_policy(scope),
+        },
+        overrides,
     )
+    if props.get("dead_letter_queue") is not None and props["retention_period"].to_seconds() >= DLQ_RETENTION.to_seconds():
+        raise ValueError(
+            f"{id}: retention_period must be shorter than its dead-letter queue's {DLQ_RETENTION.to_days()} days, "
+            "or a redriven message could expire on arrival"
+        )
+    return sqs.Queue(scope, id, **props)
 
 
 def dead_letter_queue(scope: Construct, id: str, *, holds: str) -> sqs.Queue:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from api_sync import names
 from localcloud import Deployment
 from tests.events import api_gateway_rest
 
@@ -23,8 +24,8 @@ def stack(deploy, cloud_assembly) -> Deployment:
 
 
 def test_outputs_name_the_entry_points(stack):
-    assert stack.outputs["QuotesEndpoint"].endswith("/quotes")
-    assert stack.outputs["FunctionName"] == stack.function_name("QuotesFunction")
+    assert stack.outputs[names.QUOTES_ENDPOINT_OUTPUT].endswith("/quotes")
+    assert stack.outputs[names.FUNCTION_NAME_OUTPUT] == stack.function_name("QuotesFunction")
 
 
 def test_function_is_deployed_with_the_templates_settings(stack):

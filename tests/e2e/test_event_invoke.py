@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from event_invoke import names
 from localcloud import Deployment
 from tests.events import s3_put
 
@@ -19,17 +20,17 @@ def stack(deploy, cloud_assembly) -> Deployment:
 def fresh_records(stack):
     stack.cloud.async_invocations.clear()
     yield
-    for output in ("ResultsQueueUrl", "FailuresQueueUrl", "DeadLetterQueueUrl"):
+    for output in (names.RESULTS_QUEUE_URL_OUTPUT, names.FAILURES_QUEUE_URL_OUTPUT, names.DEAD_LETTER_QUEUE_URL_OUTPUT):
         stack.drain(stack.outputs[output])
 
 
 def upload(stack: Deployment, key: str, body: bytes) -> None:
-    stack.client("s3").put_object(Bucket=stack.outputs["BucketName"], Key=key, Body=body)
+    stack.client("s3").put_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key=key, Body=body)
     stack.settle()  # S3 invokes asynchronously: wait for the invocation and its retries
 
 
 def result(stack: Deployment, key: str) -> dict:
-    body = stack.client("s3").get_object(Bucket=stack.outputs["BucketName"], Key=f"analysis/{key}.json")["Body"].read()
+    body = stack.client("s3").get_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key=f"analysis/{key}.json")["Body"].read()
     return json.loads(body)
 
 
@@ -45,7 +46,7 @@ def max_retries(stack: Deployment) -> int:
 def test_an_upload_is_analyzed_once_and_reported_to_on_success(stack):
     upload(stack, "incoming/poem.txt", b"roses are red\nviolets are blue\n")
     assert result(stack, "incoming/poem.txt")["words"] == 6
-    (record,) = records(stack, "ResultsQueueUrl")
+    (record,) = records(stack, names.RESULTS_QUEUE_URL_OUTPUT)
     assert record["requestContext"]["condition"] == "Success"
     assert record["responsePayload"]["results"][0]["status"] == "analyzed"
     # Writing analysis/... did not trigger the function again: one invocation, one attempt.
@@ -62,9 +63,9 @@ def test_a_permanent_error_is_not_retried_but_visible_with_its_reason(stack):
     rejected = result(stack, "incoming/photo.jpg")
     assert rejected["status"] == "rejected" and "not UTF-8" in rejected["reason"]
     assert [i.attempts for i in stack.cloud.async_invocations] == [1]
-    (record,) = records(stack, "ResultsQueueUrl")
+    (record,) = records(stack, names.RESULTS_QUEUE_URL_OUTPUT)
     assert record["responsePayload"]["results"][0]["reason"] == rejected["reason"]
-    assert records(stack, "FailuresQueueUrl") == []
+    assert records(stack, names.FAILURES_QUEUE_URL_OUTPUT) == []
 
 
 def test_a_failing_event_is_retried_then_lands_in_on_failure_and_the_dlq(stack):
@@ -73,10 +74,10 @@ def test_a_failing_event_is_retried_then_lands_in_on_failure_and_the_dlq(stack):
     stack.settle()
     (invocation,) = stack.cloud.async_invocations
     assert invocation.attempts == max_retries(stack) + 1 == 3
-    (failure,) = records(stack, "FailuresQueueUrl")
+    (failure,) = records(stack, names.FAILURES_QUEUE_URL_OUTPUT)
     assert failure["requestContext"]["condition"] == "RetriesExhausted"
     assert failure["responsePayload"]["errorType"] == "NoSuchBucket"
-    (dead,) = stack.drain(stack.outputs["DeadLetterQueueUrl"])
+    (dead,) = stack.drain(stack.outputs[names.DEAD_LETTER_QUEUE_URL_OUTPUT])
     assert dead["body"] == event
     assert "NoSuchBucket" in dead["attributes"]["ErrorMessage"]["StringValue"]
 
@@ -84,11 +85,11 @@ def test_a_failing_event_is_retried_then_lands_in_on_failure_and_the_dlq(stack):
 def test_a_duplicate_event_does_not_produce_a_second_different_result(stack):
     upload(stack, "incoming/dup.txt", b"same words twice")
     first = result(stack, "incoming/dup.txt")
-    head = stack.client("s3").head_object(Bucket=stack.outputs["BucketName"], Key="analysis/incoming/dup.txt.json")
-    etag = stack.client("s3").head_object(Bucket=stack.outputs["BucketName"], Key="incoming/dup.txt")["ETag"].strip('"')
-    stack.invoke_async("AnalyzeFunction", s3_put(stack.outputs["BucketName"], "incoming/dup.txt", size=16, etag=etag))
+    head = stack.client("s3").head_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key="analysis/incoming/dup.txt.json")
+    etag = stack.client("s3").head_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key="incoming/dup.txt")["ETag"].strip('"')
+    stack.invoke_async("AnalyzeFunction", s3_put(stack.outputs[names.BUCKET_NAME_OUTPUT], "incoming/dup.txt", size=16, etag=etag))
     stack.settle()
     assert result(stack, "incoming/dup.txt") == first
-    again = stack.client("s3").head_object(Bucket=stack.outputs["BucketName"], Key="analysis/incoming/dup.txt.json")
+    again = stack.client("s3").head_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key="analysis/incoming/dup.txt.json")
     assert again["ETag"] == head["ETag"] and again["LastModified"] == head["LastModified"]
-    assert [r["responsePayload"]["results"][0] for r in records(stack, "ResultsQueueUrl")] == [first, first]
+    assert [r["responsePayload"]["results"][0] for r in records(stack, names.RESULTS_QUEUE_URL_OUTPUT)] == [first, first]

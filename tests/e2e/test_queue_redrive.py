@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from queue_redrive import names
 from localcloud import Batch, Deployment
 
 
@@ -33,7 +34,7 @@ def stack(deploy, cloud_assembly) -> Deployment:
 def send(stack):
     def _send(*bodies: str) -> None:
         for body in bodies:
-            stack.client("sqs").send_message(QueueUrl=stack.outputs["QueueUrl"], MessageBody=body)
+            stack.client("sqs").send_message(QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], MessageBody=body)
 
     return _send
 
@@ -43,7 +44,7 @@ def drain(stack: Deployment) -> list[Batch]:
 
 
 def fulfilled(stack: Deployment, order_id: str) -> dict | None:
-    item = stack.client("dynamodb").get_item(TableName=stack.outputs["OrdersTableName"], Key={"order_id": {"S": order_id}})
+    item = stack.client("dynamodb").get_item(TableName=stack.outputs[names.ORDERS_TABLE_NAME_OUTPUT], Key={"order_id": {"S": order_id}})
     return item.get("Item")
 
 
@@ -66,11 +67,11 @@ def test_poison_message_lands_in_the_dlq_after_exactly_max_receive_count(stack, 
     assert deliveries["{not an order"] == max_receive_count(stack) == 3
     assert deliveries[order("GOOD-1")] == deliveries[order("GOOD-2")] == 1
     assert fulfilled(stack, "GOOD-1") and fulfilled(stack, "GOOD-2")
-    (dead,) = stack.client("sqs").receive_message(QueueUrl=stack.outputs["DeadLetterQueueUrl"], AttributeNames=["All"])["Messages"]
+    (dead,) = stack.client("sqs").receive_message(QueueUrl=stack.outputs[names.DEAD_LETTER_QUEUE_URL_OUTPUT], AttributeNames=["All"])["Messages"]
     assert dead["Body"] == "{not an order"
     # The count travels with the message; receiving it from the DLQ just now added one.
     assert dead["Attributes"]["ApproximateReceiveCount"] == str(max_receive_count(stack) + 1)
-    stack.client("sqs").delete_message(QueueUrl=stack.outputs["DeadLetterQueueUrl"], ReceiptHandle=dead["ReceiptHandle"])
+    stack.client("sqs").delete_message(QueueUrl=stack.outputs[names.DEAD_LETTER_QUEUE_URL_OUTPUT], ReceiptHandle=dead["ReceiptHandle"])
 
 
 def test_a_duplicate_delivery_is_processed_once(stack, send):
@@ -86,5 +87,5 @@ def test_a_duplicate_delivery_is_processed_once(stack, send):
 
 
 def test_nothing_is_left_on_the_queue(stack):
-    attributes = stack.client("sqs").get_queue_attributes(QueueUrl=stack.outputs["QueueUrl"], AttributeNames=["All"])["Attributes"]
+    attributes = stack.client("sqs").get_queue_attributes(QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "0"

@@ -1,4 +1,5 @@
-"""EventInvoke handler: S3 notifications against a moto bucket; permanent vs transient errors."""
+"""EventInvoke handler: S3 notifications against a moto bucket and idempotency table; permanent vs
+transient errors."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from event_invoke import names
 from event_invoke.analysis import Rejected, analyze
 from tests.events import s3_put
 
 BUCKET = "eventinvoke-uploads-123456789012-eu-west-1"
+IDEMPOTENCY_TABLE = "idempotency"
 MAX_BYTES = 1024
 
 
@@ -23,10 +26,22 @@ def s3(monkeypatch):
     with mock_aws():
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        monkeypatch.setenv("RESULTS_PREFIX", "analysis/")
-        monkeypatch.setenv("MAX_OBJECT_BYTES", str(MAX_BYTES))
-        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Tests")
+        boto3.client("dynamodb").create_table(
+            TableName=IDEMPOTENCY_TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        monkeypatch.setenv(names.RESULTS_PREFIX_ENV, "analysis/")
+        monkeypatch.setenv(names.MAX_OBJECT_BYTES_ENV, str(MAX_BYTES))
+        monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, IDEMPOTENCY_TABLE)
+        monkeypatch.setenv(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, "3600")
+        monkeypatch.setenv(names.METRICS_NAMESPACE_ENV, "Tests")
         yield client
+
+
+def idempotency_records() -> list[dict]:
+    return boto3.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
 
 
 @pytest.fixture
@@ -54,14 +69,43 @@ def test_text_object_is_analyzed_and_the_result_written_beside_it(handler, s3, c
     assert stored_result(s3, "incoming/notes 2026.md") == result
 
 
-def test_a_retried_event_returns_the_first_result_without_writing_again(handler, s3, context, monkeypatch):
+def test_a_retried_event_returns_the_first_result_without_reading_or_writing_again(handler, s3, context, monkeypatch):
     event = upload(s3, "incoming/a.txt", b"one two three")
     first = handler.main(event, context)["results"][0]
-    writes = []
-    real_put = handler.s3.put_object
-    monkeypatch.setattr(handler.s3, "put_object", lambda **kw: writes.append(kw["Key"]) or real_put(**kw))
+    calls = []
+    monkeypatch.setattr(handler.s3, "put_object", lambda **kw: calls.append(("put", kw["Key"])))
+    monkeypatch.setattr(handler.s3, "get_object", lambda **kw: calls.append(("get", kw["Key"])))
     assert handler.main(event, context)["results"][0] == first
-    assert writes == []
+    assert calls == []
+    (record,) = idempotency_records()
+    assert record["status"]["S"] == "COMPLETED"
+
+
+def test_the_idempotency_key_is_bucket_key_and_etag(handler, s3, context):
+    event = upload(s3, "incoming/k.txt", b"keyed")
+    handler.main(event, context)
+    (record,) = idempotency_records()
+    etag = event["Records"][0]["s3"]["object"]["eTag"]
+    moved = s3_put("other-bucket", "incoming/k.txt", size=5, etag=etag)  # same key and ETag, other bucket
+    with pytest.raises(ClientError):  # not served from the first record: it reads the other bucket
+        handler.main(moved, context)
+    assert len(idempotency_records()) == 1, "a failed attempt leaves no record, so Lambda's retry runs again"
+
+
+def test_a_failed_attempt_is_retried_not_answered_from_the_record(handler, s3, context, monkeypatch):
+    event = upload(s3, "incoming/f.txt", b"flaky text")
+    real_get = handler.s3.get_object
+
+    def slow_down(**kwargs):
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject")
+
+    monkeypatch.setattr(handler.s3, "get_object", slow_down)
+    with pytest.raises(ClientError, match="SlowDown"):
+        handler.main(event, context)
+    assert idempotency_records() == []
+    monkeypatch.setattr(handler.s3, "get_object", real_get)
+    (result,) = handler.main(event, context)["results"]
+    assert result["status"] == "analyzed" and result["words"] == 2
 
 
 def test_a_new_version_of_the_object_gets_a_new_result(handler, s3, context):

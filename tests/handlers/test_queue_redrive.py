@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from queue_redrive import names
 from queue_redrive.orders import Order, fulfil_order
 from tests.events import sqs
 
@@ -39,9 +40,9 @@ def tables(monkeypatch):
                 AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
                 BillingMode="PAY_PER_REQUEST",
             )
-        monkeypatch.setenv("ORDERS_TABLE", "orders")
-        monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
-        monkeypatch.setenv("IDEMPOTENCY_EXPIRY_SECONDS", "3600")
+        monkeypatch.setenv(names.ORDERS_TABLE_ENV, "orders")
+        monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, "idempotency")
+        monkeypatch.setenv(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, "3600")
         yield dynamodb.Table("orders"), dynamodb.Table("idempotency")
 
 

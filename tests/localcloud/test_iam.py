@@ -98,8 +98,8 @@ def test_moto_does_not_turn_missing_key_into_403_without_list_bucket(stack):
     and no s3:ListBucket, so AWS would answer AccessDenied. moto 5.2.5 answers NoSuchKey: a handler
     that treats NoSuchKey as "not there yet" passes here and fails in AWS unless its role can list
     the bucket. When moto implements the rule this test fails: then assert AccessDenied instead.
-    (EventInvoke's AnalyzeFunction is such a handler: `_existing` reads analysis/<key>.json and
-    its role has no s3:ListBucket on the uploads bucket.)
+    (EventInvoke's AnalyzeFunction treats NoSuchKey as "deleted before analysis", which is why
+    its role holds s3:ListBucket on its own bucket: tests/templates/test_event_invoke.py pins it.)
     """
     payload, error = call(stack, "s3:GetObject", "granted/missing.txt", bucket=stack.outputs["BucketName"])
     assert error == "Unhandled"

@@ -11,6 +11,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from api_sync import names
+
 pytestmark = pytest.mark.aws("ApiSync")
 
 QUOTE = {"customer_id": "smoke", "currency": "EUR", "country": "DE", "items": [{"sku": "S-1", "quantity": 1, "unit_price": "10.00"}]}
@@ -32,7 +34,7 @@ def call(url: str, body: object | None, *, sign: bool) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def endpoint(stack_outputs) -> str:
-    return stack_outputs("ApiSync")["QuotesEndpoint"]
+    return stack_outputs("ApiSync")[names.QUOTES_ENDPOINT_OUTPUT]
 
 
 def test_signed_quote_is_priced(endpoint):

@@ -15,6 +15,7 @@ from aws_cdk.assertions import Match, Template
 
 from app import PATTERNS
 from stacks.api_sync import ApiSyncStack
+from stacks.shared.state_machine import LOG_DELIVERY_ACTIONS
 from tests.conftest import cdk_context
 from tests.templates.helpers import as_list, policy_statements, ref_target, resources
 
@@ -79,11 +80,14 @@ def test_no_statement_grants_a_wildcard_action(templates):
                 assert "*" not in action, f"{stack_id}/{where}: {action}"
 
 
-def test_only_xray_writes_use_a_wildcard_resource(templates):
+def test_only_xray_writes_and_log_delivery_use_a_wildcard_resource(templates):
+    # Neither accepts resource-level permissions; everything else is scoped to its resources.
+    allowed = {"xray:PutTelemetryRecords", "xray:PutTraceSegments", *LOG_DELIVERY_ACTIONS}
     for stack_id in PATTERNS:
         for where, statement in policy_statements(templates[stack_id]):
             if "*" in as_list(statement["Resource"]):
-                assert sorted(as_list(statement["Action"])) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], where
+                assert set(as_list(statement["Action"])) <= allowed, where
+                assert "xray:PutTraceSegments" in as_list(statement["Action"]), where
 
 
 def test_every_log_group_has_retention_and_is_removed_on_destroy(templates):
@@ -165,3 +169,15 @@ def test_every_queue_is_encrypted(templates):
         for lid, queue in resources(templates[stack_id], "AWS::SQS::Queue").items():
             props = queue["Properties"]
             assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), f"{stack_id}/{lid}"
+
+
+def test_every_queue_keeps_messages_explicitly_and_its_dlq_keeps_them_longer(templates):
+    # A standard queue's message expires from its original enqueue time, even in the DLQ.
+    for stack_id in PATTERNS:
+        template = templates[stack_id]
+        for lid, queue in resources(template, "AWS::SQS::Queue").items():
+            props = queue["Properties"]
+            assert "MessageRetentionPeriod" in props, f"{stack_id}/{lid}"
+            if "RedrivePolicy" in props:
+                dlq = ref_target(template, props["RedrivePolicy"]["deadLetterTargetArn"])
+                assert dlq["Properties"]["MessageRetentionPeriod"] > props["MessageRetentionPeriod"], f"{stack_id}/{lid}"

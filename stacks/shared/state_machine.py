@@ -1,0 +1,127 @@
+"""PatternStateMachine: a Step Functions state machine with the project's defaults.
+
+- `definition` (any chainable: a state or a chain) and `state_machine_type` (EXPRESS or STANDARD);
+- a log group under `/aws/vendedlogs/states/` (where Step Functions' vended logs must go to keep
+  the log group's resource policy small), with the project's retention and removal policy;
+- `log_level` and `include_execution_data` as props, with no default: execution data can hold
+  payloads, so the caller decides, and states why in a comment beside the call (cdk-nag's
+  AwsSolutions-SF1 wants `LogLevel.ALL`; anything less needs an acknowledgment with a reason);
+- X-Ray tracing;
+- an explicit `timeout` (a Standard execution would otherwise run up to a year);
+- alarms on ExecutionsFailed, ExecutionsTimedOut and ExecutionThrottled to the stack's alarm
+  topic (`self.alarms`).
+Any other `sfn.StateMachine` prop overrides the default of the same name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.shared import settings
+from stacks.shared.function import XRAY_WRITE_ACTIONS
+from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
+from stacks.shared.props import consolidate_props
+
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
+# What Step Functions needs to deliver logs to CloudWatch Logs; none takes a resource ARN.
+LOG_DELIVERY_ACTIONS = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+]
+
+
+class PatternStateMachine(sfn.StateMachine):
+    """A logged, traced, alarmed state machine with a timeout."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        definition: sfn.IChainable,
+        state_machine_type: sfn.StateMachineType,
+        timeout: Duration,
+        log_level: sfn.LogLevel,
+        include_execution_data: bool,
+        **overrides: Any,
+    ) -> None:
+        self.log_group = logs.LogGroup(
+            scope,
+            f"{id}Logs",
+            log_group_name=f"{VENDED_LOGS_PREFIX}{Stack.of(scope).stack_name}-{id}",  # unique per stack copy
+            retention=settings.log_retention(scope),
+            removal_policy=settings.removal_policy(scope),
+        )
+        props = consolidate_props(
+            {
+                "definition_body": sfn.DefinitionBody.from_chainable(definition),
+                "state_machine_type": state_machine_type,
+                "timeout": timeout,
+                "removal_policy": settings.removal_policy(scope),
+            },
+            overrides,
+        )
+        super().__init__(scope, id, **props)
+        self._log_and_trace(scope, id, log_level=log_level, include_execution_data=include_execution_data)
+        self.alarms: list[cloudwatch.Alarm] = [
+            alarm(
+                scope,
+                f"{id}{name}",
+                metric=metric(period=DEFAULT_PERIOD, statistic="Sum"),
+                threshold=1,
+                description=f"{id}: at least one execution {what} in 5 minutes",
+            )
+            for name, metric, what in (
+                ("ExecutionsFailed", self.metric_failed, "failed"),
+                ("ExecutionsTimedOut", self.metric_timed_out, "timed out"),
+                ("ExecutionThrottled", self.metric_throttled, "was throttled"),
+            )
+        ]
+
+    def _log_and_trace(self, scope: Construct, id: str, *, log_level: sfn.LogLevel, include_execution_data: bool) -> None:
+        """Logging and X-Ray tracing, with their wildcard permissions kept out of the default policy.
+
+        `logs=` and `tracing_enabled=True` would add the log-delivery and X-Ray actions on `*` to
+        the role's DefaultPolicy, where every `grant_*` (a task's `grant_invoke`) also writes;
+        acknowledging the wildcard there would hide a wildcard a later grant adds. As with
+        PatternFunction's tracing, these actions get a policy of their own, the only one
+        acknowledged, and the state machine waits for it.
+        """
+        cfn: sfn.CfnStateMachine = self.node.default_child  # type: ignore[assignment]
+        cfn.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True)
+        cfn.logging_configuration = sfn.CfnStateMachine.LoggingConfigurationProperty(
+            level=log_level.value,
+            include_execution_data=include_execution_data,
+            destinations=[
+                sfn.CfnStateMachine.LogDestinationProperty(
+                    cloud_watch_logs_log_group=sfn.CfnStateMachine.CloudWatchLogsLogGroupProperty(log_group_arn=self.log_group.log_group_arn)
+                )
+            ],
+        )
+        policy = iam.Policy(
+            scope,
+            f"{id}LogsAndTracing",
+            roles=[self.role],
+            statements=[iam.PolicyStatement(actions=[*LOG_DELIVERY_ACTIONS, *XRAY_WRITE_ACTIONS], resources=["*"])],
+        )
+        Validations.of(policy).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="CloudWatch Logs vended log delivery actions and the X-Ray write actions support no "
+                "resource-level permissions (Step Functions logging and tracing docs); this policy holds only those.",
+            )
+        )
+

@@ -1,0 +1,100 @@
+"""A DynamoDB stream consumer with the project's rules, written once.
+
+`consume_stream(function, table, ...)` connects `function` to `table`'s stream with:
+- filter criteria (`filters`, from `lambda_.FilterCriteria.filter(...)`): a processor that writes
+  back to its own table re-triggers itself unless it filters its own writes out;
+- bounded batches (`batch_size`, `batching_window`);
+- `bisect_batch_on_error` and `ReportBatchItemFailures`: a failing record is isolated and retried
+  alone while the rest of its batch is checkpointed (Powertools BatchProcessor returns
+  `batchItemFailures`);
+- bounded retries (`retry_attempts`, never -1/infinite: a poison record would block its shard
+  until it expired) and a maximum record age;
+- an on-failure destination: an alarmed failure queue (`<name>Failures`, queues.
+  failure_destination_queue) receiving the batch's shard and sequence numbers for records that
+  exhausted their retries;
+- an alarm on the function's IteratorAge: the consumer is falling behind the stream.
+
+Any other `EventSourceMapping` prop can be passed and overrides the default of the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+
+from stacks.shared.monitoring import alarm
+from stacks.shared.props import consolidate_props
+from stacks.shared.queues import failure_destination_queue
+
+MAX_RETRY_ATTEMPTS = 10_000  # Lambda's upper bound; -1 (retry until the record expires) is refused
+DEFAULT_RETRY_ATTEMPTS = 3
+DEFAULT_MAX_RECORD_AGE = Duration.hours(1)
+DEFAULT_ITERATOR_AGE_ALARM = Duration.minutes(5)
+
+
+@dataclass(frozen=True)
+class StreamConsumer:
+    """What `consume_stream` created."""
+
+    mapping: lambda_.EventSourceMapping
+    failure_queue: sqs.Queue
+    alarm: cloudwatch.Alarm
+
+
+def consume_stream(
+    function: lambda_.Function,
+    table: dynamodb.ITable,
+    *,
+    name: str,
+    filters: Sequence[Mapping[str, Any]],
+    batch_size: int = 10,
+    batching_window: Duration = Duration.seconds(0),
+    retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
+    max_record_age: Duration = DEFAULT_MAX_RECORD_AGE,
+    iterator_age_alarm: Duration = DEFAULT_ITERATOR_AGE_ALARM,
+    **overrides: Any,
+) -> StreamConsumer:
+    """`function` consumes `table`'s stream (the table needs `stream=` set); see the module doc.
+
+    `filters` is required on purpose: pass `[]` only for a processor that never writes to the
+    table it reads.
+    """
+    if table.table_stream_arn is None:
+        raise ValueError(f"{table.node.id} has no stream: create it with stream=StreamViewType...")
+    if not 0 <= retry_attempts <= MAX_RETRY_ATTEMPTS:
+        raise ValueError(f"retry_attempts must be 0..{MAX_RETRY_ATTEMPTS}: -1 retries a poison record until it expires")
+    scope = function.node.scope
+    failure_queue = failure_destination_queue(scope, f"{name}Failures", holds=f"{name} stream batches that failed every retry (shard and sequence numbers)")  # type: ignore[arg-type]
+    props = consolidate_props(
+        {
+            "event_source_arn": table.table_stream_arn,
+            "starting_position": lambda_.StartingPosition.LATEST,
+            "batch_size": batch_size,
+            "max_batching_window": batching_window,
+            "bisect_batch_on_error": True,
+            "retry_attempts": retry_attempts,
+            "max_record_age": max_record_age,
+            "report_batch_item_failures": True,
+            "on_failure": sources.SqsDlq(failure_queue),
+            "filters": list(filters) or None,
+        },
+        overrides,
+    )
+    mapping = function.add_event_source_mapping(f"{name}StreamSource", **props)
+    table.grant_stream_read(function)
+    iterator_age = alarm(
+        scope,  # type: ignore[arg-type]
+        f"{name}IteratorAge",
+        metric=function.metric("IteratorAge", period=Duration.minutes(1), statistic="Maximum"),
+        threshold=iterator_age_alarm.to_milliseconds(),
+        description=f"{function.node.id} is over {iterator_age_alarm.to_minutes()} minutes behind {table.node.id}'s stream",
+        evaluation_periods=5,
+    )
+    return StreamConsumer(mapping=mapping, failure_queue=failure_queue, alarm=iterator_age)

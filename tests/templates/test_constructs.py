@@ -1,0 +1,237 @@
+"""The shared construct library on its own: small stacks built here, one per construct.
+
+Each test checks what a construct creates by default, that a caller's props win over its
+defaults, and (for the constructs that own a rule) that the rule holds. The stack tests check the
+same constructs again as they are used in each pattern.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Template
+
+from stacks.shared import PatternFunction
+from tests.conftest import cdk_context
+from tests.templates.helpers import resources
+
+
+@pytest.fixture
+def stack() -> Stack:
+    return Stack(App(context=cdk_context()), "Probe")
+
+
+def alarmed_metrics(template: dict) -> list[str]:
+    return sorted(a["Properties"]["MetricName"] for a in resources(template, "AWS::CloudWatch::Alarm").values())
+
+
+def only_function(template: dict) -> dict:
+    (function,) = resources(template, "AWS::Lambda::Function").values()
+    return function["Properties"]
+
+
+# PatternFunction ---------------------------------------------------------------------------
+
+
+def test_function_alarms_on_its_errors_and_throttles_by_default(stack):
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    template = Template.from_stack(stack).to_json()
+    assert alarmed_metrics(template) == ["Errors", "Throttles"]
+    assert len(function.alarms) == 2
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": stack.get_logical_id(function.node.default_child)}}]
+        assert alarm["Properties"]["AlarmActions"], "an alarm nobody hears"
+
+
+def test_function_alarms_can_be_opted_out_of(stack):
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3), alarms=False)
+    assert function.alarms == []
+    assert resources(Template.from_stack(stack).to_json(), "AWS::CloudWatch::Alarm") == {}
+
+
+def test_function_defaults_are_overridden_by_the_callers_props(stack):
+    role = iam.Role(stack, "OwnRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    log_group = logs.LogGroup(stack, "OwnLogs", retention=logs.RetentionDays.ONE_DAY)
+    PatternFunction(
+        stack,
+        "Fn",
+        pattern="api_sync",
+        timeout=Duration.seconds(3),
+        memory_size=1024,
+        role=role,
+        log_group=log_group,
+        layers=[],
+        tracing=lambda_.Tracing.PASS_THROUGH,
+        environment={"POWERTOOLS_LOG_LEVEL": "DEBUG", "EXTRA": "1"},
+    )
+    template = Template.from_stack(stack).to_json()
+    props = only_function(template)
+    assert props["MemorySize"] == 1024
+    assert props["Role"] == {"Fn::GetAtt": [stack.get_logical_id(role.node.default_child), "Arn"]}
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": stack.get_logical_id(log_group.node.default_child)}
+    assert "Layers" not in props
+    assert props["TracingConfig"] == {"Mode": "PassThrough"}
+    # environment merges over the defaults, the caller winning key by key
+    assert props["Environment"]["Variables"] == {"POWERTOOLS_SERVICE_NAME": "api_sync", "POWERTOOLS_LOG_LEVEL": "DEBUG", "EXTRA": "1"}
+    # no default role or log group was created beside the caller's
+    assert len(resources(template, "AWS::IAM::Role")) == 1
+    assert len(resources(template, "AWS::Logs::LogGroup")) == 1
+    assert not [p for p in resources(template, "AWS::IAM::Policy") if "XRayWrite" in p]
+
+
+def test_function_defaults_apply_when_nothing_is_overridden(stack):
+    PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    template = Template.from_stack(stack).to_json()
+    props = only_function(template)
+    assert (props["MemorySize"], props["Timeout"], props["Handler"]) == (256, 3, "api_sync.handler.main")
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["Environment"]["Variables"] == {"POWERTOOLS_SERVICE_NAME": "api_sync", "POWERTOOLS_LOG_LEVEL": "INFO"}
+    assert len(props["Layers"]) == 1
+    assert "FnXRayWrite" in json.dumps(list(resources(template, "AWS::IAM::Policy")))
+
+
+# AsyncInvoke -------------------------------------------------------------------------------
+
+
+def test_async_invoke_sets_retries_age_destinations_dlq_and_alarms(stack):
+    from aws_cdk import aws_lambda_destinations as destinations
+
+    from stacks.shared.async_invoke import AsyncInvoke
+    from stacks.shared.queues import secure_queue
+
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    results = secure_queue(stack, "Results")
+    invocation = AsyncInvoke(function, name="Work", event="jobs", retry_attempts=1, max_event_age=Duration.minutes(10), on_success=destinations.SqsDestination(results))
+    template = Template.from_stack(stack).to_json()
+    ids = {q: stack.get_logical_id(q.node.default_child) for q in (invocation.failure_queue, invocation.dead_letter_queue, results)}
+    (config,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert (config["Properties"]["MaximumRetryAttempts"], config["Properties"]["MaximumEventAgeInSeconds"]) == (1, 600)
+    assert config["Properties"]["DestinationConfig"] == {
+        "OnSuccess": {"Destination": {"Fn::GetAtt": [ids[results], "Arn"]}},
+        "OnFailure": {"Destination": {"Fn::GetAtt": [ids[invocation.failure_queue], "Arn"]}},
+    }
+    assert only_function(template)["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [ids[invocation.dead_letter_queue], "Arn"]}}
+    sends = [s for p in resources(template, "AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"] if "sqs:SendMessage" in s["Action"]]
+    assert {"Fn::GetAtt": [ids[invocation.dead_letter_queue], "Arn"]} in [s["Resource"] for s in sends]
+    assert alarmed_metrics(template) == sorted(["ApproximateNumberOfMessagesVisible"] * 2 + ["DeadLetterErrors", "DestinationDeliveryFailures", "Errors", "Throttles"])
+
+
+# consume_stream ----------------------------------------------------------------------------
+
+
+def test_stream_consumer_is_bounded_filtered_and_reports_failures(stack):
+    from aws_cdk import aws_dynamodb as dynamodb
+
+    from stacks.shared.streams import consume_stream
+    from stacks.shared.tables import secure_table
+
+    table = secure_table(stack, "Jobs", partition_key="id", stream=dynamodb.StreamViewType.NEW_IMAGE)
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    pending = lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})
+    consumer = consume_stream(function, table, name="Jobs", filters=[pending], batch_size=5)
+    template = Template.from_stack(stack).to_json()
+    (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": [stack.get_logical_id(table.node.default_child), "StreamArn"]}
+    assert [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]] == [{"eventName": ["INSERT"]}]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (props["BatchSize"], props["BisectBatchOnFunctionError"], props["MaximumRetryAttempts"], props["MaximumRecordAgeInSeconds"]) == (5, True, 3, 3600)
+    failure_id = stack.get_logical_id(consumer.failure_queue.node.default_child)
+    assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failure_id, "Arn"]}}}
+    assert "IteratorAge" in alarmed_metrics(template) and "ApproximateNumberOfMessagesVisible" in alarmed_metrics(template)
+
+
+@pytest.mark.parametrize("retry_attempts", [-1, 10_001])
+def test_stream_consumer_refuses_unbounded_retries(stack, retry_attempts):
+    from aws_cdk import aws_dynamodb as dynamodb
+
+    from stacks.shared.streams import consume_stream
+    from stacks.shared.tables import secure_table
+
+    table = secure_table(stack, "Jobs", partition_key="id", stream=dynamodb.StreamViewType.NEW_IMAGE)
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    with pytest.raises(ValueError, match="retry_attempts"):
+        consume_stream(function, table, name="Jobs", filters=[], retry_attempts=retry_attempts)
+
+
+# secure_queue ------------------------------------------------------------------------------
+
+
+def test_a_source_queue_must_keep_messages_shorter_than_its_dlq(stack):
+    from aws_cdk import aws_sqs as sqs
+
+    from stacks.shared.queues import DLQ_RETENTION, dead_letter_queue, secure_queue
+
+    dlq = dead_letter_queue(stack, "DLQ", holds="tests")
+    with pytest.raises(ValueError, match="shorter than its dead-letter queue"):
+        secure_queue(stack, "Source", retention_period=DLQ_RETENTION, dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+    source = secure_queue(stack, "Ok", dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+    queues = resources(Template.from_stack(stack).to_json(), "AWS::SQS::Queue")
+    assert queues[stack.get_logical_id(source.node.default_child)]["Properties"]["MessageRetentionPeriod"] == 4 * 24 * 3600
+    assert queues[stack.get_logical_id(dlq.node.default_child)]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+# PatternStateMachine -----------------------------------------------------------------------
+
+
+def state_machine_app(tmp_path, type_):
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from stacks.shared.checks import add_checks
+    from stacks.shared.state_machine import PatternStateMachine
+
+    app = App(outdir=str(tmp_path), context=cdk_context())
+    stack = Stack(app, "Flow")
+    machine = PatternStateMachine(
+        stack,
+        "Flow",
+        definition=sfn.Pass(stack, "Start").next(sfn.Succeed(stack, "Done")),
+        state_machine_type=type_,
+        timeout=Duration.minutes(5),
+        log_level=sfn.LogLevel.ALL,  # test: the payloads are constants
+        include_execution_data=True,
+    )
+    add_checks(app)
+    return app, stack, machine
+
+
+@pytest.mark.parametrize("type_name", ["EXPRESS", "STANDARD"])
+def test_state_machine_is_logged_traced_alarmed_and_passes_both_nag_packs(tmp_path, type_name):
+    from aws_cdk import aws_stepfunctions as sfn
+
+    app, stack, machine = state_machine_app(tmp_path, getattr(sfn.StateMachineType, type_name))
+    app.synth()  # raises if either nag pack or CloudFormation validation finds anything
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert all(p["conclusion"] == "success" and p["violations"] == [] for p in report["pluginReports"])
+    template = json.loads((tmp_path / "Flow.template.json").read_text())
+    (props,) = [r["Properties"] for r in resources(template, "AWS::StepFunctions::StateMachine").values()]
+    assert props["StateMachineType"] == type_name
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL" and props["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert '"TimeoutSeconds":300' in json.dumps(props["DefinitionString"]).replace("\\", "").replace(" ", "")
+    (log_group,) = resources(template, "AWS::Logs::LogGroup").values()
+    assert log_group["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/")
+    assert log_group["Properties"]["RetentionInDays"] == 30 and log_group["DeletionPolicy"] == "Delete"
+    assert alarmed_metrics(template) == ["ExecutionThrottled", "ExecutionsFailed", "ExecutionsTimedOut"]
+    assert all(a["Properties"]["AlarmActions"] for a in resources(template, "AWS::CloudWatch::Alarm").values())
+    assert len(machine.alarms) == 3
+
+
+def test_without_its_tracing_and_logging_the_state_machine_fails_both_packs(tmp_path):
+    # Proves the packs run on the small app above, and that the construct is what satisfies them.
+    from aws_cdk import aws_stepfunctions as sfn
+
+    app, stack, machine = state_machine_app(tmp_path, sfn.StateMachineType.EXPRESS)
+    cfn = machine.node.default_child
+    cfn.tracing_configuration = None
+    cfn.logging_configuration = None
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
+    assert {"AwsSolutions-SF1", "AwsSolutions-SF2", "Serverless-StepFunctionStateMachineXray"} <= rules
