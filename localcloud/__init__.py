@@ -7,13 +7,14 @@ from localcloud.deployment import Deployment
 from localcloud.function_urls import HttpResponse
 from localcloud.mappings import Batch
 from localcloud.resources import StackResources, find_logical_id
-from localcloud.runtime import LambdaContext
+from localcloud.runtime import Fault, LambdaContext
 from localcloud.stepfunctions import start_sync_execution, wait_for, wait_for_execution
 
 __all__ = [
     "AsyncInvocation",
     "Batch",
     "Deployment",
+    "Fault",
     "HttpResponse",
     "LambdaContext",
     "LocalCloud",

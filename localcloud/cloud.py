@@ -28,6 +28,7 @@ from localcloud.function_urls import HttpResponse, request
 from localcloud.iam import RoleCredentials
 from localcloud.moto_patches import MotoPatches
 from localcloud.runtime import (
+    Fault,
     Runtime,
     install_environ_overlay,
     install_function_sessions,
@@ -141,6 +142,16 @@ class LocalCloud:
     def settle(self, timeout: float = 30) -> list[AsyncInvocation]:
         """Wait until no async invocation is queued or running; raise TimeoutError after `timeout`."""
         return self.async_invoker.settle(timeout)
+
+    # --- injected failures -------------------------------------------------------------------
+
+    def inject_failure(self, function_name: str, **fault: Any) -> Fault:
+        """Make the next invocation(s) of a function fail, however they arrive (direct, async,
+        event source mapping, Step Functions task): see `runtime.Fault` for the options.
+        Evidence for retry and exactly-once tests; `fault.injected` counts what happened."""
+        injected = Fault(function_name=self.lambda_function(function_name).function_name, **fault)
+        self.runtime.faults.append(injected)
+        return injected
 
     # --- event sources, workflows, URLs ------------------------------------------------------
 

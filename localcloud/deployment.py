@@ -157,6 +157,10 @@ class Deployment(StackResources):
         )
         return response["StatusCode"]
 
+    def inject_failure(self, function_prefix: str, **fault: Any) -> Any:
+        """The next invocation(s) of one of the stack's functions fail: see LocalCloud.inject_failure."""
+        return self.cloud.inject_failure(self.function_name(function_prefix), **fault)
+
     def request(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
         """An HTTP request to one of the stack's function URLs; see LocalCloud.request."""
         return self.cloud.request(method, url, **kwargs)

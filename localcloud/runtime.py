@@ -182,6 +182,27 @@ def _owned_by(packages: set[str], name: str) -> bool:
     return name.split(".", 1)[0] in packages
 
 
+@dataclass
+class Fault:
+    """An injected failure: the next `times` invocations of `function_name` that `when` accepts fail.
+
+    `after_handler=False`: the handler never runs (the function crashed on start, or Lambda's own
+    service failed). `after_handler=True`: the handler runs and its side effects stay, then the
+    invocation fails anyway (a timeout or crash after the work): the case that tests exactly-once.
+    """
+
+    function_name: str
+    times: int = 1
+    error_type: str = "TransientError"
+    message: str = "injected failure"
+    after_handler: bool = False
+    when: Callable[[Any], bool] | None = None
+    injected: int = 0
+
+    def applies(self, function: LambdaFunction, event: Any) -> bool:
+        return self.injected < self.times and self.function_name == function.function_name and (self.when is None or self.when(event))
+
+
 class Runtime:
     """Runs functions in this process. One per LocalCloud: its code directory and warm modules."""
 
@@ -193,11 +214,21 @@ class Runtime:
         # function -> AWS_ACCESS_KEY_ID/... of its execution role; None: the test process's own
         self.credentials = credentials
         self.sessions: dict[str, Any] = {}  # function ARN -> its boto3 default session
+        self.faults: list[Fault] = []
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self.warm.clear()
         self.sessions.clear()
+        self.faults.clear()
+
+    def _take_fault(self, function: LambdaFunction, event: Any, *, after_handler: bool) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.after_handler == after_handler and fault.applies(function, event):
+                    fault.injected += 1
+                    return fault
+        return None
         shutil.rmtree(self.code_root, ignore_errors=True)
 
     def _code_dir(self, function: LambdaFunction) -> Path:
@@ -276,6 +307,8 @@ class Runtime:
         variables = self.environment(function)
         if self.credentials is not None:  # its execution role's keys, before its modules are imported
             variables.update(self.credentials(function))
+        if fault := self._take_fault(function, event, after_handler=False):
+            return json.dumps({"errorMessage": fault.message, "errorType": fault.error_type, "requestId": request_id}), True
         with function_environment(variables), self._own_session(function):
             try:
                 handler = self._handler(function)  # module-level code runs with the function's environment
@@ -284,6 +317,8 @@ class Runtime:
                 traceback.print_exc()
                 payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": request_id})
                 errored = True
+        if not errored and (fault := self._take_fault(function, event, after_handler=True)):
+            return json.dumps({"errorMessage": fault.message, "errorType": fault.error_type, "requestId": request_id}), True
         if time.monotonic() - started > float(function.timeout):  # cannot pre-empt in-process: report it as Lambda would
             payload = json.dumps({"errorMessage": f"Task timed out after {float(function.timeout):.2f} seconds", "errorType": "Sandbox.Timedout"})
             errored = True
