@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 
 from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigw
@@ -114,17 +113,15 @@ class PatternRestApi(apigw.RestApi):
         return self.add_model(id, content_type="application/json", schema=schema)
 
     def _json_gateway_errors(self) -> None:
-        """Errors produced by API Gateway itself come back as JSON, like the handler's errors."""
-        template = json.dumps(
-            {"error": "$context.error.responseType", "message": "$context.error.messageString"}
-        )
-        # $context.error.validationErrorString says which field failed the request model.
-        bad_body = json.dumps(
-            {
-                "error": "BAD_REQUEST_BODY",
-                "message": "$context.error.validationErrorString",
-            }
-        )
+        """Errors produced by API Gateway itself come back as JSON, like the handler's errors.
+
+        Gateway response templates get plain `$context` substitution, no VTL, so nothing can be
+        escaped: `$context.error.messageString` is the message already quoted as a JSON string,
+        and `validationErrorString` (unescaped double quotes) stays out of the body, which would
+        otherwise not parse. The request model's error then reads "Invalid request body".
+        """
+        template = '{"error": "$context.error.responseType", "message": $context.error.messageString}'
+        bad_body = '{"error": "BAD_REQUEST_BODY", "message": $context.error.messageString}'
         for response_type, body in (
             (apigw.ResponseType.DEFAULT_4_XX, template),
             (apigw.ResponseType.DEFAULT_5_XX, template),

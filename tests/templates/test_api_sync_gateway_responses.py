@@ -25,17 +25,6 @@ ERRORS = {
 }
 EXPECTED_CODE = {"DEFAULT_4XX": "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_5XX": "INTEGRATION_TIMEOUT", "BAD_REQUEST_BODY": "BAD_REQUEST_BODY"}
 
-# stacks/shared/api.py writes "message": "$context.error.messageString", but messageString is
-# already quoted ("The quoted value of $context.error.message"), so the body is
-# {"message": ""Missing Authentication Token""}; and validationErrorString carries unescaped
-# double quotes. Gateway responses get no $util to escape with: use $context.error.messageString
-# unquoted, and leave validationErrorString out of JSON strings (or drop it).
-KNOWN_BROKEN = pytest.mark.xfail(
-    strict=True,
-    reason="PatternRestApi's gateway response templates produce invalid JSON (see comment above); fix in stacks/shared/api.py",
-)
-
-
 def _gateway_responses(template: dict) -> dict[str, dict]:
     return {
         resource["Properties"]["ResponseType"]: resource["Properties"]
@@ -50,7 +39,6 @@ def test_api_sync_has_a_json_template_for_each_error_kind(templates):
     assert all("application/json" in props["ResponseTemplates"] for props in responses.values())
 
 
-@KNOWN_BROKEN
 @pytest.mark.parametrize("response_type", sorted(ERRORS))
 def test_gateway_response_is_json_in_the_project_error_shape(templates, response_type):
     body = _gateway_responses(templates["ApiSync"])[response_type]["ResponseTemplates"]["application/json"]
@@ -59,10 +47,3 @@ def test_gateway_response_is_json_in_the_project_error_shape(templates, response
     assert set(error) == {"error", "message"}
     assert error["error"] == EXPECTED_CODE[response_type]
     assert error["message"] and '""' not in error["message"]
-
-
-def test_the_documented_unquoted_message_string_renders_valid_json():
-    """The form a fixed template should use: messageString brings its own quotes."""
-    body = '{"error": "$context.error.responseType", "message": $context.error.messageString}'
-    rendered = render_gateway_response(body, context={"error": ERRORS["DEFAULT_4XX"]})
-    assert rendered.json() == {"error": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing Authentication Token"}
