@@ -4,6 +4,14 @@ Each message is validated and fulfilled on its own (Powertools BatchProcessor); 
 fails is reported in `batchItemFailures`, so SQS redelivers only it and, after the queue's
 `maxReceiveCount`, moves it to the dead-letter queue. Fulfilment is idempotent on `order_id`
 (Powertools idempotency, DynamoDB): a redelivered order returns the stored result.
+
+Two decisions a user should know:
+- The same `order_id` with a *different* body (an amended order) is not a redelivery: the
+  idempotency record also stores a hash of the whole order, and a mismatch fails the message with
+  a clear error, so it ends in the dead-letter queue instead of being acknowledged and dropped.
+- A batch in which every message fails still returns `batchItemFailures` (it does not raise):
+  poison messages are the queue's business, signalled by the dead-letter queue's alarm; the
+  function's error alarm stays for the function itself failing (a crash, a timeout, a bug).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from queue_redrive import names
@@ -27,10 +36,11 @@ from queue_redrive.orders import Order, fulfil_order
 
 logger = Logger()
 tracer = Tracer()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 orders_table = boto3.resource("dynamodb").Table(os.environ[names.ORDERS_TABLE_ENV])
 idempotency = IdempotencyConfig(
     event_key_jmespath="order_id",
+    payload_validation_jmespath="@",  # the whole order: same id, different body is a conflict
     expires_after_seconds=int(os.environ[names.IDEMPOTENCY_EXPIRY_SECONDS_ENV]),
 )
 
@@ -47,11 +57,24 @@ def fulfil(order: Order) -> dict[str, Any]:
     return fulfilment.model_dump(mode="json")
 
 
+class ConflictingOrder(ValueError):
+    """An order id already fulfilled with a different body."""
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    # A body that is not a valid order raises here: the message is reported as failed and,
-    # after maxReceiveCount receives, lands in the dead-letter queue with its body intact.
-    fulfil(order=Order.model_validate_json(record.body))
+    # A body that is not a valid order, or that conflicts with the order already fulfilled under
+    # its id, raises here: the message is reported as failed and, after maxReceiveCount receives,
+    # lands in the dead-letter queue with its body intact.
+    order = Order.model_validate_json(record.body)
+    try:
+        fulfil(order=order)
+    except IdempotencyValidationError:
+        logger.error("conflicting order", extra={"order_id": order.order_id, "message_id": record.message_id})
+        raise ConflictingOrder(
+            f"order {order.order_id} was already fulfilled with a different body; "
+            "an amended order needs a new order_id"
+        ) from None
 
 
 @logger.inject_lambda_context

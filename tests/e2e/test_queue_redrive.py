@@ -86,6 +86,26 @@ def test_a_duplicate_delivery_is_processed_once(stack, send):
     assert sum(1 for r in records if "DUP-1" in json.dumps(r)) == 1
 
 
+def test_an_amended_order_under_a_fulfilled_id_ends_in_the_dlq(stack, send):
+    send(order("AMEND-1"))
+    drain(stack)
+    first = fulfilled(stack, "AMEND-1")
+    amended = order("AMEND-1", lines=[{"sku": "CABLE-2M", "quantity": 40, "unit_price": "3.25"}])
+    send(amended)
+    batches = drain(stack)
+    assert len(batches) == max_receive_count(stack) and all(b.failed_ids and not b.errored for b in batches)
+    assert fulfilled(stack, "AMEND-1") == first
+    (dead,) = stack.messages("OrdersDLQ")
+    assert dead["body"] == json.loads(amended)
+
+
+def test_a_batch_of_only_poison_messages_is_reported_not_raised(stack, send):
+    send("{poison", "[]")
+    batches = drain(stack)
+    assert batches and not any(b.errored for b in batches)  # no function error: the DLQ alarm tells
+    assert sorted(m["body"] if isinstance(m["body"], str) else json.dumps(m["body"]) for m in stack.messages("OrdersDLQ")) == ["[]", "{poison"]
+
+
 def test_nothing_is_left_on_the_queue(stack):
     attributes = stack.client("sqs").get_queue_attributes(QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "0"

@@ -96,11 +96,11 @@ def test_a_bad_message_fails_alone(handler, tables, context, bad_body):
     assert "Item" in orders.get_item(Key={"order_id": "O-GOOD"})
 
 
-def test_a_batch_of_only_bad_messages_fails_the_invocation(handler, context):
-    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
-    with pytest.raises(BatchProcessingError):
-        handler.main(sqs("{not json", "[]"), context)
+def test_a_batch_of_only_bad_messages_reports_them_without_raising(handler, context):
+    # Poison messages are signalled by the DLQ's alarm, not the function's error alarm.
+    event = sqs("{not json", "[]")
+    response = handler.main(event, context)
+    assert failed_ids(response) == [r["messageId"] for r in event["Records"]]
 
 
 def test_a_redelivered_order_is_fulfilled_once(handler, tables, context, monkeypatch):
@@ -112,6 +112,17 @@ def test_a_redelivered_order_is_fulfilled_once(handler, tables, context, monkeyp
     assert handler.main(sqs(order()), context) == {"batchItemFailures": []}
     assert calls == ["O-1001"]
     assert tables[0].get_item(Key={"order_id": "O-1001"})["Item"] == first
+
+
+def test_an_amended_order_under_a_fulfilled_id_fails_instead_of_vanishing(handler, tables, context, caplog):
+    assert handler.main(sqs(order()), context) == {"batchItemFailures": []}
+    first = tables[0].get_item(Key={"order_id": "O-1001"})["Item"]
+    amended = sqs(order(lines=[{"sku": "BOOK-001", "quantity": 5, "unit_price": "12.50"}]))
+    response = handler.main(amended, context)
+    assert failed_ids(response) == [amended["Records"][0]["messageId"]]
+    assert tables[0].get_item(Key={"order_id": "O-1001"})["Item"] == first  # not overwritten
+    with pytest.raises(handler.ConflictingOrder, match="O-1001 was already fulfilled with a different body"):
+        handler.record_handler(handler.SQSRecord(amended["Records"][0]))
 
 
 def test_idempotency_record_expires_after_the_configured_time(handler, tables, context):
