@@ -17,12 +17,14 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
+from hypothesis import given
 from moto import mock_aws
 from pydantic import ValidationError
 
 from fan_out import batches, names
 from fan_out.sales import ChunkRejected
 from tests.events import api_gateway_rest, sqs
+from tests.handlers.fuzz import assert_client_safe, fuzz_settings, request_bodies
 
 CHILD = "fan-out-child"
 
@@ -428,3 +430,13 @@ def test_array_body_is_422(api, table, invoked, context):
 def test_unknown_or_malformed_batch_id_is_404(api, context, batch_id):
     status, body, _ = call(api, context, "GET", f"/batches/{batch_id}")
     assert (status, body["error"]) == (404, "NOT_FOUND")
+
+
+# --- property: no client input makes the batch API answer 5xx --------------------------------
+
+
+@fuzz_settings
+@given(body=request_bodies(valid={"currency": "EUR", "items": sales(3)}))
+def test_no_body_makes_the_batch_api_fail(api, context, body):
+    # Valid bodies fan out to the recording fake; a 503 would mean the fan-out itself failed.
+    assert_client_safe(api.main(body.apply_to(api_gateway_rest("POST", "/batches")), context))

@@ -16,10 +16,13 @@ from decimal import Decimal
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from stream_job import jobs, names
 from tests.events import api_gateway_rest, dynamodb_stream
+from tests.handlers.fuzz import assert_client_safe, fuzz_settings, request_bodies
 
 TTL_SECONDS = 7 * 24 * 3600
 # 1,000.00 at 12 % a year (1 % a month), 510.00 a month, worked by hand:
@@ -363,3 +366,23 @@ def test_body_that_is_not_an_object_is_rejected(api, table, context, body):
 def test_unknown_or_malformed_job_id_is_404(api, context, job_id):
     status, body, _ = call(api, context, "GET", f"/jobs/{job_id}")
     assert (status, body["error"]) == (404, "NOT_FOUND")
+
+
+# --- property: no client input makes the job API answer 5xx ----------------------------------
+
+
+@fuzz_settings
+@given(body=request_bodies(valid=LOAN))
+def test_no_body_makes_the_job_api_fail(api, context, body):
+    assert_client_safe(api.main(body.apply_to(api_gateway_rest("POST", "/jobs")), context))
+
+
+@fuzz_settings
+@given(job_id=st.text(max_size=80))
+def test_no_job_id_makes_the_status_api_fail(api, context, job_id):
+    event = api_gateway_rest("GET", f"/jobs/{job_id}")
+    event["resource"] = event["requestContext"]["resourcePath"] = "/jobs/{job_id}"
+    event["pathParameters"] = {"job_id": job_id}
+    response = api.main(event, context)
+    assert_client_safe(response)
+    assert response["statusCode"] == 404
