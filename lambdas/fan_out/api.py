@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from fan_out import batches, names
 from fan_out.sales import BatchReport, BatchRequest, SaleLine, chunked
-from shared.http import error_response, install_json_errors, reject_unreadable_body
+from shared.http import error_response, install_json_errors, reject_unreadable_body, resource_url
 
 MAX_BODY_BYTES = 256 * 1024
 CHUNK_SIZE = 100
@@ -75,15 +75,6 @@ def chunk_payload(batch_id: str, chunk: int, currency: str, lines: list[SaleLine
     return payload
 
 
-def _status_url(batch_id: str) -> str:
-    event = app.current_event
-    context = event.request_context
-    full_path, route_path = context.path or "", event.path
-    prefix = full_path[: -len(route_path)] if route_path and full_path.endswith(route_path) else ""
-    url = f"{prefix}/batches/{batch_id}"
-    return f"https://{context.domain_name}{url}" if context.domain_name else url
-
-
 @app.exception_handler(BatchNotFound)
 def _batch_not_found(exc: BatchNotFound) -> Response:
     return error_response(404, "NOT_FOUND", f"No batch {exc}: it does not exist or has expired.")
@@ -109,7 +100,7 @@ def submit_batch(request: BatchRequest) -> Response[dict[str, Any]]:
             batches.fail(table, batch_id, chunk=index, error=f"could not start chunk {index}: {error}", now=time.time())
             raise FanOutFailed(f"Batch {batch_id} could not start chunk {index} of {len(chunks)}; submit it again.") from error
     logger.info("batch fanned out", extra={"batch_id": batch_id, "chunks": len(chunks), "items": len(request.items)})
-    status_url = _status_url(batch_id)
+    status_url = resource_url(app, f"/batches/{batch_id}")
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,

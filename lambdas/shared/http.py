@@ -197,3 +197,14 @@ def install_json_errors(app: ApiGatewayResolver) -> None:
     def _not_found(_exc: Exception) -> Response:
         event = app.current_event
         return error_response(404, "NOT_FOUND", f"No route for {event.http_method} {event.path}.")
+
+
+def resource_url(app: ApiGatewayResolver, path: str) -> str:
+    """The absolute URL of `path` (e.g. "/jobs/42") through the stage or custom domain the current
+    request came in by, for Location headers and status links."""
+    event = app.current_event
+    context = event.request_context
+    full_path, route_path = context.path or "", event.path
+    prefix = full_path[: -len(route_path)] if route_path and full_path.endswith(route_path) else ""
+    url = f"{prefix}{path}"
+    return f"https://{context.domain_name}{url}" if context.domain_name else url

@@ -20,7 +20,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from shared.http import error_response, install_json_errors, reject_unreadable_body
+from shared.http import error_response, install_json_errors, reject_unreadable_body, resource_url
 from stream_job import jobs, names
 from stream_job.loans import LoanReport, LoanReportRequest
 
@@ -33,16 +33,6 @@ tracer = Tracer()
 table = boto3.resource("dynamodb").Table(os.environ[names.JOBS_TABLE_ENV])
 app = APIGatewayRestResolver(enable_validation=True)
 install_json_errors(app)
-
-
-def _status_url(job_id: str) -> str:
-    """The absolute URL of the job's status, through the stage (or custom domain) it was submitted to."""
-    event = app.current_event
-    context = event.request_context
-    full_path, route_path = context.path or "", event.path
-    prefix = full_path[: -len(route_path)] if route_path and full_path.endswith(route_path) else ""
-    url = f"{prefix}/jobs/{job_id}"
-    return f"https://{context.domain_name}{url}" if context.domain_name else url
 
 
 class JobView(BaseModel):
@@ -72,7 +62,7 @@ def submit_job(request: LoanReportRequest) -> Response[dict[str, Any]]:
     job_id = jobs.new_job_id()
     jobs.insert_pending(table, job_id, request.model_dump(mode="json"), now=time.time(), ttl_seconds=JOB_TTL_SECONDS)
     logger.info("job submitted", extra={"job_id": job_id})
-    status_url = _status_url(job_id)
+    status_url = resource_url(app, f"/jobs/{job_id}")
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,
