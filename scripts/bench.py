@@ -65,10 +65,13 @@ def handler_environments(assembly: Path) -> dict[str, dict[str, str]]:
     for template_file in sorted(assembly.glob("*.template.json")):
         for logical_id, resource in json.loads(template_file.read_text())["Resources"].items():
             props = resource.get("Properties", {})
-            if resource["Type"] != "AWS::Lambda::Function" or not str(props.get("Handler", "")).endswith(".handler.main"):
+            if resource["Type"] != "AWS::Lambda::Function" or not props.get("Handler"):
+                continue
+            module = str(props["Handler"]).rsplit(".", 1)[0]  # pattern.module.function -> pattern.module
+            if module in found:  # several functions share a module (one per entry point): import it once
                 continue
             variables = props.get("Environment", {}).get("Variables", {})
-            found[props["Handler"].removesuffix(".main")] = {
+            found[module] = {
                 "AWS_DEFAULT_REGION": "us-east-1",
                 **{k: v if isinstance(v, str) else f"bench-{logical_id}-{k.lower()}" for k, v in variables.items()},
             }
