@@ -65,7 +65,7 @@ def handler_environments(assembly: Path) -> dict[str, dict[str, str]]:
     for template_file in sorted(assembly.glob("*.template.json")):
         for logical_id, resource in json.loads(template_file.read_text())["Resources"].items():
             props = resource.get("Properties", {})
-            if resource["Type"] != "AWS::Lambda::Function" or not props.get("Handler"):
+            if resource["Type"] != "AWS::Lambda::Function" or not str(props.get("Runtime", "")).startswith("python"):
                 continue
             module = str(props["Handler"]).rsplit(".", 1)[0]  # pattern.module.function -> pattern.module
             if module in found:  # several functions share a module (one per entry point): import it once
