@@ -15,6 +15,7 @@ destination with condition `EventAgeExceeded`. `settle()` waits until nothing is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -22,7 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import boto3
 
@@ -88,6 +89,8 @@ class AsyncInvoker:
         self._threads: list[threading.Thread] = []
         self._outstanding = 0
         self._idle = threading.Condition()
+        self._released = threading.Event()  # cleared while a test holds the queue (`held`)
+        self._released.set()
 
     # --- queue --------------------------------------------------------------------------------
 
@@ -104,6 +107,17 @@ class AsyncInvoker:
         self._queue.put((function, invocation))
         return invocation
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """While inside, Event invocations are accepted and queued (condition "Pending") but no
+        worker starts one; they run when the block exits. Evidence that a caller's response came
+        before the work: what the caller saw cannot depend on an invocation that had not started."""
+        self._released.clear()
+        try:
+            yield
+        finally:
+            self._released.set()
+
     def settle(self, timeout: float = 30) -> list[AsyncInvocation]:
         """Wait until no async invocation is queued or running (including any they queued)."""
         deadline = time.monotonic() + timeout
@@ -119,6 +133,7 @@ class AsyncInvoker:
             return list(self.invocations)
 
     def close(self) -> None:
+        self._released.set()
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
@@ -127,6 +142,7 @@ class AsyncInvoker:
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
+            self._released.wait()
             function, invocation = item
             try:
                 self._run(function, invocation)

@@ -17,7 +17,7 @@ import os
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ContextManager
 
 import boto3
 
@@ -142,6 +142,10 @@ class LocalCloud:
     def settle(self, timeout: float = 30) -> list[AsyncInvocation]:
         """Wait until no async invocation is queued or running; raise TimeoutError after `timeout`."""
         return self.async_invoker.settle(timeout)
+
+    def hold_async(self) -> ContextManager[None]:
+        """`with cloud.hold_async():` async invocations queue but start only after the block."""
+        return self.async_invoker.held()
 
     # --- injected failures -------------------------------------------------------------------
 

@@ -37,6 +37,9 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    issued to functions, naming the resource where moto does not (localcloud.iam). And a role's
    inline `Policies` from CloudFormation are kept as JSON text: moto's CloudFormation stores them
    as dicts, which its own access control cannot read (KeyError 'policy_document').
+10. **`AWS::SecretsManager::Secret` exists.** moto's CloudFormation has no model for it either;
+   `SecretModel` (localcloud.secrets) creates the secret, generating its value as CloudFormation
+   does, so a `Ref` to it is its ARN.
 """
 
 from __future__ import annotations
@@ -49,11 +52,13 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.stepfunctions.models import StateMachine
 
 from localcloud.function_urls import FunctionUrlModel
+from localcloud.secrets import SecretModel
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 NO_OP_CUSTOM_RESOURCES = {"Custom::S3AutoDeleteObjects"}
+CLOUDFORMATION_MODELS = (FunctionUrlModel, SecretModel)  # resource types moto's CloudFormation lacks (8, 10)
 
 
 class MotoPatches:
@@ -175,7 +180,8 @@ class MotoPatches:
             if callable(replacement) and not isinstance(replacement, classmethod):
                 replacement.__localcloud__ = True  # type: ignore[attr-defined]
             setattr(owner, attribute, replacement)
-        get_model_map()[FunctionUrlModel.cloudformation_type()] = FunctionUrlModel
+        for model in CLOUDFORMATION_MODELS:
+            get_model_map()[model.cloudformation_type()] = model
 
     def uninstall(self) -> None:
         from moto.cloudformation.parsing import get_model_map
@@ -185,7 +191,8 @@ class MotoPatches:
         for (owner, attribute), value in self.original.items():
             setattr(owner, attribute, value)
         self.original.clear()
-        get_model_map().pop(FunctionUrlModel.cloudformation_type(), None)
+        for model in CLOUDFORMATION_MODELS:
+            get_model_map().pop(model.cloudformation_type(), None)
 
 
 def _state_machine_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]

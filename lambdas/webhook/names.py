@@ -18,3 +18,7 @@ SECRET_MAX_AGE_SECONDS_ENV = "SECRET_MAX_AGE_SECONDS"
 FUNCTION_URL_OUTPUT = "WebhookUrl"
 FUNCTION_NAME_OUTPUT = "FunctionName"
 DELIVERIES_TABLE_NAME_OUTPUT = "DeliveriesTableName"
+GITHUB_SECRET_ARN_OUTPUT = "GitHubSecretArn"  # `aws secretsmanager put-secret-value --secret-id <this>`
+SLACK_SECRET_ARN_OUTPUT = "SlackSecretArn"
+FAILURES_QUEUE_URL_OUTPUT = "FailuresQueueUrl"  # invocation records of deliveries whose slow work failed
+DEAD_LETTER_QUEUE_URL_OUTPUT = "DeadLetterQueueUrl"  # the failed internal events themselves

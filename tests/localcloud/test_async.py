@@ -74,3 +74,15 @@ def test_event_older_than_maximum_event_age_is_dropped_to_on_failure(stack):
     assert attempts(stack, "ShortLived") == 2
     (record,) = [m["body"] for m in stack.messages("Failed")]
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
+
+
+def test_held_invocations_are_queued_but_start_only_after_the_block(stack):
+    stack.cloud.async_invocations.clear()
+    with stack.cloud.hold_async():
+        assert stack.invoke_async("RetryTwice", {"id": "held"}) == 202
+        (invocation,) = stack.cloud.async_invocations
+        assert (invocation.condition, invocation.attempts) == ("Pending", 0)
+        assert attempts(stack, "RetryTwice") == 0
+    stack.settle()
+    assert (invocation.condition, invocation.attempts) == ("Success", 1)
+    assert attempts(stack, "RetryTwice") == 1
