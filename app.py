@@ -7,6 +7,7 @@ import aws_cdk as cdk
 
 from stacks.api_sync import ApiSyncStack
 from stacks.event_invoke import EventInvokeStack
+from stacks.fan_out import FanOutStack
 from stacks.queue_redrive import QueueRedriveStack
 from stacks.shared.checks import add_checks
 from stacks.webhook import WebhookStack
@@ -16,6 +17,7 @@ PATTERNS = {
     "ApiSync": ApiSyncStack,
     "EventInvoke": EventInvokeStack,
     "QueueRedrive": QueueRedriveStack,
+    "FanOut": FanOutStack,
     "Webhook": WebhookStack,
 }
 

@@ -112,6 +112,21 @@ def _stepfunctions(response: Any) -> list[str]:
 # moto names the action after the API operation; where IAM's action is named differently, IAM's name.
 ACTIONS = {"lambda:Invoke": "lambda:InvokeFunction"}
 
+# IAM has no TransactWriteItems or TransactGetItems action: each item of a transaction needs its
+# own action on its own table (DynamoDB developer guide, "Using IAM with DynamoDB transactions").
+TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem", "ConditionCheck": "dynamodb:ConditionCheckItem", "Get": "dynamodb:GetItem"}
+
+
+def _transact_items(response: Any) -> list[tuple[str, str]]:
+    """(IAM action, table ARN) of every item of a TransactWriteItems/TransactGetItems request."""
+    params = getattr(response, "params", None) or {}
+    checks: list[tuple[str, str]] = []
+    for item in params.get("TransactItems") or []:
+        for kind, operation in item.items():
+            name = operation["TableName"]
+            checks.append((TRANSACT_ITEM_ACTIONS[kind], name if name.startswith("arn:") else _arn(response, "dynamodb", f"table/{name}")))
+    return list(dict.fromkeys(checks))
+
 RESOURCES: dict[str, Callable[[Any], list[str]]] = {
     "dynamodb": _dynamodb,
     "sns": _sns,
@@ -180,6 +195,10 @@ def authenticate_and_authorize(cloud: LocalCloud, original: Callable[..., None])
             return  # S3 answers NoSuchBucket before evaluating any policy (even to anonymous callers)
         if resource != "*" or iam_request_cls is not IAMRequest:
             request.check_action_permitted(resource)
+            return
+        if request._action in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+            for request._action, table in _transact_items(response):
+                request.check_action_permitted(table)
             return
         resolve = RESOURCES.get(request._service)
         resources = resolve(response) if resolve else []

@@ -40,11 +40,19 @@ so one LocalCloud is active in a process at a time. Why each one exists:
 10. **`AWS::SecretsManager::Secret` exists.** moto's CloudFormation has no model for it either;
    `SecretModel` (localcloud.secrets) creates the secret, generating its value as CloudFormation
    does, so a `Ref` to it is its ARN.
+11. **DynamoDB writes are atomic.** DynamoDB applies each write, condition and all, and each
+   transaction atomically; moto checks a condition and then writes, in plain Python, and runs a
+   transaction against a deep copy of the table that it puts back if any item's condition fails.
+   With functions running at the same time (`async_workers` > 1) that loses updates: two
+   increments read the same count, and a failed transaction restores a copy older than another
+   thread's committed write. Here moto's write operations take one lock, so concurrent writers
+   see what DynamoDB's would.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +67,7 @@ if TYPE_CHECKING:
 
 NO_OP_CUSTOM_RESOURCES = {"Custom::S3AutoDeleteObjects"}
 CLOUDFORMATION_MODELS = (FunctionUrlModel, SecretModel)  # resource types moto's CloudFormation lacks (8, 10)
+DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
 
 
 class MotoPatches:
@@ -157,8 +166,24 @@ class MotoPatches:
                 (Role, "put_policy", role_policy_as_text),
             ]
 
+        from moto.dynamodb.models import DynamoDBBackend
+
+        write_lock = threading.RLock()
+
+        def atomic(name: str) -> Any:
+            moto_write = DynamoDBBackend.__dict__[name]
+
+            def write(backend: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+                with write_lock:
+                    return moto_write(backend, *args, **kwargs)
+
+            return write
+
+        dynamodb_writes = [(DynamoDBBackend, name, atomic(name)) for name in DYNAMODB_WRITES]
+
         return [
             *authorization,
+            *dynamodb_writes,
             (LambdaFunction, "_invoke_lambda", run_in_process),
             (LambdaFunction, "invoke", invoke),
             (LambdaBackend, "create_event_source_mapping", create_event_source_mapping),

@@ -15,6 +15,13 @@ configuration, not the caller's, so it is written out here instead of left to de
     invocation = AsyncInvoke(function, name="Analyze", event="uploads", on_success=SqsDestination(results))
     invocation.failure_queue, invocation.dead_letter_queue, invocation.alarms
 
+When failures are work for another function (mark a job failed, compensate), pass `on_failure=`
+a queue the caller consumes (`queues.consume`) instead: AsyncInvoke then creates no
+`<name>Failures` queue and sends the records there. That queue must redrive to a dead-letter queue
+of its own (a record its consumer cannot handle ends there, alarmed, instead of expiring), and
+since its consumer empties it at once, the alarm is on records arriving (`<name>FailureRecords`,
+NumberOfMessagesSent >= 1), not on records waiting.
+
 The dead-letter queue is a property of the function itself in CloudFormation
 (`DeadLetterConfig`), which CDK only accepts when the function is constructed. AsyncInvoke sets it
 on the function's L1 resource afterwards and grants `sqs:SendMessage` on that queue, exactly
@@ -29,6 +36,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
@@ -46,7 +54,8 @@ DELIVERY_FAILURE_METRICS = {
 class AsyncInvoke:
     """Retries, event age, destinations, a dead-letter queue and alarms for one function.
 
-    Creates, in the function's scope: `<name>Failures` and `<name>DLQ` queues (each alarmed), the
+    Creates, in the function's scope: `<name>Failures` (unless `on_failure` is given: then a
+    `<name>FailureRecords` alarm on that queue) and `<name>DLQ` queues (each alarmed), the
     function's EventInvokeConfig, its DeadLetterConfig, and the `<function id>DeadLetterErrors` and
     `<function id>DestinationDeliveryFailures` alarms. `event` says what an event is ("uploads"),
     for the queues' alarm descriptions.
@@ -61,10 +70,26 @@ class AsyncInvoke:
         retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
         max_event_age: Duration = DEFAULT_MAX_EVENT_AGE,
         on_success: lambda_.IDestination | None = None,
+        on_failure: sqs.Queue | None = None,
     ) -> None:
         scope: Construct = function.node.scope  # type: ignore[assignment]
         self.function = function
-        self.failure_queue = failure_destination_queue(scope, f"{name}Failures", holds=f"{event} that failed every attempt, with the error")
+        self.alarms: list[cloudwatch.Alarm] = []
+        if on_failure is None:
+            self.failure_queue = failure_destination_queue(scope, f"{name}Failures", holds=f"{event} that failed every attempt, with the error")
+        else:
+            if on_failure.dead_letter_queue is None:
+                raise ValueError(f"{name}: the on_failure queue must redrive to a dead-letter queue, or a record its consumer cannot handle expires unseen")
+            self.failure_queue = on_failure
+            self.alarms.append(
+                alarm(
+                    scope,
+                    f"{name}FailureRecords",
+                    metric=on_failure.metric_number_of_messages_sent(period=DEFAULT_PERIOD, statistic="Sum"),
+                    threshold=1,
+                    description=f"{event} failed every attempt: Lambda sent the invocation record to {on_failure.node.id}",
+                )
+            )
         self.dead_letter_queue = dead_letter_queue(scope, f"{name}DLQ", holds=f"{event} that failed every attempt")
         function.configure_async_invoke(
             retry_attempts=retry_attempts,
@@ -73,7 +98,7 @@ class AsyncInvoke:
             on_failure=destinations.SqsDestination(self.failure_queue),
         )
         self._set_dead_letter_queue()
-        self.alarms: list[cloudwatch.Alarm] = [
+        self.alarms += [
             alarm(
                 scope,
                 f"{function.node.id}{metric_name}",

@@ -66,6 +66,16 @@ def test_the_granted_resource_is_allowed_and_the_other_denied(stack, action, gra
     assert denied(payload, error, action), payload
 
 
+def test_a_transaction_needs_each_items_own_action_on_each_table(stack):
+    # IAM has no dynamodb:TransactWriteItems action: a Put in a transaction is dynamodb:PutItem.
+    granted, withheld = stack.table_name("GrantedTable"), stack.table_name("WithheldTable")
+    payload, error = call(stack, "dynamodb:TransactWriteItems", granted)
+    assert error is None, payload
+    for tables in (withheld, f"{granted},{withheld}"):
+        payload, error = call(stack, "dynamodb:TransactWriteItems", tables)
+        assert denied(payload, error, "dynamodb:PutItem"), (tables, payload)
+
+
 def test_a_function_invoked_by_another_runs_as_its_own_role(stack):
     payload, error = call(stack, "lambda:InvokeFunction", stack.function_name("GrantedCallee"))
     assert error is None

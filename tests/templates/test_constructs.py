@@ -121,6 +121,36 @@ def test_async_invoke_sets_retries_age_destinations_dlq_and_alarms(stack):
     assert alarmed_metrics(template) == sorted(["ApproximateNumberOfMessagesVisible"] * 2 + ["DeadLetterErrors", "DestinationDeliveryFailures", "Errors", "Throttles"])
 
 
+def test_async_invoke_sends_failures_to_a_queue_the_caller_consumes(stack):
+    from aws_cdk import aws_sqs as sqs
+
+    from stacks.shared.async_invoke import AsyncInvoke
+    from stacks.shared.queues import dead_letter_queue, secure_queue
+
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    consumed = secure_queue(stack, "Consumed", dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue(stack, "ConsumedDLQ", holds="records"), max_receive_count=3))
+    invocation = AsyncInvoke(function, name="Work", event="jobs", on_failure=consumed)
+    template = Template.from_stack(stack).to_json()
+    assert invocation.failure_queue is consumed
+    (config,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert config["Properties"]["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [stack.get_logical_id(consumed.node.default_child), "Arn"]}}}
+    assert not [lid for lid in resources(template, "AWS::SQS::Queue") if lid.startswith("WorkFailures")], "no queue of its own"
+    # The consumer empties the queue at once, so the alarm is on records arriving, not waiting.
+    (arriving,) = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "NumberOfMessagesSent"]
+    assert arriving["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [stack.get_logical_id(consumed.node.default_child), "QueueName"]}}]
+    assert (arriving["Threshold"], arriving["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert invocation.alarms and all(a.node.scope is stack for a in invocation.alarms)
+
+
+def test_async_invoke_refuses_a_consumed_failure_queue_without_a_dlq(stack):
+    from stacks.shared.async_invoke import AsyncInvoke
+    from stacks.shared.queues import secure_queue
+
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    with pytest.raises(ValueError, match="dead-letter queue"):
+        AsyncInvoke(function, name="Work", event="jobs", on_failure=secure_queue(stack, "Consumed"))
+
+
 # consume_stream ----------------------------------------------------------------------------
 
 

@@ -114,7 +114,8 @@ def test_each_asset_holds_its_pattern_and_the_shared_package_only(cloud_assembly
         top_level = sorted(p.name for p in asset_dir.iterdir())
         assert top_level == sorted([pattern, "shared"]), f"{stack_id}/{logical_id}: {top_level}"
         assert not list(asset_dir.rglob("__pycache__"))
-        assert (asset_dir / pattern / "handler.py").is_file()
+        module = props["Handler"].rsplit(".", 1)[0]  # fan_out.child.main -> fan_out/child.py
+        assert (asset_dir / f"{module.replace('.', '/')}.py").is_file(), f"{stack_id}/{logical_id}: {props['Handler']}"
 
 
 def test_keep_data_context_retains_logs_on_destroy():

@@ -29,6 +29,9 @@ def call(event, context):
         dynamodb.put_item(TableName=target, Item={"id": {"S": "probe"}})
     elif action == "dynamodb:GetItem":
         return {"item": dynamodb.get_item(TableName=target, Key={"id": {"S": "probe"}}).get("Item")}
+    elif action == "dynamodb:TransactWriteItems":  # a Put on each table named
+        items = [{"Put": {"TableName": table, "Item": {"id": {"S": "probe"}}}} for table in target.split(",")]
+        dynamodb.transact_write_items(TransactItems=items)
     elif action == "s3:PutObject":
         s3.put_object(Bucket=event["bucket"], Key=target, Body=b"probe")
     elif action == "s3:GetObject":
