@@ -7,6 +7,7 @@ import aws_cdk as cdk
 
 from stacks.api_sync import ApiSyncStack
 from stacks.event_invoke import EventInvokeStack
+from stacks.express_workflow import ExpressWorkflowStack
 from stacks.fan_out import FanOutStack
 from stacks.queue_redrive import QueueRedriveStack
 from stacks.shared.checks import add_checks
@@ -17,6 +18,7 @@ PATTERNS = {
     "ApiSync": ApiSyncStack,
     "EventInvoke": EventInvokeStack,
     "QueueRedrive": QueueRedriveStack,
+    "ExpressWorkflow": ExpressWorkflowStack,
     "FanOut": FanOutStack,
     "Webhook": WebhookStack,
 }

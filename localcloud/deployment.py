@@ -121,9 +121,12 @@ class Deployment(StackResources):
     # --- reading the deployed stack ----------------------------------------------------------
 
     def resolve(self, value: Any) -> Any:
-        """The deployed value of a template expression: a literal, Ref, or Fn::GetAtt."""
+        """The deployed value of a template expression: a literal, Ref, Fn::GetAtt or Fn::Join of those."""
         if not isinstance(value, dict):
             return value
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(str(self.resolve(part)) for part in parts)
         if "Ref" in value:
             return self.physical_ids[value["Ref"]]
         if "Fn::GetAtt" in value:

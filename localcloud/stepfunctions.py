@@ -35,12 +35,30 @@ def wait_for_execution(execution_arn: str, *, timeout: float = 30) -> dict[str, 
     return wait_for(finished, timeout=timeout, what=f"end of {execution_arn}")
 
 
-def start_sync_execution(state_machine_arn: str, execution_input: Any, *, timeout: float = 30) -> dict[str, Any]:
-    """StartSyncExecution: only EXPRESS machines; returns status, output, error and cause."""
+def start_sync_execution(
+    state_machine_arn: str,
+    execution_input: Any = None,
+    *,
+    name: str | None = None,
+    input_text: str | None = None,
+    timeout: float = 30,
+) -> dict[str, Any]:
+    """StartSyncExecution: only EXPRESS machines; answers with the API's response fields.
+
+    `execution_input` is serialized to JSON; `input_text` is the input already as the request
+    carries it (a JSON string, e.g. what an API Gateway mapping template rendered), passed as is.
+    `name` is the execution's name (a fresh UUID when None). The answer has the documented
+    fields: executionArn, stateMachineArn, name, status, startDate, stopDate, input and, as the
+    run ended, output or error and cause.
+    """
+    if input_text is not None and execution_input is not None:
+        raise ValueError("pass execution_input or input_text, not both")
     sfn = client("stepfunctions", state_machine_arn)
     machine_type = sfn.describe_state_machine(stateMachineArn=state_machine_arn)["type"]
     if machine_type != "EXPRESS":
         raise ValueError(f"StateMachineTypeNotSupported: StartSyncExecution needs an EXPRESS machine, not {machine_type}")
-    started = sfn.start_execution(stateMachineArn=state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(execution_input))
+    text = input_text if input_text is not None else json.dumps(execution_input)
+    started = sfn.start_execution(stateMachineArn=state_machine_arn, name=name or str(uuid.uuid4()), input=text)
     execution = wait_for_execution(started["executionArn"], timeout=timeout)
-    return {key: execution[key] for key in ("executionArn", "status", "output", "error", "cause") if key in execution}
+    fields = ("executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate", "input", "output", "error", "cause")
+    return {key: execution[key] for key in fields if key in execution}

@@ -4,8 +4,9 @@
 MAX_FRAUD_SCORE_ENV = "MAX_FRAUD_SCORE"
 
 # Stack outputs (smoke tests and users read them).
-API_URL_OUTPUT = "ApiUrl"
+API_URL_OUTPUT = "ApiUrl"  # the API's base URL, written by PatternRestApi (its construct id is "Api")
+ORDER_CHECK_URL_OUTPUT = "OrderCheckUrl"  # POST /orders/check
 STATE_MACHINE_ARN_OUTPUT = "StateMachineArn"
 
-# The Fail state's error when validation fails; response.vtl maps it to 422.
+# The Fail state's error when validation fails; response.vtl maps it to 400.
 VALIDATION_FAILED_ERROR = "ValidationFailed"

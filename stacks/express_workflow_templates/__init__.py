@@ -2,7 +2,7 @@
 
 - request.vtl: the method's body -> StartSyncExecution's request.
 - response.vtl: the integration response for HTTP 200: SUCCEEDED -> the output; ValidationFailed
-  -> 422; TIMED_OUT -> 504; any other failure -> 502. Never a 200 for a failed run.
+  -> 400; TIMED_OUT -> 504; any other failure -> 502. Never a 200 for a failed run.
 - start_failed.vtl: the integration response for a non-2xx from Step Functions (throttling -> 503).
 
 `load("request.vtl", StateMachineArn=machine.state_machine_arn)` fills the `${Name}` placeholders;

@@ -58,3 +58,21 @@ def test_task_token_failure_fails_the_execution(stack):
     stack.client("stepfunctions").send_task_failure(taskToken=token, error="Rejected", cause="not in budget")
     execution = wait_for_execution(execution_arn)
     assert (execution["status"], execution.get("error")) == ("FAILED", "Rejected")
+
+
+def test_sync_start_takes_the_request_as_a_mapping_template_renders_it(stack):
+    """API Gateway sends StartSyncExecution a name and the input as a JSON string: both pass as is."""
+    result = start_sync_execution(machine_arn(stack, "Express"), name="api-request-1", input_text='{"value": 4}')
+    assert (result["status"], result["name"], json.loads(result["output"])) == ("SUCCEEDED", "api-request-1", {"value": 8})
+    assert result["stateMachineArn"] == machine_arn(stack, "Express") and result["input"] == '{"value": 4}'
+
+
+def test_sync_start_refuses_two_inputs(stack):
+    with pytest.raises(ValueError, match="not both"):
+        start_sync_execution(machine_arn(stack, "Express"), {"value": 1}, input_text="{}")
+
+
+def test_resolve_joins_deployed_values(stack):
+    (logical_id,) = [lid for lid in stack.template["Resources"] if lid.startswith("Express") and stack.template["Resources"][lid]["Type"] == "AWS::StepFunctions::StateMachine"]
+    joined = stack.resolve({"Fn::Join": ["|", ["machine", {"Ref": logical_id}]]})
+    assert joined == f"machine|{machine_arn(stack, 'Express')}"

@@ -59,10 +59,10 @@ def test_succeeded_returns_the_machine_output_as_a_200_body():
     assert rendered.json() == output
 
 
-def test_validation_failure_is_a_422_with_the_project_error_shape():
+def test_validation_failure_is_a_400_with_the_project_error_shape():
     cause = {"error": "VALIDATION_FAILED", "message": "The order is not valid.", "details": [{"field": "items[0].quantity", "problem": "must be at least 1"}]}
     rendered = respond(_sync_response("FAILED", error="ValidationFailed", cause=json.dumps(cause)))
-    assert rendered.status == 422
+    assert rendered.status == 400
     assert rendered.json() == cause
 
 

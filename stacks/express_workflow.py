@@ -1,0 +1,262 @@
+"""Pattern 4, ExpressWorkflow: short, high-volume, multi-step work that a caller waits for.
+
+    client --SigV4--> API Gateway (REST, IAM auth, request model)
+        --AWS integration: states:StartSyncExecution--> Express state machine:
+            Validate -> valid? --no--> Fail(ValidationFailed)                    -> 400
+                              --yes-> Parallel(Price | Stock | Fraud) -> Assemble -> 200
+        any other failure -> 502, a timeout -> 504, a refused start -> 502/503
+
+No Lambda function sits in the request path just to start the workflow: API Gateway calls
+StartSyncExecution itself, with a role that may do only that, on this machine only. The mapping
+templates (stacks/express_workflow_templates/) turn the body into the execution input and the
+execution's result into the answer; StartSyncExecution answers HTTP 200 whatever the run's outcome,
+so the response template alone decides the status code, and a failed run is never a 200.
+Each task retries only transient errors (Lambda's own, throttling, TransientError), with jittered
+backoff; the machine's timeout stays under API Gateway's 29-second integration limit.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from lambdas.express_workflow import names
+from stacks.express_workflow_templates import load
+from stacks.shared import PatternFunction, PatternRestApi
+from stacks.shared.state_machine import PatternStateMachine
+
+API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
+
+# Errors worth another attempt: Lambda's own service errors, throttling, and what a task raises as
+# TransientError (lambdas/shared/errors.py). Everything else (MalformedData, a bug) fails at once.
+TRANSIENT_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientError",
+]
+
+# The shape of POST /orders/check, checked by API Gateway before anything runs: fields, types,
+# lengths, counts and the money format of lambdas/shared/commerce.py (MONEY_PATTERN; the template
+# tests hold the two to each other). Known values (currencies) are the Validate state's to check,
+# so a well-formed but unacceptable order reaches the Fail state and comes back as a 400 with details.
+MONEY_PATTERN = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$"
+MAX_LINE_ITEMS = 50
+ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="OrderCheckRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["customer_id", "currency", "items"],
+    additional_properties=False,
+    properties={
+        "customer_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64),
+        "currency": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
+        "items": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.ARRAY,
+            min_items=1,
+            max_items=MAX_LINE_ITEMS,
+            items=apigw.JsonSchema(
+                type=apigw.JsonSchemaType.OBJECT,
+                required=["sku", "quantity", "unit_price"],
+                additional_properties=False,
+                properties={
+                    "sku": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64),
+                    "quantity": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=10_000),
+                    "unit_price": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=MONEY_PATTERN),
+                },
+            ),
+        ),
+    },
+)
+
+
+class ExpressWorkflowStack(Stack):
+    """REST API -> StartSyncExecution -> Express workflow of Lambda tasks: `POST /orders/check`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        workflow_timeout: Duration = Duration.seconds(20),
+        task_timeout: Duration = Duration.seconds(4),
+        retry_attempts: int = 2,
+        max_fraud_score: int = 60,
+        memory_size: int = 256,
+        throttling_rate_limit: float = 100,
+        throttling_burst_limit: int = 200,
+        latency_alarm_threshold_ms: float = 3000,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id, description="ExpressWorkflow: API Gateway -> synchronous Express workflow", **kwargs)  # type: ignore[arg-type]
+        if workflow_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
+            raise ValueError("workflow_timeout must be under API Gateway's 29 s integration limit, or the client gets a gateway timeout instead of a 504 naming the workflow")
+        if task_timeout.to_seconds() >= workflow_timeout.to_seconds():
+            raise ValueError("task_timeout must be shorter than workflow_timeout")
+
+        # Client -> API Gateway: signed requests only, throttled, logged, traced.
+        self.api = PatternRestApi(
+            self,
+            "Api",
+            description="ExpressWorkflow order check API",
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+            latency_alarm_threshold_ms=latency_alarm_threshold_ms,
+        )
+
+        # The workflow's tasks: one function per state, all invoked synchronously by Step Functions.
+        def task_function(fn_id: str, handler: str, description: str, **overrides: object) -> PatternFunction:
+            function = PatternFunction(
+                self,
+                fn_id,
+                pattern="express_workflow",
+                handler=handler,
+                description=description,
+                timeout=task_timeout,
+                memory_size=memory_size,
+                **overrides,
+            )
+            function.invoked_synchronously_by("the ExpressWorkflow state machine")
+            return function
+
+        self.validate_function = task_function("ValidateFunction", "handler.validate", "Validates an order (ExpressWorkflow)")
+        self.price_function = task_function("PriceFunction", "handler.price", "Prices an order's lines (ExpressWorkflow)")
+        self.stock_function = task_function("StockFunction", "handler.stock", "Checks stock for an order (ExpressWorkflow)")
+        self.fraud_function = task_function("FraudFunction", "handler.fraud", "Scores an order's fraud risk (ExpressWorkflow)")
+        self.assemble_function = task_function(
+            "AssembleFunction",
+            "handler.assemble",
+            "Assembles the order check's answer (ExpressWorkflow)",
+            environment={names.MAX_FRAUD_SCORE_ENV: str(max_fraud_score)},
+        )
+
+        def task(state_id: str, function: lambda_.IFunction, **props: object) -> tasks.LambdaInvoke:
+            invoke = tasks.LambdaInvoke(
+                self,
+                state_id,
+                lambda_function=function,
+                payload_response_only=True,  # the state's output is the function's return value
+                retry_on_service_exceptions=False,  # CDK's default retry waits up to 2+4+...+64 s: replaced below
+                task_timeout=sfn.Timeout.duration(task_timeout),
+                **props,
+            )
+            invoke.add_retry(
+                errors=TRANSIENT_ERRORS,
+                interval=Duration.seconds(1),
+                max_attempts=retry_attempts,
+                backoff_rate=2,
+                max_delay=Duration.seconds(4),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+            return invoke
+
+        # Validate -> valid? -> Fail(ValidationFailed, the error body as Cause) or Parallel -> Assemble.
+        rejected = sfn.Fail(
+            self,
+            "Rejected",
+            error=names.VALIDATION_FAILED_ERROR,
+            cause_path="$.cause",  # the complete 400 body the Validate function wrote
+        )
+        # Each branch gets {"order": ...}; the Parallel's output adds "results": [pricing, stock, fraud].
+        checks = sfn.Parallel(self, "CheckOrder", parameters={"order.$": "$.order"}, result_path="$.results")
+        for state_id, function in (("Price", self.price_function), ("Stock", self.stock_function), ("Fraud", self.fraud_function)):
+            checks.branch(task(state_id, function))
+        definition = (
+            task("Validate", self.validate_function)
+            .next(
+                sfn.Choice(self, "Valid?")
+                .when(sfn.Condition.boolean_equals("$.valid", False), rejected)
+                .otherwise(checks.next(task("Assemble", self.assemble_function)))
+            )
+        )
+
+        self.state_machine = PatternStateMachine(
+            self,
+            "OrderCheck",
+            definition=definition,
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            timeout=workflow_timeout,
+            # Express executions keep no history in Step Functions: these logs are the only record of
+            # a run. ERROR logs every failed execution (and the failing state's error), which is what
+            # an operator needs, at a fraction of ALL's cost at high volume (each event is billed
+            # CloudWatch Logs ingestion). Execution data stays out: inputs and outputs are orders with
+            # customer ids and prices (personal and commercial data) that the logs should not hold;
+            # the API's request id names the execution, which joins the two logs.
+            log_level=sfn.LogLevel.ERROR,
+            include_execution_data=False,
+        )
+        self._acknowledge_state_machine_findings()
+
+        # API Gateway -> StartSyncExecution, with a role that may only start this machine synchronously.
+        start_role = iam.Role(
+            self,
+            "StartSyncExecutionRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="Lets API Gateway start the OrderCheck Express machine synchronously, nothing else",
+        )
+        integration = apigw.StepFunctionsIntegration.start_execution(
+            self.state_machine,
+            credentials_role=start_role,  # CDK grants states:StartSyncExecution on this machine to it
+            # CDK's default response mapping answers a failed run with a 500 whose body is the raw
+            # cause, and a timed-out run with a 200: the project's templates replace it.
+            request_templates={"application/json": load("request.vtl", StateMachineArn=self.state_machine.state_machine_arn)},
+            integration_responses=[
+                apigw.IntegrationResponse(status_code="200", response_templates={"application/json": load("response.vtl")}),
+                apigw.IntegrationResponse(
+                    status_code="502",
+                    selection_pattern=r"[45]\d{2}",  # Step Functions refused the start
+                    response_templates={"application/json": load("start_failed.vtl")},
+                ),
+            ],
+            use_default_method_responses=False,
+        )
+
+        # Routes: bodies are checked against the request model before the workflow starts.
+        order_model = self.api.json_model("OrderCheckRequest", ORDER_REQUEST_SCHEMA)
+        self.api.root.add_resource("orders").add_resource("check").add_method(
+            "POST",
+            integration,
+            request_validator=self.api.request_validator,
+            request_models={"application/json": order_model},
+            method_responses=[
+                apigw.MethodResponse(status_code=code, response_models={"application/json": model})
+                for code, model in (
+                    ("200", apigw.Model.EMPTY_MODEL),
+                    ("400", apigw.Model.ERROR_MODEL),
+                    ("502", apigw.Model.ERROR_MODEL),
+                    ("503", apigw.Model.ERROR_MODEL),
+                    ("504", apigw.Model.ERROR_MODEL),
+                )
+            ],
+        )
+
+        CfnOutput(self, names.ORDER_CHECK_URL_OUTPUT, value=self.api.url_for_path("/orders/check"), description="POST an order here (SigV4)")
+        CfnOutput(self, names.STATE_MACHINE_ARN_OUTPUT, value=self.state_machine.state_machine_arn)
+
+    def _acknowledge_state_machine_findings(self) -> None:
+        machine = self.state_machine
+        Validations.of(machine.node.default_child).acknowledge(  # type: ignore[arg-type]
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-SF1",
+                reason="Logs at ERROR without execution data: Express runs at high volume, where ALL bills every "
+                "state transition as a log event, and its data are orders (customer ids, prices) the logs should not hold.",
+            )
+        )
+        # LambdaInvoke grants lambda:InvokeFunction on each function's ARN and `<ARN>:*` (its
+        # versions and aliases). Acknowledged per function, so a wildcard another grant adds still fails.
+        default_policy = machine.role.node.find_child("DefaultPolicy")
+        for function in (self.validate_function, self.price_function, self.stock_function, self.fraud_function, self.assemble_function):
+            logical_id = self.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+            Validations.of(default_policy).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                    reason="CDK's LambdaInvoke grants invoke on the task's function and its qualified versions and "
+                    "aliases (<function ARN>:*); the wildcard names no other function.",
+                )
+            )
