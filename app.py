@@ -9,12 +9,14 @@ from stacks.api_sync import ApiSyncStack
 from stacks.event_invoke import EventInvokeStack
 from stacks.queue_redrive import QueueRedriveStack
 from stacks.shared.checks import add_checks
+from stacks.stream_job import StreamJobStack
 
 # Stack id -> stack class. Each stack deploys and destroys on its own: `npx cdk deploy ApiSync`.
 PATTERNS = {
     "ApiSync": ApiSyncStack,
     "EventInvoke": EventInvokeStack,
     "QueueRedrive": QueueRedriveStack,
+    "StreamJob": StreamJobStack,
 }
 
 
