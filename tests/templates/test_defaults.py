@@ -80,12 +80,15 @@ def test_no_statement_grants_a_wildcard_action(templates):
                 assert "*" not in action, f"{stack_id}/{where}: {action}"
 
 
-def test_only_xray_writes_and_log_delivery_use_a_wildcard_resource(templates):
-    # Neither accepts resource-level permissions; everything else is scoped to its resources.
+def test_only_xray_writes_log_delivery_and_list_streams_use_a_wildcard_resource(templates):
+    # None accepts resource-level permissions; everything else is scoped to its resources.
+    # dynamodb:ListStreams (a stream consumer's role needs it) stands alone in its own statement.
     allowed = {"xray:PutTelemetryRecords", "xray:PutTraceSegments", *LOG_DELIVERY_ACTIONS}
     for stack_id in PATTERNS:
         for where, statement in policy_statements(templates[stack_id]):
             if "*" in as_list(statement["Resource"]):
+                if as_list(statement["Action"]) == ["dynamodb:ListStreams"]:
+                    continue
                 assert set(as_list(statement["Action"])) <= allowed, where
                 assert "xray:PutTraceSegments" in as_list(statement["Action"]), where
 
@@ -114,7 +117,8 @@ def test_each_asset_holds_its_pattern_and_the_shared_package_only(cloud_assembly
         top_level = sorted(p.name for p in asset_dir.iterdir())
         assert top_level == sorted([pattern, "shared"]), f"{stack_id}/{logical_id}: {top_level}"
         assert not list(asset_dir.rglob("__pycache__"))
-        assert (asset_dir / pattern / "handler.py").is_file()
+        module = props["Handler"].rsplit(".", 1)[0]  # stream_job.api.main -> stream_job/api.py
+        assert (asset_dir / f"{module.replace('.', '/')}.py").is_file(), props["Handler"]
 
 
 def test_keep_data_context_retains_logs_on_destroy():
