@@ -11,6 +11,7 @@ from stacks.express_workflow import ExpressWorkflowStack
 from stacks.fan_out import FanOutStack
 from stacks.queue_redrive import QueueRedriveStack
 from stacks.shared.checks import add_checks
+from stacks.stream_job import StreamJobStack
 from stacks.webhook import WebhookStack
 
 # Stack id -> stack class. Each stack deploys and destroys on its own: `npx cdk deploy ApiSync`.
@@ -20,6 +21,7 @@ PATTERNS = {
     "QueueRedrive": QueueRedriveStack,
     "ExpressWorkflow": ExpressWorkflowStack,
     "FanOut": FanOutStack,
+    "StreamJob": StreamJobStack,
     "Webhook": WebhookStack,
 }
 

@@ -181,7 +181,7 @@ def drain_stream(cloud: LocalCloud, function_name: str) -> list[Batch]:
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     checkpoint = cloud.stream_checkpoints.get(mapping["UUID"], -1)
     records = [
-        {**r, "eventSourceARN": stream_arn}
+        _as_delivered(r, stream_arn)
         for r in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
         if int(r["dynamodb"]["SequenceNumber"]) > checkpoint
     ]
@@ -194,6 +194,16 @@ def drain_stream(cloud: LocalCloud, function_name: str) -> list[Batch]:
     for start in range(0, len(records), batch_size):
         _deliver_stream_batch(cloud, function, mapping, shard["ShardId"], records[start : start + batch_size], batches)
     return batches
+
+
+def _as_delivered(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A GetRecords record as Lambda delivers it: with its stream's ARN, and the creation time as
+    epoch seconds (a number in the event's JSON; boto3 parses it into a datetime)."""
+    dynamodb = dict(record["dynamodb"])
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if hasattr(created, "timestamp"):
+        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn}
 
 
 def _deliver_stream_batch(

@@ -8,7 +8,7 @@ JOBS_TABLE_ENV = "JOBS_TABLE"  # the jobs table (job API and processor)
 JOB_TTL_SECONDS_ENV = "JOB_TTL_SECONDS"  # how long a job record is kept after it is submitted
 
 # Stack outputs.
-JOBS_ENDPOINT_OUTPUT = "JobsEndpoint"  # the REST API's base URL; POST {endpoint}jobs
+JOBS_ENDPOINT_OUTPUT = "JobsEndpoint"  # https://.../v1/jobs: POST a job here, GET {endpoint}/{job_id} its status
 JOBS_TABLE_OUTPUT = "JobsTableName"
 STREAM_FAILURES_QUEUE_OUTPUT = "StreamFailuresQueueUrl"  # the processor mapping's on-failure destination
 

@@ -12,7 +12,10 @@
 - an on-failure destination: an alarmed failure queue (`<name>Failures`, queues.
   failure_destination_queue) receiving the batch's shard and sequence numbers for records that
   exhausted their retries;
-- an alarm on the function's IteratorAge: the consumer is falling behind the stream.
+- an alarm on the function's IteratorAge: the consumer is falling behind the stream;
+- read access to that one stream; `dynamodb:ListStreams`, which Lambda requires of the role and
+  which has no resource-level permissions, gets a policy of its own (`<name>ListStreams`), so its
+  `*` and the acknowledgment it needs stay out of the role's default policy.
 
 Any other `EventSourceMapping` prop can be passed and overrides the default of the same name.
 """
@@ -22,9 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
@@ -88,7 +92,7 @@ def consume_stream(
         overrides,
     )
     mapping = function.add_event_source_mapping(f"{name}StreamSource", **props)
-    table.grant_stream_read(function)
+    _grant_stream_read(function, table, name)
     iterator_age = alarm(
         scope,  # type: ignore[arg-type]
         f"{name}IteratorAge",
@@ -98,3 +102,26 @@ def consume_stream(
         evaluation_periods=5,
     )
     return StreamConsumer(mapping=mapping, failure_queue=failure_queue, alarm=iterator_age)
+
+
+def _grant_stream_read(function: lambda_.Function, table: dynamodb.ITable, name: str) -> None:
+    """What Lambda's poller needs of the execution role: this stream's records, and ListStreams.
+
+    `table.grant_stream_read` would put `dynamodb:ListStreams` on `*` into the default policy,
+    where an acknowledgment would also hide any later wildcard grant.
+    """
+    table.grant_stream(function, "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+    list_streams = iam.Policy(
+        function.node.scope,  # type: ignore[arg-type]
+        f"{name}ListStreams",
+        roles=[function.role] if function.role else [],
+        statements=[iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"])],
+    )
+    Validations.of(list_streams).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            reason="dynamodb:ListStreams supports no resource-level permissions and Lambda requires it of a "
+            "stream consumer's role; this policy holds only that action.",
+        )
+    )
+    function.node.add_dependency(list_streams)  # the mapping is validated against the role when created

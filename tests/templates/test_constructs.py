@@ -176,6 +176,32 @@ def test_stream_consumer_is_bounded_filtered_and_reports_failures(stack):
     assert "IteratorAge" in alarmed_metrics(template) and "ApproximateNumberOfMessagesVisible" in alarmed_metrics(template)
 
 
+def test_stream_consumer_reads_only_its_stream_and_lists_streams_in_a_policy_of_its_own(stack):
+    from aws_cdk import aws_dynamodb as dynamodb
+
+    from stacks.shared.streams import consume_stream
+    from stacks.shared.tables import secure_table
+    from tests.templates.helpers import policy_statements
+
+    table = secure_table(stack, "Jobs", partition_key="id", stream=dynamodb.StreamViewType.NEW_IMAGE)
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    consume_stream(function, table, name="Jobs", filters=[])
+    template = Template.from_stack(stack).to_json()
+    table_id = stack.get_logical_id(table.node.default_child)
+    stream_reads = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+    found = {}
+    for where, statement in policy_statements(template):
+        for action in statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]:
+            if action.startswith("dynamodb:"):
+                found[action] = (where, statement["Resource"])
+    assert {a: r for a, (_, r) in found.items() if a in stream_reads} == {a: {"Fn::GetAtt": [table_id, "StreamArn"]} for a in stream_reads}
+    where, resource = found.pop("dynamodb:ListStreams")
+    assert resource == "*" and where.startswith("JobsListStreams")  # not in the role's default policy
+    assert set(found) == stream_reads
+    (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    assert where in mapping["DependsOn"]
+
+
 @pytest.mark.parametrize("retry_attempts", [-1, 10_001])
 def test_stream_consumer_refuses_unbounded_retries(stack, retry_attempts):
     from aws_cdk import aws_dynamodb as dynamodb

@@ -1,0 +1,161 @@
+"""Pattern 7, StreamJob: a user submits a slow job and polls its status.
+
+    client --SigV4--> API Gateway --POST /jobs--> ApiFunction --PutItem (pending)--> JobsTable
+       ^                  |                           |  202 + status URL + Retry-After     |
+       |                  +--GET /jobs/{job_id}-------+  <--GetItem--                       | stream (NEW_IMAGE)
+       |                                                                                    v
+       +-- pending -> processing -> complete | failed  <--UpdateItem--  ProcessorFunction  <-- filter: INSERT of a
+                                                                         |                    `pending` job only
+                                                     ProcessorFailures <-+ (batches that failed every retry)
+
+The job API answers at once: it writes the job as `pending` and returns where to poll. The
+table's stream hands each new item to the processor, which claims the job with a conditional
+update (so a redelivered record cannot run it twice), writes progress while it works, and ends
+it `complete` with the result or `failed` with the error. The mapping's filter lets through only
+INSERTs of `pending` jobs, so the processor's own updates (MODIFY) and TTL deletions (REMOVE)
+never trigger it again. A transient failure is retried (bisecting the batch, bounded retries and
+record age); a batch that exhausts them lands in an alarmed failure queue. Jobs expire by TTL.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from lambdas.stream_job import names
+from stacks.shared import PatternFunction, PatternRestApi
+from stacks.shared.streams import consume_stream
+from stacks.shared.tables import secure_table
+
+PATTERN = "stream_job"
+API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
+# Lambda's own limit: a job that needs longer belongs in StandardWorkflow.
+LAMBDA_TIMEOUT_LIMIT = Duration.minutes(15)
+
+# The shape of POST /jobs, checked by API Gateway before the function runs: fields, types and the
+# money and percentage formats (lambdas/stream_job/loans.py's LoanReportRequest). Rules about
+# values (known currencies, positive amounts, rates up to 100) live in the handler alone.
+# The handler's formats, repeated (synth does not import handler code; the template tests hold them
+# to lambdas/shared/commerce.py): money as in commerce.MONEY_PATTERN, a rate such as "6.25".
+MONEY_PATTERN = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$"
+RATE_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,3})?$"
+JOB_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="LoanReportRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["currency", "principal", "annual_rate_percent", "monthly_payment"],
+    additional_properties=False,
+    properties={
+        "currency": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=3, max_length=3),
+        "principal": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=MONEY_PATTERN),
+        "annual_rate_percent": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=RATE_PATTERN),
+        "monthly_payment": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=MONEY_PATTERN),
+    },
+)
+
+
+class StreamJobStack(Stack):
+    """Job API -> DynamoDB (pending) -> stream (filtered) -> processor -> status to poll."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        api_timeout: Duration = Duration.seconds(10),
+        processor_timeout: Duration = Duration.minutes(2),
+        processor_memory_size: int = 512,
+        batch_size: int = 5,
+        retry_attempts: int = 3,
+        max_record_age: Duration = Duration.hours(1),
+        job_ttl: Duration = Duration.days(7),
+        throttling_rate_limit: float = 50,
+        throttling_burst_limit: int = 100,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id, description="StreamJob: job API -> DynamoDB stream -> processor, status to poll", **kwargs)  # type: ignore[arg-type]
+        if api_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
+            raise ValueError("api_timeout must be under API Gateway's 29 s integration limit")
+        if processor_timeout.to_seconds() > LAMBDA_TIMEOUT_LIMIT.to_seconds():
+            raise ValueError("processor_timeout is capped at 15 minutes by Lambda: split longer jobs (StandardWorkflow)")
+
+        # The jobs: one item per job, its stream carrying each new item, expired by TTL.
+        self.table = secure_table(
+            self,
+            "JobsTable",
+            partition_key="job_id",
+            time_to_live_attribute="expires_at",
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
+        )
+
+        # Client -> API Gateway: signed requests only, bodies checked against the request model.
+        self.api = PatternRestApi(
+            self,
+            "Api",
+            description="StreamJob jobs API",
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+        )
+
+        # API Gateway -> ApiFunction: submits (PutItem) and reads (GetItem) jobs, nothing more.
+        self.api_function = PatternFunction(
+            self,
+            "ApiFunction",
+            pattern=PATTERN,
+            handler="api.main",
+            description="StreamJob job API: submit a job, poll its status",
+            timeout=api_timeout,
+            environment={
+                names.JOBS_TABLE_ENV: self.table.table_name,
+                names.JOB_TTL_SECONDS_ENV: str(int(job_ttl.to_seconds())),
+            },
+        )
+        self.api_function.invoked_synchronously_by("API Gateway")
+        self.table.grant(self.api_function, "dynamodb:PutItem", "dynamodb:GetItem")
+
+        integration = apigw.LambdaIntegration(self.api_function, allow_test_invoke=False)
+        job_model = self.api.json_model("LoanReportRequest", JOB_REQUEST_SCHEMA)
+        jobs_resource = self.api.root.add_resource("jobs")
+        jobs_resource.add_method(
+            "POST",
+            integration,
+            request_validator=self.api.request_validator,
+            request_models={"application/json": job_model},
+        )
+        jobs_resource.add_resource("{job_id}").add_method(
+            "GET",
+            integration,
+            request_validator=self.api.request_validator,
+            request_parameters={"method.request.path.job_id": True},
+        )
+
+        # JobsTable's stream -> ProcessorFunction: new pending jobs only. It claims, updates and
+        # reads jobs (UpdateItem, GetItem), never creates or deletes them.
+        self.processor = PatternFunction(
+            self,
+            "ProcessorFunction",
+            pattern=PATTERN,
+            handler="processor.main",
+            description="StreamJob processor: runs each new pending job from the jobs table's stream",
+            timeout=processor_timeout,
+            memory_size=processor_memory_size,
+            environment={names.JOBS_TABLE_ENV: self.table.table_name},
+        )
+        self.processor.invoked_synchronously_by("the DynamoDB stream event source mapping")
+        self.table.grant(self.processor, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        self.stream = consume_stream(
+            self.processor,
+            self.table,
+            name="Processor",
+            filters=[lambda_.FilterCriteria.filter(names.PENDING_INSERT_FILTER)],
+            batch_size=batch_size,
+            retry_attempts=retry_attempts,
+            max_record_age=max_record_age,
+        )
+
+        CfnOutput(self, names.JOBS_ENDPOINT_OUTPUT, value=self.api.url_for_path("/jobs"))
+        CfnOutput(self, names.JOBS_TABLE_OUTPUT, value=self.table.table_name)
+        CfnOutput(self, names.STREAM_FAILURES_QUEUE_OUTPUT, value=self.stream.failure_queue.queue_url)

@@ -1,0 +1,303 @@
+"""StreamJob end to end: jobs submitted through the deployed job API, run from the table's stream.
+
+The API function is invoked with REST proxy events as API Gateway would send them (API Gateway
+itself, its IAM auth and request model are not emulated: tests/templates assert them). The stream
+reaches the processor only when a test drains it (`stack.drain_stream`), through the deployed
+mapping's filter, batch size, retries, bisect, partial batch responses and on-failure destination.
+
+Not emulated: the mapping's MaximumRecordAgeInSeconds (localcloud keeps no record age: records
+are delivered however old they are); tests/templates/test_stream_job.py asserts its value.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from localcloud import Deployment
+from stream_job import names
+from tests.events import api_gateway_rest
+
+PROCESSOR = "ProcessorFunction"
+
+# 10,000.00 at 6 % a year, 500.00 a month: repaid in the second year (a progress write per year).
+LOAN = {"currency": "EUR", "principal": "10000.00", "annual_rate_percent": "6", "monthly_payment": "500.00"}
+# 1,000.00 at 12 % a year: the first month's interest (10.00) eats the whole payment.
+HOPELESS = {"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "12", "monthly_payment": "10.00"}
+
+
+def expected_schedule(loan: dict) -> tuple[dict, list[int]]:
+    """The report and the progress percentages, worked in whole cents with exact fractions.
+
+    Per the work module: each month interest on the balance is rounded half-up to the cent, then
+    the payment (at most what clears the balance) is taken; a summary per year (12 months, or the
+    last); progress after each year is the percentage of the principal repaid, rounded down.
+    """
+    principal = int(Decimal(loan["principal"]) * 100)
+    payment = int(Decimal(loan["monthly_payment"]) * 100)
+    monthly_rate = Fraction(Decimal(loan["annual_rate_percent"])) / 1200
+    balance, months, years, progress = principal, 0, [], []
+    year_paid = year_interest = total_paid = total_interest = paid = 0
+    while balance > 0:
+        months += 1
+        exact = balance * monthly_rate
+        interest = int(exact) + (1 if exact - int(exact) >= Fraction(1, 2) else 0)
+        paid = min(payment, balance + interest)
+        balance += interest - paid
+        year_paid, year_interest = year_paid + paid, year_interest + interest
+        total_paid, total_interest = total_paid + paid, total_interest + interest
+        if months % 12 == 0 or balance == 0:
+            years.append({"year": len(years) + 1, "paid": cents(year_paid), "interest": cents(year_interest), "closing_balance": cents(balance)})
+            year_paid = year_interest = 0
+            progress.append((principal - balance) * 100 // principal)
+    report = {
+        "currency": loan["currency"],
+        "principal": loan["principal"],
+        "months": months,
+        "final_payment": cents(paid),
+        "total_paid": cents(total_paid),
+        "total_interest": cents(total_interest),
+        "years": years,
+    }
+    return report, progress
+
+
+def cents(amount: int) -> str:
+    return f"{amount // 100}.{amount % 100:02d}"
+
+
+@pytest.fixture(scope="module")
+def stack(deploy, cloud_assembly) -> Deployment:
+    return deploy(cloud_assembly.directory, "StreamJob")
+
+
+@pytest.fixture(autouse=True)
+def quiet_stream(stack):
+    """Each test starts with nothing new on the stream and leaves no failure record behind."""
+    stack.drain_stream(PROCESSOR)
+    yield
+    stack.drain(stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT])
+
+
+def call(stack: Deployment, method: str, path: str, body: object = None) -> tuple[int, dict, dict]:
+    event = api_gateway_rest(method, path, body)
+    if path.startswith("/jobs/"):
+        event["resource"] = event["requestContext"]["resourcePath"] = "/jobs/{job_id}"
+        event["pathParameters"] = {"job_id": path.removeprefix("/jobs/")}
+    response, error = stack.invoke("ApiFunction", event)
+    assert error is None, response
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    headers |= {k.lower(): v[0] for k, v in (response.get("multiValueHeaders") or {}).items()}
+    return response["statusCode"], json.loads(response["body"]), headers
+
+
+def submit(stack: Deployment, loan: dict) -> str:
+    status, body, headers = call(stack, "POST", "/jobs", loan)
+    assert (status, body["status"]) == (202, "pending"), body
+    assert body["status_url"].endswith(f"/v1/jobs/{body['job_id']}") and headers["location"] == body["status_url"]
+    assert headers["retry-after"] == "2"
+    return body["job_id"]
+
+
+def job(stack: Deployment, job_id: str) -> dict:
+    status, body, _ = call(stack, "GET", f"/jobs/{job_id}")
+    assert status == 200, body
+    return body
+
+
+def stream_records(stack: Deployment) -> list[dict]:
+    """Every record on the jobs table's stream, oldest first, read straight from DynamoDB Streams."""
+    streams = stack.client("dynamodbstreams")
+    arn = stack.attribute(stack.logical_id("AWS::DynamoDB::Table", "JobsTable"), "StreamArn")
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    return streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+
+
+def images_of(records: list[dict], job_id: str) -> list[tuple[str, str, int]]:
+    """(event name, status, progress) of each record of one job."""
+    return [
+        (r["eventName"], r["dynamodb"]["NewImage"]["status"]["S"], int(r["dynamodb"]["NewImage"]["progress"]["N"]))
+        for r in records
+        if r["dynamodb"]["Keys"]["job_id"]["S"] == job_id
+    ]
+
+
+def job_ids(batches) -> list[str]:
+    return [r["dynamodb"]["NewImage"]["job_id"]["S"] for batch in batches for r in batch.records]
+
+
+def mapping_config(stack: Deployment) -> dict:
+    (mapping,) = stack.client("lambda").list_event_source_mappings(FunctionName=stack.function_name(PROCESSOR))["EventSourceMappings"]
+    return mapping
+
+
+# --- the happy path: 202, pending, the stream runs it, complete with the report -------------
+
+
+def test_a_job_goes_pending_processing_complete_with_the_report(stack):
+    report, progress = expected_schedule(LOAN)
+    assert report["months"] == 22 and progress[-1] == 100  # the loan runs into a second year
+
+    job_id = submit(stack, LOAN)
+    pending = job(stack, job_id)
+    assert (pending["status"], pending["progress"], pending["attempts"]) == ("pending", 0, 0)
+    assert "result" not in pending
+
+    (batch,) = stack.drain_stream(PROCESSOR)
+    assert (job_ids([batch]), batch.errored, batch.response) == ([job_id], False, {"batchItemFailures": []})
+
+    done = job(stack, job_id)
+    assert (done["status"], done["progress"], done["attempts"]) == ("complete", 100, 1)
+    assert done["result"] == report
+    # The stream saw every transition: the insert, the claim, a progress write per year, the end.
+    assert images_of(stream_records(stack), job_id) == [
+        ("INSERT", "pending", 0),
+        ("MODIFY", "processing", 0),
+        *[("MODIFY", "processing", p) for p in progress],
+        ("MODIFY", "complete", 100),
+    ]
+
+
+def test_a_job_whose_input_cannot_be_reported_ends_failed_with_its_error(stack):
+    job_id = submit(stack, HOPELESS)
+    (batch,) = stack.drain_stream(PROCESSOR)
+    assert (job_ids([batch]), batch.errored, batch.failed_ids) == ([job_id], False, [])  # the job's failure, not the record's
+    failed = job(stack, job_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert failed["error"] == (
+        "a monthly payment of 10.00 does not cover the first month's interest of 10.00: the loan would never be repaid"
+    )
+    assert "result" not in failed
+
+
+# --- exactly once, and no re-trigger ---------------------------------------------------------
+
+
+def test_a_duplicate_stream_record_does_not_run_the_job_twice(stack):
+    job_id = submit(stack, LOAN)
+    (batch,) = stack.drain_stream(PROCESSOR)
+    first = job(stack, job_id)
+    writes = len(images_of(stream_records(stack), job_id))
+
+    # Lambda delivers at least once: the same record again, as the mapping would redeliver it.
+    assert isinstance(batch.records[0]["dynamodb"]["ApproximateCreationDateTime"], int)  # epoch seconds, as in AWS
+    response, error = stack.invoke(PROCESSOR, {"Records": batch.records})
+    assert (error, response) == (None, {"batchItemFailures": []})
+    again = job(stack, job_id)
+    assert again == first and again["attempts"] == 1
+    assert len(images_of(stream_records(stack), job_id)) == writes  # no claim, no write
+
+
+def test_the_processors_own_writes_do_not_trigger_it_again(stack):
+    job_id = submit(stack, LOAN)
+    (batch,) = stack.drain_stream(PROCESSOR)
+    assert job_ids([batch]) == [job_id]
+    assert job(stack, job_id)["status"] == "complete"
+    last_delivered = int(batch.records[-1]["dynamodb"]["SequenceNumber"])
+
+    # The processor's writes are on the stream, after the insert it was given...
+    later = [r for r in stream_records(stack) if int(r["dynamodb"]["SequenceNumber"]) > last_delivered]
+    assert [(name, status) for name, status, _ in images_of(later, job_id)][-1] == ("MODIFY", "complete")
+    assert len(later) >= 3 and {r["eventName"] for r in later} == {"MODIFY"}
+    # ...and the filter (INSERT of a pending job) matches none of them,
+    (only,) = mapping_config(stack)["FilterCriteria"]["Filters"]
+    assert json.loads(only["Pattern"]) == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["pending"]}}}}
+    # so a second drain reads past them (the checkpoint moves) and invokes nothing.
+    assert stack.drain_stream(PROCESSOR) == []
+    assert stack.cloud.stream_checkpoints[mapping_config(stack)["UUID"]] == int(later[-1]["dynamodb"]["SequenceNumber"])
+    assert job(stack, job_id)["attempts"] == 1
+
+
+# --- transient failures: retried, bisected, then the on-failure destination ------------------
+
+
+def test_a_transient_failure_exhausting_the_retries_lands_in_the_failure_queue(stack):
+    retries = mapping_config(stack)["MaximumRetryAttempts"]
+    assert retries == 3
+    job_id = submit(stack, LOAN)
+    fault = stack.inject_failure(PROCESSOR, times=retries + 1, error_type="ServiceUnavailable", message="Lambda could not start")
+
+    batches = stack.drain_stream(PROCESSOR)
+    assert fault.injected == retries + 1
+    assert [(job_ids([b]), b.errored) for b in batches] == [([job_id], True)] * (retries + 1)
+
+    (failure,) = [m["body"] for m in stack.drain(stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT])]
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["requestContext"]["approximateInvokeCount"] == retries + 1
+    assert failure["requestContext"]["functionArn"].endswith(f":function:{stack.function_name(PROCESSOR)}")
+    sequence = batches[0].records[0]["dynamodb"]["SequenceNumber"]
+    info = failure["DDBStreamBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (sequence, sequence, 1)
+    assert info["streamArn"] == stack.attribute(stack.logical_id("AWS::DynamoDB::Table", "JobsTable"), "StreamArn")
+    # The handler never ran: the job is still pending, untouched, until its TTL or a replay.
+    still = job(stack, job_id)
+    assert (still["status"], still["attempts"]) == ("pending", 0)
+
+
+def test_one_jobs_transient_failure_does_not_hold_back_the_rest_of_its_batch(stack):
+    retries = mapping_config(stack)["MaximumRetryAttempts"]
+    good, bad = submit(stack, LOAN), submit(stack, LOAN)
+    # Every invocation whose batch holds `bad` fails before the handler runs.
+    fault = stack.inject_failure(PROCESSOR, times=100, when=lambda event: bad in json.dumps(event))
+    try:
+        batches = stack.drain_stream(PROCESSOR)
+    finally:
+        fault.times = fault.injected  # spent: later tests see no fault
+    # The whole batch fails once; bisect splits it; `good` completes and `bad` alone uses up its retries.
+    assert [(job_ids([b]), b.errored) for b in batches] == [
+        ([good, bad], True),
+        ([good], False),
+        *[([bad], True)] * (retries + 1),
+    ]
+    assert job(stack, good)["status"] == "complete"
+    assert job(stack, bad)["status"] == "pending"
+    (failure,) = [m["body"] for m in stack.drain(stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT])]
+    assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == batches[-1].records[0]["dynamodb"]["SequenceNumber"]
+
+
+def test_a_transient_error_inside_the_handler_gives_the_job_back_and_a_retry_completes_it(stack):
+    """After the handler ran and failed (timed out, crashed): the retried record may claim again."""
+    report, _ = expected_schedule(LOAN)
+    job_id = submit(stack, LOAN)
+    fault = stack.inject_failure(PROCESSOR, times=1, after_handler=True, message="Task timed out")
+    batches = stack.drain_stream(PROCESSOR)
+    assert fault.injected == 1
+    assert [(job_ids([b]), b.errored) for b in batches] == [([job_id], True), ([job_id], False)]
+    # The first run completed the job before its invocation failed: the retry skipped it.
+    done = job(stack, job_id)
+    assert (done["status"], done["attempts"], done["result"]) == ("complete", 1, report)
+    assert stack.drain(stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT]) == []
+
+
+# --- bad input through the deployed API --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({k: v for k, v in LOAN.items() if k != "principal"}, 422, "VALIDATION_FAILED"),
+        ({**LOAN, "principal": 10000}, 422, "VALIDATION_FAILED"),
+        ({**LOAN, "currency": "XXX"}, 422, "VALIDATION_FAILED"),
+    ],
+    ids=["missing-field", "number-principal", "unknown-currency"],
+)
+def test_bad_requests_are_refused_and_start_no_job(stack, body, status, code):
+    got, reply, _ = call(stack, "POST", "/jobs", body)
+    assert (got, reply["error"]) == (status, code)
+    assert stack.drain_stream(PROCESSOR) == []
+
+
+def test_an_unknown_job_is_404(stack):
+    got, reply, _ = call(stack, "GET", "/jobs/j-" + "0" * 32)
+    assert (got, reply["error"]) == (404, "NOT_FOUND")
+
+
+def test_outputs_name_the_entry_points(stack):
+    assert stack.outputs[names.JOBS_ENDPOINT_OUTPUT].endswith("/jobs")  # moto has no Stage: its name resolves to None
+    assert stack.outputs[names.JOBS_TABLE_OUTPUT] == stack.table_name("JobsTable")
+    assert stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT] == stack.queue_url("ProcessorFailures")

@@ -1,0 +1,238 @@
+"""StreamJob: what makes the job-and-status pattern correct, beyond the snapshot."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from aws_cdk import App, Duration
+
+from shared.commerce import MONEY_PATTERN
+from stacks.stream_job import StreamJobStack
+from stream_job import names
+from tests.templates.helpers import as_list, policy_statements, ref_target, resources
+
+VALID_JOB = {"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "6.25", "monthly_payment": "510.00"}
+
+
+@pytest.fixture(scope="module")
+def raw(templates) -> dict:
+    return templates["StreamJob"]
+
+
+@pytest.fixture(scope="module")
+def mapping(raw) -> dict:
+    (esm,) = resources(raw, "AWS::Lambda::EventSourceMapping").values()
+    return esm["Properties"]
+
+
+def _logical_id(raw: dict, resource_type: str, prefix: str) -> str:
+    (match,) = [lid for lid in resources(raw, resource_type) if lid.startswith(prefix)]
+    return match
+
+
+def _function(raw: dict, prefix: str) -> dict:
+    return raw["Resources"][_logical_id(raw, "AWS::Lambda::Function", prefix)]["Properties"]
+
+
+# The stream mapping ------------------------------------------------------------------------
+
+
+def test_mapping_reads_the_jobs_tables_stream(raw, mapping):
+    table_id = _logical_id(raw, "AWS::DynamoDB::Table", "JobsTable")
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert mapping["FunctionName"] == {"Ref": _logical_id(raw, "AWS::Lambda::Function", "ProcessorFunction")}
+
+
+def test_mapping_lets_through_only_inserted_pending_jobs(mapping):
+    (only,) = mapping["FilterCriteria"]["Filters"]
+    # Written out, not read from names.py: the filter is what keeps the processor's own writes out.
+    assert json.loads(only["Pattern"]) == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["pending"]}}}}
+    assert json.loads(only["Pattern"]) == names.PENDING_INSERT_FILTER
+
+
+def test_mapping_reports_failures_per_record_and_bisects(mapping):
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+
+
+def test_retries_and_record_age_are_bounded(mapping):
+    assert mapping["MaximumRetryAttempts"] == 3
+    assert mapping["MaximumRecordAgeInSeconds"] == 3600
+    assert (mapping["BatchSize"], mapping["StartingPosition"]) == (5, "LATEST")
+
+
+def test_exhausted_batches_go_to_an_alarmed_failure_queue(raw, mapping):
+    queue_id = _logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures")
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}}
+    depth = [
+        a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
+    ]  # fmt: skip
+    assert len(depth) == 1 and depth[0]["Threshold"] == 1 and depth[0]["AlarmActions"]
+    assert raw["Outputs"][names.STREAM_FAILURES_QUEUE_OUTPUT]["Value"] == {"Ref": queue_id}
+
+
+def test_iterator_age_is_alarmed(raw):
+    processor_id = _logical_id(raw, "AWS::Lambda::Function", "ProcessorFunction")
+    (age,) = [a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "IteratorAge"]
+    assert age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": processor_id}}]
+    assert (age["Statistic"], age["Threshold"]) == ("Maximum", 5 * 60 * 1000)
+    assert age["AlarmActions"]
+
+
+# The table ---------------------------------------------------------------------------------
+
+
+def test_jobs_table_streams_new_images_and_expires_jobs(raw):
+    (table,) = resources(raw, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "job_id", "KeyType": "HASH"}]
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+# The functions -----------------------------------------------------------------------------
+
+
+def test_functions_run_their_handlers_with_the_table_and_ttl(raw):
+    api, processor = _function(raw, "ApiFunction"), _function(raw, "ProcessorFunction")
+    assert (api["Handler"], processor["Handler"]) == ("stream_job.api.main", "stream_job.processor.main")
+    for function in (api, processor):
+        assert ref_target(raw, function["Environment"]["Variables"][names.JOBS_TABLE_ENV])["Type"] == "AWS::DynamoDB::Table"
+    assert api["Environment"]["Variables"][names.JOB_TTL_SECONDS_ENV] == str(7 * 24 * 3600)
+
+
+def test_processor_timeout_fits_the_work_and_the_api_the_gateway(raw):
+    # The work: up to 600 months, a progress write per year (50) and three conditional writes per
+    # job, for a batch of 5 jobs; two minutes leaves room for throttled retries of those writes.
+    assert _function(raw, "ProcessorFunction")["Timeout"] == 120
+    assert _function(raw, "ApiFunction")["Timeout"] < 29
+
+
+def test_timeouts_beyond_the_limits_are_refused():
+    with pytest.raises(ValueError, match="29 s"):
+        StreamJobStack(App(), "SlowApi", api_timeout=Duration.seconds(29))
+    with pytest.raises(ValueError, match="15 minutes"):
+        StreamJobStack(App(), "TooSlow", processor_timeout=Duration.minutes(16))
+
+
+def _grants(raw: dict, role_prefix: str, service: str) -> dict[str, set[str]]:
+    """action -> the logical ids (or literal ARNs) it is allowed on, for one role and service."""
+    role_id = _logical_id(raw, "AWS::IAM::Role", role_prefix)
+    policies = {
+        lid for lid, p in resources(raw, "AWS::IAM::Policy").items() if {"Ref": role_id} in p["Properties"]["Roles"]
+    } | {role_id}
+    grants: dict[str, set[str]] = {}
+    for where, statement in policy_statements(raw):
+        if where not in policies:
+            continue
+        for action in as_list(statement["Action"]):
+            if action.startswith(f"{service}:"):
+                for resource in as_list(statement["Resource"]):
+                    target = resource if isinstance(resource, str) else "/".join(resource["Fn::GetAtt"])
+                    grants.setdefault(action, set()).add(target)
+    return grants
+
+
+def test_api_may_only_put_and_get_jobs(raw):
+    table_id = _logical_id(raw, "AWS::DynamoDB::Table", "JobsTable")
+    assert _grants(raw, "ApiFunctionRole", "dynamodb") == {
+        "dynamodb:PutItem": {f"{table_id}/Arn"},
+        "dynamodb:GetItem": {f"{table_id}/Arn"},
+    }
+
+
+def test_processor_may_only_get_and_update_jobs_and_read_the_stream(raw):
+    table_id = _logical_id(raw, "AWS::DynamoDB::Table", "JobsTable")
+    assert _grants(raw, "ProcessorFunctionRole", "dynamodb") == {
+        "dynamodb:GetItem": {f"{table_id}/Arn"},
+        "dynamodb:UpdateItem": {f"{table_id}/Arn"},
+        "dynamodb:DescribeStream": {f"{table_id}/StreamArn"},
+        "dynamodb:GetRecords": {f"{table_id}/StreamArn"},
+        "dynamodb:GetShardIterator": {f"{table_id}/StreamArn"},
+        "dynamodb:ListStreams": {"*"},  # no resource-level permissions; its own policy
+    }
+
+
+def test_processor_may_send_only_to_its_failure_queue(raw):
+    queue_id = _logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures")
+    grants = _grants(raw, "ProcessorFunctionRole", "sqs")
+    assert grants["sqs:SendMessage"] == {f"{queue_id}/Arn"}
+    assert set().union(*grants.values()) == {f"{queue_id}/Arn"}
+    assert _grants(raw, "ApiFunctionRole", "sqs") == {}
+
+
+# The API -----------------------------------------------------------------------------------
+
+
+def _method(raw: dict, http_method: str, path_part: str) -> dict:
+    for method in resources(raw, "AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        if props["HttpMethod"] == http_method and ref_target(raw, props["ResourceId"])["Properties"]["PathPart"] == path_part:
+            return props
+    raise AssertionError(f"no {http_method} /{path_part}")
+
+
+def test_every_method_requires_iam_auth_and_proxies_to_the_api_function(raw):
+    methods = resources(raw, "AWS::ApiGateway::Method")
+    assert len(methods) == 2
+    api_id = _logical_id(raw, "AWS::Lambda::Function", "ApiFunction")
+    for method in methods.values():
+        assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
+        assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
+        assert api_id in json.dumps(method["Properties"]["Integration"]["Uri"])
+
+
+def test_routes_are_post_jobs_and_get_a_job(raw):
+    post = _method(raw, "POST", "jobs")
+    assert ref_target(raw, post["RequestValidatorId"])["Properties"]["ValidateRequestBody"] is True
+    assert ref_target(raw, post["RequestModels"]["application/json"])["Type"] == "AWS::ApiGateway::Model"
+    get = _method(raw, "GET", "{job_id}")
+    assert get["RequestParameters"] == {"method.request.path.job_id": True}
+    parent = ref_target(raw, ref_target(raw, get["ResourceId"])["Properties"]["ParentId"])
+    assert parent["Properties"]["PathPart"] == "jobs"
+
+
+@pytest.fixture(scope="module")
+def request_schema(raw) -> dict:
+    (model,) = resources(raw, "AWS::ApiGateway::Model").values()
+    return model["Properties"]["Schema"]
+
+
+def test_request_model_repeats_the_money_format(request_schema):
+    for field in ("principal", "monthly_payment"):
+        assert request_schema["properties"][field]["pattern"] == MONEY_PATTERN
+
+
+def test_request_model_accepts_a_valid_job(request_schema):
+    jsonschema.validate(VALID_JOB, request_schema)
+    jsonschema.validate({**VALID_JOB, "annual_rate_percent": "0"}, request_schema)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {k: v for k, v in VALID_JOB.items() if k != "principal"},
+        {**VALID_JOB, "priority": "high"},
+        {**VALID_JOB, "principal": 1000},
+        {**VALID_JOB, "monthly_payment": "510.005"},
+        {**VALID_JOB, "annual_rate_percent": 6.25},
+        {**VALID_JOB, "annual_rate_percent": "6.2500"},
+        ["not", "an", "object"],
+    ],
+    ids=["missing-field", "unknown-field", "number-principal", "third-decimal", "number-rate", "rate-four-decimals", "array"],
+)
+def test_request_model_refuses_bad_bodies(request_schema, body):
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(body, request_schema)
+
+
+def test_outputs_name_the_endpoint_table_and_failure_queue(raw):
+    assert {names.JOBS_ENDPOINT_OUTPUT, names.JOBS_TABLE_OUTPUT, names.STREAM_FAILURES_QUEUE_OUTPUT} <= set(raw["Outputs"])
+    table_id = _logical_id(raw, "AWS::DynamoDB::Table", "JobsTable")
+    assert raw["Outputs"][names.JOBS_TABLE_OUTPUT]["Value"] == {"Ref": table_id}
+    assert "/jobs" in json.dumps(raw["Outputs"][names.JOBS_ENDPOINT_OUTPUT]["Value"])
