@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from stacks.api_sync import ApiSyncStack
 from stacks.event_invoke import EventInvokeStack
 from stacks.queue_redrive import QueueRedriveStack
+from stacks.standard_workflow import StandardWorkflowStack
 from stacks.shared.checks import add_checks
 
 # Stack id -> stack class. Each stack deploys and destroys on its own: `npx cdk deploy ApiSync`.
@@ -15,6 +16,7 @@ PATTERNS = {
     "ApiSync": ApiSyncStack,
     "EventInvoke": EventInvokeStack,
     "QueueRedrive": QueueRedriveStack,
+    "StandardWorkflow": StandardWorkflowStack,
 }
 
 
