@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 from aws_lambda_powertools import Logger, Tracer
@@ -33,7 +34,7 @@ GROUP_BY = os.environ[names.GROUP_BY_ENV]
 def main(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     started = []
     for record in event.records:
-        key, etag = record.s3.get_object.key, record.s3.get_object.etag or ""
+        key, etag = unquote_plus(record.s3.get_object.key), record.s3.get_object.etag or ""  # S3 URL-encodes keys
         if not etag:
             raise ValueError(f"the S3 event for {key!r} has no eTag")
         job_id = jobs.job_id_for(key, etag)
