@@ -11,6 +11,7 @@ from stacks.express_workflow import ExpressWorkflowStack
 from stacks.fan_out import FanOutStack
 from stacks.queue_redrive import QueueRedriveStack
 from stacks.shared.checks import add_checks
+from stacks.standard_workflow import StandardWorkflowStack
 from stacks.stream_job import StreamJobStack
 from stacks.webhook import WebhookStack
 
@@ -20,6 +21,7 @@ PATTERNS = {
     "EventInvoke": EventInvokeStack,
     "QueueRedrive": QueueRedriveStack,
     "ExpressWorkflow": ExpressWorkflowStack,
+    "StandardWorkflow": StandardWorkflowStack,
     "FanOut": FanOutStack,
     "StreamJob": StreamJobStack,
     "Webhook": WebhookStack,

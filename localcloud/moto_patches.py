@@ -47,6 +47,14 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    increments read the same count, and a failed transaction restores a copy older than another
    thread's committed write. Here moto's write operations take one lock, so concurrent writers
    see what DynamoDB's would.
+12. **A task token answered before its heartbeat clock starts is not lost.** moto's engine sets up a
+   `waitForTaskToken` task's heartbeat endpoint only after the task's Lambda call returns; a
+   SendTaskSuccess/Failure arriving in between (the function stored the token, someone answered
+   at once) sets the outcome but wakes no heartbeat wait, so the task waited out
+   `HeartbeatSeconds` and failed with States.HeartbeatTimeout. In AWS the answer wins; here a
+   heartbeat endpoint created after the outcome is signalled at once.
+13. **SendTaskFailure keeps its `cause`.** moto's response handler passes only `error` to the
+   backend, so a Catch saw `"Cause": null`; here the request's `cause` is passed on too.
 """
 
 from __future__ import annotations
@@ -153,6 +161,11 @@ class MotoPatches:
         from localcloud.iam import authenticate_and_authorize
 
         from moto.iam.models import Role
+        from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        original_heartbeat = CallbackEndpoint.__dict__["setup_heartbeat_endpoint"]
 
         def role_policy_as_text(role: Role, policy_name: str, policy_json: Any) -> None:
             """Role.put_policy: a document given as a dict (CloudFormation's `Policies`) is stored as JSON."""
@@ -191,6 +204,8 @@ class MotoPatches:
             (FakeBucket, "create_from_cloudformation_json", classmethod(bucket_from_cloudformation)),
             (notifications, "_invoke_awslambda", s3_invokes_asynchronously),
             (CustomModel, "create_from_cloudformation_json", classmethod(custom_resource_from_cloudformation)),
+            (CallbackEndpoint, "setup_heartbeat_endpoint", heartbeat_after_outcome(original_heartbeat)),
+            (StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
         ]
 
     def install(self) -> None:
@@ -218,6 +233,26 @@ class MotoPatches:
         self.original.clear()
         for model in CLOUDFORMATION_MODELS:
             get_model_map().pop(model.cloudformation_type(), None)
+
+
+def heartbeat_after_outcome(setup_heartbeat_endpoint: Any) -> Any:
+    """Patch 12: a heartbeat endpoint set up after the token was answered is signalled at once."""
+
+    def setup(endpoint: Any, heartbeat_seconds: int) -> Any:
+        heartbeat = setup_heartbeat_endpoint(endpoint, heartbeat_seconds)
+        if endpoint.get_outcome() is not None:  # answered before the heartbeat clock started
+            heartbeat.notify()
+        return heartbeat
+
+    return setup
+
+
+def send_task_failure_with_cause(response: Any) -> Any:
+    """Patch 13: SendTaskFailure with its error and its cause."""
+    from moto.core.responses import EmptyResult
+
+    response.stepfunction_backend.send_task_failure(response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause"))
+    return EmptyResult()
 
 
 def _state_machine_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]

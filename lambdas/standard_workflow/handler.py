@@ -152,7 +152,7 @@ def publish(event: Any, context: LambdaContext) -> dict[str, Any]:
 def record_failure(event: Any, context: LambdaContext) -> dict[str, Any]:
     job_id = _field(event, "job_id")
     caught = event.get("error") if isinstance(event.get("error"), dict) else {}
-    error, cause = str(caught.get("Error", "Unknown")), str(caught.get("Cause", ""))
+    error, cause = str(caught.get("Error") or "Unknown"), str(caught.get("Cause") or "")
     try:  # a Lambda error's Cause is JSON with errorMessage; keep the message, not the stack trace
         cause = json.loads(cause).get("errorMessage", cause)
     except (ValueError, AttributeError):

@@ -7,6 +7,8 @@ A transition from the wrong status fails its condition, so a late retry cannot u
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -87,3 +89,12 @@ def status_for(error: str) -> str:
     if error == "Rejected":
         return REJECTED
     return FAILED
+
+
+def job_id_for(key: str, etag: str) -> str:
+    """The job id (and execution name) of one upload: the same for a repeated event of the same
+    object version, so a duplicate or retried S3 event cannot start a second job.
+    Execution names allow 80 characters of [A-Za-z0-9_-]."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", key.rsplit("/", 1)[-1].rsplit(".", 1)[0]).strip("-")[:40] or "job"
+    digest = hashlib.sha256(f"{key}\n{etag.strip(chr(34))}".encode()).hexdigest()[:16]
+    return f"{stem}-{digest}"

@@ -187,6 +187,7 @@ def test_approval_cannot_be_requested_twice_or_out_of_order(aws, context):
         ("MalformedData", json.dumps({"errorMessage": "row at byte 9 has 2 fields", "errorType": "MalformedData", "stackTrace": []}), "FAILED", "row at byte 9 has 2 fields"),
         ("States.Timeout", "", "EXPIRED", ""),
         ("Rejected", "numbers look wrong", "REJECTED", "numbers look wrong"),
+        ("States.HeartbeatTimeout", None, "EXPIRED", ""),  # Step Functions may send a null Cause
     ],
 )
 def test_record_failure_keeps_error_and_reason(aws, context, error, cause, status, reason):

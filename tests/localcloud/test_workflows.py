@@ -57,7 +57,7 @@ def test_task_token_failure_fails_the_execution(stack):
     execution_arn, token = _start_and_get_token(stack, {"id": "reject-1"})
     stack.client("stepfunctions").send_task_failure(taskToken=token, error="Rejected", cause="not in budget")
     execution = wait_for_execution(execution_arn)
-    assert (execution["status"], execution.get("error")) == ("FAILED", "Rejected")
+    assert (execution["status"], execution.get("error"), execution.get("cause")) == ("FAILED", "Rejected", "not in budget")
 
 
 def test_sync_start_takes_the_request_as_a_mapping_template_renders_it(stack):
@@ -76,3 +76,14 @@ def test_resolve_joins_deployed_values(stack):
     (logical_id,) = [lid for lid in stack.template["Resources"] if lid.startswith("Express") and stack.template["Resources"][lid]["Type"] == "AWS::StepFunctions::StateMachine"]
     joined = stack.resolve({"Fn::Join": ["|", ["machine", {"Ref": logical_id}]]})
     assert joined == f"machine|{machine_arn(stack, 'Express')}"
+
+
+def test_a_token_answered_before_the_heartbeat_clock_starts_still_resumes_the_task(stack):
+    """moto sets up a task's heartbeat wait only after its Lambda call returns: an answer sent in
+    between must not be lost (it was: the task then failed with States.HeartbeatTimeout)."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, CallbackOutcomeSuccess
+
+    endpoint = CallbackEndpoint(callback_id="answered-early")
+    endpoint.notify(CallbackOutcomeSuccess(callback_id="answered-early", output="{}"))
+    heartbeat = endpoint.setup_heartbeat_endpoint(heartbeat_seconds=2)
+    assert heartbeat.clear_and_wait() is True  # moto alone: waits the 2 s and returns False

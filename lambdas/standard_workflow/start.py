@@ -1,0 +1,47 @@
+"""StandardWorkflow's start function: S3 invokes it (asynchronously) for each CSV uploaded under
+incoming/, and it starts one execution per object version.
+
+The execution name is the job id, derived from the key and ETag (`jobs.job_id_for`): S3 delivers
+events at least once, and a repeated event finds its execution already started
+(ExecutionAlreadyExists) instead of starting a second job. Any other error raises, so Lambda
+retries the event and then hands it to the on-failure destination and the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from standard_workflow import jobs, names
+
+logger = Logger()
+tracer = Tracer()
+sfn = boto3.client("stepfunctions")
+STATE_MACHINE_ARN = os.environ[names.STATE_MACHINE_ARN_ENV]
+GROUP_BY = os.environ[names.GROUP_BY_ENV]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_source(data_class=S3Event)
+def main(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    started = []
+    for record in event.records:
+        key, etag = unquote_plus(record.s3.get_object.key), record.s3.get_object.etag or ""  # S3 URL-encodes keys
+        if not etag:
+            raise ValueError(f"the S3 event for {key!r} has no eTag")
+        job_id = jobs.job_id_for(key, etag)
+        try:
+            sfn.start_execution(stateMachineArn=STATE_MACHINE_ARN, name=job_id, input=json.dumps({"source_key": key, "group_by": GROUP_BY}))
+            logger.info("job started", extra={"job_id": job_id, "source_key": key})
+        except sfn.exceptions.ExecutionAlreadyExists:
+            logger.info("duplicate event: job already started", extra={"job_id": job_id, "source_key": key})
+        started.append(job_id)
+    return {"jobs": started}

@@ -1,0 +1,276 @@
+"""Pattern 5, StandardWorkflow: a job longer than one Lambda may run, as a Standard state machine.
+
+    upload incoming/x.csv --> DataBucket --(S3 invokes async)--> StartFunction --StartExecution(name = job id)-->
+
+    Split --> Map: ProcessChunk x N (MaxConcurrency) --> Merge --> WaitForApproval --> Publish --> Done
+      |              |                                  |            | (task token in JobsTable,      |
+      +--------------+----------------------------------+            |  message on ApprovalTopic)     |
+                 any error, after retries on transient ones           +-- rejected / timed out --------+
+                                   v                                  v
+                             RecordFailure (job record: FAILED, REJECTED or EXPIRED, with the reason)
+                                   v
+                     JobFailed (Fail) | ApprovalExpired (Fail) | JobRejected (Succeed: a decision)
+
+Split reads the CSV's header and cuts the rest into byte ranges, writing one small manifest per
+chunk under jobs/<id>/chunks/; only keys travel in the state. Each chunk is aggregated by its own
+invocation (well within Lambda's 15 minutes however large the file), results land under
+jobs/<id>/results/, Merge combines them, and a person approves the merged result before Publish
+copies it to published/<id>.json. Every task retries Lambda's service errors and the handlers'
+TransientError with backoff; anything else (bad data) is caught at once and recorded on the job.
+The approval waits at most `approval_timeout`, and at most `approval_heartbeat` without a
+heartbeat, then the job ends EXPIRED instead of hanging.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from lambdas.standard_workflow import names
+from stacks.shared import PatternFunction
+from stacks.shared.async_invoke import AsyncInvoke
+from stacks.shared.buckets import NotifyingBucket, secure_bucket
+from stacks.shared.state_machine import PatternStateMachine
+from stacks.shared.tables import secure_table
+
+PATTERN = "standard_workflow"
+# What a task retries: Lambda's own transient failures and the handlers' TransientError. Nothing
+# else: MalformedData, a missing object or a bug fails the same way every time.
+TRANSIENT_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientError",
+]
+APPROVAL_TIMEOUT_ERRORS = ["States.Timeout", "States.HeartbeatTimeout"]
+JOB_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # the execution name is the job id
+
+
+class StandardWorkflowStack(Stack):
+    """S3 upload -> Standard state machine: split, Map over chunks, merge, approval, publish."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        group_by: str = "region",
+        chunk_bytes: int = 8 * 1024 * 1024,
+        max_chunks: int = 1000,
+        max_concurrency: int = 10,
+        chunk_timeout: Duration = Duration.minutes(5),
+        retry_attempts: int = 3,
+        retry_interval: Duration = Duration.seconds(2),
+        approval_timeout: Duration = Duration.hours(24),
+        approval_heartbeat: Duration = Duration.hours(12),
+        execution_timeout: Duration = Duration.days(2),
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id, description="StandardWorkflow: S3 -> Step Functions Standard: split, Map, merge, approval, publish", **kwargs)  # type: ignore[arg-type]
+        if not 1 <= max_concurrency <= 40:
+            raise ValueError("max_concurrency must be between 1 and 40: it bounds how hard the chunks hit S3 and DynamoDB")
+        if approval_heartbeat.to_seconds() >= approval_timeout.to_seconds():
+            raise ValueError("approval_heartbeat must be shorter than approval_timeout")
+
+        # Where uploads land and every job's intermediate and published results live.
+        access_logs = secure_bucket(self, "AccessLogsBucket")
+        self.bucket = NotifyingBucket(self, "DataBucket", purpose="data", server_access_logs_bucket=access_logs, server_access_logs_prefix="data/")
+        self.jobs_table = secure_table(self, "JobsTable", partition_key="job_id")
+        # A person subscribes to approval requests. Encrypted with the AWS-managed SNS key (the
+        # key policy lets principals of this account publish through SNS), TLS-only.
+        self.approval_topic = sns.Topic(
+            self,
+            "ApprovalTopic",
+            master_key=kms.Alias.from_alias_name(self, "SnsManagedKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+
+        # One function per task, each granted only what its step touches.
+        environment = {names.BUCKET_ENV: self.bucket.derived_name, names.JOBS_TABLE_ENV: self.jobs_table.table_name}
+        chunking = {names.CHUNK_BYTES_ENV: str(chunk_bytes), names.MAX_CHUNKS_ENV: str(max_chunks)}
+        self.split_function = self._task_function("SplitFunction", "split", Duration.minutes(1), {**environment, **chunking})
+        self.chunk_function = self._task_function("ProcessChunkFunction", "process_chunk", chunk_timeout, {**environment, **chunking}, memory_size=1024)
+        self.merge_function = self._task_function("MergeFunction", "merge", Duration.minutes(2), environment, memory_size=1024)
+        self.approval_function = self._task_function(
+            "RequestApprovalFunction", "request_approval", Duration.seconds(30), {**environment, names.APPROVAL_TOPIC_ENV: self.approval_topic.topic_arn}
+        )
+        self.publish_function = self._task_function("PublishFunction", "publish", Duration.seconds(30), environment)
+        self.failure_function = self._task_function("RecordFailureFunction", "record_failure", Duration.seconds(30), environment)
+
+        uploads, work, published = names.INCOMING_PREFIX, names.JOBS_PREFIX, names.PUBLISHED_PREFIX
+        self.bucket.grant_object_access(self.split_function, read=[uploads], read_write=[work])
+        self.bucket.grant_object_access(self.chunk_function, read=[uploads], read_write=[work])
+        self.bucket.grant_object_access(self.merge_function, read_write=[work])
+        self.bucket.grant_object_access(self.publish_function, read=[work], read_write=[published])
+        for function in (self.split_function, self.chunk_function, self.approval_function, self.publish_function, self.failure_function):
+            self.jobs_table.grant(function, "dynamodb:UpdateItem")  # jobs.py's conditional updates only
+        # sns:Publish only: topic.grant_publish would add kms:GenerateDataKey* on every key of the
+        # account for the imported alias; the AWS-managed key's policy already lets this account's
+        # principals use it through SNS.
+        self.approval_function.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[self.approval_topic.topic_arn]))
+
+        # The workflow. Only keys and counts travel in the state; the data stays in S3.
+        record_failure = self._task(
+            "RecordFailure",
+            self.failure_function,
+            {"job_id": JOB_ID, "error": sfn.JsonPath.object_at("$.error")},
+            retry_attempts,
+            retry_interval,
+            result_path="$.failure",
+        )
+        record_failure.next(
+            sfn.Choice(self, "HowDidItEnd")
+            .when(sfn.Condition.string_equals("$.failure.status", "REJECTED"), sfn.Succeed(self, "JobRejected", comment="A person rejected the result: a decision, not a fault"))
+            .when(
+                sfn.Condition.string_equals("$.failure.status", "EXPIRED"),
+                sfn.Fail(self, "ApprovalExpired", error="ApprovalExpired", cause="Nobody answered the approval request in time"),
+            )
+            .otherwise(sfn.Fail(self, "JobFailed", error="JobFailed", cause="A step failed; the job record has the reason"))
+        )
+
+        split = self._task(
+            "Split",
+            self.split_function,
+            {"job_id": JOB_ID, "source_key": sfn.JsonPath.string_at("$.source_key"), "group_by": sfn.JsonPath.string_at("$.group_by")},
+            retry_attempts,
+            retry_interval,
+            result_selector={"chunks": sfn.JsonPath.list_at("$.chunks")},
+        )
+        process_chunks = sfn.Map(
+            self,
+            "ProcessChunks",
+            items_path="$.chunks",
+            max_concurrency=max_concurrency,
+            item_selector={
+                "job_id": JOB_ID,
+                "manifest_key": sfn.JsonPath.string_at("$$.Map.Item.Value.manifest_key"),
+                "chunk": sfn.JsonPath.number_at("$$.Map.Item.Value.chunk"),
+            },
+            result_path="$.results",
+        )
+        process_chunks.item_processor(self._task("ProcessChunk", self.chunk_function, None, retry_attempts, retry_interval))
+        process_chunks.add_catch(record_failure, result_path="$.error")
+        merge = self._task(
+            "Merge",
+            self.merge_function,
+            {"job_id": JOB_ID, "results": sfn.JsonPath.list_at("$.results")},
+            retry_attempts,
+            retry_interval,
+        )
+        wait_for_approval = tasks.LambdaInvoke(
+            self,
+            "WaitForApproval",
+            lambda_function=self.approval_function,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {"job_id": JOB_ID, "merged_key": sfn.JsonPath.string_at("$.merged_key"), "task_token": sfn.JsonPath.task_token}
+            ),
+            task_timeout=sfn.Timeout.duration(approval_timeout),
+            heartbeat_timeout=sfn.Timeout.duration(approval_heartbeat),
+            retry_on_service_exceptions=False,
+            result_path="$.approval",
+        )
+        wait_for_approval.add_retry(errors=TRANSIENT_ERRORS, interval=retry_interval, max_attempts=retry_attempts, backoff_rate=2)
+        wait_for_approval.add_catch(record_failure, errors=APPROVAL_TIMEOUT_ERRORS, result_path="$.error")
+        wait_for_approval.add_catch(record_failure, result_path="$.error")  # Rejected, or any other error
+        publish = self._task(
+            "Publish",
+            self.publish_function,
+            {"job_id": JOB_ID, "merged_key": sfn.JsonPath.string_at("$.merged_key")},
+            retry_attempts,
+            retry_interval,
+        )
+        for step in (split, merge, publish):
+            step.add_catch(record_failure, result_path="$.error")
+        definition = split.next(process_chunks).next(merge).next(wait_for_approval).next(publish).next(sfn.Succeed(self, "Published"))
+
+        self.state_machine = PatternStateMachine(
+            self,
+            "JobStateMachine",
+            definition=definition,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=execution_timeout,
+            log_level=sfn.LogLevel.ALL,
+            # Not the data: WaitForApproval's input holds the task token, which answers the approval.
+            include_execution_data=False,
+        )
+        self._acknowledge_function_versions()
+
+        # Upload -> execution. A small function starts it (not an EventBridge rule): it names the
+        # execution from the object's key and ETag, so S3's at-least-once delivery cannot start
+        # one upload twice; see the README for why, and for the EventBridge alternative.
+        self.start_function = PatternFunction(
+            self,
+            "StartFunction",
+            pattern=PATTERN,
+            handler="start.main",
+            description="Starts one StandardWorkflow execution per CSV uploaded under incoming/",
+            timeout=Duration.seconds(30),
+            environment={names.STATE_MACHINE_ARN_ENV: self.state_machine.state_machine_arn, names.GROUP_BY_ENV: group_by},
+        )
+        self.start_invocation = AsyncInvoke(self.start_function, name="Start", event="upload events")
+        self.state_machine.grant_start_execution(self.start_function)
+        self.bucket.invoke_on_object_created(self.start_function, prefix=uploads)
+
+        CfnOutput(self, names.BUCKET_OUTPUT, value=self.bucket.bucket_name)
+        CfnOutput(self, names.UPLOAD_PREFIX_OUTPUT, value=uploads)
+        CfnOutput(self, names.STATE_MACHINE_ARN_OUTPUT, value=self.state_machine.state_machine_arn)
+        CfnOutput(self, names.JOBS_TABLE_OUTPUT, value=self.jobs_table.table_name)
+        CfnOutput(self, names.APPROVAL_TOPIC_OUTPUT, value=self.approval_topic.topic_arn, description="Subscribe to receive approval requests")
+        CfnOutput(self, names.START_FUNCTION_OUTPUT, value=self.start_function.function_name)
+
+    def _acknowledge_function_versions(self) -> None:
+        """Each LambdaInvoke task lets the machine invoke its function and the function's versions
+        and aliases (`<function ARN>:*`): a wildcard over one function's qualifiers, nothing wider."""
+        policy = self.state_machine.role.node.find_child("DefaultPolicy")
+        for function in (self.split_function, self.chunk_function, self.merge_function, self.approval_function, self.publish_function, self.failure_function):
+            logical_id = self.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+            Validations.of(policy).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                    reason=f"lambda:InvokeFunction on {function.node.id}'s versions and aliases, as CDK's "
+                    "LambdaInvoke grants it; the wildcard covers qualifiers of this one function only.",
+                )
+            )
+
+    def _task_function(self, id: str, handler: str, timeout: Duration, environment: dict[str, str], **overrides: object) -> PatternFunction:
+        function = PatternFunction(
+            self,
+            id,
+            pattern=PATTERN,
+            handler=f"handler.{handler}",
+            description=f"StandardWorkflow task: {handler}",
+            timeout=timeout,
+            environment=environment,
+            **overrides,
+        )
+        function.invoked_synchronously_by("the StandardWorkflow state machine")
+        return function
+
+    def _task(
+        self,
+        id: str,
+        function: PatternFunction,
+        payload: dict[str, object] | None,
+        retry_attempts: int,
+        retry_interval: Duration,
+        **options: object,
+    ) -> tasks.LambdaInvoke:
+        """A Lambda task whose result is the function's return value, retried on transient errors only."""
+        task = tasks.LambdaInvoke(
+            self,
+            id,
+            lambda_function=function,
+            payload=None if payload is None else sfn.TaskInput.from_object(payload),  # None: the state input
+            payload_response_only=True,
+            retry_on_service_exceptions=False,  # replaced by the retry below, which adds TransientError
+            **options,  # type: ignore[arg-type]
+        )
+        task.add_retry(errors=TRANSIENT_ERRORS, interval=retry_interval, max_attempts=retry_attempts, backoff_rate=2)
+        return task
