@@ -105,7 +105,8 @@ def process_chunk(event: Any, context: LambdaContext) -> dict[str, Any]:
     result = aggregate.aggregate_rows(lines, manifest["columns"], manifest["group_by"])
     result_key = f"{job_prefix(job_id)}results/{chunk:05d}.json"
     _put_json(result_key, result)
-    jobs.chunk_done(table, job_id, chunk)
+    if not jobs.chunk_done(table, job_id, chunk):
+        logger.info("job no longer processing: chunk not counted", extra={"job_id": job_id, "chunk": chunk})
     return {"result_key": result_key}
 
 

@@ -41,15 +41,23 @@ def processing(table: Any, job_id: str, chunks_total: int) -> None:
     )
 
 
-def chunk_done(table: Any, job_id: str, chunk: int) -> None:
-    """Idempotent: a chunk index joins a set once, however often its task is retried."""
-    table.update_item(
-        Key={"job_id": job_id},
-        UpdateExpression="ADD done_chunks :c SET updated_at = :t",
-        ConditionExpression="#s = :s",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":c": {chunk}, ":s": PROCESSING, ":t": _now()},
-    )
+def chunk_done(table: Any, job_id: str, chunk: int) -> bool:
+    """Idempotent: a chunk index joins a set once, however often its task is retried.
+
+    False when the job has left PROCESSING (another chunk failed it while this one ran): the
+    late chunk's result is not counted, and it is no failure of its own.
+    """
+    try:
+        table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="ADD done_chunks :c SET updated_at = :t",
+            ConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":c": {chunk}, ":s": PROCESSING, ":t": _now()},
+        )
+    except table.meta.client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def awaiting_approval(table: Any, job_id: str, task_token: str, merged_key: str) -> None:

@@ -107,6 +107,15 @@ def test_a_retried_chunk_is_counted_once(aws, context):
     assert job("j")["done_chunks"] == {0}
 
 
+def test_a_chunk_finishing_after_the_job_failed_is_not_counted_and_does_not_fail(aws, context):
+    split = aws.split({"job_id": "j", "source_key": upload(make_csv(50)), "group_by": "region"}, context)
+    aws.record_failure({"job_id": "j", "error": {"Error": "MalformedData", "Cause": "another chunk"}}, context)
+    result = aws.process_chunk({"job_id": "j", **split["chunks"][0]}, context)  # raises nothing
+    assert result["result_key"]
+    record = job("j")
+    assert record["status"] == "FAILED" and not record.get("done_chunks")
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
