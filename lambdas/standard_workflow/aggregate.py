@@ -8,7 +8,6 @@ Per group-by key and numeric column: count, sum, min, max, as exact decimals (st
 from __future__ import annotations
 
 import csv
-import io
 from decimal import Decimal, InvalidOperation
 from typing import Any
 

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from hypothesis import given

@@ -4,7 +4,6 @@ out, and the auth type honoured."""
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 

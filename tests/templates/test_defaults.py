@@ -9,7 +9,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
