@@ -28,19 +28,10 @@ from constructs import Construct
 from lambdas.express_workflow import names
 from stacks.express_workflow_templates import load
 from stacks.shared import PatternFunction, PatternRestApi
-from stacks.shared.state_machine import PatternStateMachine
+from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
 
 API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
 
-# Errors worth another attempt: Lambda's own service errors, throttling, and what a task raises as
-# TransientError (lambdas/shared/errors.py). Everything else (MalformedData, a bug) fails at once.
-TRANSIENT_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "TransientError",
-]
 
 # The shape of POST /orders/check, checked by API Gateway before anything runs: fields, types,
 # lengths, counts and the money format of lambdas/shared/commerce.py (MONEY_PATTERN; the template
@@ -147,7 +138,7 @@ class ExpressWorkflowStack(Stack):
                 **props,
             )
             invoke.add_retry(
-                errors=TRANSIENT_ERRORS,
+                errors=TRANSIENT_TASK_ERRORS,
                 interval=Duration.seconds(1),
                 max_attempts=retry_attempts,
                 backoff_rate=2,

@@ -35,19 +35,10 @@ from lambdas.standard_workflow import names
 from stacks.shared import PatternFunction
 from stacks.shared.async_invoke import AsyncInvoke
 from stacks.shared.buckets import NotifyingBucket, secure_bucket
-from stacks.shared.state_machine import PatternStateMachine
+from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
 from stacks.shared.tables import secure_table
 
 PATTERN = "standard_workflow"
-# What a task retries: Lambda's own transient failures and the handlers' TransientError. Nothing
-# else: MalformedData, a missing object or a bug fails the same way every time.
-TRANSIENT_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "TransientError",
-]
 APPROVAL_TIMEOUT_ERRORS = ["States.Timeout", "States.HeartbeatTimeout"]
 JOB_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # the execution name is the job id
 
@@ -176,7 +167,7 @@ class StandardWorkflowStack(Stack):
             retry_on_service_exceptions=False,
             result_path="$.approval",
         )
-        wait_for_approval.add_retry(errors=TRANSIENT_ERRORS, interval=retry_interval, max_attempts=retry_attempts, backoff_rate=2)
+        wait_for_approval.add_retry(errors=TRANSIENT_TASK_ERRORS, interval=retry_interval, max_attempts=retry_attempts, backoff_rate=2)
         wait_for_approval.add_catch(record_failure, errors=APPROVAL_TIMEOUT_ERRORS, result_path="$.error")
         wait_for_approval.add_catch(record_failure, result_path="$.error")  # Rejected, or any other error
         publish = self._task(
@@ -272,5 +263,5 @@ class StandardWorkflowStack(Stack):
             retry_on_service_exceptions=False,  # replaced by the retry below, which adds TransientError
             **options,  # type: ignore[arg-type]
         )
-        task.add_retry(errors=TRANSIENT_ERRORS, interval=retry_interval, max_attempts=retry_attempts, backoff_rate=2)
+        task.add_retry(errors=TRANSIENT_TASK_ERRORS, interval=retry_interval, max_attempts=retry_attempts, backoff_rate=2)
         return task

@@ -30,6 +30,16 @@ from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
 from stacks.shared.props import consolidate_props
 
 VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
+# What a Lambda task retries: Lambda's own service errors and throttling, and what a handler raises
+# as TransientError (lambdas/shared/errors.py). Nothing else: bad data or a bug fails the same way
+# every time, so a retry only delays the catch.
+TRANSIENT_TASK_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientError",
+]
 # What Step Functions needs to deliver logs to CloudWatch Logs; none takes a resource ARN.
 LOG_DELIVERY_ACTIONS = [
     "logs:CreateLogDelivery",

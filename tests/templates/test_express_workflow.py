@@ -11,7 +11,8 @@ from aws_cdk import App, Duration
 from express_workflow import names
 from express_workflow.orders import MAX_LINE_ITEMS
 from shared.commerce import MAX_QUANTITY, MONEY_PATTERN
-from stacks.express_workflow import TRANSIENT_ERRORS, ExpressWorkflowStack
+from stacks.express_workflow import ExpressWorkflowStack
+from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS
 from stacks.express_workflow_templates import load
 from tests.templates.helpers import as_list, policy_statements, ref_target, resources
 
@@ -104,7 +105,7 @@ def test_every_task_retries_only_transient_errors_with_jittered_backoff_and_has_
     assert set(tasks) == {"Validate", "Price", "Stock", "Fraud", "Assemble"}
     for name, task in tasks.items():
         (retry,) = task["Retry"]
-        assert sorted(retry["ErrorEquals"]) == sorted(TRANSIENT_ERRORS), name
+        assert sorted(retry["ErrorEquals"]) == sorted(TRANSIENT_TASK_ERRORS), name
         assert "States.ALL" not in retry["ErrorEquals"] and "States.TaskFailed" not in retry["ErrorEquals"]
         assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 1
         assert 0 < task["TimeoutSeconds"] < definition["TimeoutSeconds"]
@@ -114,7 +115,7 @@ def test_every_task_retries_only_transient_errors_with_jittered_backoff_and_has_
 def test_transient_errors_are_lambdas_own_and_the_shared_transient_error():
     from shared.errors import TransientError
 
-    assert set(TRANSIENT_ERRORS) == {
+    assert set(TRANSIENT_TASK_ERRORS) == {
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",
