@@ -15,15 +15,13 @@ from constructs import Construct
 
 from lambdas.api_sync import names
 from stacks.shared import PatternFunction, PatternRestApi
+from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
 
-API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
 
 # The shape of POST /quotes, checked by API Gateway: fields, types, lengths, counts and the money
 # format, the same as the handler's pydantic model (tests/templates/test_api_sync.py holds them to
 # it). Rules about known values (currencies, countries) live in the handler alone, which names the
 # field and the values it knows.
-# A price is plain decimal digits with at most two decimals, below 10,000,000 (shared/commerce.py).
-MONEY_PATTERN = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$"
 QUOTE_REQUEST_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
     title="QuoteRequest",
@@ -34,21 +32,7 @@ QUOTE_REQUEST_SCHEMA = apigw.JsonSchema(
         "customer_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64),
         "currency": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
         "country": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-        "items": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.ARRAY,
-            min_items=1,
-            max_items=100,
-            items=apigw.JsonSchema(
-                type=apigw.JsonSchemaType.OBJECT,
-                required=["sku", "quantity", "unit_price"],
-                additional_properties=False,
-                properties={
-                    "sku": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64),
-                    "quantity": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=10_000),
-                    "unit_price": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=MONEY_PATTERN),
-                },
-            ),
-        ),
+        "items": line_items_schema(max_items=100),
     },
 )
 

@@ -28,16 +28,15 @@ from constructs import Construct
 from lambdas.express_workflow import names
 from stacks.express_workflow_templates import load
 from stacks.shared import PatternFunction, PatternRestApi
+from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
 from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
 
-API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
 
 
 # The shape of POST /orders/check, checked by API Gateway before anything runs: fields, types,
 # lengths, counts and the money format of lambdas/shared/commerce.py (MONEY_PATTERN; the template
 # tests hold the two to each other). Known values (currencies) are the Validate state's to check,
 # so a well-formed but unacceptable order reaches the Fail state and comes back as a 400 with details.
-MONEY_PATTERN = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$"
 MAX_LINE_ITEMS = 50
 ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
@@ -48,21 +47,7 @@ ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
     properties={
         "customer_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64),
         "currency": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-        "items": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.ARRAY,
-            min_items=1,
-            max_items=MAX_LINE_ITEMS,
-            items=apigw.JsonSchema(
-                type=apigw.JsonSchemaType.OBJECT,
-                required=["sku", "quantity", "unit_price"],
-                additional_properties=False,
-                properties={
-                    "sku": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64),
-                    "quantity": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=10_000),
-                    "unit_price": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=MONEY_PATTERN),
-                },
-            ),
-        ),
+        "items": line_items_schema(max_items=MAX_LINE_ITEMS),
     },
 )
 

@@ -29,21 +29,19 @@ from constructs import Construct
 
 from lambdas.fan_out import names
 from stacks.shared import PatternFunction, PatternRestApi
+from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
 from stacks.shared.async_invoke import AsyncInvoke
 from stacks.shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
 from stacks.shared.tables import secure_table
 
 PATTERN = "fan_out"
-API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
 MIN_RECEIVE_COUNT = 3
 
 # The shape of POST /batches, checked by API Gateway before the function runs: the same fields,
 # lengths and formats as the handler's pydantic model (lambdas/fan_out/sales.py, shared/commerce.py);
 # tests/templates/test_fan_out.py holds them to it. Known currencies are the handler's rule alone.
 MAX_ITEMS = 2_000
-MAX_QUANTITY = 10_000
 SKU_PATTERN = r"^[A-Z]{2,12}-[A-Z0-9]{1,24}$"
-MONEY_PATTERN = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$"
 BATCH_REQUEST_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
     title="BatchRequest",
@@ -52,21 +50,7 @@ BATCH_REQUEST_SCHEMA = apigw.JsonSchema(
     additional_properties=False,
     properties={
         "currency": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-        "items": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.ARRAY,
-            min_items=1,
-            max_items=MAX_ITEMS,
-            items=apigw.JsonSchema(
-                type=apigw.JsonSchemaType.OBJECT,
-                required=["sku", "quantity", "unit_price"],
-                additional_properties=False,
-                properties={
-                    "sku": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=SKU_PATTERN),
-                    "quantity": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=MAX_QUANTITY),
-                    "unit_price": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=MONEY_PATTERN),
-                },
-            ),
-        ),
+        "items": line_items_schema(max_items=MAX_ITEMS, sku=apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=SKU_PATTERN)),
     },
 )
 

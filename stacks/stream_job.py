@@ -27,11 +27,11 @@ from constructs import Construct
 
 from lambdas.stream_job import names
 from stacks.shared import PatternFunction, PatternRestApi
+from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT
 from stacks.shared.streams import consume_stream
 from stacks.shared.tables import secure_table
 
 PATTERN = "stream_job"
-API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
 # Lambda's own limit: a job that needs longer belongs in StandardWorkflow.
 LAMBDA_TIMEOUT_LIMIT = Duration.minutes(15)
 

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 
-from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
@@ -34,6 +34,36 @@ ACCESS_LOG_FIELDS = apigw.AccessLogFormat.json_with_standard_fields(
     status=True,
     user=True,
 )
+
+
+
+# A price: plain decimal digits with at most two decimals, below 10,000,000 (lambdas/shared/commerce.py
+# MONEY_PATTERN; the template tests hold the two to each other).
+MONEY_PATTERN = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$"
+MAX_QUANTITY = 10_000
+# API Gateway waits at most this long for an integration; a function or workflow behind a REST API
+# must finish well inside it, or the client sees a gateway timeout while the work runs on.
+API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
+
+
+def line_items_schema(*, max_items: int, sku: apigw.JsonSchema | None = None) -> apigw.JsonSchema:
+    """A request model's `items`: 1..max_items `{sku, quantity, unit_price}` line items, as
+    lambdas/shared/commerce.py's LineItem takes them (`sku` a non-empty string unless given)."""
+    return apigw.JsonSchema(
+        type=apigw.JsonSchemaType.ARRAY,
+        min_items=1,
+        max_items=max_items,
+        items=apigw.JsonSchema(
+            type=apigw.JsonSchemaType.OBJECT,
+            required=["sku", "quantity", "unit_price"],
+            additional_properties=False,
+            properties={
+                "sku": sku or apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64),
+                "quantity": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=MAX_QUANTITY),
+                "unit_price": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=MONEY_PATTERN),
+            },
+        ),
+    )
 
 
 class PatternRestApi(apigw.RestApi):
