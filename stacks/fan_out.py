@@ -140,19 +140,7 @@ class FanOutStack(Stack):
         self.table.grant(self.api_function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         integration = apigw.LambdaIntegration(self.api_function, allow_test_invoke=False)
         batch_model = self.api.json_model("BatchRequest", BATCH_REQUEST_SCHEMA)
-        batches_resource = self.api.root.add_resource("batches")
-        batches_resource.add_method(
-            "POST",
-            integration,
-            request_validator=self.api.request_validator,
-            request_models={"application/json": batch_model},
-        )
-        batches_resource.add_resource("{batch_id}").add_method(
-            "GET",
-            integration,
-            request_validator=self.api.request_validator,
-            request_parameters={"method.request.path.batch_id": True},
-        )
+        self.api.add_collection("batches", integration, create_model=batch_model, id_parameter="batch_id")
 
         # Failure records -> chunk-failed handler: marks the batch failed, naming the chunk.
         self.chunk_failed = PatternFunction(

@@ -118,19 +118,7 @@ class StreamJobStack(Stack):
 
         integration = apigw.LambdaIntegration(self.api_function, allow_test_invoke=False)
         job_model = self.api.json_model("LoanReportRequest", JOB_REQUEST_SCHEMA)
-        jobs_resource = self.api.root.add_resource("jobs")
-        jobs_resource.add_method(
-            "POST",
-            integration,
-            request_validator=self.api.request_validator,
-            request_models={"application/json": job_model},
-        )
-        jobs_resource.add_resource("{job_id}").add_method(
-            "GET",
-            integration,
-            request_validator=self.api.request_validator,
-            request_parameters={"method.request.path.job_id": True},
-        )
+        self.api.add_collection("jobs", integration, create_model=job_model, id_parameter="job_id")
 
         # JobsTable's stream -> ProcessorFunction: new pending jobs only. It claims, updates and
         # reads jobs (UpdateItem, GetItem), never creates or deletes them.

@@ -142,6 +142,26 @@ class PatternRestApi(apigw.RestApi):
         """A request model API Gateway validates bodies against before invoking anything."""
         return self.add_model(id, content_type="application/json", schema=schema)
 
+    def add_collection(
+        self, path: str, integration: apigw.Integration, *, create_model: apigw.Model, id_parameter: str
+    ) -> apigw.Resource:
+        """`POST /<path>` (body checked against `create_model`) and `GET /<path>/{<id_parameter>}`,
+        both to `integration`: the shape of a job or batch API that answers 202 and a status URL."""
+        collection = self.root.add_resource(path)
+        collection.add_method(
+            "POST",
+            integration,
+            request_validator=self.request_validator,
+            request_models={"application/json": create_model},
+        )
+        collection.add_resource(f"{{{id_parameter}}}").add_method(
+            "GET",
+            integration,
+            request_validator=self.request_validator,
+            request_parameters={f"method.request.path.{id_parameter}": True},
+        )
+        return collection
+
     def _json_gateway_errors(self) -> None:
         """Errors produced by API Gateway itself come back as JSON, like the handler's errors.
 
