@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 
 def resources(template: dict, resource_type: str) -> dict[str, dict]:
     return {lid: r for lid, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def construct_resource(template: dict, resource_type: str, construct_id: str) -> tuple[str, dict]:
+    """(logical id, resource) of the one resource a construct made: its logical id is the
+    construct id, plus an 8-digit hash when the construct is nested."""
+    pattern = re.compile(rf"^{construct_id}([0-9A-F]{{8}})?$")
+    (match,) = [(lid, r) for lid, r in resources(template, resource_type).items() if pattern.match(lid)]
+    return match
 
 
 def ref_target(template: dict, value: object) -> dict:

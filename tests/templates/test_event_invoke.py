@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from event_invoke import names
-from tests.templates.helpers import as_list, resources
+from tests.templates.helpers import as_list, construct_resource, resources
 
 
 @pytest.fixture(scope="module")
@@ -16,16 +15,10 @@ def raw(templates) -> dict:
     return templates["EventInvoke"]
 
 
-def _one(raw: dict, resource_type: str, construct_id: str) -> tuple[str, dict]:
-    """The resource of a construct: its logical id is the construct id plus an 8-digit hash."""
-    pattern = re.compile(rf"^{construct_id}([0-9A-F]{{8}})?$")
-    (match,) = [(lid, r) for lid, r in resources(raw, resource_type).items() if pattern.match(lid)]
-    return match
-
 
 @pytest.fixture(scope="module")
 def function(raw) -> tuple[str, dict]:
-    return _one(raw, "AWS::Lambda::Function", "AnalyzeFunction")
+    return construct_resource(raw, "AWS::Lambda::Function", "AnalyzeFunction")
 
 
 def test_retries_event_age_and_both_destinations_are_explicit(raw, function):
@@ -34,8 +27,8 @@ def test_retries_event_age_and_both_destinations_are_explicit(raw, function):
     props = config["Properties"]
     assert props["FunctionName"] == {"Ref": function_id}
     assert (props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"]) == (2, 3600)
-    results_id, _ = _one(raw, "AWS::SQS::Queue", "AnalysisResults")
-    failures_id, _ = _one(raw, "AWS::SQS::Queue", "AnalyzeFailures")
+    results_id, _ = construct_resource(raw, "AWS::SQS::Queue", "AnalysisResults")
+    failures_id, _ = construct_resource(raw, "AWS::SQS::Queue", "AnalyzeFailures")
     assert props["DestinationConfig"] == {
         "OnSuccess": {"Destination": {"Fn::GetAtt": [results_id, "Arn"]}},
         "OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}},
@@ -44,14 +37,14 @@ def test_retries_event_age_and_both_destinations_are_explicit(raw, function):
 
 def test_failed_events_also_go_to_a_dead_letter_queue(raw, function):
     _, fn = function
-    dlq_id, dlq = _one(raw, "AWS::SQS::Queue", "AnalyzeDLQ")
+    dlq_id, dlq = construct_resource(raw, "AWS::SQS::Queue", "AnalyzeDLQ")
     assert fn["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
     assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
 def test_s3_invokes_the_function_for_uploads_only(raw, function):
     function_id, _ = function
-    _, bucket = _one(raw, "AWS::S3::Bucket", "UploadsBucket")
+    _, bucket = construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")
     (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
     assert config["Event"] == "s3:ObjectCreated:*"
     assert config["Function"] == {"Fn::GetAtt": [function_id, "Arn"]}
@@ -62,17 +55,17 @@ def test_s3_invokes_the_function_for_uploads_only(raw, function):
 
 def test_only_this_bucket_in_this_account_may_invoke(raw, function):
     function_id, _ = function
-    _, permission = _one(raw, "AWS::Lambda::Permission", "AllowUploadsBucketInvokeAnalyzeFunction")
+    _, permission = construct_resource(raw, "AWS::Lambda::Permission", "AllowUploadsBucketInvokeAnalyzeFunction")
     props = permission["Properties"]
     assert props["Principal"] == "s3.amazonaws.com"
     assert props["SourceAccount"] == {"Ref": "AWS::AccountId"}
-    bucket_name = _one(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["Properties"]["BucketName"]
+    bucket_name = construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["Properties"]["BucketName"]
     assert bucket_name["Fn::Join"][1][0] in json.dumps(props["SourceArn"])
-    assert "AllowUploadsBucketInvokeAnalyzeFunction" in _one(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["DependsOn"]
+    assert "AllowUploadsBucketInvokeAnalyzeFunction" in construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["DependsOn"]
 
 
 def _object_access(raw: dict) -> dict[tuple[str, ...], str]:
-    _, policy = _one(raw, "AWS::IAM::Policy", "AnalyzeFunctionUploadsBucketAccess")
+    _, policy = construct_resource(raw, "AWS::IAM::Policy", "AnalyzeFunctionUploadsBucketAccess")
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     return {tuple(as_list(s["Action"])): json.dumps(s["Resource"]) for s in statements}
 
@@ -88,16 +81,16 @@ def test_the_function_that_reads_objects_may_list_its_bucket_so_a_missing_key_is
     # Without s3:ListBucket, GetObject on a deleted key answers 403 AccessDenied, which the handler
     # must treat as transient (retry, then the DLQ) instead of "deleted before analysis".
     granted = _object_access(raw)
-    bucket_name = _one(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["Properties"]["BucketName"]
+    bucket_name = construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["Properties"]["BucketName"]
     listed = json.loads(granted[("s3:ListBucket",)])
     assert json.dumps(bucket_name) in json.dumps(listed) and "/" not in json.dumps(listed).split(":s3:::")[-1].split('"')[0]
     assert "*" not in json.dumps(listed), "the stack's own bucket only"
-    _, policy = _one(raw, "AWS::IAM::Policy", "AnalyzeFunctionUploadsBucketAccess")
+    _, policy = construct_resource(raw, "AWS::IAM::Policy", "AnalyzeFunctionUploadsBucketAccess")
     assert all("Condition" not in s for s in policy["Properties"]["PolicyDocument"]["Statement"])
 
 
 def test_retried_or_duplicated_events_are_idempotent_on_a_table_of_their_own(raw, function):
-    table_id, table = _one(raw, "AWS::DynamoDB::Table", "IdempotencyTable")
+    table_id, table = construct_resource(raw, "AWS::DynamoDB::Table", "IdempotencyTable")
     assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
     variables = function[1]["Properties"]["Environment"]["Variables"]
     assert variables[names.IDEMPOTENCY_TABLE_ENV] == {"Ref": table_id}
@@ -110,7 +103,7 @@ def test_buckets_are_encrypted_private_tls_only_logged_and_emptied_on_destroy(ra
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", lid
         assert all(props["PublicAccessBlockConfiguration"].values()), lid
         assert bucket["DeletionPolicy"] == "Delete", lid
-    _, uploads = _one(raw, "AWS::S3::Bucket", "UploadsBucket")
+    _, uploads = construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")
     assert "LoggingConfiguration" in uploads["Properties"]
     tls_denied = [
         p for p in resources(raw, "AWS::S3::BucketPolicy").values()
@@ -129,7 +122,7 @@ def test_failure_signals_are_alarmed(raw, metric):
 
 @pytest.mark.parametrize("queue", ["AnalyzeFailures", "AnalyzeDLQ"])
 def test_failure_queues_alarm_on_their_first_message(raw, queue):
-    queue_id, _ = _one(raw, "AWS::SQS::Queue", queue)
+    queue_id, _ = construct_resource(raw, "AWS::SQS::Queue", queue)
     watched = [
         a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
         if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"

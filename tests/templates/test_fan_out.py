@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from fan_out import names, sales
 from shared.commerce import MONEY_PATTERN
-from tests.templates.helpers import as_list, resources
+from tests.templates.helpers import as_list, construct_resource, resources
 
 
 @pytest.fixture(scope="module")
@@ -17,15 +16,10 @@ def raw(templates) -> dict:
     return templates["FanOut"]
 
 
-def _one(raw: dict, resource_type: str, construct_id: str) -> tuple[str, dict]:
-    pattern = re.compile(rf"^{construct_id}([0-9A-F]{{8}})?$")
-    (match,) = [(lid, r) for lid, r in resources(raw, resource_type).items() if pattern.match(lid)]
-    return match
-
 
 def _statements(raw: dict, function_id: str) -> list[dict]:
     """Every statement of the function's role's grants (its DefaultPolicy)."""
-    _, function = _one(raw, "AWS::Lambda::Function", function_id)
+    _, function = construct_resource(raw, "AWS::Lambda::Function", function_id)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     return [
         s for p in resources(raw, "AWS::IAM::Policy").values()
@@ -39,48 +33,48 @@ def _granted(raw: dict, function_id: str, service: str) -> dict[tuple[str, ...],
 
 
 def test_child_async_invoke_retries_then_sends_failures_to_the_consumed_queue(raw):
-    child_id, child = _one(raw, "AWS::Lambda::Function", "ChildFunction")
+    child_id, child = construct_resource(raw, "AWS::Lambda::Function", "ChildFunction")
     (config,) = resources(raw, "AWS::Lambda::EventInvokeConfig").values()
     props = config["Properties"]
     assert props["FunctionName"] == {"Ref": child_id}
     assert (props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"]) == (2, 3600)
-    failures_id, _ = _one(raw, "AWS::SQS::Queue", "ChunkFailures")
+    failures_id, _ = construct_resource(raw, "AWS::SQS::Queue", "ChunkFailures")
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}}}
     # ... which is the queue the chunk-failed handler consumes, not a queue nobody reads.
     (mapping,) = resources(raw, "AWS::Lambda::EventSourceMapping").values()
     assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [failures_id, "Arn"]}
-    assert mapping["Properties"]["FunctionName"] == {"Ref": _one(raw, "AWS::Lambda::Function", "ChunkFailedFunction")[0]}
-    dlq_id, _ = _one(raw, "AWS::SQS::Queue", "ChunkDLQ")
+    assert mapping["Properties"]["FunctionName"] == {"Ref": construct_resource(raw, "AWS::Lambda::Function", "ChunkFailedFunction")[0]}
+    dlq_id, _ = construct_resource(raw, "AWS::SQS::Queue", "ChunkDLQ")
     assert child["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
 
 
 def test_chunk_failed_consumer_reports_batch_item_failures_and_has_its_own_dlq(raw):
     (mapping,) = resources(raw, "AWS::Lambda::EventSourceMapping").values()
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    _, failures = _one(raw, "AWS::SQS::Queue", "ChunkFailures")
-    dlq_id, dlq = _one(raw, "AWS::SQS::Queue", "ChunkFailuresDLQ")
+    _, failures = construct_resource(raw, "AWS::SQS::Queue", "ChunkFailures")
+    dlq_id, dlq = construct_resource(raw, "AWS::SQS::Queue", "ChunkFailuresDLQ")
     redrive = failures["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
     assert redrive["maxReceiveCount"] >= 3
     assert failures["Properties"]["MessageRetentionPeriod"] < dlq["Properties"]["MessageRetentionPeriod"]
-    _, consumer = _one(raw, "AWS::Lambda::Function", "ChunkFailedFunction")
+    _, consumer = construct_resource(raw, "AWS::Lambda::Function", "ChunkFailedFunction")
     assert failures["Properties"]["VisibilityTimeout"] >= 6 * consumer["Properties"]["Timeout"]
 
 
 def test_child_concurrency_is_reserved_so_a_huge_batch_cannot_take_the_account(raw):
-    _, child = _one(raw, "AWS::Lambda::Function", "ChildFunction")
+    _, child = construct_resource(raw, "AWS::Lambda::Function", "ChildFunction")
     assert child["Properties"]["ReservedConcurrentExecutions"] == 10
 
 
 def test_parent_may_invoke_only_the_child(raw):
-    child_id, _ = _one(raw, "AWS::Lambda::Function", "ChildFunction")
+    child_id, _ = construct_resource(raw, "AWS::Lambda::Function", "ChildFunction")
     invoke = [s for s in _statements(raw, "ApiFunction") if "lambda:InvokeFunction" in as_list(s["Action"])]
     (statement,) = invoke
     assert as_list(statement["Action"]) == ["lambda:InvokeFunction"]
     resources_ = as_list(statement["Resource"])
     assert {"Fn::GetAtt": [child_id, "Arn"]} in resources_
     assert all(child_id in json.dumps(r) and "*" not in json.dumps(r) for r in resources_), resources_
-    variables = _one(raw, "AWS::Lambda::Function", "ApiFunction")[1]["Properties"]["Environment"]["Variables"]
+    variables = construct_resource(raw, "AWS::Lambda::Function", "ApiFunction")[1]["Properties"]["Environment"]["Variables"]
     assert variables[names.CHILD_FUNCTION_ENV] == {"Ref": child_id}
     for other in ("ChildFunction", "ChunkFailedFunction"):
         assert not [s for s in _statements(raw, other) if "lambda:InvokeFunction" in as_list(s["Action"])], other
@@ -95,17 +89,17 @@ def test_parent_may_invoke_only_the_child(raw):
     ],
 )
 def test_each_function_gets_only_the_table_actions_it_uses(raw, function_id, actions):
-    table_id, _ = _one(raw, "AWS::DynamoDB::Table", "BatchesTable")
+    table_id, _ = construct_resource(raw, "AWS::DynamoDB::Table", "BatchesTable")
     assert _granted(raw, function_id, "dynamodb") == {actions: {"Fn::GetAtt": [table_id, "Arn"]}}
-    variables = _one(raw, "AWS::Lambda::Function", function_id)[1]["Properties"]["Environment"]["Variables"]
+    variables = construct_resource(raw, "AWS::Lambda::Function", function_id)[1]["Properties"]["Environment"]["Variables"]
     assert variables[names.BATCHES_TABLE_ENV] == {"Ref": table_id}
 
 
 def test_batches_expire_on_the_ttl_attribute_the_handlers_write(raw):
-    _, table = _one(raw, "AWS::DynamoDB::Table", "BatchesTable")
+    _, table = construct_resource(raw, "AWS::DynamoDB::Table", "BatchesTable")
     assert table["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    variables = _one(raw, "AWS::Lambda::Function", "ApiFunction")[1]["Properties"]["Environment"]["Variables"]
+    variables = construct_resource(raw, "AWS::Lambda::Function", "ApiFunction")[1]["Properties"]["Environment"]["Variables"]
     assert int(variables[names.BATCH_TTL_SECONDS_ENV]) == 7 * 24 * 3600
 
 
@@ -118,7 +112,7 @@ def test_routes_are_iam_authorized_and_post_bodies_checked_against_the_model(raw
         assert method["RequestValidatorId"]
     assert methods["GET"]["RequestParameters"] == {"method.request.path.batch_id": True}
     (model,) = resources(raw, "AWS::ApiGateway::Model").values()
-    assert methods["POST"]["RequestModels"] == {"application/json": {"Ref": _one(raw, "AWS::ApiGateway::Model", "ApiBatchRequest")[0]}}
+    assert methods["POST"]["RequestModels"] == {"application/json": {"Ref": construct_resource(raw, "AWS::ApiGateway::Model", "ApiBatchRequest")[0]}}
     schema = model["Properties"]["Schema"]
     assert schema["required"] == ["currency", "items"] and schema["additionalProperties"] is False
     items = schema["properties"]["items"]
@@ -139,7 +133,7 @@ def test_failure_signals_are_alarmed(raw, metric, count):
 
 
 def test_a_chunk_failure_record_arriving_is_alarmed_though_its_consumer_empties_the_queue(raw):
-    failures_id, _ = _one(raw, "AWS::SQS::Queue", "ChunkFailures")
+    failures_id, _ = construct_resource(raw, "AWS::SQS::Queue", "ChunkFailures")
     (arriving,) = [a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "NumberOfMessagesSent"]
     assert arriving["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [failures_id, "QueueName"]}}]
     assert arriving["Threshold"] == 1
@@ -147,7 +141,7 @@ def test_a_chunk_failure_record_arriving_is_alarmed_though_its_consumer_empties_
 
 @pytest.mark.parametrize("queue", ["ChunkFailuresDLQ", "ChunkDLQ"])
 def test_dead_letter_queues_alarm_on_their_first_message(raw, queue):
-    queue_id, _ = _one(raw, "AWS::SQS::Queue", queue)
+    queue_id, _ = construct_resource(raw, "AWS::SQS::Queue", queue)
     watched = [
         a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
         if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
@@ -158,5 +152,5 @@ def test_dead_letter_queues_alarm_on_their_first_message(raw, queue):
 
 def test_outputs_name_every_entry_point(raw):
     assert {names.BATCHES_ENDPOINT_OUTPUT, names.BATCHES_TABLE_OUTPUT, names.CHILD_FUNCTION_OUTPUT, names.CHUNK_FAILURES_QUEUE_OUTPUT} <= set(raw["Outputs"])
-    failures_id, _ = _one(raw, "AWS::SQS::Queue", "ChunkFailures")
+    failures_id, _ = construct_resource(raw, "AWS::SQS::Queue", "ChunkFailures")
     assert raw["Outputs"][names.CHUNK_FAILURES_QUEUE_OUTPUT]["Value"] == {"Ref": failures_id}

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
 
 from standard_workflow import names
-from tests.templates.helpers import as_list, policy_statements, resources
+from tests.templates.helpers import as_list, construct_resource, policy_statements, resources
 
 TRANSIENT = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "TransientError"}
 TASKS = {"Split", "ProcessChunk", "Merge", "WaitForApproval", "Publish", "RecordFailure"}
@@ -19,11 +18,6 @@ TASKS = {"Split", "ProcessChunk", "Merge", "WaitForApproval", "Publish", "Record
 def raw(templates) -> dict:
     return templates["StandardWorkflow"]
 
-
-def _one(raw: dict, resource_type: str, construct_id: str) -> tuple[str, dict]:
-    pattern = re.compile(rf"^{construct_id}([0-9A-F]{{8}})?$")
-    (match,) = [(lid, r) for lid, r in resources(raw, resource_type).items() if pattern.match(lid)]
-    return match
 
 
 def _text(value: Any) -> str:
@@ -53,7 +47,7 @@ def states(machine) -> dict[str, dict]:
 
 
 def _function_id(raw: dict, construct_id: str) -> str:
-    return _one(raw, "AWS::Lambda::Function", construct_id)[0]
+    return construct_resource(raw, "AWS::Lambda::Function", construct_id)[0]
 
 
 def test_the_machine_is_standard_logged_traced_and_bounded(machine):
@@ -113,7 +107,7 @@ def test_every_step_catches_to_record_failure_then_ends_by_status(states):
 
 
 def _statements_of(raw: dict, function_construct: str) -> list[dict]:
-    _, function = _one(raw, "AWS::Lambda::Function", function_construct)
+    _, function = construct_resource(raw, "AWS::Lambda::Function", function_construct)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     found = []
     for lid, statement in policy_statements(raw):
@@ -157,7 +151,7 @@ BUCKET = "arn:<AWS::Partition>:s3:::standardworkflow-data-<AWS::AccountId>-<AWS:
 )
 def test_each_task_function_reaches_only_its_prefixes_and_the_jobs_table(raw, function, reads, writes, table, others):
     grants = _grants(raw, function)
-    table_id, _ = _one(raw, "AWS::DynamoDB::Table", "JobsTable")
+    table_id, _ = construct_resource(raw, "AWS::DynamoDB::Table", "JobsTable")
     expected_actions = ({"s3:ListBucket", "s3:GetObject"} if reads else set()) | ({"s3:PutObject"} if writes else set()) | ({"dynamodb:UpdateItem"} if table else set()) | others
     assert set(grants) == expected_actions
     if reads:
@@ -168,7 +162,7 @@ def test_each_task_function_reaches_only_its_prefixes_and_the_jobs_table(raw, fu
     if table:
         assert grants["dynamodb:UpdateItem"] == {f"<{table_id}.Arn>"}
     if others:
-        topic_id, _ = _one(raw, "AWS::SNS::Topic", "ApprovalTopic")
+        topic_id, _ = construct_resource(raw, "AWS::SNS::Topic", "ApprovalTopic")
         assert grants["sns:Publish"] == {f"<{topic_id}>"}
 
 
@@ -194,7 +188,7 @@ def test_the_machine_invokes_only_its_task_functions(raw):
 
 def test_uploads_under_incoming_start_jobs(raw):
     start_id = _function_id(raw, "StartFunction")
-    _, bucket = _one(raw, "AWS::S3::Bucket", "DataBucket")
+    _, bucket = construct_resource(raw, "AWS::S3::Bucket", "DataBucket")
     (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
     assert config["Function"] == {"Fn::GetAtt": [start_id, "Arn"]}
     assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": names.INCOMING_PREFIX}]
@@ -203,7 +197,7 @@ def test_uploads_under_incoming_start_jobs(raw):
 
 
 def test_the_approval_topic_is_encrypted_and_tls_only(raw):
-    topic_id, topic = _one(raw, "AWS::SNS::Topic", "ApprovalTopic")
+    topic_id, topic = construct_resource(raw, "AWS::SNS::Topic", "ApprovalTopic")
     assert _text(topic["Properties"]["KmsMasterKeyId"]).endswith(":alias/aws/sns")
     (policy,) = [p for p in resources(raw, "AWS::SNS::TopicPolicy").values() if {"Ref": topic_id} in p["Properties"]["Topics"]]
     (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]

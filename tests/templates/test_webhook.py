@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 
 from stacks.webhook import WebhookStack
 from tests.conftest import cdk_context
-from tests.templates.helpers import as_list, policy_statements, resources
+from tests.templates.helpers import as_list, construct_resource, policy_statements, resources
 from webhook import names
 
 
@@ -20,16 +20,10 @@ def raw(templates) -> dict:
     return templates["Webhook"]
 
 
-def _one(raw: dict, resource_type: str, construct_id: str) -> tuple[str, dict]:
-    """The resource of a construct: its logical id is the construct id plus an 8-digit hash."""
-    pattern = re.compile(rf"^{construct_id}([0-9A-F]{{8}})?$")
-    (match,) = [(lid, r) for lid, r in resources(raw, resource_type).items() if pattern.match(lid)]
-    return match
-
 
 @pytest.fixture(scope="module")
 def function(raw) -> tuple[str, dict]:
-    return _one(raw, "AWS::Lambda::Function", "WebhookFunction")
+    return construct_resource(raw, "AWS::Lambda::Function", "WebhookFunction")
 
 
 def _own_arn(function_name: dict) -> dict:
@@ -74,7 +68,7 @@ def test_no_circular_dependency_the_role_policy_does_not_depend_on_the_function(
     function_id, fn = function
     for lid, policy in resources(raw, "AWS::IAM::Policy").items():
         assert function_id not in _references(policy), f"{lid} depends on the function that depends on it"
-    assert set(fn.get("DependsOn", [])) >= {_one(raw, "AWS::IAM::Policy", "WebhookFunctionRoleDefaultPolicy")[0]}
+    assert set(fn.get("DependsOn", [])) >= {construct_resource(raw, "AWS::IAM::Policy", "WebhookFunctionRoleDefaultPolicy")[0]}
 
 
 def test_grant_invoke_on_itself_would_be_a_cycle():
@@ -95,14 +89,14 @@ def test_the_url_is_public_because_the_handler_verifies_signatures(raw, function
     assert {p["Action"] for p in public} == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
     assert all(p.get("FunctionUrlAuthType") == "NONE" or p.get("InvokedViaFunctionUrl") is True for p in public)
     assert all(p["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]} for p in public)
-    assert raw["Outputs"][names.FUNCTION_URL_OUTPUT]["Value"] == {"Fn::GetAtt": [_one(raw, "AWS::Lambda::Url", "WebhookFunctionFunctionUrl")[0], "FunctionUrl"]}
+    assert raw["Outputs"][names.FUNCTION_URL_OUTPUT]["Value"] == {"Fn::GetAtt": [construct_resource(raw, "AWS::Lambda::Url", "WebhookFunctionFunctionUrl")[0], "FunctionUrl"]}
 
 
 def test_secrets_are_stack_generated_and_only_their_arns_are_in_the_environment(raw, function):
     _, fn = function
     variables = fn["Properties"]["Environment"]["Variables"]
     for env, construct in ((names.GITHUB_SECRET_ENV, "GitHubWebhookSecret"), (names.SLACK_SECRET_ENV, "SlackSigningSecret")):
-        secret_id, secret = _one(raw, "AWS::SecretsManager::Secret", construct)
+        secret_id, secret = construct_resource(raw, "AWS::SecretsManager::Secret", construct)
         assert variables[env] == {"Ref": secret_id}  # a secret's Ref is its ARN
         assert "SecretString" not in secret["Properties"], "a value in the template is a value in git"
         assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
@@ -122,8 +116,8 @@ def test_the_function_reads_exactly_its_two_secrets(raw):
 def test_tables_are_scoped_deliveries_write_only(raw, function):
     _, fn = function
     variables = fn["Properties"]["Environment"]["Variables"]
-    deliveries_id, _ = _one(raw, "AWS::DynamoDB::Table", "DeliveriesTable")
-    idempotency_id, idempotency = _one(raw, "AWS::DynamoDB::Table", "IdempotencyTable")
+    deliveries_id, _ = construct_resource(raw, "AWS::DynamoDB::Table", "DeliveriesTable")
+    idempotency_id, idempotency = construct_resource(raw, "AWS::DynamoDB::Table", "IdempotencyTable")
     assert variables[names.DELIVERIES_TABLE_ENV] == {"Ref": deliveries_id}
     assert variables[names.IDEMPOTENCY_TABLE_ENV] == {"Ref": idempotency_id}
     assert idempotency["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
@@ -143,8 +137,8 @@ def test_the_slow_path_retries_then_reaches_an_alarmed_failure_destination_and_d
     props = config["Properties"]
     assert props["FunctionName"] == {"Ref": function_id} and props["Qualifier"] == "$LATEST"
     assert (props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"]) == (2, 6 * 3600)
-    failures_id, _ = _one(raw, "AWS::SQS::Queue", "WebhookFailures")
-    dlq_id, _ = _one(raw, "AWS::SQS::Queue", "WebhookDLQ")
+    failures_id, _ = construct_resource(raw, "AWS::SQS::Queue", "WebhookFailures")
+    dlq_id, _ = construct_resource(raw, "AWS::SQS::Queue", "WebhookDLQ")
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}}}
     assert fn["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
     for queue_id in (failures_id, dlq_id):
