@@ -17,12 +17,13 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help synth test bench deploy destroy redrive approve lock clean
+.PHONY: help synth test bench cost deploy destroy redrive approve lock clean
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
 	@echo "make test     run the test suite"
 	@echo "make bench    measure synth, test suite and handler import times"
+	@echo "make cost     each pattern's monthly cost at 1 million events, from the synthesized templates"
 	@echo "make deploy STACK=ApiSync    deploy one pattern (needs AWS credentials)"
 	@echo "make destroy STACK=ApiSync   remove it again"
 	@echo "make redrive STACK=QueueRedrive   move a DLQ's messages back to their queue"
@@ -36,6 +37,9 @@ test: $(PY_STAMP) $(NODE_STAMP)
 
 bench: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/bench.py
+
+cost: $(PY_STAMP)
+	$(BIN)/python -m scripts.cost
 
 deploy: $(PY_STAMP) $(NODE_STAMP)
 	$(CDK) deploy $(STACK)
