@@ -42,7 +42,9 @@ for path in (ROOT, ROOT / "lambdas"):  # the work functions import as they do in
 EVENTS_PER_MONTH = 1_000_000
 SECONDS_PER_MONTH = 30 * 24 * 3600
 
-# us-east-1 on-demand list prices (USD). DynamoDB on-demand: the prices since 1 November 2024.
+# us-east-1 on-demand list prices (USD), as published on each service's pricing page on PRICES_AS_OF
+# (DynamoDB on-demand: the prices since 1 November 2024). The machine that made the README's table
+# has no internet, so they were not re-read from the pages then: check them before relying on them.
 PRICES_AS_OF = "2025-11-01"
 PRICES: dict[str, tuple[float, str]] = {
     "lambda_request": (0.20 / 1e6, "Lambda: $0.20 per million requests"),
@@ -505,7 +507,7 @@ def standard_workflow(template: Template, events: int) -> Model:
             Invocation("SplitFunction", 1, lambda: aggregate.byte_ranges(start, ASSUMED_JOB_BYTES, chunk_bytes), aws_calls=4 + chunks,
                        what="2 job updates, HEAD, GET of the header, a manifest PUT per chunk"),
             Invocation("ProcessChunkFunction", chunks, chunk_work, work_scale=chunk_bytes / size, aws_calls=4, transfer_mb=chunk_bytes / 2**20,
-                       what=f"a {chunk_bytes / 2**20:.0f} MB chunk (timed on {size / 2**20:.1f} MB, scaled): manifest GET, range GET, result PUT, job update"),
+                       what=f"a chunk of {chunk_bytes / 2**20:.0f} MB (timed on {size / 2**20:.1f} MB, scaled): manifest GET, range GET, result PUT, job update"),
             Invocation("MergeFunction", 1, lambda: aggregate.merge_results(results), aws_calls=chunks + 1, what="a GET per chunk result, PUT"),
             Invocation("RequestApprovalFunction", 1, aws_calls=2, what="job update, SNS publish"),
             Invocation("PublishFunction", 1, aws_calls=2, what="COPY, job update"),
@@ -665,11 +667,11 @@ def summary_table(costs: list[Cost], events: int) -> str:
 def detail_table(costs: list[Cost], events: int) -> str:
     rows = ["| stack | what one event does (template and model) | item | a month |", "|---|---|---|---:|"]
     for c in costs:
-        usage = [f"{inv.per_event:g} x {inv.function} ({inv.config.memory_mb} MB {inv.config.architecture}, timeout {inv.config.timeout_s} s): "
+        usage = [f"{inv.per_event:.3g} x {inv.function} ({inv.config.memory_mb} MB {inv.config.architecture}, timeout {inv.config.timeout_s} s): "
                  f"{inv.duration_ms:.0f} ms = {inv.work_ms:.2f} measured + {inv.duration_ms - inv.work_ms:.0f} assumed; {inv.what}".rstrip("; ")
                  for inv in c.model.invocations if inv.config]
         m = c.model
-        counts = [f"{label} {value:g}" for label, value in (
+        counts = [f"{label} {value:.3g}" for label, value in (
             ("REST requests", m.api_requests), ("SQS requests", m.sqs_requests), ("DynamoDB WRU", m.dynamodb_wru),
             ("RRU", m.dynamodb_rru), ("S3 PUT", m.s3_puts), ("S3 GET", m.s3_gets), ("SNS publishes", m.sns_publishes)) if value]
         if "states" in c.facts:
