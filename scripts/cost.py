@@ -64,6 +64,7 @@ PRICES: dict[str, tuple[float, str]] = {
     "logs_gb": (0.50, "CloudWatch Logs: $0.50 per GB ingested"),
     "secret_call": (0.05 / 10_000, "Secrets Manager: $0.05 per 10,000 API calls"),
     "alarm_month": (0.10, "CloudWatch: $0.10 per standard alarm metric a month"),
+    "composite_alarm_month": (0.50, "CloudWatch: $0.50 per composite alarm a month"),
     "dashboard_month": (3.00, "CloudWatch: $3.00 per dashboard a month (3 per account free)"),
     "kms_key_month": (1.00, "KMS: $1.00 per customer managed key a month (+ $0.03 per 10,000 requests)"),
     "secret_month": (0.40, "Secrets Manager: $0.40 per secret a month"),
@@ -389,7 +390,7 @@ def cost(stack_id: str, template: Template, model: Model, events: int = EVENTS_P
 
     secrets = template.count("AWS::SecretsManager::Secret")
     monthly = {
-        "alarms": template.alarm_metrics() * price("alarm_month"),
+        "alarms": template.alarm_metrics() * price("alarm_month") + template.count("AWS::CloudWatch::CompositeAlarm") * price("composite_alarm_month"),
         "dashboards": template.count("AWS::CloudWatch::Dashboard") * price("dashboard_month"),
         "KMS keys": template.count("AWS::KMS::Key") * price("kms_key_month"),
         "secrets": secrets * price("secret_month"),

@@ -129,14 +129,15 @@ def small_template() -> dict:
         handler="index.main",
         code=lambda_.Code.from_inline("def main(event, context):\n    return None\n"),
     )
-    cloudwatch.Alarm(stack, "Errors", metric=function.metric_errors(), threshold=1, evaluation_periods=1)
-    cloudwatch.Alarm(
+    errors = cloudwatch.Alarm(stack, "Errors", metric=function.metric_errors(), threshold=1, evaluation_periods=1)
+    rate = cloudwatch.Alarm(
         stack,
         "ErrorRate",
         metric=cloudwatch.MathExpression(expression="e / i", using_metrics={"e": function.metric_errors(), "i": function.metric_invocations()}),
         threshold=0.1,
         evaluation_periods=1,
     )
+    cloudwatch.CompositeAlarm(stack, "Either", alarm_rule=cloudwatch.AlarmRule.any_of(errors, rate))
     cloudwatch.Dashboard(stack, "Dashboard")
     kms.Key(stack, "TopicKey")
     secretsmanager.Secret(stack, "Secret")
@@ -148,7 +149,7 @@ def test_fixed_monthly_costs_come_from_the_templates_resources(small_template):
     priced = cost.cost("Small", cost.Template("Small", small_template), model)
     assert priced.monthly == pytest.approx(
         {
-            "alarms": 0.30,  # one alarm of one metric, one of two: 3 x $0.10
+            "alarms": 0.80,  # one alarm of one metric, one of two: 3 x $0.10; a composite alarm $0.50
             "dashboards": 3.00,
             "KMS keys": 1.00,
             "secrets": 0.40,
@@ -173,7 +174,7 @@ def test_a_models_cost_per_million_events(small_template):
         },
         rel=1e-5,
     )
-    assert priced.total(1_000_000) == pytest.approx(0.20 + 0.133334 + 3.50 + 1.25 + 5.00 + 0.715256 + 4.70, rel=1e-5)
+    assert priced.total(1_000_000) == pytest.approx(0.20 + 0.133334 + 3.50 + 1.25 + 5.00 + 0.715256 + 5.20, rel=1e-5)
 
 
 def test_a_duration_over_the_functions_timeout_is_refused(small_template):
