@@ -9,7 +9,7 @@ Three inputs, kept apart so each can be checked:
 - PRICES: us-east-1 on-demand list prices, as of PRICES_AS_OF. Free tiers are ignored.
 - The template (read, never assumed): each function's MemorySize, Architectures and Timeout;
   an SQS mapping's BatchSize and batching window; each state machine's type, states and log
-  level; how many alarms, dashboards, KMS keys, secrets and function URLs the stack holds.
+  level; how many alarms, dashboards, KMS keys and secrets the stack holds.
 - MODELS: one small function per pattern declaring what one event does (requests, invocations,
   DynamoDB and S3 calls), reading from the template what the stack decides. A function's billed
   duration is its work function timed here, in-process, on a representative input (the plain
@@ -314,7 +314,7 @@ class Invocation:
 class Model:
     """What one event does in one pattern."""
 
-    event: str  # "one request", "one upload", ...
+    event: str  # what one event is: "request", "upload", ...
     invocations: list[Invocation]
     api_requests: float = 0
     sqs_requests: float = 0
