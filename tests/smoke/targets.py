@@ -15,6 +15,8 @@ readable line (what was sent, where it went, what came back) that `make smoke` s
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -28,8 +30,10 @@ WIDTH = 110
 
 
 def say(line: str) -> None:
-    """One step of the smoke output (shown by `make smoke`, captured by pytest otherwise)."""
-    print(line, flush=True)
+    """One step of the smoke output: on the terminal under `make smoke` (SMOKE_STEPS=1, while the
+    functions' own logs stay captured), captured by pytest otherwise and shown with a failure."""
+    stream = sys.__stdout__ if os.environ.get("SMOKE_STEPS") == "1" and sys.__stdout__ is not None else sys.stdout
+    print(line, file=stream, flush=True)
 
 
 def short(value: Any) -> str:
