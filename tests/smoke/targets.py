@@ -62,7 +62,7 @@ def wait_until(
             say(f"    ok: {describe} (after {clock() - start:.1f} s, {polls} poll{'s' if polls > 1 else ''})")
             return result
         if clock() - start > deadline:
-            raise AssertionError(f"no {describe} within {deadline:g} s ({polls} polls)")
+            raise AssertionError(f"gave up waiting for {describe} after {deadline:g} s ({polls} polls)")
         sleep(interval)
 
 
