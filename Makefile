@@ -17,16 +17,17 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help synth test bench cost deploy destroy redrive approve lock clean
+.PHONY: help synth test bench cost smoke deploy destroy redrive approve lock clean
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
 	@echo "make test     run the test suite"
 	@echo "make bench    measure synth, test suite and handler import times"
 	@echo "make cost     each pattern's monthly cost at 1 million events, from the synthesized templates"
+	@echo "make smoke [STACK=ApiSync]   drive every pattern: in your account if deployed there, else locally"
 	@echo "make deploy STACK=ApiSync    deploy one pattern (needs AWS credentials)"
 	@echo "make destroy STACK=ApiSync   remove it again"
-	@echo "make redrive STACK=QueueRedrive   move a DLQ's messages back to their queue"
+	@echo "make redrive [STACK=QueueRedrive]   move a DLQ's messages back to their queue"
 	@echo "make approve JOB=<id> [DECISION=reject REASON=...]   answer a StandardWorkflow approval"
 
 synth: $(PY_STAMP) $(NODE_STAMP)
@@ -41,20 +42,27 @@ bench: $(PY_STAMP) $(NODE_STAMP)
 cost: $(PY_STAMP)
 	$(BIN)/python -m scripts.cost
 
+# STACK given on the command line (or in the environment) runs one pattern; else all of them.
+smoke: $(PY_STAMP)
+	@$(BIN)/python -m scripts.smoke $(if $(filter command line environment,$(origin STACK)),$(STACK))
+
+# Each operator command checks first (scripts/preflight.py): a known stack, credentials, a region.
 deploy: $(PY_STAMP) $(NODE_STAMP)
+	@$(BIN)/python -m scripts.preflight deploy "$(STACK)"
 	$(CDK) deploy $(STACK)
 
 destroy: $(PY_STAMP) $(NODE_STAMP)
+	@$(BIN)/python -m scripts.preflight destroy "$(STACK)"
 	$(CDK) destroy $(STACK)
 
 redrive: $(PY_STAMP)
-	$(BIN)/python -m scripts.redrive $(STACK)
+	@$(BIN)/python -m scripts.redrive "$(if $(filter command line environment,$(origin STACK)),$(STACK),QueueRedrive)"
 
 DECISION ?= approve
 REASON ?=
 approve: $(PY_STAMP)
 	@test -n "$(JOB)" || { echo "usage: make approve JOB=<job id> [DECISION=reject REASON=...]" >&2; exit 2; }
-	$(BIN)/python scripts/approve.py "$(JOB)" --decision "$(DECISION)" --reason "$(REASON)"
+	@$(BIN)/python -m scripts.approve "$(JOB)" --decision "$(DECISION)" --reason "$(REASON)"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)

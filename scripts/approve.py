@@ -13,17 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import ClientError
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "lambdas"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]  # run as a file (make approve) or a module
+from scripts import preflight  # noqa: E402
+from scripts.preflight import Refused  # noqa: E402
 from standard_workflow import names  # noqa: E402
-
-
-class Refused(Exception):
-    """A reason to stop, for the operator."""
 
 
 def table_name(cloudformation: Any, stack: str) -> str:
@@ -63,17 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.job:
         parser.error("name a job: make approve JOB=<job id>")
-    try:
-        table = table_name(boto3.client("cloudformation"), args.stack)
-        print(decide(boto3.client("dynamodb"), boto3.client("stepfunctions"), table, args.job, reject=args.decision == "reject", reason=args.reason))
+
+    def body() -> int:
+        session = preflight.check(args.stack)
+        table = table_name(session.client("cloudformation"), args.stack)
+        client = session.client
+        print(decide(client("dynamodb"), client("stepfunctions"), table, args.job, reject=args.decision == "reject", reason=args.reason))
         return 0
-    except Refused as refused:
-        print(f"approve: {refused}", file=sys.stderr)
-    except NoCredentialsError:
-        print("approve: no AWS credentials found; configure a profile or set AWS_PROFILE", file=sys.stderr)
-    except (ClientError, BotoCoreError) as error:
-        print(f"approve: AWS refused: {error}", file=sys.stderr)
-    return 1
+
+    return preflight.run("approve", body)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ import sys
 import time
 from typing import Any, Callable
 
-import boto3
-
 from lambdas.queue_redrive import names
+from scripts import preflight
 
 FINISHED = {"COMPLETED", "CANCELLED", "FAILED"}
 
@@ -29,7 +28,7 @@ def queue_arns_from_stack(cloudformation: Any, stack_name: str) -> tuple[str, st
     try:
         return outputs[names.DEAD_LETTER_QUEUE_ARN_OUTPUT], outputs[names.QUEUE_ARN_OUTPUT]
     except KeyError as missing:
-        raise SystemExit(f"{stack_name} has no output {missing}: pass --dlq-arn and --destination-arn") from None
+        raise preflight.Refused(f"{stack_name} has no output {missing}: pass --dlq-arn and --destination-arn") from None
 
 
 def redrive(
@@ -65,17 +64,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--destination-arn")
     parser.add_argument("--rate", type=int, help="messages per second (default: as fast as SQS allows)")
     args = parser.parse_args(argv)
-    if args.stack:
-        dlq_arn, destination_arn = queue_arns_from_stack(boto3.client("cloudformation"), args.stack)
-    elif args.dlq_arn and args.destination_arn:
-        dlq_arn, destination_arn = args.dlq_arn, args.destination_arn
-    else:
+    if not args.stack and not (args.dlq_arn and args.destination_arn):
         parser.error("name a stack, or pass --dlq-arn and --destination-arn")
-    task = redrive(boto3.client("sqs"), dlq_arn, destination_arn, rate=args.rate)
-    if task.get("Status") != "COMPLETED":
-        print(f"move task ended {task.get('Status')}: {task.get('FailureReason', 'no reason given')}", file=sys.stderr)
-        return 1
-    return 0
+
+    def body() -> int:
+        if args.stack:
+            session = preflight.check(args.stack)
+            dlq_arn, destination_arn = queue_arns_from_stack(session.client("cloudformation"), args.stack)
+        else:
+            session = preflight.session()
+            dlq_arn, destination_arn = args.dlq_arn, args.destination_arn
+        task = redrive(session.client("sqs"), dlq_arn, destination_arn, rate=args.rate)
+        if task.get("Status") != "COMPLETED":
+            raise preflight.Refused(f"move task ended {task.get('Status')}: {task.get('FailureReason', 'no reason given')}")
+        return 0
+
+    return preflight.run("redrive", body)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ def test_main_prints_one_line_and_exits_1_without_a_traceback(monkeypatch, capsy
     def no_credentials(*_args, **_kwargs):
         raise NoCredentialsError()
 
+    monkeypatch.setattr(approve.preflight, "check", lambda stack: boto3.session.Session())
     monkeypatch.setattr(approve, "table_name", no_credentials)
     assert approve.main(["j-1"]) == 1
     err = capsys.readouterr().err
@@ -73,6 +74,7 @@ def test_main_prints_one_line_and_exits_1_without_a_traceback(monkeypatch, capsy
 
 
 def test_main_reports_an_unknown_job(monkeypatch, capsys, dynamodb):
+    monkeypatch.setattr(approve.preflight, "check", lambda stack: boto3.session.Session())
     monkeypatch.setattr(approve, "table_name", lambda *_: TABLE)
     assert approve.main(["ghost"]) == 1
     assert capsys.readouterr().err.strip() == f"approve: no job ghost in {TABLE}"
