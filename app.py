@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""The CDK app: one stack per pattern, and the checks every synth runs."""
+"""The CDK app: one stack per pattern, the account-wide setup they share, and the checks every synth runs."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 
+from stacks.account_setup import AccountSetupStack
 from stacks.api_sync import ApiSyncStack
 from stacks.event_invoke import EventInvokeStack
 from stacks.express_workflow import ExpressWorkflowStack
 from stacks.fan_out import FanOutStack
 from stacks.queue_redrive import QueueRedriveStack
+from stacks.shared import settings
 from stacks.shared.checks import add_checks
 from stacks.standard_workflow import StandardWorkflowStack
 from stacks.stream_job import StreamJobStack
@@ -27,10 +29,21 @@ PATTERNS = {
     "Webhook": WebhookStack,
 }
 
+# What every API stack needs once per account and region, deployed first and on its own:
+# `npx cdk deploy AccountSetup` (README, "Deploy"). `-c account_setup=false` leaves it out.
+ACCOUNT_STACKS = {
+    "AccountSetup": AccountSetupStack,
+}
+
+
+def app_stacks(app: cdk.App) -> dict[str, type[cdk.Stack]]:
+    """Stack id -> class of every stack the app builds, given its context."""
+    return {**(ACCOUNT_STACKS if settings.account_setup(app) else {}), **PATTERNS}
+
 
 def build_app(**app_kwargs: object) -> cdk.App:
     app = cdk.App(**app_kwargs)  # type: ignore[arg-type]
-    for stack_id, stack_class in PATTERNS.items():
+    for stack_id, stack_class in app_stacks(app).items():
         stack_class(app, stack_id)
     add_checks(app)
     return app

@@ -4,7 +4,8 @@
   copy should not ship an open endpoint; swap in a Cognito or Lambda authorizer where end users
   call the API directly.
 - A regional endpoint, stage throttling, X-Ray tracing, JSON access logs to a stack-owned log
-  group, error-level execution logs and per-method metrics.
+  group, error-level execution logs and per-method metrics. Logging needs the region's API
+  Gateway CloudWatch role, which the AccountSetup stack owns, not the API's stack.
 - A request validator that methods use for bodies and parameters.
 - JSON bodies for the errors API Gateway itself returns (403, 404, 413, 429, 5xx), so a
   client always gets `{"error": ..., "message": ...}`.
@@ -14,7 +15,7 @@
 from __future__ import annotations
 
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
@@ -92,11 +93,10 @@ class PatternRestApi(apigw.RestApi):
             id,
             description=description,
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            # Execution and access logging need the region's API Gateway account to have a
-            # CloudWatch role. The role is shared by every API in the region, so it is retained on
-            # destroy: deleting it would break logging for every other API there.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            # Execution and access logging need the region's API Gateway account setting to name
+            # a CloudWatch role. That setting is one per account and region, shared by every API
+            # there, so no API stack owns it: the AccountSetup stack does (stacks/account_setup.py).
+            cloud_watch_role=False,
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
@@ -198,12 +198,3 @@ class PatternRestApi(apigw.RestApi):
                 "a WAF web ACL adds a fixed monthly cost per sandbox copy. Attach one in production.",
             ),
         )
-        cloud_watch_role = self.node.try_find_child("CloudWatchRole")
-        if cloud_watch_role is not None:
-            Validations.of(cloud_watch_role).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-                    reason="API Gateway's region-wide logging role; this AWS-managed service-role policy "
-                    "is the one API Gateway documents and grants only CloudWatch Logs actions.",
-                )
-            )

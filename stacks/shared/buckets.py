@@ -7,11 +7,14 @@ on `cdk destroy` (unless `keep_data` is set).
   the function's object access) is written from its name, not from the bucket resource. The
   bucket depends on the function (its notification target), so a reference the other way would
   be a circular dependency; the name breaks the cycle without the custom resource CDK's
-  `add_event_notification` deploys.
+  `add_event_notification` deploys. The name carries a hash of the whole stack name, so two
+  stacks whose names share a long prefix never get the same bucket name (see `bucket_name_prefix`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any, Sequence
 
 from aws_cdk import Acknowledgment, Aws, Fn, Stack, Validations
@@ -22,6 +25,30 @@ from constructs import Construct
 
 from stacks.shared import settings
 from stacks.shared.props import consolidate_props
+
+
+# S3 bucket names are 3-63 characters. A derived name ends in -<account id>-<region>: 12 digits,
+# and a region name of at most 14 characters (ap-southeast-2, us-gov-west-1, cn-northwest-1).
+MAX_BUCKET_NAME = 63
+ACCOUNT_REGION_SUFFIX = len("-123456789012-ap-southeast-2")
+STACK_HASH_LENGTH = 8
+PURPOSE = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
+
+
+def bucket_name_prefix(stack_name: str, purpose: str) -> str:
+    """`<stack name, shortened>-<hash of the whole stack name>-<purpose>`, the part of a derived
+    bucket name before `-<account>-<region>`.
+
+    The stack name is shortened to fit S3's 63 characters; the hash (8 hex digits of SHA-256 over
+    the exact stack name) is what keeps two stacks apart when their names only differ after the
+    shortened part, such as `OrdersEventInvokeStagingEuropeWest` and `...EuropeEast`.
+    """
+    if not PURPOSE.fullmatch(purpose):
+        raise ValueError(f"purpose {purpose!r}: 1-15 lower-case letters, digits or inner hyphens")
+    digest = hashlib.sha256(stack_name.encode()).hexdigest()[:STACK_HASH_LENGTH]
+    room = MAX_BUCKET_NAME - ACCOUNT_REGION_SUFFIX - len(f"-{digest}-{purpose}")
+    readable = stack_name.lower()[:room].rstrip("-")
+    return f"{readable}-{digest}-{purpose}"
 
 
 def default_bucket_props(scope: Construct) -> dict[str, Any]:
@@ -40,7 +67,8 @@ def secure_bucket(scope: Construct, id: str, **overrides: Any) -> s3.Bucket:
 
 
 class NotifyingBucket(s3.Bucket):
-    """A secure bucket named `<stack name>-<purpose>-<account>-<region>` that can invoke functions.
+    """A secure bucket named `<stack name>-<stack hash>-<purpose>-<account>-<region>` that can
+    invoke functions (`bucket_name_prefix`: at most 63 characters, unique per stack name).
 
     - `invoke_on_object_created(function, prefix=...)`: S3 invokes `function` asynchronously for
       every object created under `prefix` (an L1 NotificationConfiguration plus the
@@ -51,7 +79,7 @@ class NotifyingBucket(s3.Bucket):
     """
 
     def __init__(self, scope: Construct, id: str, *, purpose: str, **overrides: Any) -> None:
-        self.name_prefix = f"{Stack.of(scope).stack_name.lower()[:24]}-{purpose}"
+        self.name_prefix = bucket_name_prefix(Stack.of(scope).stack_name, purpose)
         self.derived_name = Fn.join("-", [self.name_prefix, Aws.ACCOUNT_ID, Aws.REGION])
         super().__init__(scope, id, **consolidate_props(default_bucket_props(scope), {"bucket_name": self.derived_name, **overrides}))
         self._lambda_configurations: list[s3.CfnBucket.LambdaConfigurationProperty] = []

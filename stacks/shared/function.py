@@ -7,8 +7,9 @@ Every function in every pattern is built here, so the defaults in DESIGN.md live
 - an execution role whose only built-in permissions are writing to that log group and to X-Ray
   (no managed AWSLambdaBasicExecutionRole); grants such as `queue.grant_consume_messages(fn)`
   add what each pattern needs;
-- Powertools for AWS Lambda from its public layer, resolved at deploy time from an SSM parameter,
-  so synth needs no network and no bundling;
+- Powertools for AWS Lambda from its public layer, at the release the tests run against
+  (settings.POWERTOOLS_VERSION), resolved at deploy time from the SSM parameter Powertools
+  publishes for that release, so synth needs no network and no bundling;
 - one code asset per pattern holding `lambdas/<pattern>/` and `lambdas/shared/` only, so a handler
   path such as `api_sync.handler.main` imports the same way in Lambda and in the tests; the
   handler is named within the pattern's folder (`handler.main` by default);
@@ -39,6 +40,8 @@ LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 DEFAULT_MEMORY_MB = 256
+# Public parameters Powertools writes for every release and layer, e.g.
+# /aws/service/powertools/python/arm64/python3.14/3.37.0 (or .../latest); the value is the layer ARN.
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{arch}/{runtime}/{version}"
 # The two X-Ray write actions accept no resource-level permissions.
 XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]

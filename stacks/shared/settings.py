@@ -5,6 +5,8 @@ Every stack reads them through these functions, so a user changes a default in o
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -31,6 +33,24 @@ def log_retention(scope: Construct) -> logs.RetentionDays:
     return logs.RetentionDays[str(_context(scope, "log_retention", "ONE_MONTH"))]
 
 
+# The Powertools release the deployed layer must be: the one the tests run against
+# (requirements-dev.txt, constraints.txt). tests/templates/test_powertools_pin.py fails when they differ.
+POWERTOOLS_VERSION = "3.37.0"
+
+
 def powertools_layer_version(scope: Construct) -> str:
-    """`latest`, or a release such as `3.37.0` to match the version the tests ran against."""
-    return str(_context(scope, "powertools_layer_version", "latest"))
+    """The Powertools layer release, `POWERTOOLS_VERSION` unless `-c powertools_layer_version=...`.
+
+    A release number (`3.37.0`) pins the layer; `latest` follows new releases untested.
+    """
+    value = str(_context(scope, "powertools_layer_version", POWERTOOLS_VERSION))
+    if value != "latest" and not re.fullmatch(r"\d+\.\d+\.\d+", value):
+        raise ValueError(f"powertools_layer_version must be a release such as {POWERTOOLS_VERSION} or 'latest', not {value!r}")
+    return value
+
+
+def account_setup(scope: Construct) -> bool:
+    """`-c account_setup=false` leaves the AccountSetup stack out of the app, for an account
+    whose API Gateway CloudWatch role is already set and managed elsewhere."""
+    value = _context(scope, "account_setup", True)
+    return value is True or str(value).lower() == "true"

@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from stacks.shared.checks import add_checks
 from tests.conftest import cdk_context
 
-from app import PATTERNS
+from app import ACCOUNT_STACKS, PATTERNS
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 
@@ -32,7 +32,7 @@ def test_every_nag_pack_ran_and_passed(report):
     assert all(plugin["violations"] == [] for plugin in report["pluginReports"])
 
 
-@pytest.mark.parametrize("stack_id", list(PATTERNS))
+@pytest.mark.parametrize("stack_id", [*ACCOUNT_STACKS, *PATTERNS])
 def test_every_acknowledgment_is_used_narrow_and_explained(cloud_assembly, report, stack_id):
     suppressed = {
         (s["acknowledgedAt"], s["acknowledgedId"]) for plugin in report["pluginReports"] for s in plugin["suppressedViolations"]

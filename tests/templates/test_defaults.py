@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib.metadata import version
 from pathlib import Path
 
 from aws_cdk import App
@@ -18,7 +19,8 @@ from stacks.shared.state_machine import LOG_DELIVERY_ACTIONS
 from tests.conftest import cdk_context
 from tests.templates.helpers import as_list, policy_statements, ref_target, resources
 
-POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.14/latest"
+# The layer of the Powertools release the tests run against (tests/templates/test_powertools_pin.py).
+POWERTOOLS_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{version('aws-lambda-powertools')}"
 # Functions CDK itself adds (the provider that empties buckets on destroy) are not ours to configure.
 CDK_PROVIDERS = ("CustomS3AutoDeleteObjectsCustomResourceProvider",)
 

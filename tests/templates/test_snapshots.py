@@ -12,7 +12,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.templates.normalise import PLACEHOLDER, normalise
 
-from app import PATTERNS
+from app import ACCOUNT_STACKS, PATTERNS
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def snapshot_json(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-@pytest.mark.parametrize("stack_id", list(PATTERNS))
+@pytest.mark.parametrize("stack_id", [*ACCOUNT_STACKS, *PATTERNS])
 def test_template_matches_snapshot(templates, snapshot_json, stack_id):
     assert normalise(templates[stack_id]) == snapshot_json
 

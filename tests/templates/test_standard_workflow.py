@@ -132,10 +132,10 @@ def _grants(raw: dict, function_construct: str) -> dict[str, set[str]]:
 
 
 def _objects(prefix: str) -> str:
-    return f"arn:<AWS::Partition>:s3:::standardworkflow-data-<AWS::AccountId>-<AWS::Region>/{prefix}*"
+    return f"arn:<AWS::Partition>:s3:::standardworkflow-9edea4aa-data-<AWS::AccountId>-<AWS::Region>/{prefix}*"
 
 
-BUCKET = "arn:<AWS::Partition>:s3:::standardworkflow-data-<AWS::AccountId>-<AWS::Region>"
+BUCKET = "arn:<AWS::Partition>:s3:::standardworkflow-9edea4aa-data-<AWS::AccountId>-<AWS::Region>"
 
 
 @pytest.mark.parametrize(
