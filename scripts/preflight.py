@@ -26,21 +26,33 @@ class Refused(Exception):
     """A reason to stop, in one line, for the operator."""
 
 
-def pattern_names() -> list[str]:
-    """The stack ids in app.py's PATTERNS, read from its source: importing app.py starts the CDK."""
+def _stack_ids(dict_name: str) -> list[str]:
+    """The keys of one stack dict in app.py, read from its source: importing app.py starts the CDK."""
     tree = ast.parse((ROOT / "app.py").read_text())
     for node in tree.body:
         target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
-        if isinstance(target, ast.Name) and target.id == "PATTERNS" and isinstance(node.value, ast.Dict):
+        if isinstance(target, ast.Name) and target.id == dict_name and isinstance(node.value, ast.Dict):
             return [key.value for key in node.value.keys if isinstance(key, ast.Constant)]
-    raise RuntimeError("app.py has no PATTERNS dict")
+    raise RuntimeError(f"app.py has no {dict_name} dict")
 
 
-def known_stack(name: str) -> str:
+def pattern_names() -> list[str]:
+    """The pattern stacks: app.py's PATTERNS."""
+    return _stack_ids("PATTERNS")
+
+
+def stack_names() -> list[str]:
+    """Every stack an operator may name: the account-wide ones (ACCOUNT_STACKS) and the patterns."""
+    return _stack_ids("ACCOUNT_STACKS") + pattern_names()
+
+
+def known_stack(name: str, *, patterns_only: bool = False) -> str:
+    """`name`, if app.py has such a stack (a pattern stack, with `patterns_only`)."""
+    names = pattern_names() if patterns_only else stack_names()
     if not name:
-        raise Refused(f"name a stack: STACK=<one of {', '.join(pattern_names())}>")
-    if name not in pattern_names():
-        raise Refused(f"unknown stack {name!r}: app.py has {', '.join(pattern_names())}")
+        raise Refused(f"name a stack: STACK=<one of {', '.join(names)}>")
+    if name not in names:
+        raise Refused(f"unknown stack {name!r}: app.py has {', '.join(names)}")
     return name
 
 

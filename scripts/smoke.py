@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         if forced not in ("", "aws", "local"):
             raise preflight.Refused(f"SMOKE_TARGET={forced!r}: use aws or local (or leave it unset to choose automatically)")
         if stack:
-            preflight.known_stack(stack)
+            preflight.known_stack(stack, patterns_only=True)
         chosen["target"], why = choose_target(stack, forced)
         print(f"smoke: running against {'your AWS account' if chosen['target'] == 'aws' else 'the local cloud'} ({why})", flush=True)
         if chosen["target"] == "local":

@@ -82,7 +82,8 @@ def test_an_unknown_stack_name_is_one_line_naming_the_known_ones(empty_aws_confi
     result = run(args, empty_aws_config)
     (line,) = result.stderr.splitlines()
     assert result.returncode == 1
-    assert line.startswith(f"{command}: unknown stack 'ApiSynk': app.py has ApiSync, ") and "Traceback" not in result.stdout
+    first = "ApiSync" if command == "smoke" else "AccountSetup"  # smoke drives the patterns only
+    assert line.startswith(f"{command}: unknown stack 'ApiSynk': app.py has {first}, ") and "Traceback" not in result.stdout
 
 
 def test_a_bad_smoke_target_is_one_line(empty_aws_config):
@@ -93,15 +94,22 @@ def test_a_bad_smoke_target_is_one_line(empty_aws_config):
 # --- the checks themselves ---------------------------------------------------------------------
 
 
-def test_the_known_stack_names_are_app_pys_patterns():
-    from app import PATTERNS
+def test_the_known_stack_names_are_app_pys_account_stacks_and_patterns():
+    from app import ACCOUNT_STACKS, PATTERNS
 
     assert preflight.pattern_names() == list(PATTERNS)
+    assert preflight.stack_names() == [*ACCOUNT_STACKS, *PATTERNS]
+    assert preflight.known_stack("AccountSetup") == "AccountSetup"
 
 
 def test_a_missing_stack_name_is_refused():
-    with pytest.raises(preflight.Refused, match="name a stack: STACK=<one of ApiSync, "):
+    with pytest.raises(preflight.Refused, match="name a stack: STACK=<one of AccountSetup, ApiSync, "):
         preflight.known_stack("")
+
+
+def test_smoke_names_only_pattern_stacks():
+    with pytest.raises(preflight.Refused, match="unknown stack 'AccountSetup': app.py has ApiSync, "):
+        preflight.known_stack("AccountSetup", patterns_only=True)
 
 
 @pytest.fixture
