@@ -5,6 +5,8 @@ Every stack reads them through these functions, so a user changes a default in o
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -34,3 +36,21 @@ def log_retention(scope: Construct) -> logs.RetentionDays:
 def powertools_layer_version(scope: Construct) -> str:
     """`latest`, or a release such as `3.37.0` to match the version the tests ran against."""
     return str(_context(scope, "powertools_layer_version", "latest"))
+
+
+# An address SNS can deliver to: something@domain.tld, no spaces (SNS confirms it by email).
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def alarm_email(scope: Construct) -> str | None:
+    """`-c alarm_email=ops@example.com` subscribes that address to every stack's alarm topic.
+
+    SNS sends it a confirmation email on deploy; alarms reach it once the link in it is followed.
+    """
+    value = _context(scope, "alarm_email", "")
+    address = str(value).strip()
+    if not address:
+        return None
+    if not EMAIL_PATTERN.match(address):
+        raise ValueError(f"alarm_email {address!r} is not an email address")
+    return address
