@@ -55,6 +55,10 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    heartbeat endpoint created after the outcome is signalled at once.
 13. **SendTaskFailure keeps its `cause`.** moto's response handler passes only `error` to the
    backend, so a Catch saw `"Cause": null`; here the request's `cause` is passed on too.
+14. **A KMS key's policy from CloudFormation is kept as JSON text.** A template's `KeyPolicy` is a
+   JSON object, which moto's CloudFormation stores as a dict; its KMS API then fails on the key
+   (DescribeKey, GetKeyPolicy: "the JSON object must be str"). Here it is stored as JSON, as
+   PutKeyPolicy would store it (the alarm topic's key, stacks/shared/monitoring.py).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.kms.models import Key
 from moto.stepfunctions.models import StateMachine
 
 from localcloud.function_urls import FunctionUrlModel
@@ -206,6 +211,7 @@ class MotoPatches:
             (CustomModel, "create_from_cloudformation_json", classmethod(custom_resource_from_cloudformation)),
             (CallbackEndpoint, "setup_heartbeat_endpoint", heartbeat_after_outcome(original_heartbeat)),
             (StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
+            (Key, "create_from_cloudformation_json", classmethod(key_policy_as_text(original))),
         ]
 
     def install(self) -> None:
@@ -245,6 +251,19 @@ def heartbeat_after_outcome(setup_heartbeat_endpoint: Any) -> Any:
         return heartbeat
 
     return setup
+
+
+def key_policy_as_text(original: dict[tuple[Any, str], Any]) -> Any:
+    """Patch 14: Key.create_from_cloudformation_json, with the `KeyPolicy` object stored as JSON."""
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get("KeyPolicy"), dict):
+            cloudformation_json = {**cloudformation_json, "Properties": {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])}}
+        moto_create = original[(Key, "create_from_cloudformation_json")].__func__
+        return moto_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    return create
 
 
 def send_task_failure_with_cause(response: Any) -> Any:

@@ -13,6 +13,7 @@
   `secure_table` (tables.py).
 - `PatternRestApi`: a REST API with IAM auth, throttling, access logs, JSON errors and alarms.
 - `monitoring`: the stack's alarm topic and alarm helpers.
+- `dashboard`: the stack's CloudWatch dashboard, which each construct above adds its graphs to.
 - `checks`: CloudFormation validation and cdk-nag packs for the whole app.
 """
 

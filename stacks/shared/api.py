@@ -3,25 +3,27 @@
 - IAM authorization on every method: callers sign requests with SigV4. A reference that people
   copy should not ship an open endpoint; swap in a Cognito or Lambda authorizer where end users
   call the API directly.
-- A regional endpoint, stage throttling, X-Ray tracing, JSON access logs to a stack-owned log
+- A name unique to the stack copy (`<stack name>-<id>`, so its metrics are its own), a
+  regional endpoint, stage throttling, X-Ray tracing, JSON access logs to a stack-owned log
   group, error-level execution logs and per-method metrics. Logging needs the region's API
   Gateway CloudWatch role, which the AccountSetup stack owns, not the API's stack.
 - A request validator that methods use for bodies and parameters.
 - JSON bodies for the errors API Gateway itself returns (403, 404, 413, 429, 5xx), so a
   client always gets `{"error": ..., "message": ...}`.
-- Alarms on 5xx responses and on p99 latency.
+- Alarms on 5xx responses and on p99 latency, and a row on the stack's dashboard (requests,
+  4xx, 5xx, latency).
 """
 
 from __future__ import annotations
 
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Validations
+from aws_cdk import Acknowledgment, Aws, CfnOutput, Duration, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.shared import settings
+from stacks.shared import dashboard, settings
 from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
 
 ACCESS_LOG_FIELDS = apigw.AccessLogFormat.json_with_standard_fields(
@@ -92,6 +94,9 @@ class PatternRestApi(apigw.RestApi):
             scope,
             id,
             description=description,
+            # API Gateway's metrics are per API *name* (dimension ApiName): a name of its own per
+            # stack copy, or the alarms and dashboard would add up every API called "Api".
+            rest_api_name=str(kwargs.pop("rest_api_name", f"{Aws.STACK_NAME}-{id}")),
             endpoint_types=[apigw.EndpointType.REGIONAL],
             # Execution and access logging need the region's API Gateway account setting to name
             # a CloudWatch role. That setting is one per account and region, shared by every API
@@ -134,6 +139,7 @@ class PatternRestApi(apigw.RestApi):
                 evaluation_periods=3,
             ),
         ]
+        dashboard.show_rest_api(self)
         # Replace RestApi's own output (named with a hash) by one a smoke test can find by name.
         self.node.try_remove_child("Endpoint")
         CfnOutput(scope, f"{id}Url", value=self.url, description="Base URL of the API (IAM auth: sign with SigV4)")

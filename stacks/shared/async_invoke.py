@@ -10,7 +10,8 @@ configuration, not the caller's, so it is written out here instead of left to de
 - a dead-letter queue, `<name>DLQ`, receiving the failed event itself, as it was sent
   (queues.dead_letter_queue: kept 14 days, alarmed on its first message);
 - alarms on Lambda's `DeadLetterErrors` and `DestinationDeliveryFailures`: Lambda could not hand a
-  failure to the queues above, the one way a failure could still go unseen.
+  failure to the queues above, the one way a failure could still go unseen;
+- a row on the stack's dashboard: events queued, dropped and their age, and those two metrics.
 
     invocation = AsyncInvoke(function, name="Analyze", event="uploads", on_success=SqsDestination(results))
     invocation.failure_queue, invocation.dead_letter_queue, invocation.alarms
@@ -39,6 +40,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.shared import dashboard
 from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
 from stacks.shared.queues import dead_letter_queue, failure_destination_queue
 
@@ -108,6 +110,7 @@ class AsyncInvoke:
             )
             for metric_name, what in DELIVERY_FAILURE_METRICS.items()
         ]
+        dashboard.show_async_invoke(function)
 
     def _set_dead_letter_queue(self) -> None:
         """DeadLetterConfig on the function, and the one permission Lambda needs to use it."""

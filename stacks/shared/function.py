@@ -13,7 +13,9 @@ Every function in every pattern is built here, so the defaults in DESIGN.md live
 - one code asset per pattern holding `lambdas/<pattern>/` and `lambdas/shared/` only, so a handler
   path such as `api_sync.handler.main` imports the same way in Lambda and in the tests; the
   handler is named within the pattern's folder (`handler.main` by default);
-- alarms on its errors and throttles, to the stack's alarm topic (`alarms=False` opts out).
+- alarms on its errors and throttles, to the stack's alarm topic (`alarms=False` opts out);
+- a row on the stack's dashboard (invocations, errors, throttles, duration, concurrency), and one
+  for its function URL when `add_function_url` adds one (dashboard.py).
 
 Any default can be overridden by passing the `lambda_.Function` keyword argument of the same
 name; the caller's value wins (stacks/shared/props.py).
@@ -32,7 +34,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.shared import settings
+from stacks.shared import dashboard, settings
 from stacks.shared.monitoring import function_error_alarms
 from stacks.shared.props import consolidate_props
 
@@ -155,6 +157,13 @@ class PatternFunction(lambda_.Function):
         if "tracing" not in overrides:
             self._enable_active_tracing(scope, id, props["role"])
         self.alarms: list[cloudwatch.Alarm] = function_error_alarms(scope, id, self) if alarms else []
+        dashboard.show_function(self, reserved_concurrency=overrides.get("reserved_concurrent_executions"))
+
+    def add_function_url(self, **options: Any) -> lambda_.FunctionUrl:
+        """`lambda_.Function.add_function_url`, with the URL's requests, errors and latency on the dashboard."""
+        url = super().add_function_url(**options)
+        dashboard.show_function_url(self)
+        return url
 
     def _enable_active_tracing(self, scope: Construct, id: str, role: iam.IRole) -> None:
         """Active X-Ray tracing, with its wildcard permission kept out of the default policy.

@@ -1,4 +1,5 @@
-"""Queues with the project's defaults: encrypted, TLS-only, and every dead-letter queue alarmed.
+"""Queues with the project's defaults: encrypted, TLS-only, on the stack's dashboard, and every
+dead-letter queue alarmed.
 
 - `secure_queue`: a work queue, keeping messages `QUEUE_RETENTION` (4 days) unless told otherwise.
 - `dead_letter_queue`: where failed work ends up, kept `DLQ_RETENTION` (14 days, SQS's maximum),
@@ -21,7 +22,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.shared import settings
+from stacks.shared import dashboard, settings
 from stacks.shared.monitoring import alarm
 from stacks.shared.props import consolidate_props
 
@@ -39,7 +40,8 @@ def consumer_visibility_timeout(function_timeout: Duration, batching_window: Dur
 
 def secure_queue(scope: Construct, id: str, **overrides: Any) -> sqs.Queue:
     """An SQS queue with SQS-managed encryption, a TLS-only policy, an explicit retention and the
-    stack's removal policy; any `sqs.Queue` prop overrides its default."""
+    stack's removal policy, shown on the stack's dashboard (depth and oldest message age); any
+    `sqs.Queue` prop overrides its default."""
     props = consolidate_props(
         {
             "encryption": sqs.QueueEncryption.SQS_MANAGED,
@@ -54,7 +56,9 @@ def secure_queue(scope: Construct, id: str, **overrides: Any) -> sqs.Queue:
             f"{id}: retention_period must be shorter than its dead-letter queue's {DLQ_RETENTION.to_days()} days, "
             "or a redriven message could expire on arrival"
         )
-    return sqs.Queue(scope, id, **props)
+    queue = sqs.Queue(scope, id, **props)
+    dashboard.show_queue(queue)
+    return queue
 
 
 def dead_letter_queue(scope: Construct, id: str, *, holds: str) -> sqs.Queue:

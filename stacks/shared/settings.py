@@ -54,3 +54,21 @@ def account_setup(scope: Construct) -> bool:
     whose API Gateway CloudWatch role is already set and managed elsewhere."""
     value = _context(scope, "account_setup", True)
     return value is True or str(value).lower() == "true"
+
+
+# An address SNS can deliver to: something@domain.tld, no spaces (SNS confirms it by email).
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def alarm_email(scope: Construct) -> str | None:
+    """`-c alarm_email=ops@example.com` subscribes that address to every stack's alarm topic.
+
+    SNS sends it a confirmation email on deploy; alarms reach it once the link in it is followed.
+    """
+    value = _context(scope, "alarm_email", "")
+    address = str(value).strip()
+    if not address:
+        return None
+    if not EMAIL_PATTERN.match(address):
+        raise ValueError(f"alarm_email {address!r} is not an email address")
+    return address

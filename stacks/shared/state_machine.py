@@ -9,7 +9,7 @@
 - X-Ray tracing;
 - an explicit `timeout` (a Standard execution would otherwise run up to a year);
 - alarms on ExecutionsFailed, ExecutionsTimedOut and ExecutionThrottled to the stack's alarm
-  topic (`self.alarms`).
+  topic (`self.alarms`), and a row on the stack's dashboard (executions by outcome, execution time).
 Any other `sfn.StateMachine` prop overrides the default of the same name.
 """
 
@@ -24,7 +24,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.shared import settings
+from stacks.shared import dashboard, settings
 from stacks.shared.function import XRAY_WRITE_ACTIONS
 from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
 from stacks.shared.props import consolidate_props
@@ -100,6 +100,7 @@ class PatternStateMachine(sfn.StateMachine):
                 ("ExecutionThrottled", self.metric_throttled, "was throttled"),
             )
         ]
+        dashboard.show_state_machine(self)
 
     def _log_and_trace(self, scope: Construct, id: str, *, log_level: sfn.LogLevel, include_execution_data: bool) -> None:
         """Logging and X-Ray tracing, with their wildcard permissions kept out of the default policy.

@@ -12,7 +12,8 @@
 - an on-failure destination: an alarmed failure queue (`<name>Failures`, queues.
   failure_destination_queue) receiving the batch's shard and sequence numbers for records that
   exhausted their retries;
-- an alarm on the function's IteratorAge: the consumer is falling behind the stream;
+- an alarm on the function's IteratorAge: the consumer is falling behind the stream, and a graph
+  of it on the stack's dashboard;
 - read access to that one stream; `dynamodb:ListStreams`, which Lambda requires of the role and
   which has no resource-level permissions, gets a policy of its own (`<name>ListStreams`), so its
   `*` and the acknowledgment it needs stay out of the role's default policy.
@@ -33,6 +34,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 
+from stacks.shared import dashboard
 from stacks.shared.monitoring import alarm
 from stacks.shared.props import consolidate_props
 from stacks.shared.queues import failure_destination_queue
@@ -101,6 +103,7 @@ def consume_stream(
         description=f"{function.node.id} is over {iterator_age_alarm.to_minutes()} minutes behind {table.node.id}'s stream",
         evaluation_periods=5,
     )
+    dashboard.show_stream_consumer(function, table.node.id)
     return StreamConsumer(mapping=mapping, failure_queue=failure_queue, alarm=iterator_age)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Iterator
 
@@ -38,3 +39,40 @@ def policy_statements(template: dict) -> Iterator[tuple[str, dict]]:
 
 def as_list(value: object) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def dashboard_metrics(template: dict, dashboard: dict) -> list[tuple[str, str, dict, str]]:
+    """(namespace, metric name, dimensions, statistic) of every graph on a dashboard.
+
+    CloudFormation builds DashboardBody with `Fn::Join ["", parts]`, where a part is a string or a
+    Ref/GetAtt of a resource; a dimension's value is then that token as it stood in the template,
+    so a test can ask which resource a metric is about (with `ref_target`).
+    """
+    body = dashboard["Properties"]["DashboardBody"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    tokens = {}
+    text = ""
+    for part in parts:
+        if isinstance(part, str):
+            text += part
+        else:
+            placeholder = f"@@token{len(tokens)}@@"
+            tokens[placeholder] = part
+            text += placeholder
+    metrics = []
+    for widget in json.loads(text)["widgets"]:
+        for row in widget.get("properties", {}).get("metrics", []):
+            options = row[-1] if isinstance(row[-1], dict) else {}
+            names = [item for item in row if not isinstance(item, dict)]
+            namespace, metric_name, *pairs = names
+            dimensions = {pairs[i]: _detokenize(pairs[i + 1], tokens) for i in range(0, len(pairs), 2)}
+            metrics.append((namespace, metric_name, dimensions, options.get("stat", "Average")))
+    return metrics
+
+
+def _detokenize(value: str, tokens: dict[str, object]) -> object:
+    """A dimension value as the template wrote it: a string, one Ref/GetAtt, or an Fn::Join."""
+    parts = [tokens.get(piece, piece) for piece in re.split(r"(@@token[0-9]+@@)", value) if piece]
+    if len(parts) == 1:
+        return parts[0]
+    return {"Fn::Join": ["", parts]}
