@@ -18,10 +18,11 @@ from express_workflow import names
 from express_workflow.orders import assemble as assemble_order
 from express_workflow.orders import check_stock, fraud_score, price_lines
 from express_workflow.orders import validate as validate_order
+from shared import aws
 from shared.errors import MalformedData
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
 
 
 def _order(event: Any) -> dict[str, Any]:

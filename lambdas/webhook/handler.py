@@ -19,16 +19,12 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared import aws
 from shared.http import proxy_error
 from webhook import names
 from webhook.deliveries import Delivery, summarize
@@ -42,9 +38,9 @@ SECRET_ENVS = {"github": names.GITHUB_SECRET_ENV, "slack": names.SLACK_SECRET_EN
 clock = time.time  # seconds since the epoch; tests move it to check replay windows
 
 logger = Logger()
-tracer = Tracer()
-lambda_client = boto3.client("lambda")
-deliveries_table = boto3.resource("dynamodb").Table(os.environ[names.DELIVERIES_TABLE_ENV])
+tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+lambda_client = aws.client("lambda")
+deliveries_table = aws.table(os.environ[names.DELIVERIES_TABLE_ENV])
 idempotency = IdempotencyConfig(
     event_key_jmespath="[provider, delivery_id]",
     expires_after_seconds=int(os.environ.get(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, str(7 * 24 * 3600))),
@@ -150,11 +146,7 @@ def _accept(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 # --- 2. the asynchronous path ---------------------------------------------------------------
 
 
-@idempotent_function(
-    data_keyword_argument="delivery",
-    config=idempotency,
-    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV]),
-)
+@aws.idempotent(data_keyword_argument="delivery", config=idempotency, table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV])
 def process(delivery: dict[str, Any]) -> dict[str, Any]:
     """Once per provider delivery id: the slow work, then its record in the deliveries table."""
     parsed = Delivery.model_validate(delivery)
