@@ -23,9 +23,17 @@ from typing import Any
 
 TRACED_LIBRARIES = ("botocore",)
 
-# boto3's default session is not thread-safe, and one sandbox may run a function's module in
-# several threads (the local cloud does): clients are made one at a time.
+# A boto3 session is not thread-safe, and one process may run a function's module in several
+# threads (the local cloud does, beside other code using boto3's default session): this module's
+# clients come from a session of its own, made one at a time.
 _MAKING = threading.RLock()
+
+
+@functools.cache
+def _session() -> Any:
+    import boto3
+
+    return boto3.session.Session()
 
 
 class Lazy:
@@ -62,23 +70,19 @@ class Lazy:
 
 
 def client(service: str) -> Any:
-    """A boto3 client for `service` (default session), made on first use."""
+    """A boto3 client for `service`, made on first use."""
 
     def make() -> Any:
-        import boto3
-
-        return boto3.client(service)
+        return _session().client(service)
 
     return Lazy(make)
 
 
 def table(name: str) -> Any:
-    """A boto3 DynamoDB Table resource for `name` (default session), made on first use."""
+    """A boto3 DynamoDB Table resource for `name`, made on first use."""
 
     def make() -> Any:
-        import boto3
-
-        return boto3.resource("dynamodb").Table(name)
+        return _session().resource("dynamodb").Table(name)
 
     return Lazy(make)
 
@@ -90,12 +94,11 @@ def idempotent(*, data_keyword_argument: str, config: Any, table_name: str) -> C
     def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.cache
         def built() -> Callable[..., Any]:
-            import boto3
             from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
-            # A client of the default session, which shares the models the function's other
+            # A client of this module's session, which shares the models the function's other
             # clients have loaded (the layer would otherwise start a session of its own).
-            store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=boto3.client("dynamodb"))
+            store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=_session().client("dynamodb"))
             return idempotent_function(function, data_keyword_argument=data_keyword_argument, config=config, persistence_store=store)
 
         @functools.wraps(function)

@@ -107,8 +107,8 @@ def test_client_and_table_talk_to_aws_once_made(account):
 
 
 def test_client_is_not_made_at_import_or_declaration(monkeypatch):
-    monkeypatch.setattr(boto3, "client", lambda *a, **k: pytest.fail("a client was made before first use"))
-    monkeypatch.setattr(boto3, "resource", lambda *a, **k: pytest.fail("a resource was made before first use"))
+    monkeypatch.setattr(boto3.session.Session, "client", lambda *a, **k: pytest.fail("a client was made before first use"))
+    monkeypatch.setattr(boto3.session.Session, "resource", lambda *a, **k: pytest.fail("a resource was made before first use"))
     aws.client("s3")
     aws.table("anything")
 
@@ -117,13 +117,13 @@ def test_idempotent_runs_once_per_key_and_builds_its_store_on_first_call(account
     config = IdempotencyConfig(event_key_jmespath="id")
     runs: list[str] = []
     built: list[str] = []
-    real_client = boto3.client
+    real_client = boto3.session.Session.client
 
-    def counting_client(service, *args, **kwargs):
+    def counting_client(session, service, *args, **kwargs):
         built.append(service)
-        return real_client(service, *args, **kwargs)
+        return real_client(session, service, *args, **kwargs)
 
-    monkeypatch.setattr(boto3, "client", counting_client)
+    monkeypatch.setattr(boto3.session.Session, "client", counting_client)
 
     @aws.idempotent(data_keyword_argument="item", config=config, table_name="idempotency")
     def work(item: dict) -> dict:
