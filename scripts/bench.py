@@ -103,16 +103,16 @@ def ratio_figure(what: str, value: float, baseline: float, limit: float, unit: s
     return Figure(what, f"{value * scale:.0f} {unit} = {ratio:.2f}x", f"≤ {limit:g}x", ratio <= limit)
 
 
-def zipped_size(path: Path) -> int:
-    """Bytes of `path` zipped as CDK uploads a `zip` asset: a directory's files (deflated, relative
-    paths), or a file that already is the archive."""
+def zipped(path: Path) -> bytes:
+    """`path` as CDK uploads a `zip` asset: a directory's files deflated under their relative
+    paths, or a file that already is the archive."""
     if path.is_file():
-        return path.stat().st_size
+        return path.read_bytes()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
             archive.write(file, file.relative_to(path).as_posix())
-    return len(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def size_figure(what: str, size: int, limit: int = MAX_ASSET_BYTES) -> Figure:
@@ -177,10 +177,10 @@ def assets(found: list[Function]) -> dict[str, list[Function]]:
 
 
 def asset_label(users: list[Function]) -> str:
+    """"code of FanOut (fan_out.api, fan_out.child)": the stacks and handler modules using an asset."""
+    stacks = ", ".join(sorted({f.stack for f in users}))
     modules = sorted({f.handler.rsplit(".", 1)[0] for f in users if f.runtime.startswith("python")})
-    if modules:
-        return f"code of {users[0].stack} ({', '.join(modules)})"
-    return f"code of {users[0].stack} {users[0].logical_id} ({users[0].runtime})"
+    return f"code of {stacks} ({', '.join(modules) if modules else f'{users[0].logical_id}, {users[0].runtime}'})"
 
 
 # --- measuring ----------------------------------------------------------------------------------
@@ -206,8 +206,11 @@ def import_time(module: str, environment: dict[str, str]) -> float:
 
 def synth_figures(runs: int, tmp: Path) -> tuple[list[Figure], Path]:
     (tmp / "one_queue.py").write_text(ONE_QUEUE_APP)
-    full = median(runs, lambda: timed([*CDK, "synth", "--quiet", "-o", str(tmp / "full")]))
-    floor = median(runs, lambda: timed([*CDK, "synth", "--quiet", "--app", f"{PYTHON} one_queue.py", "-o", str(tmp / "floor")], cwd=tmp))
+    fulls, floors = [], []
+    for _ in range(runs):  # alternated, so a change in the machine's load hits both sides
+        fulls.append(timed([*CDK, "synth", "--quiet", "-o", str(tmp / "full")]))
+        floors.append(timed([*CDK, "synth", "--quiet", "--app", f"{PYTHON} one_queue.py", "-o", str(tmp / "floor")], cwd=tmp))
+    full, floor = statistics.median(fulls), statistics.median(floors)
     return [
         ratio_figure("`cdk synth`, every stack, with nag and validation, vs an app with one SQS queue", full, floor, MAX_SYNTH_RATIO, "s"),
         Figure("`cdk synth`, an app with one SQS queue (the baseline)", f"{floor:.1f} s"),
@@ -221,16 +224,22 @@ def suite_figure(runs: int) -> Figure:
 
 
 def import_figures(runs: int, found: list[Function]) -> list[Figure]:
-    baseline = median(runs, lambda: import_time("boto3", LAMBDA_RUNTIME_ENV))
+    # Rounds of baseline-then-every-handler, so a change in the machine's load hits both sides.
+    environments = {"boto3": LAMBDA_RUNTIME_ENV, **dict(sorted(handler_environments(found).items()))}
+    samples: dict[str, list[float]] = {module: [] for module in environments}
+    for _ in range(runs):
+        for module, environment in environments.items():
+            samples[module].append(import_time(module, environment))
+    baseline = statistics.median(samples.pop("boto3"))
     figures = [Figure("cold `import boto3` (the baseline)", f"{baseline * 1000:.0f} ms")]
-    for module, environment in sorted(handler_environments(found).items()):
-        seconds = median(runs, lambda m=module, e=environment: import_time(m, e))
-        figures.append(ratio_figure(f"cold `import {module}`", seconds, baseline, MAX_IMPORT_RATIO, "ms", 1000))
+    for module, times in samples.items():
+        figures.append(ratio_figure(f"cold `import {module}`", statistics.median(times), baseline, MAX_IMPORT_RATIO, "ms", 1000))
     return figures
 
 
 def asset_figures(assembly: Path, found: list[Function]) -> list[Figure]:
-    return [size_figure(asset_label(users), zipped_size(assembly / path)) for path, users in sorted(assets(found).items(), key=lambda item: asset_label(item[1]))]
+    by_label = sorted((asset_label(users), path) for path, users in assets(found).items())
+    return [size_figure(label, len(zipped(assembly / path))) for label, path in by_label]
 
 
 def parse_only(text: str) -> tuple[str, ...]:
