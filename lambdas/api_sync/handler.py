@@ -10,13 +10,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api_sync.quotes import Quote, QuoteRequest, price_quote
-from shared import aws
 from shared.http import install_json_errors, reject_unreadable_body
 
 MAX_BODY_BYTES = 64 * 1024
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # it makes no AWS calls: nothing to patch
 app = APIGatewayRestResolver(enable_validation=True)
 install_json_errors(app)
 

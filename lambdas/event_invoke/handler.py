@@ -26,7 +26,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
@@ -38,10 +37,10 @@ RESULTS_PREFIX = os.environ[names.RESULTS_PREFIX_ENV]
 MAX_OBJECT_BYTES = int(os.environ[names.MAX_OBJECT_BYTES_ENV])
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 metrics = Metrics()
 s3 = aws.client("s3")
-idempotency = IdempotencyConfig(
+idempotency = aws.idempotency_config(
     event_key_jmespath="[bucket, key, etag]",
     expires_after_seconds=int(os.environ[names.IDEMPOTENCY_EXPIRY_SECONDS_ENV]),
 )

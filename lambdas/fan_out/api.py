@@ -38,7 +38,7 @@ BATCH_TTL_SECONDS = int(os.environ[names.BATCH_TTL_SECONDS_ENV])
 CHILD_FUNCTION = os.environ[names.CHILD_FUNCTION_ENV]
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 table = aws.table(os.environ[names.BATCHES_TABLE_ENV])
 lambda_client = aws.client("lambda")
 app = APIGatewayRestResolver(enable_validation=True)

@@ -32,7 +32,7 @@ from fan_out.sales import ChunkSummary, SaleLine, merge, summarize_chunk
 from shared import aws
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 table = aws.table(os.environ[names.BATCHES_TABLE_ENV])
 
 

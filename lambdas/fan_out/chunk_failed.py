@@ -34,7 +34,7 @@ from shared import aws
 MAX_ERROR_CHARS = 1000
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 processor = BatchProcessor(event_type=EventType.SQS)
 table = aws.table(os.environ[names.BATCHES_TABLE_ENV])
 

@@ -1,17 +1,21 @@
 """AWS clients and Powertools pieces that cost nothing at import, for a quick cold start.
 
 A module-level client is what Lambda recommends (made once per sandbox, reused by every warm
-invocation), but making one loads botocore's endpoint and service models: 20-200 ms each, paid by
-every cold start even when the invocation never calls AWS (a request rejected by validation, the
-webhook's HTTP path for DynamoDB). `client`, `resource_table` and `idempotent` keep the
-module-level shape and make the real object on first use instead, once:
+invocation), but making one loads botocore's endpoint and service models (20-200 ms each), and
+boto3, X-Ray's AWS SDK patch, Powertools' idempotency and parameters utilities each import most of
+botocore: all paid by every cold start, even one whose invocation never calls AWS (a request
+rejected by validation, the webhook's HTTP path for DynamoDB). `client`, `table`,
+`idempotency_config`, `idempotent` and `get_secret` keep the module-level shape and do that work on
+first use instead, once:
 
     s3 = aws.client("s3")                         # no botocore work yet
     table = aws.table(os.environ[names.TABLE_ENV])
     s3.put_object(...)                            # the client is made here, and kept
 
-`TRACED_LIBRARIES` is what the Tracer patches: the AWS SDK is the only library these handlers call
-out with, and patching every library X-Ray supports imports each one that happens to be installed.
+Tracing: handlers make their Tracer with `auto_patch=False`, and the AWS SDK is patched (Powertools'
+`Tracer.patch`, X-Ray subsegments for every AWS call) just before this module makes its first
+client or reads a secret. It is the only library these handlers call out with; patching every
+library X-Ray supports would import each one that happens to be installed.
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ _MAKING = threading.RLock()
 
 
 @functools.cache
+def _trace_aws_calls() -> None:
+    from aws_lambda_powertools import Tracer
+
+    Tracer(auto_patch=False).patch(TRACED_LIBRARIES)  # does nothing when tracing is disabled
+
+
+@functools.cache
 def _session() -> Any:
+    _trace_aws_calls()
     import boto3
 
     return boto3.session.Session()
@@ -87,9 +99,21 @@ def table(name: str) -> Any:
     return Lazy(make)
 
 
+def idempotency_config(**options: Any) -> Any:
+    """Powertools' `IdempotencyConfig(**options)`, made on first use."""
+
+    def make() -> Any:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+        return IdempotencyConfig(**options)
+
+    return Lazy(make)
+
+
 def idempotent(*, data_keyword_argument: str, config: Any, table_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Powertools' `idempotent_function` with a DynamoDB persistence layer for `table_name`, built
-    on the first call rather than at import (the layer makes its DynamoDB client when built)."""
+    on the first call rather than at import (the layer makes its DynamoDB client when built).
+    `config` is an `IdempotencyConfig`, or one from `idempotency_config`."""
 
     def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.cache
@@ -99,7 +123,8 @@ def idempotent(*, data_keyword_argument: str, config: Any, table_name: str) -> C
             # A client of this module's session, which shares the models the function's other
             # clients have loaded (the layer would otherwise start a session of its own).
             store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=_session().client("dynamodb"))
-            return idempotent_function(function, data_keyword_argument=data_keyword_argument, config=config, persistence_store=store)
+            resolved = config.resolve() if isinstance(config, Lazy) else config
+            return idempotent_function(function, data_keyword_argument=data_keyword_argument, config=resolved, persistence_store=store)
 
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -110,3 +135,13 @@ def idempotent(*, data_keyword_argument: str, config: Any, table_name: str) -> C
         return wrapper
 
     return decorator
+
+
+def get_secret(name: str, *, max_age: int) -> str | bytes:
+    """Powertools' `parameters.get_secret` (cached for `max_age` seconds), the utility imported and
+    the AWS SDK traced on first use."""
+    with _MAKING:
+        _trace_aws_calls()
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.get_secret(name, max_age=max_age)

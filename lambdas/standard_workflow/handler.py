@@ -27,7 +27,7 @@ from standard_workflow import aggregate, jobs, names
 THROTTLING = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ProvisionedThroughputExceededException", "ServiceUnavailable", "InternalError"}
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 s3 = aws.client("s3")
 sns = aws.client("sns")
 BUCKET = os.environ[names.BUCKET_ENV]

@@ -22,7 +22,7 @@ from shared import aws
 from standard_workflow import jobs, names
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 sfn = aws.client("stepfunctions")
 STATE_MACHINE_ARN = os.environ[names.STATE_MACHINE_ARN_ENV]
 GROUP_BY = os.environ[names.GROUP_BY_ENV]

@@ -29,7 +29,7 @@ RETRY_AFTER_SECONDS = 2
 JOB_TTL_SECONDS = int(os.environ[names.JOB_TTL_SECONDS_ENV])
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 table = aws.table(os.environ[names.JOBS_TABLE_ENV])
 app = APIGatewayRestResolver(enable_validation=True)
 install_json_errors(app)

@@ -37,7 +37,7 @@ from stream_job import jobs, names
 from stream_job.loans import JobFailed, LoanReportRequest, amortize
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 table = aws.table(os.environ[names.JOBS_TABLE_ENV])
 

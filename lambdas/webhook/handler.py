@@ -20,8 +20,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import aws
@@ -38,10 +36,10 @@ SECRET_ENVS = {"github": names.GITHUB_SECRET_ENV, "slack": names.SLACK_SECRET_EN
 clock = time.time  # seconds since the epoch; tests move it to check replay windows
 
 logger = Logger()
-tracer = Tracer(patch_modules=aws.TRACED_LIBRARIES)
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 lambda_client = aws.client("lambda")
 deliveries_table = aws.table(os.environ[names.DELIVERIES_TABLE_ENV])
-idempotency = IdempotencyConfig(
+idempotency = aws.idempotency_config(
     event_key_jmespath="[provider, delivery_id]",
     expires_after_seconds=int(os.environ.get(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, str(7 * 24 * 3600))),
 )
@@ -75,7 +73,7 @@ def _raw_body(event: dict[str, Any]) -> bytes:
 
 
 def _secret(provider: str) -> bytes:
-    value = parameters.get_secret(os.environ[SECRET_ENVS[provider]], max_age=SECRET_MAX_AGE)
+    value = aws.get_secret(os.environ[SECRET_ENVS[provider]], max_age=SECRET_MAX_AGE)
     return value.encode() if isinstance(value, str) else bytes(value)
 
 

@@ -138,3 +138,31 @@ def test_idempotent_runs_once_per_key_and_builds_its_store_on_first_call(account
     assert runs == ["x", "y"] and built == ["dynamodb"]
     assert account.Table("idempotency").scan()["Count"] == 2
     assert work.__name__ == "work"
+
+
+@pytest.fixture
+def patches(monkeypatch):
+    """Every Tracer.patch call, from a fresh start (no client made, nothing patched yet)."""
+    from aws_lambda_powertools import Tracer
+
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(Tracer, "patch", lambda self, modules=None: calls.append(tuple(modules or ())))
+    aws._trace_aws_calls.cache_clear()
+    aws._session.cache_clear()
+    yield calls
+    aws._trace_aws_calls.cache_clear()
+    aws._session.cache_clear()
+
+
+def test_the_aws_sdk_is_traced_before_the_first_client_is_made(account, patches):
+    table = aws.table("items")
+    assert patches == []
+    table.put_item(Item={"pk": "a"})
+    assert aws.client("s3").meta.service_model.service_name == "s3"  # a second client: patched once only
+    assert patches == [aws.TRACED_LIBRARIES] == [("botocore",)]
+
+
+def test_get_secret_reads_through_powertools_traced(account, patches):
+    boto3.client("secretsmanager").create_secret(Name="shared-aws-test", SecretString="s3cr3t")
+    assert aws.get_secret("shared-aws-test", max_age=5) == "s3cr3t"
+    assert patches == [("botocore",)]
