@@ -162,7 +162,11 @@ def test_the_aws_sdk_is_traced_before_the_first_client_is_made(account, patches)
     assert patches == [aws.TRACED_LIBRARIES] == [("botocore",)]
 
 
-def test_get_secret_reads_through_powertools_traced(account, patches):
+def test_get_secret_reads_through_powertools_traced(account, patches, monkeypatch):
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    # A provider an earlier test made (with its client, in its region) would answer otherwise.
+    monkeypatch.delitem(DEFAULT_PROVIDERS, "secrets", raising=False)
     boto3.client("secretsmanager").create_secret(Name="shared-aws-test", SecretString="s3cr3t")
     assert aws.get_secret("shared-aws-test", max_age=5) == "s3cr3t"
     assert patches == [("botocore",)]
