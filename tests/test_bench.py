@@ -113,3 +113,14 @@ def test_only_accepts_known_parts():
     for bad in ("imports,speed", "", ","):
         with pytest.raises(argparse.ArgumentTypeError):
             bench.parse_only(bad)
+
+
+def test_the_suite_runs_as_make_test_runs_it_and_a_failing_run_misses_the_target(monkeypatch):
+    commands: list[list[str]] = []
+    results = iter([80.0, -70.0, 85.0])
+    monkeypatch.setattr(bench, "timed", lambda command, **kw: commands.append(command) or next(results))
+    figure = bench.suite_figure(3)
+    assert commands == [[bench.PYTHON, "-m", "pytest"]] * 3  # no options of the bench's own
+    assert figure == bench.Figure("test suite, as `make test` runs it", "80 s (FAILED in 1 of 3 runs)", "≤ 90 s", False)
+    results = iter([95.0, 60.0, 89.0])
+    assert bench.suite_figure(3) == bench.Figure("test suite, as `make test` runs it", "89 s", "≤ 90 s", True)
