@@ -15,7 +15,7 @@ from shared.http import install_json_errors, reject_unreadable_body
 MAX_BODY_BYTES = 64 * 1024
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # it makes no AWS calls: nothing to patch
 app = APIGatewayRestResolver(enable_validation=True)
 install_json_errors(app)
 

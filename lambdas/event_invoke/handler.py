@@ -22,30 +22,25 @@ import os
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from event_invoke import names
 from event_invoke.analysis import Rejected, analyze, check_size
+from shared import aws
 
 RESULTS_PREFIX = os.environ[names.RESULTS_PREFIX_ENV]
 MAX_OBJECT_BYTES = int(os.environ[names.MAX_OBJECT_BYTES_ENV])
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 metrics = Metrics()
-s3 = boto3.client("s3")
-idempotency = IdempotencyConfig(
+s3 = aws.client("s3")
+idempotency = aws.idempotency_config(
     event_key_jmespath="[bucket, key, etag]",
     expires_after_seconds=int(os.environ[names.IDEMPOTENCY_EXPIRY_SECONDS_ENV]),
 )
@@ -69,11 +64,7 @@ def _read(bucket: str, key: str, etag: str) -> bytes:
     return response["Body"].read(MAX_OBJECT_BYTES + 1)
 
 
-@idempotent_function(
-    data_keyword_argument="source",
-    config=idempotency,
-    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV]),
-)
+@aws.idempotent(data_keyword_argument="source", config=idempotency, table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV])
 def analyze_object(source: dict[str, Any], size: int) -> dict[str, Any]:
     """Analyze one version of one object and write its result; runs once per bucket, key and ETag."""
     bucket, key, etag = source["bucket"], source["key"], source["etag"]

@@ -18,7 +18,6 @@ import os
 import time
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
@@ -28,6 +27,7 @@ from pydantic import BaseModel
 
 from fan_out import batches, names
 from fan_out.sales import BatchReport, BatchRequest, SaleLine, chunked
+from shared import aws
 from shared.http import error_response, install_json_errors, reject_unreadable_body, resource_url
 
 MAX_BODY_BYTES = 256 * 1024
@@ -38,9 +38,9 @@ BATCH_TTL_SECONDS = int(os.environ[names.BATCH_TTL_SECONDS_ENV])
 CHILD_FUNCTION = os.environ[names.CHILD_FUNCTION_ENV]
 
 logger = Logger()
-tracer = Tracer()
-table = boto3.resource("dynamodb").Table(os.environ[names.BATCHES_TABLE_ENV])
-lambda_client = boto3.client("lambda")
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
+table = aws.table(os.environ[names.BATCHES_TABLE_ENV])
+lambda_client = aws.client("lambda")
 app = APIGatewayRestResolver(enable_validation=True)
 install_json_errors(app)
 

@@ -23,17 +23,17 @@ import time
 import uuid
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from fan_out import batches, names
 from fan_out.sales import ChunkSummary, SaleLine, merge, summarize_chunk
+from shared import aws
 
 logger = Logger()
-tracer = Tracer()
-table = boto3.resource("dynamodb").Table(os.environ[names.BATCHES_TABLE_ENV])
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
+table = aws.table(os.environ[names.BATCHES_TABLE_ENV])
 
 
 class ChunkEvent(BaseModel):

@@ -22,7 +22,6 @@ import os
 import time
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -30,13 +29,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
 
 from fan_out import batches, names
+from shared import aws
 
 MAX_ERROR_CHARS = 1000
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 processor = BatchProcessor(event_type=EventType.SQS)
-table = boto3.resource("dynamodb").Table(os.environ[names.BATCHES_TABLE_ENV])
+table = aws.table(os.environ[names.BATCHES_TABLE_ENV])
 
 
 class FailedChunk(BaseModel):

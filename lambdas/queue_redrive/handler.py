@@ -19,37 +19,27 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from queue_redrive import names
 from queue_redrive.orders import Order, fulfil_order
+from shared import aws
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-orders_table = boto3.resource("dynamodb").Table(os.environ[names.ORDERS_TABLE_ENV])
-idempotency = IdempotencyConfig(
+orders_table = aws.table(os.environ[names.ORDERS_TABLE_ENV])
+idempotency = aws.idempotency_config(
     event_key_jmespath="order_id",
     payload_validation_jmespath="@",  # the whole order: same id, different body is a conflict
     expires_after_seconds=int(os.environ[names.IDEMPOTENCY_EXPIRY_SECONDS_ENV]),
 )
 
 
-@idempotent_function(
-    data_keyword_argument="order",
-    config=idempotency,
-    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV]),
-)
+@aws.idempotent(data_keyword_argument="order", config=idempotency, table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV])
 def fulfil(order: Order) -> dict[str, Any]:
     fulfilment = fulfil_order(order)
     orders_table.put_item(Item={**fulfilment.model_dump(mode="json"), "total": fulfilment.total})
@@ -66,6 +56,8 @@ def record_handler(record: SQSRecord) -> None:
     # A body that is not a valid order, or that conflicts with the order already fulfilled under
     # its id, raises here: the message is reported as failed and, after maxReceiveCount receives,
     # lands in the dead-letter queue with its body intact.
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError  # with the utility, on first use
+
     order = Order.model_validate_json(record.body)
     try:
         fulfil(order=order)

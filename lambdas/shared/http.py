@@ -8,6 +8,9 @@ Bad input never reaches the work function and never becomes a 500. Two layers sh
 `reject_unreadable_body` answers for a body not worth routing (bad base64, too large, not JSON,
 not UTF-8, nested too deep, absurd numbers) before the router runs, and `install_json_errors`
 answers for everything the router and its validation raise (422, 404, 415, Powertools' HTTP errors).
+
+The router's pieces are imported where they are used: a handler without a router (the webhook's
+Function URL) takes `proxy_error` and the body checks without paying for the event handler.
 """
 
 from __future__ import annotations
@@ -17,15 +20,13 @@ import binascii
 import json
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+JSON = "application/json"  # Powertools' content_types.APPLICATION_JSON
 
 # What a JSON body may look like before it is worth validating. Python's json module would
 # otherwise raise RecursionError on deep nesting and ValueError on integers over 4,300 digits.
@@ -36,10 +37,12 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 def error_response(status: int, error: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+    from aws_lambda_powertools.event_handler import Response
+
     body: dict[str, Any] = {"error": error, "message": message}
     if details:
         body["details"] = details
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body))
 
 
 def _field_path(location: tuple[Any, ...]) -> str:
@@ -58,7 +61,7 @@ def proxy_error(status: int, error: str, message: str, details: list[dict[str, A
         body["details"] = details
     return {
         "statusCode": status,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "headers": {"Content-Type": JSON},
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
@@ -136,8 +139,8 @@ def reject_unreadable_body(event: dict[str, Any], max_bytes: int) -> dict[str, A
         return proxy_error(413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {max_bytes}.")
     # Compared as Powertools' router compares it (case-sensitively), so both agree on what is JSON.
     media_type = _content_type(event).split(";")[0].strip()
-    if media_type not in ("", content_types.APPLICATION_JSON):
-        return proxy_error(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be {content_types.APPLICATION_JSON}, not {media_type[:100]}.")
+    if media_type not in ("", JSON):
+        return proxy_error(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be {JSON}, not {media_type[:100]}.")
     if not raw:
         return None
     try:
@@ -166,6 +169,8 @@ def _problem(error: dict[str, Any]) -> str:
 
 def install_json_errors(app: ApiGatewayResolver) -> None:
     """Give `app` the project's JSON error responses for bad input and unknown routes."""
+    from aws_lambda_powertools.event_handler.exceptions import ServiceError
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
@@ -182,7 +187,7 @@ def install_json_errors(app: ApiGatewayResolver) -> None:
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported(_exc: RequestUnsupportedContentType) -> Response:
         content_type = app.current_event.headers.get("content-type", "")
-        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be {content_types.APPLICATION_JSON}, not {content_type}.")
+        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be {JSON}, not {content_type}.")
 
     @app.exception_handler(ServiceError)
     def _http_error(exc: ServiceError) -> Response:

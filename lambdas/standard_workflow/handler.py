@@ -16,22 +16,22 @@ import json
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from shared import aws
 from shared.errors import MalformedData, TransientError
 from standard_workflow import aggregate, jobs, names
 
 THROTTLING = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ProvisionedThroughputExceededException", "ServiceUnavailable", "InternalError"}
 
 logger = Logger()
-tracer = Tracer()
-s3 = boto3.client("s3")
-sns = boto3.client("sns")
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
+s3 = aws.client("s3")
+sns = aws.client("sns")
 BUCKET = os.environ[names.BUCKET_ENV]
-table = boto3.resource("dynamodb").Table(os.environ[names.JOBS_TABLE_ENV])
+table = aws.table(os.environ[names.JOBS_TABLE_ENV])
 
 
 def _field(event: Any, name: str) -> str:

@@ -14,16 +14,16 @@ import os
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared import aws
 from standard_workflow import jobs, names
 
 logger = Logger()
-tracer = Tracer()
-sfn = boto3.client("stepfunctions")
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
+sfn = aws.client("stepfunctions")
 STATE_MACHINE_ARN = os.environ[names.STATE_MACHINE_ARN_ENV]
 GROUP_BY = os.environ[names.GROUP_BY_ENV]
 

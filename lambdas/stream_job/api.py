@@ -13,13 +13,13 @@ import os
 import time
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from shared import aws
 from shared.http import error_response, install_json_errors, reject_unreadable_body, resource_url
 from stream_job import jobs, names
 from stream_job.loans import LoanReport, LoanReportRequest
@@ -29,8 +29,8 @@ RETRY_AFTER_SECONDS = 2
 JOB_TTL_SECONDS = int(os.environ[names.JOB_TTL_SECONDS_ENV])
 
 logger = Logger()
-tracer = Tracer()
-table = boto3.resource("dynamodb").Table(os.environ[names.JOBS_TABLE_ENV])
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
+table = aws.table(os.environ[names.JOBS_TABLE_ENV])
 app = APIGatewayRestResolver(enable_validation=True)
 install_json_errors(app)
 

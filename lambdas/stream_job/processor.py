@@ -26,20 +26,20 @@ import time
 import uuid
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from shared import aws
 from stream_job import jobs, names
 from stream_job.loans import JobFailed, LoanReportRequest, amortize
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-table = boto3.resource("dynamodb").Table(os.environ[names.JOBS_TABLE_ENV])
+table = aws.table(os.environ[names.JOBS_TABLE_ENV])
 
 
 class JobBusy(Exception):

@@ -19,16 +19,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared import aws
 from shared.http import proxy_error
 from webhook import names
 from webhook.deliveries import Delivery, summarize
@@ -42,10 +36,10 @@ SECRET_ENVS = {"github": names.GITHUB_SECRET_ENV, "slack": names.SLACK_SECRET_EN
 clock = time.time  # seconds since the epoch; tests move it to check replay windows
 
 logger = Logger()
-tracer = Tracer()
-lambda_client = boto3.client("lambda")
-deliveries_table = boto3.resource("dynamodb").Table(os.environ[names.DELIVERIES_TABLE_ENV])
-idempotency = IdempotencyConfig(
+tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
+lambda_client = aws.client("lambda")
+deliveries_table = aws.table(os.environ[names.DELIVERIES_TABLE_ENV])
+idempotency = aws.idempotency_config(
     event_key_jmespath="[provider, delivery_id]",
     expires_after_seconds=int(os.environ.get(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, str(7 * 24 * 3600))),
 )
@@ -79,7 +73,7 @@ def _raw_body(event: dict[str, Any]) -> bytes:
 
 
 def _secret(provider: str) -> bytes:
-    value = parameters.get_secret(os.environ[SECRET_ENVS[provider]], max_age=SECRET_MAX_AGE)
+    value = aws.get_secret(os.environ[SECRET_ENVS[provider]], max_age=SECRET_MAX_AGE)
     return value.encode() if isinstance(value, str) else bytes(value)
 
 
@@ -150,11 +144,7 @@ def _accept(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 # --- 2. the asynchronous path ---------------------------------------------------------------
 
 
-@idempotent_function(
-    data_keyword_argument="delivery",
-    config=idempotency,
-    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV]),
-)
+@aws.idempotent(data_keyword_argument="delivery", config=idempotency, table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV])
 def process(delivery: dict[str, Any]) -> dict[str, Any]:
     """Once per provider delivery id: the slow work, then its record in the deliveries table."""
     parsed = Delivery.model_validate(delivery)
