@@ -6,16 +6,25 @@ The app is synthesized once per test session, with the context in cdk.json, exac
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_DEPRECATED", "quiet")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# moto gives every mock_aws its own boto3 session (so no credentials or clients leak between tests),
+# and each new botocore session re-reads and re-parses its JSON service models and endpoint rules:
+# about a third of a handler test's time. The models are read-only data, so one loader per data
+# path serves every session; credentials, config and clients stay per session.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 # The local cloud's fixtures (local_cloud, deploy) for the e2e tests and its own tests.
 pytest_plugins = ["localcloud.pytest_plugin"]
