@@ -1,21 +1,34 @@
 """Fixtures shared by every test layer.
 
-The app is synthesized once per test session, with the context in cdk.json, exactly as
-`cdk synth` would; template tests read from that one cloud assembly.
+The app is synthesized once per test run, with the context in cdk.json, exactly as
+`cdk synth` would; template tests read from that one cloud assembly. The suite runs on every
+core with pytest-xdist (pyproject.toml): the first worker that needs the assembly synthesizes
+it, the others read it from disk.
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_DEPRECATED", "quiet")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# moto gives every mock_aws its own boto3 session (so no credentials or clients leak between tests),
+# and each new botocore session re-reads and re-parses its JSON service models and endpoint rules:
+# about a third of a handler test's time. The models are read-only data, so one loader per data
+# path serves every session; credentials, config and clients stay per session.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 # The local cloud's fixtures (local_cloud, deploy) for the e2e tests and its own tests.
 pytest_plugins = ["localcloud.pytest_plugin"]
@@ -26,13 +39,36 @@ def cdk_context() -> dict[str, object]:
     return json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
+def synthesized_once(tmp_path_factory: pytest.TempPathFactory, name: str, synth: Callable[[str], object]) -> Path:
+    """The directory `synth(outdir)` wrote, run once per test run, however many xdist workers ask.
+
+    Workers share the parent of their temporary directories; a file lock lets one synthesize
+    while the others wait, and a marker written after a successful synth lets them reuse it (a
+    worker whose predecessor failed synthesizes again, and fails the same way)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        outdir = tmp_path_factory.mktemp(name)
+        synth(str(outdir))
+        return outdir
+    outdir = tmp_path_factory.getbasetemp().parent / name
+    done = outdir / ".synthesized"
+    with open(f"{outdir}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            synth(str(outdir))
+            done.touch()
+    return outdir
+
+
 @pytest.fixture(scope="session")
 def cloud_assembly(tmp_path_factory: pytest.TempPathFactory):
+    from aws_cdk import cx_api
+
     from app import build_app
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = build_app(outdir=str(outdir), context=cdk_context(), analytics_reporting=False)
-    return app.synth()
+    def synth(outdir: str) -> None:
+        build_app(outdir=outdir, context=cdk_context(), analytics_reporting=False).synth()
+
+    return cx_api.CloudAssembly(str(synthesized_once(tmp_path_factory, "cdk.out", synth)))
 
 
 @pytest.fixture(scope="session")

@@ -91,6 +91,10 @@ def _delete(value: Any, path: tuple) -> Any:
     return _set(value, parent, copy)
 
 
+# Built once: a strategy built inside a draw is validated again on every draw.
+_replacements = json_values(5)
+
+
 @st.composite
 def mutated(draw: st.DrawFn, valid: Any) -> Any:
     """`valid` with one to three changes: a value replaced, a key or element dropped, a key added."""
@@ -101,9 +105,9 @@ def mutated(draw: st.DrawFn, valid: Any) -> Any:
         if kind == "drop" and path:
             result = _delete(result, path)
         elif kind == "add" and path and isinstance(_get(result, path[:-1]), dict):
-            result = _set(result, (*path[:-1], draw(st.text(max_size=10))), draw(json_values(5)))
+            result = _set(result, (*path[:-1], draw(st.text(max_size=10))), draw(_replacements))
         else:
-            result = _set(result, path, draw(json_values(5)))
+            result = _set(result, path, draw(_replacements))
     return result
 
 
@@ -195,11 +199,18 @@ def raw_payloads(valid: Any | None = None) -> st.SearchStrategy[bytes]:
     return st.one_of(as_text.map(lambda text: text.encode("utf-8", "surrogatepass")), st.binary(max_size=300))
 
 
-@st.composite
-def request_bodies(draw: st.DrawFn, valid: Any | None = None) -> Body:
+def request_bodies(valid: Any | None = None) -> st.SearchStrategy[Body]:
     """A body, a content type (mostly JSON) and a base64 flag (mostly honest)."""
-    raw = draw(raw_payloads(valid))
-    content_type = draw(st.one_of(st.just("application/json"), content_types))
+    return _bodies(raw_payloads(valid))
+
+
+_mostly_json = st.one_of(st.just("application/json"), content_types)
+
+
+@st.composite
+def _bodies(draw: st.DrawFn, payloads: st.SearchStrategy[bytes]) -> Body:
+    raw = draw(payloads)
+    content_type = draw(_mostly_json)
     base64_flag = draw(st.booleans())
     lie = base64_flag and draw(st.integers(0, 9)) == 0
     return Body(raw=raw, content_type=content_type, base64_flag=base64_flag, lie=lie)
