@@ -22,7 +22,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
 	@echo "make test     run the test suite"
-	@echo "make bench    measure synth, test suite and handler import times"
+	@echo "make bench    measure synth, the test suite, handler imports and code sizes against their targets"
 	@echo "make cost     each pattern's monthly cost at 1 million events, from the synthesized templates"
 	@echo "make smoke [STACK=ApiSync]   drive every pattern: in your account if deployed there, else locally"
 	@echo "make deploy STACK=ApiSync    deploy one pattern (needs AWS credentials)"
