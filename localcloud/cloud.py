@@ -30,6 +30,7 @@ from localcloud.moto_patches import MotoPatches
 from localcloud.runtime import (
     Fault,
     Runtime,
+    forget_powertools_providers,
     install_environ_overlay,
     install_function_sessions,
     uninstall_environ_overlay,
@@ -76,6 +77,7 @@ class LocalCloud:
 
         environment = {**FAKE_AWS_ENV, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
         self.patches.install()  # first: raises if another LocalCloud is active, before touching anything
+        forget_powertools_providers()
         self._saved_environ = {k: os.environ.get(k) for k in environment}
         os.environ.update(environment)
         try:
@@ -104,6 +106,7 @@ class LocalCloud:
             uninstall_function_sessions()
             uninstall_environ_overlay()
             self.runtime.close()
+            forget_powertools_providers()
             for key, value in self._saved_environ.items():
                 if value is None:
                     os.environ.pop(key, None)

@@ -178,6 +178,21 @@ def uninstall_function_sessions() -> None:
 # --- the runtime ---------------------------------------------------------------------------------
 
 
+def forget_powertools_providers() -> None:
+    """Drop Powertools' default parameter providers (`parameters.get_secret` and friends).
+
+    They are process-wide and keep the boto3 client they were first made with: its region,
+    credentials and moto account. In Lambda a process is one function's sandbox; here one test
+    process runs many clouds, so a provider left by an earlier one would ask the wrong backend
+    ("Secrets Manager can't find the specified secret"). Each LocalCloud starts and ends without them.
+    """
+    try:
+        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+    except ImportError:  # Powertools not installed: nothing to forget
+        return
+    DEFAULT_PROVIDERS.clear()
+
+
 def _owned_by(packages: set[str], name: str) -> bool:
     return name.split(".", 1)[0] in packages
 

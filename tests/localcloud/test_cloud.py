@@ -35,3 +35,18 @@ def test_only_one_cloud_is_active_at_a_time():
     with LocalCloud():
         with pytest.raises(RuntimeError, match="another LocalCloud"):
             LocalCloud().__enter__()
+
+
+def test_a_cloud_starts_and_ends_without_powertools_providers_from_elsewhere(monkeypatch):
+    """Powertools' default providers are process-wide and keep their first client: one left by an
+    earlier test, bound to another region, must not answer for this cloud's secrets."""
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    elsewhere = boto3.client("secretsmanager", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    monkeypatch.setitem(DEFAULT_PROVIDERS, "secrets", parameters.SecretsProvider(boto3_client=elsewhere))
+    with LocalCloud(region="us-east-1") as cloud:
+        arn = cloud.client("secretsmanager").create_secret(Name="webhook-key", SecretString="s3cr3t")["ARN"]
+        assert parameters.get_secret(arn, max_age=0) == "s3cr3t"
+    assert "secrets" not in DEFAULT_PROVIDERS
