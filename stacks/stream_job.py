@@ -27,7 +27,7 @@ from constructs import Construct
 
 from lambdas.stream_job import names
 from stacks.shared import PatternFunction, PatternRestApi
-from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT
+from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, MONEY_PATTERN
 from stacks.shared.streams import consume_stream
 from stacks.shared.tables import secure_table
 
@@ -39,8 +39,7 @@ LAMBDA_TIMEOUT_LIMIT = Duration.minutes(15)
 # money and percentage formats (lambdas/stream_job/loans.py's LoanReportRequest). Rules about
 # values (known currencies, positive amounts, rates up to 100) live in the handler alone.
 # The handler's formats, repeated (synth does not import handler code; the template tests hold them
-# to lambdas/shared/commerce.py): money as in commerce.MONEY_PATTERN, a rate such as "6.25".
-MONEY_PATTERN = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$"
+# to lambdas/shared/commerce.py): money as in the shared MONEY_PATTERN, a rate such as "6.25".
 RATE_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,3})?$"
 JOB_REQUEST_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
