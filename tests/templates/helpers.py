@@ -26,6 +26,29 @@ def ref_target(template: dict, value: object) -> dict:
     return template["Resources"][logical_id]
 
 
+def api_method(template: dict, http_method: str, path_part: str) -> dict:
+    """The properties of the REST API method `http_method` on the resource whose path part is `path_part`."""
+    for method in resources(template, "AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        if props["HttpMethod"] == http_method and ref_target(template, props["ResourceId"])["Properties"]["PathPart"] == path_part:
+            return props
+    raise AssertionError(f"no {http_method} /{path_part}")
+
+
+def validated_body_model(template: dict, method: dict) -> dict:
+    """The model a method validates JSON bodies against, asserting that API Gateway validates them."""
+    assert ref_target(template, method["RequestValidatorId"])["Properties"]["ValidateRequestBody"] is True
+    model = ref_target(template, method["RequestModels"]["application/json"])
+    assert model["Type"] == "AWS::ApiGateway::Model" and model["Properties"]["ContentType"] == "application/json"
+    return model
+
+
+def only_model_schema(template: dict) -> dict:
+    """The JSON schema of the template's one API Gateway model."""
+    (model,) = resources(template, "AWS::ApiGateway::Model").values()
+    return model["Properties"]["Schema"]
+
+
 def policy_statements(template: dict) -> Iterator[tuple[str, dict]]:
     """Every IAM statement in the template: inline role policies and AWS::IAM::Policy resources."""
     for lid, role in resources(template, "AWS::IAM::Role").items():

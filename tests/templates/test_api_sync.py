@@ -17,7 +17,7 @@ from aws_cdk.assertions import Match, Template
 from api_sync.quotes import MAX_LINE_ITEMS, QuoteRequest
 from shared.commerce import MAX_QUANTITY, MONEY_PATTERN
 from stacks.api_sync import ApiSyncStack
-from tests.templates.helpers import ref_target, resources
+from tests.templates.helpers import api_method, only_model_schema, resources, validated_body_model
 
 VALID_QUOTE = {
     "customer_id": "C-1001",
@@ -37,14 +37,6 @@ def template(raw) -> Template:
     return Template.from_json(raw)
 
 
-def _method(raw: dict, http_method: str, path_part: str) -> dict:
-    for method in resources(raw, "AWS::ApiGateway::Method").values():
-        props = method["Properties"]
-        if props["HttpMethod"] == http_method and ref_target(raw, props["ResourceId"])["Properties"]["PathPart"] == path_part:
-            return props
-    raise AssertionError(f"no {http_method} /{path_part}")
-
-
 def test_every_method_requires_iam_auth(raw):
     methods = resources(raw, "AWS::ApiGateway::Method")
     assert len(methods) == 2
@@ -54,23 +46,18 @@ def test_every_method_requires_iam_auth(raw):
 def test_routes_proxy_to_the_function(raw):
     (function_id,) = resources(raw, "AWS::Lambda::Function")
     for http_method, path in (("POST", "quotes"), ("GET", "health")):
-        integration = _method(raw, http_method, path)["Integration"]
+        integration = api_method(raw, http_method, path)["Integration"]
         assert integration["Type"] == "AWS_PROXY"
         assert function_id in json.dumps(integration["Uri"])
 
 
 def test_post_quotes_body_is_validated_by_the_gateway(raw):
-    props = _method(raw, "POST", "quotes")
-    validator = ref_target(raw, props["RequestValidatorId"])
-    assert validator["Properties"]["ValidateRequestBody"] is True
-    model = ref_target(raw, props["RequestModels"]["application/json"])
-    assert model["Properties"]["ContentType"] == "application/json"
+    validated_body_model(raw, api_method(raw, "POST", "quotes"))
 
 
 @pytest.fixture(scope="module")
 def request_schema(raw) -> dict:
-    (model,) = resources(raw, "AWS::ApiGateway::Model").values()
-    return model["Properties"]["Schema"]
+    return only_model_schema(raw)
 
 
 @pytest.mark.parametrize(

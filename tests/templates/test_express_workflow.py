@@ -14,7 +14,7 @@ from shared.commerce import MAX_QUANTITY, MONEY_PATTERN
 from stacks.express_workflow import ExpressWorkflowStack
 from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS
 from stacks.express_workflow_templates import load
-from tests.templates.helpers import as_list, policy_statements, ref_target, resources
+from tests.templates.helpers import as_list, only_model_schema, policy_statements, ref_target, resources, validated_body_model
 
 VALID_ORDER = {"customer_id": "c-42", "currency": "EUR", "items": [{"sku": "A-1", "quantity": 3, "unit_price": "12.50"}]}
 FUNCTIONS = ("ValidateFunction", "PriceFunction", "StockFunction", "FraudFunction", "AssembleFunction")
@@ -176,17 +176,12 @@ def test_responses_use_the_projects_templates_and_no_200_for_a_refused_start(raw
 
 
 def test_body_is_validated_against_the_order_model(raw):
-    props = _method(raw)
-    validator = ref_target(raw, props["RequestValidatorId"])
-    assert validator["Properties"]["ValidateRequestBody"] is True
-    model = ref_target(raw, props["RequestModels"]["application/json"])
-    assert model["Properties"]["ContentType"] == "application/json"
+    validated_body_model(raw, _method(raw))
 
 
 @pytest.fixture(scope="module")
 def request_schema(raw) -> dict:
-    (model,) = resources(raw, "AWS::ApiGateway::Model").values()
-    return model["Properties"]["Schema"]
+    return only_model_schema(raw)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from fan_out import names, sales
 from shared.commerce import MONEY_PATTERN
-from tests.templates.helpers import as_list, construct_resource, resources
+from tests.templates.helpers import as_list, construct_resource, only_model_schema, resources, validated_body_model
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +109,10 @@ def test_routes_are_iam_authorized_and_post_bodies_checked_against_the_model(raw
     for method in methods.values():
         assert method["AuthorizationType"] == "AWS_IAM"
         assert method["Integration"]["Type"] == "AWS_PROXY"
-        assert method["RequestValidatorId"]
     assert methods["GET"]["RequestParameters"] == {"method.request.path.batch_id": True}
-    (model,) = resources(raw, "AWS::ApiGateway::Model").values()
-    assert methods["POST"]["RequestModels"] == {"application/json": {"Ref": construct_resource(raw, "AWS::ApiGateway::Model", "ApiBatchRequest")[0]}}
-    schema = model["Properties"]["Schema"]
+    model = validated_body_model(raw, methods["POST"])
+    assert model is construct_resource(raw, "AWS::ApiGateway::Model", "ApiBatchRequest")[1]
+    schema = only_model_schema(raw)
     assert schema["required"] == ["currency", "items"] and schema["additionalProperties"] is False
     items = schema["properties"]["items"]
     assert (items["minItems"], items["maxItems"]) == (1, sales.MAX_ITEMS)

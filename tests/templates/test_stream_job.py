@@ -11,7 +11,7 @@ from aws_cdk import App, Duration
 from shared.commerce import MONEY_PATTERN
 from stacks.stream_job import StreamJobStack
 from stream_job import names
-from tests.templates.helpers import as_list, policy_statements, ref_target, resources
+from tests.templates.helpers import api_method, as_list, only_model_schema, policy_statements, ref_target, resources, validated_body_model
 
 VALID_JOB = {"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "6.25", "monthly_payment": "510.00"}
 
@@ -169,14 +169,6 @@ def test_processor_may_send_only_to_its_failure_queue(raw):
 # The API -----------------------------------------------------------------------------------
 
 
-def _method(raw: dict, http_method: str, path_part: str) -> dict:
-    for method in resources(raw, "AWS::ApiGateway::Method").values():
-        props = method["Properties"]
-        if props["HttpMethod"] == http_method and ref_target(raw, props["ResourceId"])["Properties"]["PathPart"] == path_part:
-            return props
-    raise AssertionError(f"no {http_method} /{path_part}")
-
-
 def test_every_method_requires_iam_auth_and_proxies_to_the_api_function(raw):
     methods = resources(raw, "AWS::ApiGateway::Method")
     assert len(methods) == 2
@@ -188,10 +180,8 @@ def test_every_method_requires_iam_auth_and_proxies_to_the_api_function(raw):
 
 
 def test_routes_are_post_jobs_and_get_a_job(raw):
-    post = _method(raw, "POST", "jobs")
-    assert ref_target(raw, post["RequestValidatorId"])["Properties"]["ValidateRequestBody"] is True
-    assert ref_target(raw, post["RequestModels"]["application/json"])["Type"] == "AWS::ApiGateway::Model"
-    get = _method(raw, "GET", "{job_id}")
+    validated_body_model(raw, api_method(raw, "POST", "jobs"))
+    get = api_method(raw, "GET", "{job_id}")
     assert get["RequestParameters"] == {"method.request.path.job_id": True}
     parent = ref_target(raw, ref_target(raw, get["ResourceId"])["Properties"]["ParentId"])
     assert parent["Properties"]["PathPart"] == "jobs"
@@ -199,8 +189,7 @@ def test_routes_are_post_jobs_and_get_a_job(raw):
 
 @pytest.fixture(scope="module")
 def request_schema(raw) -> dict:
-    (model,) = resources(raw, "AWS::ApiGateway::Model").values()
-    return model["Properties"]["Schema"]
+    return only_model_schema(raw)
 
 
 def test_request_model_repeats_the_money_format(request_schema):
