@@ -58,3 +58,18 @@ def test_an_unacknowledged_finding_fails_the_synth(tmp_path):
     violations = json.loads((tmp_path / "validation-report.json").read_text())
     rules = {v["ruleName"] for plugin in violations["pluginReports"] for v in plugin["violations"]}
     assert {"AwsSolutions-SQS3", "AwsSolutions-SQS4"} <= rules
+
+
+def test_an_invalid_template_fails_the_synth(tmp_path):
+    # CDK's own CloudFormation validation: cdk.json's flag makes its findings errors.
+    app = App(outdir=str(tmp_path), context=cdk_context())
+    queue = sqs.CfnQueue(Stack(app, "Invalid"), "Queue")
+    queue.add_property_override("VisibilityTimeout", 43201)  # SQS allows at most 12 hours
+    add_checks(app)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    failed = {plugin["pluginName"]: plugin["conclusion"] for plugin in report["pluginReports"] if plugin["violations"]}
+    assert failed.get("CloudFormation Validate") == "failure", report["pluginReports"]
+    violations = [v for plugin in report["pluginReports"] if plugin["pluginName"] == "CloudFormation Validate" for v in plugin["violations"]]
+    assert any("VisibilityTimeout" in v["description"] and v["severity"] == "error" for v in violations), violations
