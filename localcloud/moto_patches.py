@@ -59,6 +59,9 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    JSON object, which moto's CloudFormation stores as a dict; its KMS API then fails on the key
    (DescribeKey, GetKeyPolicy: "the JSON object must be str"). Here it is stored as JSON, as
    PutKeyPolicy would store it (the alarm topic's key, stacks/shared/monitoring.py).
+15. **A JSON template is read as JSON.** moto's CloudFormation parses every template with PyYAML's
+   pure-Python loader first (JSON is YAML too), about a second of CPU for one of CDK's templates,
+   paid on every deploy; here it is read with `json` first, and moto's YAML loader gets the rest.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.kms.models import Key
 from moto.stepfunctions.models import StateMachine
 
@@ -212,6 +216,7 @@ class MotoPatches:
             (CallbackEndpoint, "setup_heartbeat_endpoint", heartbeat_after_outcome(original_heartbeat)),
             (StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
             (Key, "create_from_cloudformation_json", classmethod(key_policy_as_text(original))),
+            (CloudFormationStack, "parse_template", staticmethod(json_first(CloudFormationStack.parse_template))),
         ]
 
     def install(self) -> None:
@@ -223,7 +228,7 @@ class MotoPatches:
             raise RuntimeError("another LocalCloud is active in this process: moto's classes are process-wide")
         for owner, attribute, replacement in self._targets():
             self.original[(owner, attribute)] = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
-            if callable(replacement) and not isinstance(replacement, classmethod):
+            if callable(replacement) and not isinstance(replacement, (classmethod, staticmethod)):
                 replacement.__localcloud__ = True  # type: ignore[attr-defined]
             setattr(owner, attribute, replacement)
         for model in CLOUDFORMATION_MODELS:
@@ -239,6 +244,18 @@ class MotoPatches:
         self.original.clear()
         for model in CLOUDFORMATION_MODELS:
             get_model_map().pop(model.cloudformation_type(), None)
+
+
+def json_first(parse_yaml: Any) -> Any:
+    """Patch 15: moto's Stack.parse_template reads a JSON template with `json`, anything else with moto's YAML loader."""
+
+    def parse_template(template: str) -> Any:
+        try:
+            return json.loads(template)
+        except ValueError:
+            return parse_yaml(template)
+
+    return parse_template
 
 
 def heartbeat_after_outcome(setup_heartbeat_endpoint: Any) -> Any:
