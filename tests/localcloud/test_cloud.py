@@ -6,20 +6,34 @@ import os
 
 import pytest
 from moto.awslambda.models import LambdaFunction
+from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.cloudformation.parsing import get_model_map
 
 from localcloud import LocalCloud
 
 
 def test_a_script_deploys_and_invokes_and_exit_restores_moto_and_the_environment(fixture_assembly):
-    moto_invoke, environ = LambdaFunction._invoke_lambda, os.environ
+    moto_invoke, moto_parse, environ = LambdaFunction._invoke_lambda, CloudFormationStack.__dict__["parse_template"], os.environ
     with LocalCloud() as cloud:
         stack = cloud.deploy(fixture_assembly, "AsyncFixture")
         assert stack.invoke("RetryNone", {"id": "s-1"}) == ({"ok": True, "id": "s-1"}, None)
         assert "AWS::Lambda::Url" in get_model_map()
     assert LambdaFunction._invoke_lambda is moto_invoke
+    assert CloudFormationStack.__dict__["parse_template"] is moto_parse
     assert os.environ is environ
     assert "AWS::Lambda::Url" not in get_model_map()
+
+
+def test_a_json_template_is_read_without_yaml_and_a_yaml_one_still_is(monkeypatch):
+    import yaml
+
+    yaml_load = yaml.load
+    with LocalCloud():
+        monkeypatch.setattr(yaml, "load", lambda *args, **kwargs: pytest.fail("a JSON template went through YAML"))
+        assert CloudFormationStack.parse_template('{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}') == {"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}
+        monkeypatch.setattr(yaml, "load", yaml_load)
+        template = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Ref Name\n"
+        assert CloudFormationStack.parse_template(template) == {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Ref": "Name"}}}}}
 
 
 def test_two_clouds_keep_separate_state(fixture_assembly):
