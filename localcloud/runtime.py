@@ -305,8 +305,10 @@ class Runtime:
             return
         import boto3
 
-        with self._lock:
-            session = self.sessions.setdefault(function.function_arn, boto3.session.Session())
+        with self._lock:  # one session per function, made on its first invocation (about 15 ms of CPU)
+            session = self.sessions.get(function.function_arn)
+            if session is None:
+                session = self.sessions[function.function_arn] = boto3.session.Session()
         token = _SESSION.set(session)
         try:
             yield

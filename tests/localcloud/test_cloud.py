@@ -64,3 +64,9 @@ def test_a_cloud_starts_and_ends_without_powertools_providers_from_elsewhere(mon
         arn = cloud.client("secretsmanager").create_secret(Name="webhook-key", SecretString="s3cr3t")["ARN"]
         assert parameters.get_secret(arn, max_age=0) == "s3cr3t"
     assert "secrets" not in DEFAULT_PROVIDERS
+
+
+def test_a_cloud_makes_one_client_per_service():
+    with LocalCloud() as cloud:
+        assert cloud.client("sqs") is cloud.client("sqs")
+        assert cloud.client("sqs") is not cloud.client("sns")

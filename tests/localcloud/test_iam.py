@@ -120,3 +120,15 @@ def test_the_test_process_keeps_full_access(stack):
     stack.client("sqs").send_message(QueueUrl=stack.queue_url("WithheldQueue"), MessageBody="from the test")
     stack.client("dynamodb").put_item(TableName=stack.table_name("WithheldTable"), Item={"id": {"S": "t"}})
     assert stack.client("dynamodb").get_item(TableName=stack.table_name("WithheldTable"), Key={"id": {"S": "t"}})["Item"]
+
+
+def test_warm_invocations_reuse_the_function_session(stack, monkeypatch):
+    import boto3
+
+    call(stack, "whoami")  # warm: the function's session exists
+    made = []
+    original = boto3.session.Session.__init__
+    monkeypatch.setattr(boto3.session.Session, "__init__", lambda self, *a, **k: made.append(1) or original(self, *a, **k))
+    for _ in range(3):
+        assert call(stack, "whoami")[1] is None
+    assert made == []
