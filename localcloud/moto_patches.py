@@ -72,7 +72,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
-from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.kms.models import Key
 from moto.stepfunctions.models import StateMachine
 
@@ -98,6 +97,7 @@ class MotoPatches:
 
     def _targets(self) -> list[tuple[Any, str, Any]]:
         from moto.cloudformation.custom_model import CustomModel
+        from moto.cloudformation.models import Stack as CloudFormationStack
         from moto.s3 import notifications
         from moto.s3.models import FakeBucket
 
