@@ -10,7 +10,6 @@ import sys
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from event_invoke import names
 from event_invoke.analysis import Rejected, analyze
@@ -22,22 +21,21 @@ MAX_BYTES = 1024
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        boto3.client("dynamodb").create_table(
-            TableName=IDEMPOTENCY_TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        monkeypatch.setenv(names.RESULTS_PREFIX_ENV, "analysis/")
-        monkeypatch.setenv(names.MAX_OBJECT_BYTES_ENV, str(MAX_BYTES))
-        monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, IDEMPOTENCY_TABLE)
-        monkeypatch.setenv(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, "3600")
-        monkeypatch.setenv(names.METRICS_NAMESPACE_ENV, "Tests")
-        yield client
+def s3(empty_aws, monkeypatch):
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    boto3.client("dynamodb").create_table(
+        TableName=IDEMPOTENCY_TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv(names.RESULTS_PREFIX_ENV, "analysis/")
+    monkeypatch.setenv(names.MAX_OBJECT_BYTES_ENV, str(MAX_BYTES))
+    monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, IDEMPOTENCY_TABLE)
+    monkeypatch.setenv(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, "3600")
+    monkeypatch.setenv(names.METRICS_NAMESPACE_ENV, "Tests")
+    yield client
 
 
 def idempotency_records() -> list[dict]:

@@ -17,7 +17,6 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from hypothesis import given
-from moto import mock_aws
 from pydantic import ValidationError
 
 from fan_out import batches, names
@@ -74,19 +73,18 @@ class FakeLambda:
 
 
 @pytest.fixture
-def table(monkeypatch):
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        dynamodb.create_table(
-            TableName="batches",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        monkeypatch.setenv(names.BATCHES_TABLE_ENV, "batches")
-        monkeypatch.setenv(names.CHILD_FUNCTION_ENV, CHILD)
-        monkeypatch.setenv(names.BATCH_TTL_SECONDS_ENV, "86400")
-        yield dynamodb.Table("batches")
+def table(empty_aws, monkeypatch):
+    dynamodb = boto3.resource("dynamodb")
+    dynamodb.create_table(
+        TableName="batches",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv(names.BATCHES_TABLE_ENV, "batches")
+    monkeypatch.setenv(names.CHILD_FUNCTION_ENV, CHILD)
+    monkeypatch.setenv(names.BATCH_TTL_SECONDS_ENV, "86400")
+    yield dynamodb.Table("batches")
 
 
 def fresh(module: str):

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from queue_redrive import names
 from queue_redrive.orders import Order, fulfil_order
@@ -30,20 +29,19 @@ def order(**changes) -> str:
 
 
 @pytest.fixture
-def tables(monkeypatch):
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        for name, key in (("orders", "order_id"), ("idempotency", "id")):
-            dynamodb.create_table(
-                TableName=name,
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        monkeypatch.setenv(names.ORDERS_TABLE_ENV, "orders")
-        monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, "idempotency")
-        monkeypatch.setenv(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, "3600")
-        yield dynamodb.Table("orders"), dynamodb.Table("idempotency")
+def tables(empty_aws, monkeypatch):
+    dynamodb = boto3.resource("dynamodb")
+    for name, key in (("orders", "order_id"), ("idempotency", "id")):
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    monkeypatch.setenv(names.ORDERS_TABLE_ENV, "orders")
+    monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, "idempotency")
+    monkeypatch.setenv(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, "3600")
+    yield dynamodb.Table("orders"), dynamodb.Table("idempotency")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from shared.errors import MalformedData
 from standard_workflow import names
@@ -21,22 +20,21 @@ CHUNK_BYTES = 256
 
 
 @pytest.fixture
-def aws(monkeypatch):
+def aws(empty_aws, monkeypatch):
     monkeypatch.setenv(names.BUCKET_ENV, BUCKET)
     monkeypatch.setenv(names.JOBS_TABLE_ENV, TABLE)
     monkeypatch.setenv(names.CHUNK_BYTES_ENV, str(CHUNK_BYTES))
     monkeypatch.setenv(names.MAX_CHUNKS_ENV, "100")
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE, KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-        )
-        topic = boto3.client("sns").create_topic(Name="approvals")["TopicArn"]
-        monkeypatch.setenv(names.APPROVAL_TOPIC_ENV, topic)
-        from standard_workflow import handler
+    boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE, KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )
+    topic = boto3.client("sns").create_topic(Name="approvals")["TopicArn"]
+    monkeypatch.setenv(names.APPROVAL_TOPIC_ENV, topic)
+    from standard_workflow import handler
 
-        yield importlib.reload(handler)
+    yield importlib.reload(handler)
 
 
 def make_csv(rows: int) -> str:

@@ -18,7 +18,6 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from hypothesis import given
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from stream_job import jobs, names
 from tests.events import api_gateway_rest, dynamodb_stream
@@ -41,18 +40,17 @@ LOAN_REPORT = {
 
 
 @pytest.fixture
-def table(monkeypatch):
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        dynamodb.create_table(
-            TableName="jobs",
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        monkeypatch.setenv(names.JOBS_TABLE_ENV, "jobs")
-        monkeypatch.setenv(names.JOB_TTL_SECONDS_ENV, str(TTL_SECONDS))
-        yield dynamodb.Table("jobs")
+def table(empty_aws, monkeypatch):
+    dynamodb = boto3.resource("dynamodb")
+    dynamodb.create_table(
+        TableName="jobs",
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv(names.JOBS_TABLE_ENV, "jobs")
+    monkeypatch.setenv(names.JOB_TTL_SECONDS_ENV, str(TTL_SECONDS))
+    yield dynamodb.Table("jobs")
 
 
 def fresh(module: str):

@@ -19,7 +19,6 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from hypothesis import given
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from tests.events import LambdaContext, function_url
 from tests.handlers.fuzz import assert_client_safe, fuzz_settings, request_bodies
@@ -77,27 +76,26 @@ def test_github_signing_matches_the_docs_example():
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    with mock_aws():
-        secrets = boto3.client("secretsmanager")
-        github_arn = secrets.create_secret(Name="webhook/github", SecretString=GITHUB_SECRET)["ARN"]
-        slack_arn = secrets.create_secret(Name="webhook/slack", SecretString=SLACK_SECRET)["ARN"]
-        dynamodb = boto3.resource("dynamodb")
-        for name, key in (("deliveries", "delivery_id"), ("idempotency", "id")):
-            dynamodb.create_table(
-                TableName=name,
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        monkeypatch.setenv(names.GITHUB_SECRET_ENV, github_arn)
-        monkeypatch.setenv(names.SLACK_SECRET_ENV, slack_arn)
-        monkeypatch.setenv(names.DELIVERIES_TABLE_ENV, "deliveries")
-        monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, "idempotency")
-        monkeypatch.setenv(names.MAX_BODY_BYTES_ENV, "4096")
-        parameters.clear_caches()
-        yield dynamodb.Table("deliveries")
-        parameters.clear_caches()
+def aws(empty_aws, monkeypatch):
+    secrets = boto3.client("secretsmanager")
+    github_arn = secrets.create_secret(Name="webhook/github", SecretString=GITHUB_SECRET)["ARN"]
+    slack_arn = secrets.create_secret(Name="webhook/slack", SecretString=SLACK_SECRET)["ARN"]
+    dynamodb = boto3.resource("dynamodb")
+    for name, key in (("deliveries", "delivery_id"), ("idempotency", "id")):
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    monkeypatch.setenv(names.GITHUB_SECRET_ENV, github_arn)
+    monkeypatch.setenv(names.SLACK_SECRET_ENV, slack_arn)
+    monkeypatch.setenv(names.DELIVERIES_TABLE_ENV, "deliveries")
+    monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, "idempotency")
+    monkeypatch.setenv(names.MAX_BODY_BYTES_ENV, "4096")
+    parameters.clear_caches()
+    yield dynamodb.Table("deliveries")
+    parameters.clear_caches()
 
 
 class Invokes(list):
