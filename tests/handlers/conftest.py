@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 from moto.core.base_backend import BackendDict
@@ -22,14 +24,39 @@ def context() -> LambdaContext:
     return LambdaContext()
 
 
+class Account:
+    """A moto account for handler tests, and the boto3 clients to set it up with (made once)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, Any] = {}
+        self._dynamodb: Any = None
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service)
+        return self._clients[service]
+
+    def table(self, name: str, key: str) -> Any:
+        """A new on-demand table keyed by the string attribute `key`, as the stacks make them."""
+        if self._dynamodb is None:
+            self._dynamodb = boto3.resource("dynamodb")
+        self._dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        return self._dynamodb.Table(name)
+
+
 @pytest.fixture(scope="module")
-def _module_moto() -> Iterator[None]:
+def _module_moto() -> Iterator[Account]:
     with mock_aws():
-        yield
+        yield Account()
 
 
 @pytest.fixture
-def empty_aws(_module_moto: None) -> None:
+def empty_aws(_module_moto: Account) -> Account:
     """An empty moto account for one test.
 
     One moto mock serves a whole module: starting one patches botocore and requests, and inside it
@@ -38,3 +65,4 @@ def empty_aws(_module_moto: None) -> None:
     every moto backend is reset before it.
     """
     BackendDict.reset()
+    return _module_moto

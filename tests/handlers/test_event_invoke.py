@@ -22,14 +22,9 @@ MAX_BYTES = 1024
 
 @pytest.fixture
 def s3(empty_aws, monkeypatch):
-    client = boto3.client("s3")
+    client = empty_aws.client("s3")
     client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    boto3.client("dynamodb").create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    empty_aws.table(IDEMPOTENCY_TABLE, "id")
     monkeypatch.setenv(names.RESULTS_PREFIX_ENV, "analysis/")
     monkeypatch.setenv(names.MAX_OBJECT_BYTES_ENV, str(MAX_BYTES))
     monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, IDEMPOTENCY_TABLE)

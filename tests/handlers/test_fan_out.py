@@ -74,17 +74,11 @@ class FakeLambda:
 
 @pytest.fixture
 def table(empty_aws, monkeypatch):
-    dynamodb = boto3.resource("dynamodb")
-    dynamodb.create_table(
-        TableName="batches",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    batches = empty_aws.table("batches", "pk")
     monkeypatch.setenv(names.BATCHES_TABLE_ENV, "batches")
     monkeypatch.setenv(names.CHILD_FUNCTION_ENV, CHILD)
     monkeypatch.setenv(names.BATCH_TTL_SECONDS_ENV, "86400")
-    yield dynamodb.Table("batches")
+    yield batches
 
 
 def fresh(module: str):

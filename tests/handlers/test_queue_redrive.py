@@ -8,7 +8,6 @@ import sys
 import time
 from decimal import Decimal
 
-import boto3
 import pytest
 
 from queue_redrive import names
@@ -30,18 +29,11 @@ def order(**changes) -> str:
 
 @pytest.fixture
 def tables(empty_aws, monkeypatch):
-    dynamodb = boto3.resource("dynamodb")
-    for name, key in (("orders", "order_id"), ("idempotency", "id")):
-        dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    orders, idempotency = empty_aws.table("orders", "order_id"), empty_aws.table("idempotency", "id")
     monkeypatch.setenv(names.ORDERS_TABLE_ENV, "orders")
     monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, "idempotency")
     monkeypatch.setenv(names.IDEMPOTENCY_EXPIRY_SECONDS_ENV, "3600")
-    yield dynamodb.Table("orders"), dynamodb.Table("idempotency")
+    yield orders, idempotency
 
 
 @pytest.fixture

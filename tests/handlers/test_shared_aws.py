@@ -8,7 +8,6 @@ import time
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
-from moto import mock_aws
 
 from shared import aws
 from tests.events import LambdaContext
@@ -83,17 +82,9 @@ def test_lazy_retries_a_make_that_failed():
 
 
 @pytest.fixture
-def account(monkeypatch):
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        for name, key in (("items", "pk"), ("idempotency", "id")):
-            dynamodb.create_table(
-                TableName=name,
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        yield dynamodb
+def account(empty_aws):
+    empty_aws.table("items", "pk")
+    return {"idempotency": empty_aws.table("idempotency", "id")}
 
 
 def test_client_and_table_talk_to_aws_once_made(account):
@@ -136,7 +127,7 @@ def test_idempotent_runs_once_per_key_and_builds_its_store_on_first_call(account
     assert work(item={"id": "x"}) == {"done": "x"}
     assert work(item={"id": "y"}) == {"done": "y"}
     assert runs == ["x", "y"] and built == ["dynamodb"]
-    assert account.Table("idempotency").scan()["Count"] == 2
+    assert account["idempotency"].scan()["Count"] == 2
     assert work.__name__ == "work"
 
 

@@ -25,12 +25,9 @@ def aws(empty_aws, monkeypatch):
     monkeypatch.setenv(names.JOBS_TABLE_ENV, TABLE)
     monkeypatch.setenv(names.CHUNK_BYTES_ENV, str(CHUNK_BYTES))
     monkeypatch.setenv(names.MAX_CHUNKS_ENV, "100")
-    boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE, KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-    )
-    topic = boto3.client("sns").create_topic(Name="approvals")["TopicArn"]
+    empty_aws.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    empty_aws.table(TABLE, "job_id")
+    topic = empty_aws.client("sns").create_topic(Name="approvals")["TopicArn"]
     monkeypatch.setenv(names.APPROVAL_TOPIC_ENV, topic)
     from standard_workflow import handler
 

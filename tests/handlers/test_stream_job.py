@@ -13,7 +13,6 @@ import sys
 import time
 from decimal import Decimal
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from hypothesis import given
@@ -41,16 +40,10 @@ LOAN_REPORT = {
 
 @pytest.fixture
 def table(empty_aws, monkeypatch):
-    dynamodb = boto3.resource("dynamodb")
-    dynamodb.create_table(
-        TableName="jobs",
-        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    jobs = empty_aws.table("jobs", "job_id")
     monkeypatch.setenv(names.JOBS_TABLE_ENV, "jobs")
     monkeypatch.setenv(names.JOB_TTL_SECONDS_ENV, str(TTL_SECONDS))
-    yield dynamodb.Table("jobs")
+    yield jobs
 
 
 def fresh(module: str):

@@ -14,7 +14,6 @@ import sys
 import time
 from urllib.parse import urlencode
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from hypothesis import given
@@ -77,24 +76,18 @@ def test_github_signing_matches_the_docs_example():
 
 @pytest.fixture
 def aws(empty_aws, monkeypatch):
-    secrets = boto3.client("secretsmanager")
+    secrets = empty_aws.client("secretsmanager")
     github_arn = secrets.create_secret(Name="webhook/github", SecretString=GITHUB_SECRET)["ARN"]
     slack_arn = secrets.create_secret(Name="webhook/slack", SecretString=SLACK_SECRET)["ARN"]
-    dynamodb = boto3.resource("dynamodb")
-    for name, key in (("deliveries", "delivery_id"), ("idempotency", "id")):
-        dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    deliveries = empty_aws.table("deliveries", "delivery_id")
+    empty_aws.table("idempotency", "id")
     monkeypatch.setenv(names.GITHUB_SECRET_ENV, github_arn)
     monkeypatch.setenv(names.SLACK_SECRET_ENV, slack_arn)
     monkeypatch.setenv(names.DELIVERIES_TABLE_ENV, "deliveries")
     monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, "idempotency")
     monkeypatch.setenv(names.MAX_BODY_BYTES_ENV, "4096")
     parameters.clear_caches()
-    yield dynamodb.Table("deliveries")
+    yield deliveries
     parameters.clear_caches()
 
 
