@@ -124,7 +124,8 @@ class LocalCloud:
 
     def client(self, service: str) -> Any:
         """This account's boto3 client for `service`, made on first use and then shared: clients are
-        thread-safe, creating them is not, and each costs about 10 ms of CPU."""
+        thread-safe, creating them is not, and each costs about 10 ms of CPU. Being shared, it
+        must not get event hooks or a Stubber; make a client of your own for that."""
         with self._client_lock:
             if service not in self._clients:
                 if self._session is None:

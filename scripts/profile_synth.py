@@ -118,9 +118,10 @@ def context_value(text: str) -> tuple[str, object]:
 
 
 def timed_plugins(meter: Meter, timings: dict[str, dict[str, float]]) -> None:
-    """Wrap each validation plugin the app adds (the nag packs) in a proxy that measures `validate`."""
+    """Wrap each validation plugin the app adds (the nag packs) in a proxy that measures `validate`
+    (a CloudFormationValidatePlugin stays unwrapped: CDK recognises it by its class)."""
     import jsii
-    from aws_cdk import IPolicyValidationPlugin, Validations
+    from aws_cdk import CloudFormationValidatePlugin, IPolicyValidationPlugin, Validations
 
     @jsii.implements(IPolicyValidationPlugin)
     class TimedPlugin:
@@ -148,7 +149,8 @@ def timed_plugins(meter: Meter, timings: dict[str, dict[str, float]]) -> None:
     original_add_plugins = Validations.add_plugins
 
     def add_plugins(self, *plugins):  # type: ignore[no-untyped-def]
-        return original_add_plugins(self, *(TimedPlugin(p) for p in plugins))
+        wrapped = [p if isinstance(p, CloudFormationValidatePlugin) else TimedPlugin(p) for p in plugins]
+        return original_add_plugins(self, *wrapped)
 
     Validations.add_plugins = add_plugins  # type: ignore[method-assign]
 

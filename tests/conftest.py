@@ -24,10 +24,10 @@ os.environ.setdefault("JSII_DEPRECATED", "quiet")
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# moto gives every mock_aws its own boto3 session (so no credentials or clients leak between tests),
-# and each new botocore session re-reads and re-parses its JSON service models and endpoint rules:
-# about a third of a handler test's time. The models are read-only data, so one loader per data
-# path serves every session; credentials, config and clients stay per session.
+# moto starts every mock_aws with a fresh boto3 default session (so no credentials or clients leak
+# between mocks), LocalCloud gives each function its own, and each new botocore session re-reads
+# and re-parses its JSON service models and endpoint rules. The models are read-only data, so one
+# loader per data path serves every session; credentials, config and clients stay per session.
 botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 # The local cloud's fixtures (local_cloud, deploy) for the e2e tests and its own tests.

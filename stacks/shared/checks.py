@@ -2,7 +2,8 @@
 
 - CDK's own CloudFormation validation, which every `app.synth()` runs with its default rules. Its
   findings fail the synth because cdk.json sets `@aws-cdk/core:validateAgainstDefaultRules`
-  (without the flag they are warnings; `CDK_VALIDATION=false` in the environment turns it off).
+  (without the flag they are warnings). As in any CDK app, `CDK_VALIDATION=false` in the
+  environment turns it off.
 - The cdk-nag 3 AWS Solutions and Serverless packs, added here.
 
 A finding that is not acknowledged fails the synth. Acknowledge one with
@@ -10,8 +11,9 @@ A finding that is not acknowledged fails the synth. Acknowledge one with
 construct, with a reason a reviewer would accept.
 
 CDK's validation is left to CDK rather than added here as a `CloudFormationValidatePlugin`: its
-engine takes seconds of CPU to build, CDK builds it once per process and shares it with every app,
-and registering a plugin of our own would build a second one.
+engine takes seconds of CPU to build, and CDK builds one per process and shares it with every app.
+A plugin of our own replaces CDK's in the apps that register it, so a process that also
+synthesizes other apps (a test worker) would build two.
 """
 
 from __future__ import annotations

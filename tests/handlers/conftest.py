@@ -8,6 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core.base_backend import BackendDict
+from moto.core.model_instances import reset_model_data
 
 from tests.events import LambdaContext
 
@@ -25,7 +26,11 @@ def context() -> LambdaContext:
 
 
 class Account:
-    """A moto account for handler tests, and the boto3 clients to set it up with (made once)."""
+    """A moto account for handler tests, and the boto3 clients to set it up with.
+
+    A client is made once per module and shared by its tests: do not register event hooks or a
+    Stubber on one (make your own with `boto3.client`); `monkeypatch` on it is undone per test.
+    """
 
     def __init__(self) -> None:
         self._clients: dict[str, Any] = {}
@@ -56,13 +61,15 @@ def _module_moto() -> Iterator[Account]:
 
 
 @pytest.fixture
-def empty_aws(_module_moto: Account) -> Account:
+def empty_aws(_module_moto: Account) -> Iterator[Account]:
     """An empty moto account for one test.
 
-    One moto mock serves a whole module: starting one patches botocore and requests, and inside it
-    boto3's default session starts afresh, so a mock per test also paid for a session and new
-    clients (about 50 ms a test). Each test still starts with no resources at all: the data of
-    every moto backend is reset before it.
+    One moto mock serves a whole module, from its first test that asks for this fixture to the
+    module's end: starting one patches botocore and requests, and inside it boto3's default
+    session starts afresh, so a mock per test also paid for a session and new clients (about 50 ms
+    a test). Every moto backend's data is reset after each test, so the next test, whether or not
+    it asks for this fixture, starts with no resources at all.
     """
+    yield _module_moto
     BackendDict.reset()
-    return _module_moto
+    reset_model_data()

@@ -43,7 +43,8 @@ def long_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
     """Text of `min_size` to `max_size` characters: a short drawn piece, repeated.
 
     `st.text(min_size=5000)` draws every character on its own, milliseconds per example, where a
-    size limit only needs the length. The piece can still be any text, surrogates included.
+    size limit only needs the length. The piece is any text of up to 20 characters, so a long string
+    is that piece over and over: no lone odd character deep inside it.
     """
     return st.builds(
         lambda piece, size: (piece * (size // len(piece) + 1))[:size],

@@ -74,11 +74,11 @@ class FakeLambda:
 
 @pytest.fixture
 def table(empty_aws, monkeypatch):
-    batches = empty_aws.table("batches", "pk")
+    batches_table = empty_aws.table("batches", "pk")
     monkeypatch.setenv(names.BATCHES_TABLE_ENV, "batches")
     monkeypatch.setenv(names.CHILD_FUNCTION_ENV, CHILD)
     monkeypatch.setenv(names.BATCH_TTL_SECONDS_ENV, "86400")
-    yield batches
+    yield batches_table
 
 
 def fresh(module: str):

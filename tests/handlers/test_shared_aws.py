@@ -82,12 +82,12 @@ def test_lazy_retries_a_make_that_failed():
 
 
 @pytest.fixture
-def account(empty_aws):
-    empty_aws.table("items", "pk")
-    return {"idempotency": empty_aws.table("idempotency", "id")}
+def tables(empty_aws):
+    """The tables these tests use, by name: `items`, and `idempotency` for the idempotency store."""
+    return {"items": empty_aws.table("items", "pk"), "idempotency": empty_aws.table("idempotency", "id")}
 
 
-def test_client_and_table_talk_to_aws_once_made(account):
+def test_client_and_table_talk_to_aws_once_made(tables):
     table = aws.table("items")
     table.put_item(Item={"pk": "a", "n": 1})
     assert table.get_item(Key={"pk": "a"})["Item"]["n"] == 1
@@ -104,7 +104,7 @@ def test_client_is_not_made_at_import_or_declaration(monkeypatch):
     aws.table("anything")
 
 
-def test_idempotent_runs_once_per_key_and_builds_its_store_on_first_call(account, monkeypatch):
+def test_idempotent_runs_once_per_key_and_builds_its_store_on_first_call(tables, monkeypatch):
     config = IdempotencyConfig(event_key_jmespath="id")
     runs: list[str] = []
     built: list[str] = []
@@ -127,7 +127,7 @@ def test_idempotent_runs_once_per_key_and_builds_its_store_on_first_call(account
     assert work(item={"id": "x"}) == {"done": "x"}
     assert work(item={"id": "y"}) == {"done": "y"}
     assert runs == ["x", "y"] and built == ["dynamodb"]
-    assert account["idempotency"].scan()["Count"] == 2
+    assert tables["idempotency"].scan()["Count"] == 2
     assert work.__name__ == "work"
 
 
@@ -145,7 +145,7 @@ def patches(monkeypatch):
     aws._session.cache_clear()
 
 
-def test_the_aws_sdk_is_traced_before_the_first_client_is_made(account, patches):
+def test_the_aws_sdk_is_traced_before_the_first_client_is_made(tables, patches):
     table = aws.table("items")
     assert patches == []
     table.put_item(Item={"pk": "a"})
@@ -153,7 +153,7 @@ def test_the_aws_sdk_is_traced_before_the_first_client_is_made(account, patches)
     assert patches == [aws.TRACED_LIBRARIES] == [("botocore",)]
 
 
-def test_get_secret_reads_through_powertools_traced(account, patches, monkeypatch):
+def test_get_secret_reads_through_powertools_traced(tables, patches, monkeypatch):
     from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
     # A provider an earlier test made (with its client, in its region) would answer otherwise.

@@ -40,10 +40,10 @@ LOAN_REPORT = {
 
 @pytest.fixture
 def table(empty_aws, monkeypatch):
-    jobs = empty_aws.table("jobs", "job_id")
+    jobs_table = empty_aws.table("jobs", "job_id")
     monkeypatch.setenv(names.JOBS_TABLE_ENV, "jobs")
     monkeypatch.setenv(names.JOB_TTL_SECONDS_ENV, str(TTL_SECONDS))
-    yield jobs
+    yield jobs_table
 
 
 def fresh(module: str):
