@@ -202,6 +202,11 @@ def import_time(module: str, environment: dict[str, str]) -> float:
     return float(out.strip().splitlines()[-1])
 
 
+def per_stack_figure(full: float, floor: float, stacks: int) -> Figure:
+    """What each stack adds to synth above the one-queue floor: a figure to watch, with no target."""
+    return Figure(f"`cdk synth` above the baseline, per stack ({stacks} stacks)", f"{(full - floor) / stacks:.2f} s")
+
+
 def synth_figures(runs: int, tmp: Path) -> tuple[list[Figure], Path]:
     (tmp / "one_queue.py").write_text(ONE_QUEUE_APP)
     fulls, floors = [], []
@@ -212,6 +217,7 @@ def synth_figures(runs: int, tmp: Path) -> tuple[list[Figure], Path]:
     return [
         ratio_figure("`cdk synth`, every stack, with nag and validation, vs an app with one SQS queue", full, floor, MAX_SYNTH_RATIO, "s"),
         Figure("`cdk synth`, an app with one SQS queue (the baseline)", f"{floor:.1f} s"),
+        per_stack_figure(full, floor, len(list((tmp / "full").glob("*.template.json")))),
     ], tmp / "full"
 
 

@@ -31,6 +31,11 @@ def test_ratio_figure_is_met_up_to_the_limit(value, met, shown):
     assert figure == bench.Figure("import x", shown, "≤ 2x", met)
 
 
+def test_per_stack_figure_divides_what_synth_adds_above_the_floor():
+    figure = bench.per_stack_figure(12.0, 6.0, 9)
+    assert (figure.what, figure.value, figure.met) == ("`cdk synth` above the baseline, per stack (9 stacks)", "0.67 s", None)
+
+
 def test_size_figure_in_kilobytes():
     assert bench.size_figure("code", 50 * 1024) == bench.Figure("code", "50.0 KB", "≤ 50 KB", True)
     assert bench.size_figure("code", 50 * 1024 + 1).met is False
