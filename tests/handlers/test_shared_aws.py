@@ -161,3 +161,8 @@ def test_get_secret_reads_through_powertools_traced(tables, patches, monkeypatch
     boto3.client("secretsmanager").create_secret(Name="shared-aws-test", SecretString="s3cr3t")
     assert aws.get_secret("shared-aws-test", max_age=5) == "s3cr3t"
     assert patches == [("botocore",)]
+
+
+def test_each_test_starts_with_an_empty_account(empty_aws):
+    # The tests above made tables in this module's moto mock; empty_aws resets it after each test.
+    assert empty_aws.client("dynamodb").list_tables()["TableNames"] == []
