@@ -207,6 +207,15 @@ def per_stack_figure(full: float, floor: float, stacks: int) -> Figure:
     return Figure(f"`cdk synth` above the baseline, per stack ({stacks} stacks)", f"{(full - floor) / stacks:.2f} s")
 
 
+def machine_speed(runs: int = 3) -> float:
+    """CPU seconds of a fixed pure-Python loop in a fresh interpreter (median of `runs`): how fast
+    the machine is at the time. Its speed swings by a third from hour to hour, so the absolute
+    figures (the suite's seconds) are read against this one."""
+    code = "import time; t = time.process_time(); sum(i * i for i in range(15_000_000)); print(time.process_time() - t)"
+    samples = [float(subprocess.run([PYTHON, "-c", code], check=True, capture_output=True, text=True).stdout) for _ in range(runs)]
+    return statistics.median(samples)
+
+
 def synth_figures(runs: int, tmp: Path) -> tuple[list[Figure], Path]:
     (tmp / "one_queue.py").write_text(ONE_QUEUE_APP)
     fulls, floors = [], []
@@ -266,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     figures: list[Figure] = []
+    speed_before = machine_speed()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         assembly = args.assembly
@@ -287,7 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     missed = sum(1 for f in figures if f.met is False)
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"medians of {args.runs} runs ({args.test_runs} for the test suite)."
+        f"medians of {args.runs} runs ({args.test_runs} for the test suite). "
+        f"A fixed Python loop took {speed_before:.2f} s of CPU before and {machine_speed():.2f} s after "
+        "(the machine's speed varies by a third from hour to hour: read absolute figures against it)."
     )
     print()
     print(table(figures))
