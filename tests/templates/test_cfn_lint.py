@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cfnlint.api import ManualArgs, lint_by_config
 
 from app import ACCOUNT_STACKS, PATTERNS
 
@@ -20,6 +19,8 @@ REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 def findings(cloud_assembly) -> dict[str, list[str]]:
     """Stack id -> what cfn-lint reports on its template. One run over every template: cfn-lint
     loads its rules once per run, which costs as much as linting a template."""
+    from cfnlint.api import ManualArgs, lint_by_config  # 1 s to import: only the worker running this file pays
+
     paths = {Path(cloud_assembly.directory, cloud_assembly.get_stack_by_name(stack_id).template_file).resolve(): stack_id for stack_id in STACKS}
     matches = lint_by_config(ManualArgs(templates=[str(path) for path in paths], regions=REGIONS, ignore_checks=IGNORED))
     found: dict[str, list[str]] = {stack_id: [] for stack_id in STACKS}
