@@ -63,6 +63,20 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    pure-Python loader first (JSON is YAML too): about 0.1 s of CPU for one of CDK's templates, on
    every deploy, against under a millisecond with `json`. Here it is read with `json` first, and
    moto's YAML loader gets the rest. This one is for speed only.
+16. **Lambda's concurrency is counted** (localcloud.concurrency). A synchronous invoke (the
+   Invoke API, Step Functions tasks) that finds no free slot is answered with Lambda's 429
+   `TooManyRequestsException`. A function's `ReservedConcurrentExecutions` is checked when
+   CloudFormation creates a stack and by PutFunctionConcurrency, against the cloud's account
+   limit (moto checks only PutFunctionConcurrency, against 100 from an environment variable); a
+   refused reservation fails the stack as CloudFormation does: the function's `CREATE_FAILED`
+   event carries Lambda's message and the stack ends `ROLLBACK_COMPLETE`. The template's
+   reservations are checked before moto creates anything, in template order (AWS creates in
+   dependency order and rolls back what it created; here nothing was created).
+17. **A Lambda task's service errors keep their names.** A Task state whose resource is the
+   function's ARN (CDK's `payload_response_only=True`) reports an error of the Invoke call itself
+   as `Lambda.<error code>` in AWS (`Lambda.TooManyRequestsException`, `Lambda.ServiceException`,
+   the names the patterns' retriers match); moto's engine calls every such error `Exception`, so
+   a throttled task would skip its Retry. Here it is named as AWS names it.
 """
 
 from __future__ import annotations
@@ -72,10 +86,12 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.kms.models import Key
 from moto.stepfunctions.models import StateMachine
 
+from localcloud.concurrency import ReservationRefused, TooManyRequestsException
 from localcloud.function_urls import FunctionUrlModel
 from localcloud.secrets import SecretModel
 
@@ -85,6 +101,35 @@ if TYPE_CHECKING:
 NO_OP_CUSTOM_RESOURCES = {"Custom::S3AutoDeleteObjects"}
 CLOUDFORMATION_MODELS = (FunctionUrlModel, SecretModel)  # resource types moto's CloudFormation lacks (8, 10)
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+
+
+class TooManyRequests(LambdaClientError):
+    """Patch 16: Lambda's throttling answer to Invoke (HTTP 429), with its `Reason`."""
+
+    code = 429
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.description = json.dumps({"__type": "TooManyRequestsException", "message": "Rate Exceeded.", "Reason": reason, "Type": "User"})
+
+
+class ResourceCreateFailed(Exception):
+    """Patch 16: a resource CloudFormation could not create; the stack fails and rolls back."""
+
+    def __init__(self, logical_id: str, resource_type: str, message: str) -> None:
+        super().__init__(f"{logical_id}: {message}")
+        self.logical_id, self.resource_type, self.message = logical_id, resource_type, message
+
+    def record(self, stack: Any) -> None:
+        """The events CloudFormation writes: the resource's CREATE_FAILED with the service's
+        message (as the resource handler words it), then the stack's rollback."""
+        from moto.cloudformation.models import Event
+
+        reason = f"Resource handler returned message: \"{self.message} (Service: Lambda, Status Code: 400)\" (HandlerErrorCode: InvalidRequest)"
+        stack.events.append(Event(stack.stack_id, stack.name, self.logical_id, "", self.resource_type, "CREATE_FAILED", reason, None))
+        stack._add_stack_event("ROLLBACK_IN_PROGRESS", f"The following resource(s) failed to create: [{self.logical_id}]. Rollback requested by user.")
+        stack.status = "ROLLBACK_COMPLETE"
+        stack._add_stack_event("ROLLBACK_COMPLETE")
 
 
 class MotoPatches:
@@ -110,11 +155,14 @@ class MotoPatches:
             return payload, errored, ""
 
         def invoke(function: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> Any:
-            """LambdaFunction.invoke: Event invocations are queued."""
+            """LambdaFunction.invoke: Event invocations are queued; a throttled one is a 429."""
             if request_headers.get("x-amz-invocation-type") == "Event":
                 cloud.async_invoker.submit(function, json.loads(body) if body else {})
                 return b""
-            payload = original[(LambdaFunction, "invoke")](function, body, request_headers, response_headers)
+            try:
+                payload = original[(LambdaFunction, "invoke")](function, body, request_headers, response_headers)
+            except TooManyRequestsException as throttled:
+                raise TooManyRequests(throttled.reason) from None
             if response_headers.get("x-amz-function-error") == "Handled":
                 response_headers["x-amz-function-error"] = "Unhandled"  # what AWS says of an uncaught exception
             response_headers.pop("x-amz-log-result", None)
@@ -156,6 +204,26 @@ class MotoPatches:
 
             cloud.async_invoker.submit(get_backend(account_id, region_name).get_function(fn_arn), event_body)
 
+        def put_function_concurrency(backend: LambdaBackend, function_name: str, reserved_concurrency: Any) -> Any:
+            """LambdaBackend.put_function_concurrency, with the cloud's account limit."""
+            function = backend.get_function(function_name)
+            try:
+                cloud.concurrency.check_reservation(function.function_name, int(reserved_concurrency))
+            except ReservationRefused as refused:
+                raise InvalidParameterValueException(str(refused)) from None
+            function.reserved_concurrency = int(reserved_concurrency)
+            return function.reserved_concurrency
+
+        def create_resources(stack: Any) -> None:
+            """Stack.create_resources: a function whose reservation the account cannot give fails
+            the stack before anything is created (moto creates resources lazily, on later reads)."""
+            try:
+                cloud.concurrency.check_template(stack.template_dict)
+            except ReservationRefused as refused:
+                ResourceCreateFailed(refused.logical_id, "AWS::Lambda::Function", str(refused)).record(stack)
+                return
+            original[(CloudFormationStack, "create_resources")](stack)
+
         def custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
             if kwargs["ResourceType"] not in NO_OP_CUSTOM_RESOURCES:
                 return original[(CustomModel, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
@@ -173,6 +241,7 @@ class MotoPatches:
         from moto.iam.models import Role
         from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
         from moto.stepfunctions.responses import StepFunctionResponse
 
         original_heartbeat = CallbackEndpoint.__dict__["setup_heartbeat_endpoint"]
@@ -210,12 +279,15 @@ class MotoPatches:
             (LambdaFunction, "_invoke_lambda", run_in_process),
             (LambdaFunction, "invoke", invoke),
             (LambdaBackend, "create_event_source_mapping", create_event_source_mapping),
+            (LambdaBackend, "put_function_concurrency", put_function_concurrency),
+            (CloudFormationStack, "create_resources", create_resources),
             (StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cloudformation)),
             (FakeBucket, "create_from_cloudformation_json", classmethod(bucket_from_cloudformation)),
             (notifications, "_invoke_awslambda", s3_invokes_asynchronously),
             (CustomModel, "create_from_cloudformation_json", classmethod(custom_resource_from_cloudformation)),
             (CallbackEndpoint, "setup_heartbeat_endpoint", heartbeat_after_outcome(original_heartbeat)),
             (StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
+            (StateTaskLambda, "_from_error", lambda_error_names(StateTaskLambda.__dict__["_from_error"])),
             (Key, "create_from_cloudformation_json", classmethod(key_policy_as_text(original))),
             (CloudFormationStack, "parse_template", staticmethod(json_first(CloudFormationStack.parse_template))),
         ]
@@ -245,6 +317,22 @@ class MotoPatches:
         self.original.clear()
         for model in CLOUDFORMATION_MODELS:
             get_model_map().pop(model.cloudformation_type(), None)
+
+
+def lambda_error_names(from_error: Any) -> Any:
+    """Patch 17: StateTaskLambda._from_error, naming an Invoke call's error `Lambda.<code>`."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+
+    def _from_error(state: Any, env: Any, ex: Exception) -> Any:
+        failure = from_error(state, env, ex)
+        if isinstance(ex, ClientError) and failure.event_details:
+            name = f"Lambda.{ex.response['Error']['Code']}"
+            failure.error_name = CustomErrorName(name)  # type: ignore[misc]
+            failure.event_details["lambdaFunctionFailedEventDetails"]["error"] = name
+        return failure
+
+    return _from_error
 
 
 def json_first(parse_yaml: Any) -> Any:
