@@ -128,6 +128,8 @@ def workflow_stack(app: App) -> None:
         heartbeat_timeout=sfn.Timeout.duration(Duration.minutes(5)),
         task_timeout=sfn.Timeout.duration(Duration.hours(1)),
     )
+    # A retried attempt of a waitForTaskToken task is a new task with a new token.
+    wait.add_retry(errors=["TransientError"], interval=Duration.seconds(1), max_attempts=2, backoff_rate=1)
     sfn.StateMachine(stack, "Standard", definition_body=sfn.DefinitionBody.from_chainable(wait))
 
 
