@@ -106,6 +106,16 @@ def stream_stack(app: App) -> None:
                 filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})] if filtered else None,
             )
         )
+    for position in (lambda_.StartingPosition.LATEST, lambda_.StartingPosition.TRIM_HORIZON):
+        name = position.value.title().replace("_", "")  # Latest, TrimHorizon
+        table = dynamodb.Table(
+            stack,
+            f"{name}Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
+        )
+        function = probe(stack, f"{name}Processor", "stream_probe", evidence)
+        function.add_event_source(sources.DynamoEventSource(table, starting_position=position, retry_attempts=0))
 
 
 def workflow_stack(app: App) -> None:
