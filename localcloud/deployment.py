@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from localcloud import moto_patches
+from localcloud import moto_patches, rules
 from localcloud.function_urls import HttpResponse
 from localcloud.resources import StackResources
 
@@ -71,6 +71,8 @@ class Deployment(StackResources):
 
     def deploy(self) -> Deployment:
         self._bootstrap()
+        pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::StackName": self.stack_id, "AWS::Partition": "aws"}
+        rules.check_rules(self.template, pseudo, self._ssm_parameter_values())
         cloudformation = self.client("cloudformation")
         cloudformation.create_stack(
             StackName=self.stack_id,
@@ -102,8 +104,18 @@ class Deployment(StackResources):
             for destination in asset["destinations"].values():
                 bucket = destination["bucketName"].replace("${AWS::AccountId}", self.account).replace("${AWS::Region}", self.region)
                 if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-                    s3.create_bucket(Bucket=bucket)
+                    located = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+                    s3.create_bucket(Bucket=bucket, **located)
                 s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+    def _ssm_parameter_values(self) -> dict[str, str]:
+        """The values of the template's SSM-typed parameters, read as CloudFormation reads them."""
+        ssm = self.client("ssm")
+        return {
+            name: ssm.get_parameter(Name=spec["Default"])["Parameter"]["Value"]
+            for name, spec in self.template.get("Parameters", {}).items()
+            if spec["Type"].startswith("AWS::SSM::Parameter::Value") and "Default" in spec
+        }
 
     def _wait_for_stack(self, cloudformation: Any, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -202,6 +214,11 @@ class Deployment(StackResources):
     def drain_stream(self, function_prefix: str) -> list[Any]:
         """Deliver the new records of the function's DynamoDB stream mapping: the batches."""
         return self.cloud.drain_stream(self.function_name(function_prefix))
+
+    def restart_stream(self, function_prefix: str) -> None:
+        """The function's stream mapping starts over as if just created: it begins polling at the
+        next `drain_stream`, from its StartingPosition (LATEST skips what was written before)."""
+        self.cloud.restart_stream(self.function_name(function_prefix))
 
     def settle(self, timeout: float = 30) -> list[Any]:
         """Wait until the cloud has no async invocation queued or running (see LocalCloud.settle)."""

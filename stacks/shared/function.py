@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -85,7 +85,7 @@ def default_role(scope: Construct, id: str, *, description: str, log_group: logs
 
 
 def default_function_props(
-    scope: Construct, *, pattern: str, handler: str, log_group: logs.ILogGroup, role: iam.IRole
+    scope: Construct, *, pattern: str, handler: str, log_group: logs.ILogGroup, role: iam.IRole, layers: list[lambda_.ILayerVersion]
 ) -> dict[str, Any]:
     """The keyword arguments every function gets unless its caller overrides them.
 
@@ -100,7 +100,7 @@ def default_function_props(
         "memory_size": DEFAULT_MEMORY_MB,
         "role": role,
         "log_group": log_group,
-        "layers": [powertools_layer(scope)],
+        "layers": layers,
         "environment": {"POWERTOOLS_SERVICE_NAME": pattern, "POWERTOOLS_LOG_LEVEL": "INFO"},
     }
 
@@ -117,7 +117,34 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
         version=settings.powertools_layer_version(stack),
     )
     arn = ssm.StringParameter.value_for_string_parameter(stack, parameter)
-    return lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
+    layer = lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
+    _deploy_only_where_powertools_publishes(stack)
+    return layer
+
+
+def _deploy_only_where_powertools_publishes(stack: Stack) -> None:
+    """A stack that takes the layer fails early outside the regions Powertools publishes it in.
+
+    A region known at synth (`env=`) is checked now. An environment-agnostic stack (the default)
+    gets a CloudFormation rule: CloudFormation checks it before it creates anything, and the
+    deploy stops with the rule's one-line description instead of a missing-parameter error
+    halfway through.
+    """
+    if not Token.is_unresolved(stack.region):
+        problem = settings.powertools_region_problem(stack.region)
+        if problem:
+            raise ValueError(f"{stack.stack_name}: {problem}")
+        return
+    CfnRule(
+        stack,
+        "PowertoolsLayerRegion",
+        assertions=[
+            CfnRuleAssertion(
+                assert_=Fn.condition_contains(list(settings.POWERTOOLS_LAYER_REGIONS), Aws.REGION),
+                assert_description=settings.powertools_region_problem("this region") or "",
+            )
+        ],
+    )
 
 
 class PatternFunction(lambda_.Function):
@@ -129,7 +156,8 @@ class PatternFunction(lambda_.Function):
     `memory_size=512`, `role=my_role`, `log_group=my_log_group`, `layers=[...]`, or
     `tracing=lambda_.Tracing.PASS_THROUGH`. `environment` is merged key by key over the defaults
     (the Powertools service name and log level). A role or log group is only created when the
-    caller does not pass one.
+    caller does not pass one; so is the public Powertools layer (and its region rule) when the
+    caller passes `layers`.
 
     `alarms=False` opts out of the `<id>Errors` and `<id>Throttles` alarms, for a function whose
     errors are already alarmed elsewhere; the alarms created are in `self.alarms`.
@@ -148,8 +176,11 @@ class PatternFunction(lambda_.Function):
     ) -> None:
         log_group = overrides.get("log_group") or default_log_group(scope, f"{id}Logs")
         role = overrides.get("role") or default_role(scope, f"{id}Role", description=f"Execution role of {id}", log_group=log_group)
+        # A caller's own layers (say, Powertools bundled for a region without the public layer)
+        # replace the public one entirely: no layer parameter, no region rule.
+        layers = overrides.get("layers") or [powertools_layer(scope)]
         props = consolidate_props(
-            default_function_props(scope, pattern=pattern, handler=handler, log_group=log_group, role=role),
+            default_function_props(scope, pattern=pattern, handler=handler, log_group=log_group, role=role, layers=layers),
             {"timeout": timeout, **overrides},
             merge_keys=["environment"],
         )

@@ -171,6 +171,7 @@ def test_stream_consumer_is_bounded_filtered_and_reports_failures(stack):
     assert [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]] == [{"eventName": ["INSERT"]}]
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert (props["BatchSize"], props["BisectBatchOnFunctionError"], props["MaximumRetryAttempts"], props["MaximumRecordAgeInSeconds"]) == (5, True, 3, 3600)
+    assert props["StartingPosition"] == "TRIM_HORIZON"  # LATEST skips what is written before the first poll
     failure_id = stack.get_logical_id(consumer.failure_queue.node.default_child)
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failure_id, "Arn"]}}}
     assert "IteratorAge" in alarmed_metrics(template) and "ApproximateNumberOfMessagesVisible" in alarmed_metrics(template)
@@ -291,3 +292,31 @@ def test_without_its_tracing_and_logging_the_state_machine_fails_both_packs(tmp_
     report = json.loads((tmp_path / "validation-report.json").read_text())
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
     assert {"AwsSolutions-SF1", "AwsSolutions-SF2", "Serverless-StepFunctionStateMachineXray"} <= rules
+
+
+def test_a_machine_without_tasks_waits_for_its_logging_policy(tmp_path):
+    # Step Functions checks log delivery permissions when it creates a machine with logging. A
+    # definition with a Lambda task makes CDK's own grant policy a dependency; one with only Pass
+    # states has none, so only an explicit DependsOn keeps the create from racing the policy.
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from stacks.shared.state_machine import PatternStateMachine
+
+    stack = Stack(App(context=cdk_context()), "PassOnly")
+    machine = PatternStateMachine(
+        stack,
+        "Flow",
+        definition=sfn.Pass(stack, "Only"),
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+        timeout=Duration.minutes(1),
+        log_level=sfn.LogLevel.ERROR,
+        include_execution_data=False,
+    )
+    template = Template.from_stack(stack).to_json()
+    (machine_resource,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    policies = resources(template, "AWS::IAM::Policy")
+    (logging_policy,) = [
+        lid for lid, p in policies.items() if "logs:CreateLogDelivery" in json.dumps(p["Properties"]["PolicyDocument"])
+    ]
+    assert {"Ref": stack.get_logical_id(machine.role.node.default_child)} in policies[logging_policy]["Properties"]["Roles"]
+    assert logging_policy in machine_resource.get("DependsOn", [])
