@@ -60,7 +60,8 @@ class LocalCloud:
         self.account = ""
         self.enforce_iam = enforce_iam
         self.deployments: list[Deployment] = []
-        self.stream_checkpoints: dict[str, int] = {}  # mapping UUID -> last sequence number delivered
+        # stream mapping UUID -> last sequence number delivered; a mapping not in it has not polled yet
+        self.stream_checkpoints: dict[str, int] = {}
         self.role_credentials = RoleCredentials(self)
         self.runtime = Runtime(credentials=self.role_credentials.for_function if enforce_iam else None)
         self.async_invoker = AsyncInvoker(self, workers=async_workers)
@@ -172,6 +173,10 @@ class LocalCloud:
 
     def drain_stream(self, function_name: str) -> list[mappings.Batch]:
         return mappings.drain_stream(self, function_name)
+
+    def restart_stream(self, function_name: str) -> None:
+        """The function's stream mapping starts over as if just created: see `mappings.restart_stream`."""
+        mappings.restart_stream(self, function_name)
 
     start_sync_execution = staticmethod(stepfunctions.start_sync_execution)
     wait_for_execution = staticmethod(stepfunctions.wait_for_execution)

@@ -206,6 +206,11 @@ class Deployment(StackResources):
         """Deliver the new records of the function's DynamoDB stream mapping: the batches."""
         return self.cloud.drain_stream(self.function_name(function_prefix))
 
+    def restart_stream(self, function_prefix: str) -> None:
+        """The function's stream mapping starts over as if just created: it begins polling at the
+        next `drain_stream`, from its StartingPosition (LATEST skips what was written before)."""
+        self.cloud.restart_stream(self.function_name(function_prefix))
+
     def settle(self, timeout: float = 30) -> list[Any]:
         """Wait until the cloud has no async invocation queued or running (see LocalCloud.settle)."""
         return self.cloud.settle(timeout)

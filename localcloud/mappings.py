@@ -7,9 +7,17 @@ filters, retries and destinations; `moto_patches` detaches the mappings so these
   is ignored (as AWS does); a function error keeps the whole batch. A kept message becomes visible
   again at once (its visibility timeout is compressed to zero), and moto's own redrive moves it to
   the dead-letter queue after `maxReceiveCount` receives.
-- DynamoDB streams (`drain_stream`): `FilterCriteria`, `BatchSize`, `MaximumRetryAttempts`,
-  `BisectBatchOnFunctionError`, `ReportBatchItemFailures` and the `OnFailure` destination with
-  AWS's stream failure record. The checkpoint per mapping belongs to the LocalCloud.
+- DynamoDB streams (`drain_stream`): `StartingPosition`, `FilterCriteria`, `BatchSize`,
+  `MaximumRetryAttempts`, `BisectBatchOnFunctionError`, `ReportBatchItemFailures` and the
+  `OnFailure` destination with AWS's stream failure record. The checkpoint per mapping belongs to
+  the LocalCloud.
+- When a stream mapping starts polling: AWS begins polling minutes after a mapping is created, and
+  where it begins is its `StartingPosition`, fixed then: `LATEST` skips every record written
+  before, `TRIM_HORIZON` starts at the oldest record still in the stream. Here a mapping begins
+  polling at its first `drain_stream` after it was created (deployed) or restarted
+  (`restart_stream`, standing for a mapping replaced by a new one): records written before that
+  drain are "written before the mapping started polling". The test chooses the delay by where it
+  drains first; nothing sleeps.
 
 Polling happens when a test asks (`cloud.drain_sqs(name)`), in the test's thread.
 """
@@ -173,18 +181,20 @@ def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
 
 def drain_stream(cloud: LocalCloud, function_name: str) -> list[Batch]:
-    """Deliver every new stream record to the function, as its mapping is configured."""
+    """Deliver every new stream record to the function, as its mapping is configured.
+
+    A mapping that has not polled yet begins now, at its `StartingPosition` (see the module doc).
+    """
     mapping = _mapping(function_name, "dynamodb")
     stream_arn = mapping["EventSourceArn"]
     streams = client("dynamodbstreams", stream_arn)
     (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    checkpoint = cloud.stream_checkpoints.get(mapping["UUID"], -1)
-    records = [
-        _as_delivered(r, stream_arn)
-        for r in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
-        if int(r["dynamodb"]["SequenceNumber"]) > checkpoint
-    ]
+    in_stream = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    checkpoint = cloud.stream_checkpoints.get(mapping["UUID"])
+    if checkpoint is None:  # the mapping begins polling now
+        checkpoint = cloud.stream_checkpoints[mapping["UUID"]] = _starting_checkpoint(mapping, in_stream)
+    records = [_as_delivered(r, stream_arn) for r in in_stream if int(r["dynamodb"]["SequenceNumber"]) > checkpoint]
     if records:
         cloud.stream_checkpoints[mapping["UUID"]] = int(records[-1]["dynamodb"]["SequenceNumber"])
     records = [r for r in records if passes_filters(mapping.get("FilterCriteria"), r)]
@@ -194,6 +204,24 @@ def drain_stream(cloud: LocalCloud, function_name: str) -> list[Batch]:
     for start in range(0, len(records), batch_size):
         _deliver_stream_batch(cloud, function, mapping, shard["ShardId"], records[start : start + batch_size], batches)
     return batches
+
+
+def _starting_checkpoint(mapping: dict[str, Any], in_stream: list[dict[str, Any]]) -> int:
+    """The checkpoint a mapping that begins polling now starts from: the sequence number before
+    the first record it will deliver."""
+    position = mapping.get("StartingPosition")
+    if position == "TRIM_HORIZON":  # the oldest record still in the stream (moto trims nothing)
+        return -1
+    if position == "LATEST":  # only records written from now on
+        return int(in_stream[-1]["dynamodb"]["SequenceNumber"]) if in_stream else -1
+    raise ValueError(f"{mapping['FunctionArn']}: a DynamoDB stream mapping starts at TRIM_HORIZON or LATEST, not {position!r}")
+
+
+def restart_stream(cloud: LocalCloud, function_name: str) -> None:
+    """The function's stream mapping starts over as a newly created one: it has not polled yet and
+    forgets its checkpoint, so its next drain begins at its `StartingPosition`. Stands for a mapping
+    replaced by a new one (CloudFormation replaces it when, for example, its position changes)."""
+    cloud.stream_checkpoints.pop(_mapping(function_name, "dynamodb")["UUID"], None)
 
 
 def _as_delivered(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:

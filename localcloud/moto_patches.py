@@ -63,6 +63,14 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    pure-Python loader first (JSON is YAML too): about 0.1 s of CPU for one of CDK's templates, on
    every deploy, against under a millisecond with `json`. Here it is read with `json` first, and
    moto's YAML loader gets the rest. This one is for speed only.
+16. **A retried `waitForTaskToken` task gets a fresh token, and an ended attempt's token is closed.**
+   Step Functions retries a task by calling it again as a new task with a new token; moto makes
+   the token once per state and hands every retry the first attempt's token. Here each retry
+   attempt gets a new token (`$$.Task.Token`), and when an attempt ends (answered, failed, timed
+   out or retried) its token is closed: SendTaskSuccess/Failure/Heartbeat with it answer
+   `TaskTimedOut`, as AWS answers for a task that "has already been closed", instead of being
+   accepted and ignored. So a handler that keeps only the first token, or an approver holding a
+   superseded one, fails here as in AWS.
 """
 
 from __future__ import annotations
@@ -73,6 +81,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.core.exceptions import AWSError
 from moto.kms.models import Key
 from moto.stepfunctions.models import StateMachine
 
@@ -84,6 +93,7 @@ if TYPE_CHECKING:
 
 NO_OP_CUSTOM_RESOURCES = {"Custom::S3AutoDeleteObjects"}
 CLOUDFORMATION_MODELS = (FunctionUrlModel, SecretModel)  # resource types moto's CloudFormation lacks (8, 10)
+TASK_ANSWERS = ("send_task_success", "send_task_failure", "send_task_heartbeat")
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
 
 
@@ -93,6 +103,7 @@ class MotoPatches:
     def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud
         self.original: dict[tuple[Any, str], Any] = {}  # (class or module, attribute) -> what moto had
+        self.closed_tokens: set[str] = set()  # task tokens of ended waitForTaskToken attempts (16)
 
     # --- 1, 2: running functions -----------------------------------------------------------------
 
@@ -173,6 +184,8 @@ class MotoPatches:
         from moto.iam.models import Role
         from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 
+        from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
         from moto.stepfunctions.responses import StepFunctionResponse
 
         original_heartbeat = CallbackEndpoint.__dict__["setup_heartbeat_endpoint"]
@@ -216,6 +229,8 @@ class MotoPatches:
             (CustomModel, "create_from_cloudformation_json", classmethod(custom_resource_from_cloudformation)),
             (CallbackEndpoint, "setup_heartbeat_endpoint", heartbeat_after_outcome(original_heartbeat)),
             (StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
+            (ExecutionState, "_evaluate_with_timeout", fresh_token_per_attempt(ExecutionState.__dict__["_evaluate_with_timeout"], self.closed_tokens)),
+            *[(StepFunctionsParserBackend, name, refuse_closed_tokens(StepFunctionsParserBackend.__dict__[name], self.closed_tokens)) for name in TASK_ANSWERS],
             (Key, "create_from_cloudformation_json", classmethod(key_policy_as_text(original))),
             (CloudFormationStack, "parse_template", staticmethod(json_first(CloudFormationStack.parse_template))),
         ]
@@ -243,6 +258,7 @@ class MotoPatches:
         for (owner, attribute), value in self.original.items():
             setattr(owner, attribute, value)
         self.original.clear()
+        self.closed_tokens.clear()
         for model in CLOUDFORMATION_MODELS:
             get_model_map().pop(model.cloudformation_type(), None)
 
@@ -269,6 +285,47 @@ def heartbeat_after_outcome(setup_heartbeat_endpoint: Any) -> Any:
         return heartbeat
 
     return setup
+
+
+class TaskTimedOut(AWSError):
+    """What Step Functions answers for the token of a task that has ended (patch 16)."""
+
+    TYPE = "TaskTimedOut"
+    STATUS = 400
+
+
+def fresh_token_per_attempt(evaluate_with_timeout: Any, closed: set[str]) -> Any:
+    """Patch 16: ExecutionState._evaluate_with_timeout (one attempt of a state), with a new task token
+    for each retry of a waitForTaskToken task, and the attempt's token added to `closed` when it ends."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import StateTaskServiceCallback
+
+    def evaluate(state: Any, env: Any) -> Any:
+        context = env.states.context_object.context_object_data
+        waits = isinstance(state, StateTaskServiceCallback) and state._is_integration_pattern() and state.resource.condition == ResourceCondition.WaitForTaskToken
+        if not waits or "Task" not in context:
+            return evaluate_with_timeout(state, env)
+        if context["State"]["RetryCount"] > 0:  # moto made one token when the state was entered
+            env.callback_pool_manager.add(env.states.context_object.update_task_token())
+        token = context["Task"]["Token"]
+        try:
+            return evaluate_with_timeout(state, env)
+        finally:
+            closed.add(token)
+
+    return evaluate
+
+
+def refuse_closed_tokens(send: Any, closed: set[str]) -> Any:
+    """Patch 16: SendTaskSuccess/Failure/Heartbeat with a closed token answer TaskTimedOut. (moto's own
+    path for this, a callback endpoint's consumer error, raises a TypeError in moto 5.2.5.)"""
+
+    def answer(backend: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
+        if task_token in closed:
+            raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+        return send(backend, task_token, *args, **kwargs)
+
+    return answer
 
 
 def key_policy_as_text(original: dict[tuple[Any, str], Any]) -> Any:

@@ -1,6 +1,12 @@
 """A DynamoDB stream consumer with the project's rules, written once.
 
 `consume_stream(function, table, ...)` connects `function` to `table`'s stream with:
+- `TRIM_HORIZON` as the starting position: Lambda begins polling minutes after a mapping is
+  created (and a replaced mapping starts over), and at `LATEST` every record written before
+  that is skipped, with no error and no failure record. A stream that feeds work (a job queue)
+  must start at its oldest record; the consumer is idempotent anyway, since a stream delivers at
+  least once, so the records it sees again change nothing. Pass `starting_position=LATEST` only
+  for a consumer that may lose records (a cache refresh, a metric);
 - filter criteria (`filters`, from `lambda_.FilterCriteria.filter(...)`): a processor that writes
   back to its own table re-triggers itself unless it filters its own writes out;
 - bounded batches (`batch_size`, `batching_window`);
@@ -81,7 +87,7 @@ def consume_stream(
     props = consolidate_props(
         {
             "event_source_arn": table.table_stream_arn,
-            "starting_position": lambda_.StartingPosition.LATEST,
+            "starting_position": lambda_.StartingPosition.TRIM_HORIZON,
             "batch_size": batch_size,
             "max_batching_window": batching_window,
             "bisect_batch_on_error": True,

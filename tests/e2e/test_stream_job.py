@@ -212,6 +212,29 @@ def test_the_processors_own_writes_do_not_trigger_it_again(stack):
     assert job(stack, job_id)["attempts"] == 1
 
 
+# --- where the mapping starts: no job accepted before it polls is skipped ---------------------
+
+
+def test_a_job_accepted_before_the_mapping_starts_polling_is_processed(stack):
+    """AWS begins polling minutes after a mapping is created (or replaced): a job accepted in that
+    window is still processed, and replaying the stream from its start runs no job twice."""
+    earlier = {r["dynamodb"]["Keys"]["job_id"]["S"] for r in stream_records(stack)}
+    before = {job_id: job(stack, job_id) for job_id in earlier}
+    stack.restart_stream(PROCESSOR)  # the mapping as just created: it has not polled yet
+    job_id = submit(stack, LOAN)  # accepted in that window
+
+    batches = stack.drain_stream(PROCESSOR)  # polling begins now, at the mapping's StartingPosition
+    assert job_id in job_ids(batches)
+    assert not any(b.failed_ids for b in batches)
+    done = job(stack, job_id)
+    assert (done["status"], done["attempts"], done["result"]) == ("complete", 1, expected_schedule(LOAN)[0])
+    # The mapping began at the oldest record: every earlier job's INSERT came again, and a replayed
+    # record of a job that had already left `pending` changed nothing.
+    assert set(job_ids(batches)) == earlier | {job_id}
+    finished = {j: view for j, view in before.items() if view["status"] in ("complete", "failed")}
+    assert finished and {j: job(stack, j) for j in finished} == finished
+
+
 # --- transient failures: retried, bisected, then the on-failure destination ------------------
 
 

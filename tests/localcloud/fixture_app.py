@@ -106,6 +106,16 @@ def stream_stack(app: App) -> None:
                 filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})] if filtered else None,
             )
         )
+    for position in (lambda_.StartingPosition.LATEST, lambda_.StartingPosition.TRIM_HORIZON):
+        name = position.value.title().replace("_", "")  # Latest, TrimHorizon
+        table = dynamodb.Table(
+            stack,
+            f"{name}Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
+        )
+        function = probe(stack, f"{name}Processor", "stream_probe", evidence)
+        function.add_event_source(sources.DynamoEventSource(table, starting_position=position, retry_attempts=0))
 
 
 def workflow_stack(app: App) -> None:
@@ -128,6 +138,8 @@ def workflow_stack(app: App) -> None:
         heartbeat_timeout=sfn.Timeout.duration(Duration.minutes(5)),
         task_timeout=sfn.Timeout.duration(Duration.hours(1)),
     )
+    # A retried attempt of a waitForTaskToken task is a new task with a new token.
+    wait.add_retry(errors=["TransientError"], interval=Duration.seconds(1), max_attempts=2, backoff_rate=1)
     sfn.StateMachine(stack, "Standard", definition_body=sfn.DefinitionBody.from_chainable(wait))
 
 

@@ -171,6 +171,7 @@ def test_stream_consumer_is_bounded_filtered_and_reports_failures(stack):
     assert [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]] == [{"eventName": ["INSERT"]}]
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert (props["BatchSize"], props["BisectBatchOnFunctionError"], props["MaximumRetryAttempts"], props["MaximumRecordAgeInSeconds"]) == (5, True, 3, 3600)
+    assert props["StartingPosition"] == "TRIM_HORIZON"  # LATEST skips what is written before the first poll
     failure_id = stack.get_logical_id(consumer.failure_queue.node.default_child)
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failure_id, "Arn"]}}}
     assert "IteratorAge" in alarmed_metrics(template) and "ApproximateNumberOfMessagesVisible" in alarmed_metrics(template)

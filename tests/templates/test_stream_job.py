@@ -60,7 +60,13 @@ def test_mapping_reports_failures_per_record_and_bisects(mapping):
 def test_retries_and_record_age_are_bounded(mapping):
     assert mapping["MaximumRetryAttempts"] == 3
     assert mapping["MaximumRecordAgeInSeconds"] == 3600
-    assert (mapping["BatchSize"], mapping["StartingPosition"]) == (5, "LATEST")
+    assert mapping["BatchSize"] == 5
+
+
+def test_mapping_starts_at_the_oldest_record_so_no_accepted_job_is_skipped(mapping):
+    # At LATEST, jobs accepted between the mapping's creation (or replacement) and its first poll,
+    # minutes in AWS, would never run; the conditional claim makes reading them again harmless.
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
 
 
 def test_exhausted_batches_go_to_an_alarmed_failure_queue(raw, mapping):
