@@ -71,10 +71,15 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    `TaskTimedOut`, as AWS answers for a task that "has already been closed", instead of being
    accepted and ignored. So a handler that keeps only the first token, or an approver holding a
    superseded one, fails here as in AWS.
+17. **S3 events carry a `sequencer`.** AWS gives every event of an object key a `sequencer` (hex,
+   greater for a later event of the same key) and repeats it when it delivers an event again: it
+   is what tells a new upload of the same bytes from a duplicate delivery. moto's events have
+   none; here each event gets the next value of a per-cloud counter, as 18 hex digits.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import uuid
@@ -104,6 +109,7 @@ class MotoPatches:
         self.cloud = cloud
         self.original: dict[tuple[Any, str], Any] = {}  # (class or module, attribute) -> what moto had
         self.closed_tokens: set[str] = set()  # task tokens of ended waitForTaskToken attempts (16)
+        self.sequencer = itertools.count(0x0055AED6DCD9000000)  # S3 event sequencers (17)
 
     # --- 1, 2: running functions -----------------------------------------------------------------
 
@@ -167,6 +173,15 @@ class MotoPatches:
 
             cloud.async_invoker.submit(get_backend(account_id, region_name).get_function(fn_arn), event_body)
 
+        moto_s3_event = notifications._get_s3_event
+
+        def s3_event_with_sequencer(*args: Any, **kwargs: Any) -> Any:
+            """Patch 17: notifications._get_s3_event, each record with the next sequencer."""
+            event = moto_s3_event(*args, **kwargs)
+            for record in event["Records"]:
+                record["s3"]["object"]["sequencer"] = f"{next(self.sequencer):018X}"
+            return event
+
         def custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
             if kwargs["ResourceType"] not in NO_OP_CUSTOM_RESOURCES:
                 return original[(CustomModel, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
@@ -226,6 +241,7 @@ class MotoPatches:
             (StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cloudformation)),
             (FakeBucket, "create_from_cloudformation_json", classmethod(bucket_from_cloudformation)),
             (notifications, "_invoke_awslambda", s3_invokes_asynchronously),
+            (notifications, "_get_s3_event", s3_event_with_sequencer),
             (CustomModel, "create_from_cloudformation_json", classmethod(custom_resource_from_cloudformation)),
             (CallbackEndpoint, "setup_heartbeat_endpoint", heartbeat_after_outcome(original_heartbeat)),
             (StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
