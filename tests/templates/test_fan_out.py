@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
 
 from fan_out import names, sales
+from stacks.fan_out import FanOutStack
+from tests.conftest import cdk_context
 from shared.commerce import MONEY_PATTERN
 from tests.templates.helpers import as_list, construct_resource, only_model_schema, resources, validated_body_model
 
@@ -61,9 +65,15 @@ def test_chunk_failed_consumer_reports_batch_item_failures_and_has_its_own_dlq(r
     assert failures["Properties"]["VisibilityTimeout"] >= 6 * consumer["Properties"]["Timeout"]
 
 
-def test_child_concurrency_is_reserved_so_a_huge_batch_cannot_take_the_account(raw):
-    _, child = construct_resource(raw, "AWS::Lambda::Function", "ChildFunction")
-    assert child["Properties"]["ReservedConcurrentExecutions"] == 10
+def test_no_function_reserves_concurrency_by_default_so_a_new_account_can_deploy_it(raw):
+    # A new account's quota is 10, all of which Lambda keeps unreserved: any reservation fails the deploy.
+    assert {lid: f["Properties"]["ReservedConcurrentExecutions"] for lid, f in resources(raw, "AWS::Lambda::Function").items() if "ReservedConcurrentExecutions" in f["Properties"]} == {}
+
+
+def test_child_concurrency_reserves_and_caps_the_child_when_asked():
+    stack = FanOutStack(App(context=cdk_context()), "Reserved", child_concurrency=50)
+    (child,) = [f for lid, f in Template.from_stack(stack).find_resources("AWS::Lambda::Function").items() if lid.startswith("ChildFunction")]
+    assert child["Properties"]["ReservedConcurrentExecutions"] == 50
 
 
 def test_parent_may_invoke_only_the_child(raw):
