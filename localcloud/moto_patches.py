@@ -85,10 +85,15 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    as `Lambda.<error code>` in AWS (`Lambda.TooManyRequestsException`, `Lambda.ServiceException`,
    the names the patterns' retriers match); moto's engine calls every such error `Exception`, so
    a throttled task would skip its Retry. Here it is named as AWS names it.
+19. **S3 events carry a `sequencer`.** AWS gives every event of an object key a `sequencer` (hex,
+   greater for a later event of the same key) and repeats it when it delivers an event again: it
+   is what tells a new upload of the same bytes from a duplicate delivery. moto's events have
+   none; here each event gets the next value of a per-cloud counter, as 18 hex digits.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import uuid
@@ -149,6 +154,7 @@ class MotoPatches:
         self.cloud = cloud
         self.original: dict[tuple[Any, str], Any] = {}  # (class or module, attribute) -> what moto had
         self.closed_tokens: set[str] = set()  # task tokens of ended waitForTaskToken attempts (16)
+        self.sequencer = itertools.count(0x0055AED6DCD9000000)  # S3 event sequencers (19)
 
     # --- 1, 2: running functions -----------------------------------------------------------------
 
@@ -235,6 +241,15 @@ class MotoPatches:
                 return
             original[(CloudFormationStack, "create_resources")](stack)
 
+        moto_s3_event = notifications._get_s3_event
+
+        def s3_event_with_sequencer(*args: Any, **kwargs: Any) -> Any:
+            """Patch 19: notifications._get_s3_event, each record with the next sequencer."""
+            event = moto_s3_event(*args, **kwargs)
+            for record in event["Records"]:
+                record["s3"]["object"]["sequencer"] = f"{next(self.sequencer):018X}"
+            return event
+
         def custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
             if kwargs["ResourceType"] not in NO_OP_CUSTOM_RESOURCES:
                 return original[(CustomModel, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
@@ -297,6 +312,7 @@ class MotoPatches:
             (StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cloudformation)),
             (FakeBucket, "create_from_cloudformation_json", classmethod(bucket_from_cloudformation)),
             (notifications, "_invoke_awslambda", s3_invokes_asynchronously),
+            (notifications, "_get_s3_event", s3_event_with_sequencer),
             (CustomModel, "create_from_cloudformation_json", classmethod(custom_resource_from_cloudformation)),
             (CallbackEndpoint, "setup_heartbeat_endpoint", heartbeat_after_outcome(original_heartbeat)),
             (StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
