@@ -45,7 +45,7 @@ from constructs import Construct
 
 from stacks.shared import dashboard
 from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
-from stacks.shared.queues import dead_letter_queue, failure_destination_queue
+from stacks.shared.queues import alarm_on_failure_records, dead_letter_queue, failure_destination_queue
 
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE = Duration.hours(1)
@@ -86,16 +86,10 @@ class AsyncInvoke:
         if on_failure is None:
             self.failure_queue = failure_destination_queue(scope, f"{name}Failures", holds=f"{event} that failed every attempt, with the error")
         else:
-            if on_failure.dead_letter_queue is None:
-                raise ValueError(f"{name}: the on_failure queue must redrive to a dead-letter queue, or a record its consumer cannot handle expires unseen")
             self.failure_queue = on_failure
             self.alarms.append(
-                alarm(
-                    scope,
-                    f"{name}FailureRecords",
-                    metric=on_failure.metric_number_of_messages_sent(period=DEFAULT_PERIOD, statistic="Sum"),
-                    threshold=1,
-                    description=f"{event} failed every attempt: Lambda sent the invocation record to {on_failure.node.id}",
+                alarm_on_failure_records(
+                    scope, name, on_failure, description=f"{event} failed every attempt: Lambda sent the invocation record to {on_failure.node.id}"
                 )
             )
         self.dead_letter_queue = dead_letter_queue(scope, f"{name}DLQ", holds=f"{event} that failed every attempt")

@@ -226,7 +226,7 @@ def url_stack(app: App) -> None:
 
 def iam_stack(app: App) -> None:
     """A caller whose role is granted one of each pair (queue, table, topic, function, key prefix)
-    and not the other; it holds no s3:ListBucket."""
+    and not the other; it holds no s3:ListBucket. A second caller, Lister, may also list the bucket."""
     stack = Stack(app, "IamFixture")
 
     def caller(id: str) -> lambda_.Function:
@@ -254,6 +254,10 @@ def iam_stack(app: App) -> None:
     bucket = s3.Bucket(stack, "Bucket")
     # objects under granted/ only, and no s3:ListBucket (CDK's grant_read would add s3:List*)
     function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("granted/*")]))
+    # the same object grant, plus s3:ListBucket on the bucket: S3 tells it a key is missing (404)
+    lister = caller("Lister")
+    lister.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("granted/*")]))
+    lister.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
     CfnOutput(stack, "BucketName", value=bucket.bucket_name)
 
 

@@ -233,6 +233,29 @@ def test_stream_consumer_reads_only_its_stream_and_lists_streams_in_a_policy_of_
     assert where in mapping["DependsOn"]
 
 
+def test_a_consumed_stream_failure_queue_needs_a_dlq_and_alarms_on_records_arriving(stack):
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_sqs as sqs
+
+    from stacks.shared.queues import dead_letter_queue, secure_queue
+    from stacks.shared.streams import consume_stream
+    from stacks.shared.tables import secure_table
+
+    table = secure_table(stack, "Jobs", partition_key="id", stream=dynamodb.StreamViewType.NEW_IMAGE)
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    with pytest.raises(ValueError, match="dead-letter queue"):
+        consume_stream(function, table, name="Jobs", filters=[], failure_queue=secure_queue(stack, "NoDlq"))
+    dlq = dead_letter_queue(stack, "FailuresDLQ", holds="tests")
+    failures = secure_queue(stack, "Failures", dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+    consumer = consume_stream(function, table, name="Jobs2", filters=[], failure_queue=failures)
+    assert consumer.failure_queue is failures
+    template = Template.from_stack(stack).to_json()
+    (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    failures_id = stack.get_logical_id(failures.node.default_child)
+    assert mapping["Properties"]["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}}}
+    assert "NumberOfMessagesSent" in alarmed_metrics(template)
+
+
 @pytest.mark.parametrize("retry_attempts", [-1, 10_001])
 def test_stream_consumer_refuses_unbounded_retries(stack, retry_attempts):
     from aws_cdk import aws_dynamodb as dynamodb
