@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from localcloud import moto_patches
+from localcloud import moto_patches, rules
 from localcloud.function_urls import HttpResponse
 from localcloud.resources import StackResources
 
@@ -71,6 +71,8 @@ class Deployment(StackResources):
 
     def deploy(self) -> Deployment:
         self._bootstrap()
+        pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::StackName": self.stack_id, "AWS::Partition": "aws"}
+        rules.check_rules(self.template, pseudo, self._ssm_parameter_values())
         cloudformation = self.client("cloudformation")
         cloudformation.create_stack(
             StackName=self.stack_id,
@@ -102,8 +104,18 @@ class Deployment(StackResources):
             for destination in asset["destinations"].values():
                 bucket = destination["bucketName"].replace("${AWS::AccountId}", self.account).replace("${AWS::Region}", self.region)
                 if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-                    s3.create_bucket(Bucket=bucket)
+                    located = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+                    s3.create_bucket(Bucket=bucket, **located)
                 s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+    def _ssm_parameter_values(self) -> dict[str, str]:
+        """The values of the template's SSM-typed parameters, read as CloudFormation reads them."""
+        ssm = self.client("ssm")
+        return {
+            name: ssm.get_parameter(Name=spec["Default"])["Parameter"]["Value"]
+            for name, spec in self.template.get("Parameters", {}).items()
+            if spec["Type"].startswith("AWS::SSM::Parameter::Value") and "Default" in spec
+        }
 
     def _wait_for_stack(self, cloudformation: Any, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -115,7 +127,9 @@ class Deployment(StackResources):
                 raise TimeoutError(f"{self.stack_id} still {stack['StackStatus']}")
             time.sleep(0.05)
         if stack["StackStatus"] != "CREATE_COMPLETE":
-            raise RuntimeError(f"{self.stack_id}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+            events = cloudformation.describe_stack_events(StackName=self.stack_id)["StackEvents"]
+            failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+            raise RuntimeError(f"{self.stack_id}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}".rstrip() + "".join(f"\n  {line}" for line in failed))
         return stack
 
     # --- reading the deployed stack ----------------------------------------------------------
@@ -149,8 +163,10 @@ class Deployment(StackResources):
     # --- driving it ---------------------------------------------------------------------------
 
     def invoke(self, function_prefix: str, event: Any) -> tuple[Any, str | None]:
-        """Invoke a deployed function synchronously: (decoded payload, FunctionError or None)."""
-        response = self.client("lambda").invoke(FunctionName=self.function_name(function_prefix), Payload=json.dumps(event))
+        """Invoke a deployed function synchronously: (decoded payload, FunctionError or None).
+        A throttled invocation raises botocore's ClientError `TooManyRequestsException` (429),
+        at once: this client does not retry."""
+        response = self.cloud.client("lambda", retries=False).invoke(FunctionName=self.function_name(function_prefix), Payload=json.dumps(event))
         return json.loads(response["Payload"].read() or "null"), response.get("FunctionError")
 
     def invoke_async(self, function_prefix: str, event: Any) -> int:
@@ -186,13 +202,23 @@ class Deployment(StackResources):
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return found
 
-    def drain_sqs(self, function_prefix: str) -> list[Any]:
-        """Poll the function's SQS event source mapping until its queue is empty: the batches."""
-        return self.cloud.drain_sqs(self.function_name(function_prefix))
+    def drain_sqs(self, function_prefix: str, *, pollers: int = 1) -> list[Any]:
+        """Poll the function's SQS event source mapping until its queue is empty: the batches
+        (`pollers` at once, within the mapping's MaximumConcurrency; see LocalCloud.drain_sqs)."""
+        return self.cloud.drain_sqs(self.function_name(function_prefix), pollers=pollers)
+
+    def hold_invocations(self, function_prefix: str, **options: Any) -> Any:
+        """`with stack.hold_invocations(prefix) as held:` see LocalCloud.hold_invocations."""
+        return self.cloud.hold_invocations(self.function_name(function_prefix), **options)
 
     def drain_stream(self, function_prefix: str) -> list[Any]:
         """Deliver the new records of the function's DynamoDB stream mapping: the batches."""
         return self.cloud.drain_stream(self.function_name(function_prefix))
+
+    def restart_stream(self, function_prefix: str) -> None:
+        """The function's stream mapping starts over as if just created: it begins polling at the
+        next `drain_stream`, from its StartingPosition (LATEST skips what was written before)."""
+        self.cloud.restart_stream(self.function_name(function_prefix))
 
     def settle(self, timeout: float = 30) -> list[Any]:
         """Wait until the cloud has no async invocation queued or running (see LocalCloud.settle)."""

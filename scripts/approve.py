@@ -5,7 +5,8 @@
 
 Reads the job's task token from the jobs table (its name from the stack's JobsTableName output)
 and sends SendTaskSuccess or SendTaskFailure. Prints one line; exits 1 with a clear message, never
-a traceback, when there are no credentials, the job is unknown or it is not waiting for approval.
+a traceback, when there are no credentials, the job is unknown, it is not waiting for approval, or
+its approval request was sent again (a retry, with a new token) between reading and answering.
 """
 
 from __future__ import annotations
@@ -48,9 +49,18 @@ def decide(dynamodb: Any, sfn: Any, table: str, job_id: str, *, reject: bool, re
         sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
         return f"job {job_id} approved: it will publish {item.get('merged_key', {}).get('S', 'its result')}"
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
-            raise Refused(f"job {job_id}'s approval request is no longer open ({error.response['Error']['Code']}): it expired or was answered") from None
-        raise
+        code = error.response["Error"]["Code"]
+        if code not in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            raise
+        # Step Functions retries a failed approval request with a new token, stored on the job:
+        # the token read above may have been superseded meanwhile.
+        now = dynamodb.get_item(TableName=table, Key={"job_id": {"S": job_id}}).get("Item") or {}
+        if now.get("status", {}).get("S") == "AWAITING_APPROVAL" and now.get("task_token", {}).get("S") not in (None, token):
+            raise Refused(
+                f"job {job_id}'s approval request was sent again while you answered, and the token you answered is superseded ({code}); "
+                f"nothing was decided: run make approve JOB={job_id} again"
+            ) from None
+        raise Refused(f"job {job_id}'s approval request is no longer open ({code}): it expired or was answered") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,8 @@
     make redrive / make approve / make smoke -> the same functions, from their scripts
 
 Each check raises `Refused` with one line an operator can act on: the stack name is one of app.py's
-PATTERNS, AWS credentials are found, a region is set, the stack is deployed there. `run()` turns a
+PATTERNS, AWS credentials are found, a region is set, the stack is deployed there (or, for a
+deploy, the region has the Powertools layer its functions take). `run()` turns a
 refusal, or any AWS error on the way, into that one line on stderr and exit status 1, never a
 traceback.
 """
@@ -13,6 +14,7 @@ traceback.
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -62,7 +64,8 @@ def session() -> Any:
     from botocore.exceptions import BotoCoreError
 
     try:
-        found = boto3.session.Session()
+        # AWS_REGION is what the CDK CLI and the README use; boto3 reads only AWS_DEFAULT_REGION.
+        found = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
         credentials = found.get_credentials()
     except BotoCoreError as error:  # a broken profile, a credential process that failed, ...
         raise Refused(f"AWS credentials could not be loaded: {error}") from None
@@ -102,6 +105,18 @@ def check(name: str, *, deployed: bool = True) -> Any:
     return found
 
 
+def layer_available(name: str, region: str) -> None:
+    """A pattern stack's functions take the public Powertools layer, published in some regions only
+    (stacks/shared/settings.py); the stack's own template rule says the same, after a synth."""
+    if name not in pattern_names():
+        return  # AccountSetup has no function
+    from stacks.shared.settings import powertools_region_problem  # loads the CDK: only for a deploy
+
+    problem = powertools_region_problem(region)
+    if problem:
+        raise Refused(problem)
+
+
 def run(command: str, body: Callable[[], int | None]) -> int:
     """Run an operator command: a refusal or an AWS error is one line on stderr and status 1."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -132,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         found = check(stack, deployed=command == "destroy")
+        if command == "deploy":
+            layer_available(stack, found.region_name)
         print(f"{command} {stack} in {found.region_name}")
         return 0
 

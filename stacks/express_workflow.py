@@ -2,17 +2,20 @@
 
     client --SigV4--> API Gateway (REST, IAM auth, request model)
         --AWS integration: states:StartSyncExecution--> Express state machine:
-            Validate -> valid? --no--> Fail(ValidationFailed)                    -> 400
+            Validate -> valid? --no--> Succeed(Rejected, outcome "rejected")     -> 400
                               --yes-> Parallel(Price | Stock | Fraud) -> Assemble -> 200
-        any other failure -> 502, a timeout -> 504, a refused start -> 502/503
+        a failed run -> 502, a timeout -> 504, a refused start -> 502/503
 
 No Lambda function sits in the request path just to start the workflow: API Gateway calls
 StartSyncExecution itself, with a role that may do only that, on this machine only. The mapping
 templates (stacks/express_workflow_templates/) turn the body into the execution input and the
 execution's result into the answer; StartSyncExecution answers HTTP 200 whatever the run's outcome,
-so the response template alone decides the status code, and a failed run is never a 200.
-Each task retries only transient errors (Lambda's own, throttling, TransientError), with jittered
-backoff; the machine's timeout stays under API Gateway's 29-second integration limit.
+so the response template alone decides the status code, and a failed run is never a 200. A
+rejected order is a successful run (its output says "rejected"): a failed execution, and the alarm
+on it, always means something broke, never that a client sent a bad order.
+Each task retries only transient errors (Lambda's own, throttling, TransientError) and its own
+timeout (a cold start that overran), with jittered backoff; every retry of every stage fits in the
+machine's timeout, which stays under API Gateway's 29-second integration timeout.
 """
 
 from __future__ import annotations
@@ -26,17 +29,16 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from lambdas.express_workflow import names
-from stacks.express_workflow_templates import load
+from stacks.express_workflow_templates import load, response
 from stacks.shared import PatternFunction, PatternRestApi
 from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
 from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
 
 
-
 # The shape of POST /orders/check, checked by API Gateway before anything runs: fields, types,
 # lengths, counts and the money format of lambdas/shared/commerce.py (MONEY_PATTERN; the template
 # tests hold the two to each other). Known values (currencies) are the Validate state's to check,
-# so a well-formed but unacceptable order reaches the Fail state and comes back as a 400 with details.
+# so a well-formed but unacceptable order reaches the Rejected state and comes back as a 400 with details.
 MAX_LINE_ITEMS = 50
 ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
@@ -52,6 +54,32 @@ ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
 )
 
 
+# How long a task function's cold start can take (256 MB, arm64, Python 3.14, the Powertools layer).
+# Measured: a cold import of express_workflow.handler with the function's Lambda environment (as
+# scripts/bench.py measures it) takes about 150 ms of CPU on one x86 core, the interpreter's own
+# start about 11 ms, the handler's first call under 1 ms. Lambda gives a function CPU in proportion
+# to its memory, one vCPU at 1,769 MB: 256 MB gets about 0.145 of one, so those 161 ms of CPU take
+# about 1.1 s; 1.7 s if a Graviton core runs this Python 1.5x slower than the measuring one; about
+# 2.5 s with the runtime's own start and the download of code and layer, which Lambda publishes no
+# figure for. The task timeout must leave a margin over this estimate.
+COLD_START_ESTIMATE_SECONDS = 2.5
+# The run's task stages one after another: Validate, CheckOrder (its three branches side by side),
+# Assemble. Each may take every attempt its retry allows, each attempt up to the task timeout.
+SEQUENTIAL_TASK_STAGES = 3
+RETRY_INTERVAL = Duration.seconds(1)
+RETRY_BACKOFF_RATE = 2.0
+RETRY_MAX_DELAY = Duration.seconds(1)
+
+
+def worst_case_run(task_timeout: Duration, retry_attempts: int) -> float:
+    """Seconds a run takes when every stage uses every attempt up to the task timeout, with the
+    longest backoff before each retry (full jitter waits between 0 and this)."""
+    delays = sum(
+        min(RETRY_INTERVAL.to_seconds() * RETRY_BACKOFF_RATE**attempt, RETRY_MAX_DELAY.to_seconds()) for attempt in range(retry_attempts)
+    )
+    return SEQUENTIAL_TASK_STAGES * ((1 + retry_attempts) * task_timeout.to_seconds() + delays)
+
+
 class ExpressWorkflowStack(Stack):
     """REST API -> StartSyncExecution -> Express workflow of Lambda tasks: `POST /orders/check`."""
 
@@ -60,9 +88,10 @@ class ExpressWorkflowStack(Stack):
         scope: Construct,
         id: str,
         *,
-        workflow_timeout: Duration = Duration.seconds(20),
+        workflow_timeout: Duration = Duration.seconds(28),
         task_timeout: Duration = Duration.seconds(4),
-        retry_attempts: int = 2,
+        function_timeout: Duration = Duration.seconds(2),
+        retry_attempts: int = 1,
         max_fraud_score: int = 60,
         memory_size: int = 256,
         throttling_rate_limit: float = 100,
@@ -73,8 +102,15 @@ class ExpressWorkflowStack(Stack):
         super().__init__(scope, id, description="ExpressWorkflow: API Gateway -> synchronous Express workflow", **kwargs)  # type: ignore[arg-type]
         if workflow_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
             raise ValueError("workflow_timeout must be under API Gateway's 29 s integration limit, or the client gets a gateway timeout instead of a 504 naming the workflow")
-        if task_timeout.to_seconds() >= workflow_timeout.to_seconds():
-            raise ValueError("task_timeout must be shorter than workflow_timeout")
+        if task_timeout.to_seconds() < 1.5 * COLD_START_ESTIMATE_SECONDS:
+            raise ValueError(f"task_timeout must leave a margin over a cold start ({COLD_START_ESTIMATE_SECONDS} s): at least 1.5x that")
+        if function_timeout.to_seconds() >= task_timeout.to_seconds():
+            raise ValueError("function_timeout must be shorter than task_timeout, so a task's timeout means its cold start overran")
+        if worst_case_run(task_timeout, retry_attempts) > workflow_timeout.to_seconds():
+            raise ValueError(
+                f"{SEQUENTIAL_TASK_STAGES} stages of {1 + retry_attempts} attempts of up to {task_timeout.to_seconds()} s and their "
+                f"backoff ({worst_case_run(task_timeout, retry_attempts)} s) do not fit in workflow_timeout ({workflow_timeout.to_seconds()} s)"
+            )
 
         # Client -> API Gateway: signed requests only, throttled, logged, traced.
         self.api = PatternRestApi(
@@ -87,6 +123,8 @@ class ExpressWorkflowStack(Stack):
         )
 
         # The workflow's tasks: one function per state, all invoked synchronously by Step Functions.
+        # The function's timeout bounds its handler (a cold start's init is not counted in it); the
+        # task's, longer, bounds the whole invocation, cold start included.
         def task_function(fn_id: str, handler: str, description: str, **overrides: object) -> PatternFunction:
             function = PatternFunction(
                 self,
@@ -94,7 +132,7 @@ class ExpressWorkflowStack(Stack):
                 pattern="express_workflow",
                 handler=handler,
                 description=description,
-                timeout=task_timeout,
+                timeout=function_timeout,
                 memory_size=memory_size,
                 **overrides,
             )
@@ -122,23 +160,23 @@ class ExpressWorkflowStack(Stack):
                 task_timeout=sfn.Timeout.duration(task_timeout),
                 **props,
             )
+            # States.Timeout: the invocation, cold start included, overran the task timeout. A cold
+            # start that overran once is transient (the retry finds the environment warm, or starts
+            # another), and each task is pure computation, safe to run twice.
             invoke.add_retry(
-                errors=TRANSIENT_TASK_ERRORS,
-                interval=Duration.seconds(1),
+                errors=[*TRANSIENT_TASK_ERRORS, sfn.Errors.TIMEOUT],
+                interval=RETRY_INTERVAL,
                 max_attempts=retry_attempts,
-                backoff_rate=2,
-                max_delay=Duration.seconds(4),
+                backoff_rate=RETRY_BACKOFF_RATE,
+                max_delay=RETRY_MAX_DELAY,
                 jitter_strategy=sfn.JitterType.FULL,
             )
             return invoke
 
-        # Validate -> valid? -> Fail(ValidationFailed, the error body as Cause) or Parallel -> Assemble.
-        rejected = sfn.Fail(
-            self,
-            "Rejected",
-            error=names.VALIDATION_FAILED_ERROR,
-            cause_path="$.cause",  # the complete 400 body the Validate function wrote
-        )
+        # Validate -> valid? -> Rejected (Succeed: a client's bad order is not a failed run) or
+        # Parallel -> Assemble. The rejection ({"outcome": "rejected", "error", "message", "details"},
+        # written by the Validate function) is the run's output; response.vtl answers it with a 400.
+        rejected = sfn.Succeed(self, "Rejected", output_path="$.rejection")
         # Each branch gets {"order": ...}; the Parallel's output adds "results": [pricing, stock, fraud].
         checks = sfn.Parallel(self, "CheckOrder", parameters={"order.$": "$.order"}, result_path="$.results")
         for state_id, function in (("Price", self.price_function), ("Stock", self.stock_function), ("Fraud", self.fraud_function)):
@@ -183,7 +221,7 @@ class ExpressWorkflowStack(Stack):
             # cause, and a timed-out run with a 200: the project's templates replace it.
             request_templates={"application/json": load("request.vtl", StateMachineArn=self.state_machine.state_machine_arn)},
             integration_responses=[
-                apigw.IntegrationResponse(status_code="200", response_templates={"application/json": load("response.vtl")}),
+                apigw.IntegrationResponse(status_code="200", response_templates={"application/json": response()}),
                 apigw.IntegrationResponse(
                     status_code="502",
                     selection_pattern=r"[45]\d{2}",  # Step Functions refused the start

@@ -1,6 +1,6 @@
 """Pattern 5, StandardWorkflow: a job longer than one Lambda may run, as a Standard state machine.
 
-    upload incoming/x.csv --> DataBucket --(S3 invokes async)--> StartFunction --StartExecution(name = job id)-->
+    upload incoming/x.csv --> DataBucket --(S3 invokes async, *.csv only)--> StartFunction --StartExecution(name = job id)-->
 
     Split --> Map: ProcessChunk x N (MaxConcurrency) --> Merge --> WaitForApproval --> Publish --> Done
       |              |                                  |            | (task token in JobsTable,      |
@@ -17,8 +17,10 @@ invocation (well within Lambda's 15 minutes however large the file), results lan
 jobs/<id>/results/, Merge combines them, and a person approves the merged result before Publish
 copies it to published/<id>.json. Every task retries Lambda's service errors and the handlers'
 TransientError with backoff; anything else (bad data) is caught at once and recorded on the job.
-The approval waits at most `approval_timeout`, and at most `approval_heartbeat` without a
-heartbeat, then the job ends EXPIRED instead of hanging.
+The approval waits at most `approval_timeout` (the state's TimeoutSeconds; no heartbeat, since
+nothing sends one while a person decides), then the job ends EXPIRED instead of hanging; the
+approval message states that deadline as a UTC time. A retried approval request (Step Functions
+calls the task again with a new token) replaces the token stored on the job.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachi
 from stacks.shared.tables import secure_table
 
 PATTERN = "standard_workflow"
-APPROVAL_TIMEOUT_ERRORS = ["States.Timeout", "States.HeartbeatTimeout"]
+APPROVAL_TIMEOUT_ERRORS = ["States.Timeout"]
 JOB_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # the execution name is the job id
 
 
@@ -59,15 +61,14 @@ class StandardWorkflowStack(Stack):
         retry_attempts: int = 3,
         retry_interval: Duration = Duration.seconds(2),
         approval_timeout: Duration = Duration.hours(24),
-        approval_heartbeat: Duration = Duration.hours(12),
         execution_timeout: Duration = Duration.days(2),
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, description="StandardWorkflow: S3 -> Step Functions Standard: split, Map, merge, approval, publish", **kwargs)  # type: ignore[arg-type]
         if not 1 <= max_concurrency <= 40:
             raise ValueError("max_concurrency must be between 1 and 40: it bounds how hard the chunks hit S3 and DynamoDB")
-        if approval_heartbeat.to_seconds() >= approval_timeout.to_seconds():
-            raise ValueError("approval_heartbeat must be shorter than approval_timeout")
+        if approval_timeout.to_seconds() >= execution_timeout.to_seconds():
+            raise ValueError("approval_timeout must be shorter than execution_timeout, or the execution times out first and the job is never marked EXPIRED")
 
         # Where uploads land and every job's intermediate and published results live.
         access_logs = secure_bucket(self, "AccessLogsBucket")
@@ -160,10 +161,17 @@ class StandardWorkflowStack(Stack):
             lambda_function=self.approval_function,
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             payload=sfn.TaskInput.from_object(
-                {"job_id": JOB_ID, "merged_key": sfn.JsonPath.string_at("$.merged_key"), "task_token": sfn.JsonPath.task_token}
+                {
+                    "job_id": JOB_ID,
+                    "merged_key": sfn.JsonPath.string_at("$.merged_key"),
+                    "task_token": sfn.JsonPath.task_token,
+                    "attempt": sfn.JsonPath.number_at("$$.State.RetryCount"),  # a retry's token replaces the earlier one
+                    "requested_at": sfn.JsonPath.string_at("$$.State.EnteredTime"),
+                    "timeout_seconds": int(approval_timeout.to_seconds()),  # with requested_at: the deadline in the message
+                }
             ),
+            # The one deadline: no HeartbeatSeconds, since nothing sends heartbeats while a person decides.
             task_timeout=sfn.Timeout.duration(approval_timeout),
-            heartbeat_timeout=sfn.Timeout.duration(approval_heartbeat),
             retry_on_service_exceptions=False,
             result_path="$.approval",
         )
@@ -194,8 +202,9 @@ class StandardWorkflowStack(Stack):
         self._acknowledge_function_versions()
 
         # Upload -> execution. A small function starts it (not an EventBridge rule): it names the
-        # execution from the object's key and ETag, so S3's at-least-once delivery cannot start
-        # one upload twice; see the README for why, and for the EventBridge alternative.
+        # execution from the object's key and the event's sequencer, so S3's at-least-once delivery
+        # cannot start one upload twice, while a new upload of the same file runs again; see the
+        # README for why, and for the EventBridge alternative.
         self.start_function = PatternFunction(
             self,
             "StartFunction",
@@ -207,7 +216,7 @@ class StandardWorkflowStack(Stack):
         )
         self.start_invocation = AsyncInvoke(self.start_function, name="Start", event="upload events")
         self.state_machine.grant_start_execution(self.start_function)
-        self.bucket.invoke_on_object_created(self.start_function, prefix=uploads)
+        self.bucket.invoke_on_object_created(self.start_function, prefix=uploads, suffix=names.CSV_SUFFIX)  # no job for a folder marker or a .txt
 
         CfnOutput(self, names.BUCKET_OUTPUT, value=self.bucket.bucket_name)
         CfnOutput(self, names.UPLOAD_PREFIX_OUTPUT, value=uploads)

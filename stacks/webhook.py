@@ -26,6 +26,9 @@ always has a slot left (unless other functions take them).
 One function, two entry shapes, told apart by the event's shape only: a URL request always has
 `requestContext.http`; an SQS event is `{"Records": [...]}` from `aws:sqs`. No request a caller can
 send takes the SQS path, and only this function may send to (or consume) the queue.
+
+`reserved_concurrency` is opt-in (None by default: a new account has none to give); when set,
+`max_concurrency` must stay below it so the URL keeps a reserved slot.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ def escape_javascript(value: object) -> str:
 
 
 def _utf16_units(ch: str) -> list[int]:
-    data = ch.encode("utf-16-be")
+    # A Java string is UTF-16 code units: a lone surrogate is one unit of its own, escaped as such.
+    data = ch.encode("utf-16-be", "surrogatepass")
     return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
 
 

@@ -40,6 +40,8 @@ def test_escape_javascript_escapes_quotes_backslashes_slashes_and_controls():
     assert escape_javascript("it's") == "it\\'s"
     assert escape_javascript("a/b\n\t\x01") == "a\\/b\\n\\t\\u0001"
     assert escape_javascript("é€") == "\\u00E9\\u20AC"
+    assert escape_javascript("😀") == "\\uD83D\\uDE00"  # UTF-16 code units, as Java holds the string
+    assert escape_javascript("a\ud800b") == "a\\uD800b"  # a lone surrogate is a unit of its own
 
 
 def test_the_documented_replace_all_idiom_makes_escaped_json_valid():
@@ -77,3 +79,13 @@ def test_a_body_that_is_not_json_is_reported():
     with pytest.raises(Exception, match="not JSON") as raised:
         render("$input.json('$')", body="{nope")
     assert isinstance(raised.value.__cause__, ValueError)
+
+
+def test_parse_json_gives_an_object_whose_missing_fields_compare_unequal():
+    template = "#set($o = $util.parseJson($input.path('$.output')))#if($o.outcome == \"rejected\")400#{else}200#end"
+    assert render(template, body={"output": '{"decision": "ACCEPT"}'}).body == "200"
+    assert render(template, body={"output": '{"outcome": "rejected"}'}).body == "400"
+
+
+def test_foreach_over_an_empty_list_renders_nothing():
+    assert render("[#foreach($d in $input.path('$.details')){$d}#if($foreach.hasNext),#end#end]", body={"details": []}).body == "[]"

@@ -7,7 +7,7 @@ import json
 
 import boto3
 import pytest
-from botocore.exceptions import NoCredentialsError
+from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -59,6 +59,32 @@ def test_an_expired_token_is_refused_clearly(dynamodb, sfn):
     stubber.add_client_error("send_task_success", "TaskTimedOut", "Task Timed Out")
     with pytest.raises(approve.Refused, match="no longer open"):
         approve.decide(dynamodb, client, TABLE, "j-1", reject=False, reason="")
+
+
+class RetriedMeanwhile:
+    """Step Functions as the approver meets it when WaitForApproval was retried between reading the
+    job and answering: the retry stored a new token, and the old one's task is closed."""
+
+    def __init__(self, dynamodb, code: str) -> None:
+        self.dynamodb, self.code, self.tokens = dynamodb, code, []
+
+    def _closed(self, taskToken: str, **_: object) -> None:
+        self.tokens.append(taskToken)
+        self.dynamodb.update_item(TableName=TABLE, Key={"job_id": {"S": "j-1"}}, UpdateExpression="SET task_token = :t", ExpressionAttributeValues={":t": {"S": "tok-2"}})
+        raise ClientError({"Error": {"Code": self.code, "Message": "Task Timed Out: 'Provided task does not exist anymore'"}}, "SendTaskSuccess")
+
+    send_task_success = send_task_failure = _closed
+
+
+@pytest.mark.parametrize("code", ["TaskTimedOut", "InvalidToken"])
+@pytest.mark.parametrize("reject", [False, True])
+def test_a_superseded_token_gets_a_clear_answer_to_run_again(dynamodb, code, reject):
+    sfn = RetriedMeanwhile(dynamodb, code)
+    with pytest.raises(approve.Refused) as refused:
+        approve.decide(dynamodb, sfn, TABLE, "j-1", reject=reject, reason="r")
+    message = str(refused.value)
+    assert sfn.tokens == ["tok"] and "\n" not in message
+    assert "sent again" in message and "superseded" in message and "run make approve JOB=j-1 again" in message and code in message
 
 
 def test_main_prints_one_line_and_exits_1_without_a_traceback(monkeypatch, capsys):

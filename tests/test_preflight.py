@@ -142,6 +142,29 @@ def test_a_deployed_stack_passes_and_its_outputs_are_read(aws):
     assert preflight.check("ApiSync", deployed=False).region_name == REGION  # deploy: not there yet is fine
 
 
+def test_aws_region_alone_sets_the_region_as_for_the_cdk_cli(empty_aws_config):
+    """boto3 reads AWS_DEFAULT_REGION only; the README and the CDK CLI use AWS_REGION."""
+    env = empty_aws_config | {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example", "AWS_REGION": REGION}
+    result = run(COMMANDS["deploy"], env)
+    assert (result.returncode, result.stdout.splitlines(), result.stderr) == (0, [f"deploy ApiSync in {REGION}"], "")
+
+
+def test_deploying_a_pattern_where_powertools_publishes_no_layer_is_one_line(empty_aws_config):
+    env = empty_aws_config | {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example", "AWS_REGION": "me-south-1"}
+    result = run(COMMANDS["deploy"], env)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("deploy: Powertools for AWS Lambda publishes no layer parameter in me-south-1")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_layer_check_passes_where_it_is_published_and_for_accountsetup_anywhere():
+    preflight.layer_available("ApiSync", "eu-west-1")
+    preflight.layer_available("AccountSetup", "me-south-1")
+    with pytest.raises(preflight.Refused, match="in me-south-1"):
+        preflight.layer_available("ApiSync", "me-south-1")
+
+
 def test_a_stack_that_failed_to_create_is_refused_with_its_status():
     client = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stubber:

@@ -34,7 +34,7 @@ def _order(event: Any) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def validate(event: Any, context: LambdaContext) -> dict[str, Any]:
     result = validate_order(event)
-    logger.info("order validated", extra={"valid": result["valid"], "problems": len(result.get("problems", []))})
+    logger.info("order validated", extra={"valid": result["valid"], "problems": len(result.get("rejection", {}).get("details", []))})
     return result
 
 

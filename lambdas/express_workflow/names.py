@@ -8,5 +8,5 @@ API_URL_OUTPUT = "ApiUrl"  # the API's base URL, written by PatternRestApi (its 
 ORDER_CHECK_URL_OUTPUT = "OrderCheckUrl"  # POST /orders/check
 STATE_MACHINE_ARN_OUTPUT = "StateMachineArn"
 
-# The Fail state's error when validation fails; response.vtl maps it to 400.
-VALIDATION_FAILED_ERROR = "ValidationFailed"
+# The outcome a rejected order's run ends with (a Succeed state's output); response.vtl maps it to 400.
+REJECTED_OUTCOME = "rejected"

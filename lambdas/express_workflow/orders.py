@@ -1,18 +1,19 @@
 """The work of the order check: validate, price, check stock, score fraud, assemble.
 
 Plain Python with no AWS calls: each function is one state of the Express workflow and is what a
-user replaces. Validation never raises for bad input: it returns the problems, and the state
-machine's Choice routes to a Fail state whose Cause is the error body the API returns.
+user replaces. Validation never raises for bad input: it returns the rejection (the API's 400
+body with `"outcome": "rejected"`), and the state machine's Choice routes it to a Succeed state: a
+rejected order is a successful run, so a failed execution always means something broke.
 """
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
+from express_workflow.names import REJECTED_OUTCOME
 from shared.commerce import Currency, LineItem
 
 MAX_LINE_ITEMS = 50
@@ -37,16 +38,22 @@ def _field(location: tuple[Any, ...]) -> str:
 
 
 def validate(request: object) -> dict[str, Any]:
-    """{"valid": True, "order": {...}} or {"valid": False, "problems": [...], "cause": "<error body JSON>"}."""
+    """{"valid": True, "order": {...}} or {"valid": False, "rejection": {"outcome": "rejected", "error",
+    "message", "details": [{"field", "problem"}]}}: the rejection is the run's output, the API's 400."""
     try:
         order = OrderRequest.model_validate(request)
     except ValidationError as error:
-        problems = [
+        details = [
             {"field": _field(tuple(e.get("loc", ()))), "problem": str(e.get("msg", "invalid")).removeprefix("Value error, ")}
             for e in error.errors()
         ][:MAX_PROBLEMS]
-        cause = {"error": "VALIDATION_FAILED", "message": "The order does not match what this endpoint accepts.", "details": problems}
-        return {"valid": False, "problems": problems, "cause": json.dumps(cause)}
+        rejection = {
+            "outcome": REJECTED_OUTCOME,
+            "error": "VALIDATION_FAILED",
+            "message": "The order does not match what this endpoint accepts.",
+            "details": details,
+        }
+        return {"valid": False, "rejection": rejection}
     return {"valid": True, "order": order.model_dump(mode="json")}
 
 

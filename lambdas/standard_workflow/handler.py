@@ -3,7 +3,8 @@
   split           {"job_id", "source_key", "group_by"} -> {"job_id", "chunk_count", "chunks": [{"manifest_key", "chunk"}]}
   process_chunk   {"job_id", "manifest_key", "chunk"}  -> {"result_key"}
   merge           {"job_id", "results": [{"result_key"}]} -> {"merged_key", "groups"}
-  request_approval {"job_id", "merged_key", "task_token"} -> {} (the execution waits for the token)
+  request_approval {"job_id", "merged_key", "task_token", "attempt", "requested_at", "timeout_seconds"}
+                  -> {"deadline"} (the execution waits for the token; a retry brings a new one)
   publish         {"job_id", "merged_key"}             -> {"published_key"}
   record_failure  {"job_id", "error": {"Error", "Cause"}} -> {"job_id", "status"}
 
@@ -127,15 +128,24 @@ def merge(event: Any, context: LambdaContext) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def request_approval(event: Any, context: LambdaContext) -> dict[str, Any]:
     job_id, merged_key, token = _field(event, "job_id"), _field(event, "merged_key"), _field(event, "task_token")
-    jobs.awaiting_approval(table, job_id, token, merged_key)
-    message = (
+    attempt = event.get("attempt") if isinstance(event.get("attempt"), int) else 0  # $$.State.RetryCount
+    deadline = jobs.approval_deadline(event.get("requested_at"), event.get("timeout_seconds"))
+    jobs.awaiting_approval(table, job_id, token, merged_key, attempt)
+    _aws(sns.publish, TopicArn=os.environ[names.APPROVAL_TOPIC_ENV], Subject=f"Approve job {job_id}"[:100], Message=approval_message(job_id, merged_key, deadline, attempt))
+    logger.info("approval requested", extra={"job_id": job_id, "attempt": attempt, "deadline": deadline})
+    return {"deadline": deadline}
+
+
+def approval_message(job_id: str, merged_key: str, deadline: str, attempt: int) -> str:
+    again = "\nThis request replaces an earlier one for the same job: answer this one.\n" if attempt else ""
+    return (
         f"Job {job_id} has finished aggregating and waits for your approval.\n"
+        f"Answer before {deadline}; after that the job ends EXPIRED and publishes nothing.\n"
         f"Review s3://{BUCKET}/{merged_key}, then run one of:\n"
         f"  make approve JOB={job_id}\n"
         f"  make approve JOB={job_id} DECISION=reject REASON='why'\n"
+        f"{again}"
     )
-    _aws(sns.publish, TopicArn=os.environ[names.APPROVAL_TOPIC_ENV], Subject=f"Approve job {job_id}"[:100], Message=message)
-    return {}
 
 
 @logger.inject_lambda_context

@@ -13,7 +13,8 @@ Every function in every pattern is built here, so the defaults in DESIGN.md live
 - one code asset per pattern holding `lambdas/<pattern>/` and `lambdas/shared/` only, so a handler
   path such as `api_sync.handler.main` imports the same way in Lambda and in the tests; the
   handler is named within the pattern's folder (`handler.main` by default);
-- alarms on its errors and throttles, to the stack's alarm topic (`alarms=False` opts out);
+- alarms on its errors and throttles, to the stack's alarm topic (`alarms=False` opts out; a
+  function only invoked asynchronously has no throttles alarm: see `invoked_asynchronously`);
 - a row on the stack's dashboard (invocations, errors, throttles, duration, concurrency), and one
   for its function URL when `add_function_url` adds one (dashboard.py).
 
@@ -26,13 +27,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+import jsii
+from aws_cdk import Acknowledgment, Aws, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from stacks.shared import dashboard, settings
 from stacks.shared.monitoring import function_error_alarms
@@ -85,7 +87,7 @@ def default_role(scope: Construct, id: str, *, description: str, log_group: logs
 
 
 def default_function_props(
-    scope: Construct, *, pattern: str, handler: str, log_group: logs.ILogGroup, role: iam.IRole
+    scope: Construct, *, pattern: str, handler: str, log_group: logs.ILogGroup, role: iam.IRole, layers: list[lambda_.ILayerVersion]
 ) -> dict[str, Any]:
     """The keyword arguments every function gets unless its caller overrides them.
 
@@ -100,7 +102,7 @@ def default_function_props(
         "memory_size": DEFAULT_MEMORY_MB,
         "role": role,
         "log_group": log_group,
-        "layers": [powertools_layer(scope)],
+        "layers": layers,
         "environment": {"POWERTOOLS_SERVICE_NAME": pattern, "POWERTOOLS_LOG_LEVEL": "INFO"},
     }
 
@@ -117,7 +119,47 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
         version=settings.powertools_layer_version(stack),
     )
     arn = ssm.StringParameter.value_for_string_parameter(stack, parameter)
-    return lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
+    layer = lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
+    _deploy_only_where_powertools_publishes(stack)
+    return layer
+
+
+def _deploy_only_where_powertools_publishes(stack: Stack) -> None:
+    """A stack that takes the layer fails early outside the regions Powertools publishes it in.
+
+    A region known at synth (`env=`) is checked now. An environment-agnostic stack (the default)
+    gets a CloudFormation rule: CloudFormation checks it before it creates anything, and the
+    deploy stops with the rule's one-line description instead of a missing-parameter error
+    halfway through.
+    """
+    if not Token.is_unresolved(stack.region):
+        problem = settings.powertools_region_problem(stack.region)
+        if problem:
+            raise ValueError(f"{stack.stack_name}: {problem}")
+        return
+    CfnRule(
+        stack,
+        "PowertoolsLayerRegion",
+        assertions=[
+            CfnRuleAssertion(
+                assert_=Fn.condition_contains(list(settings.POWERTOOLS_LAYER_REGIONS), Aws.REGION),
+                assert_description=settings.powertools_region_problem("this region") or "",
+            )
+        ],
+    )
+
+
+@jsii.implements(IValidation)
+class _NeedsAsyncInvoke:
+    """A function declared `invoked_asynchronously` has AsyncInvoke's alarms in place of its throttles alarm."""
+
+    def __init__(self, function: PatternFunction) -> None:
+        self.function = function
+
+    def validate(self) -> list[str]:
+        if getattr(self.function, "async_invoke", None) is None:
+            return [f"{self.function.node.id} is invoked_asynchronously but has no AsyncInvoke: nothing would alarm when its events are at risk"]
+        return []
 
 
 class PatternFunction(lambda_.Function):
@@ -129,10 +171,18 @@ class PatternFunction(lambda_.Function):
     `memory_size=512`, `role=my_role`, `log_group=my_log_group`, `layers=[...]`, or
     `tracing=lambda_.Tracing.PASS_THROUGH`. `environment` is merged key by key over the defaults
     (the Powertools service name and log level). A role or log group is only created when the
-    caller does not pass one.
+    caller does not pass one; so is the public Powertools layer (and its region rule) when the
+    caller passes `layers`.
 
     `alarms=False` opts out of the `<id>Errors` and `<id>Throttles` alarms, for a function whose
     errors are already alarmed elsewhere; the alarms created are in `self.alarms`.
+
+    `invoked_asynchronously=True` is for a function that only Lambda's event queue invokes
+    (`InvocationType=Event`, S3, SNS, EventBridge): Lambda retries a throttled event until its
+    maximum age, so throttles there are normal backpressure (a fan-out of more chunks than the
+    concurrency available throttles on every batch) and get no `<id>Throttles` alarm. What means
+    work is at risk is alarmed instead by `AsyncInvoke`, which such a function must get (synth
+    fails otherwise): events nearing their maximum age, and events that failed or expired.
     """
 
     def __init__(
@@ -144,19 +194,26 @@ class PatternFunction(lambda_.Function):
         timeout: Duration,
         handler: str = "handler.main",
         alarms: bool = True,
+        invoked_asynchronously: bool = False,
         **overrides: Any,
     ) -> None:
         log_group = overrides.get("log_group") or default_log_group(scope, f"{id}Logs")
         role = overrides.get("role") or default_role(scope, f"{id}Role", description=f"Execution role of {id}", log_group=log_group)
+        # A caller's own layers (say, Powertools bundled for a region without the public layer)
+        # replace the public one entirely: no layer parameter, no region rule.
+        layers = overrides.get("layers") or [powertools_layer(scope)]
         props = consolidate_props(
-            default_function_props(scope, pattern=pattern, handler=handler, log_group=log_group, role=role),
+            default_function_props(scope, pattern=pattern, handler=handler, log_group=log_group, role=role, layers=layers),
             {"timeout": timeout, **overrides},
             merge_keys=["environment"],
         )
         super().__init__(scope, id, **props)
         if "tracing" not in overrides:
             self._enable_active_tracing(scope, id, props["role"])
-        self.alarms: list[cloudwatch.Alarm] = function_error_alarms(scope, id, self) if alarms else []
+        self.invoked_asynchronously = invoked_asynchronously
+        self.alarms: list[cloudwatch.Alarm] = function_error_alarms(scope, id, self, throttles=not invoked_asynchronously) if alarms else []
+        if invoked_asynchronously:
+            self.node.add_validation(_NeedsAsyncInvoke(self))
         dashboard.show_function(self, reserved_concurrency=overrides.get("reserved_concurrent_executions"))
 
     def add_function_url(self, **options: Any) -> lambda_.FunctionUrl:

@@ -38,6 +38,55 @@ def log_retention(scope: Construct) -> logs.RetentionDays:
 POWERTOOLS_VERSION = "3.37.0"
 
 
+# The regions where Powertools publishes its layer parameters (/aws/service/powertools/...): its
+# release workflow writes one per region in this list, and nowhere else (no China, no GovCloud
+# parameters). A stack whose functions take the layer deploys only here; elsewhere CloudFormation
+# would fail on a missing parameter after creating half the stack.
+POWERTOOLS_LAYER_REGIONS = (
+    "af-south-1",
+    "ap-east-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+)
+
+
+def powertools_region_problem(region: str) -> str | None:
+    """Why a stack with the Powertools layer cannot deploy to `region`, in one line, or None."""
+    if region in POWERTOOLS_LAYER_REGIONS:
+        return None
+    return (
+        f"Powertools for AWS Lambda publishes no layer parameter in {region}, so the functions' layer cannot "
+        "be resolved there: deploy to a region listed in the README (Powertools layer), "
+        "or give the functions a layer of your own (layers=[...])"
+    )
+
+
 def powertools_layer_version(scope: Construct) -> str:
     """The Powertools layer release, `POWERTOOLS_VERSION` unless `-c powertools_layer_version=...`.
 

@@ -128,6 +128,9 @@ class PatternStateMachine(sfn.StateMachine):
             roles=[self.role],
             statements=[iam.PolicyStatement(actions=[*LOG_DELIVERY_ACTIONS, *XRAY_WRITE_ACTIONS], resources=["*"])],
         )
+        # Step Functions checks log delivery permissions when it creates the machine: without this,
+        # a definition with no task (so no grant policy CDK makes it wait for) races the policy.
+        cfn.node.add_dependency(policy)
         Validations.of(policy).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",

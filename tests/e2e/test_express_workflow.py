@@ -114,14 +114,18 @@ def test_short_stock_and_a_big_order_go_to_review(stack, method):
     ],
     ids=["unknown-currency", "zero-price"],
 )
-def test_an_order_the_model_lets_through_but_validation_refuses_is_a_400(stack, method, request_schema, order, field):
+def test_an_order_the_model_lets_through_but_validation_refuses_is_a_400_from_a_successful_run(stack, method, request_schema, order, field):
     jsonschema.Draft4Validator(request_schema).validate(order)  # well-formed: only the Validate state can refuse it
     answer, run = call(stack, method, order, request_id=f"req-{field}")
-    assert (run["status"], run["error"]) == ("FAILED", "ValidationFailed")
     assert answer.status == 400
     body = answer.json()
-    assert body["error"] == "VALIDATION_FAILED"
+    assert body["error"] == "VALIDATION_FAILED" and body["message"]
     assert [d["field"] for d in body["details"]] == [field]
+    assert set(body) == {"error", "message", "details"}  # the project's error shape, nothing of the run's
+    # A client's bad order is not a failed execution: ExecutionsFailed (and its alarm) stays for what broke.
+    execution = stack.client("stepfunctions").describe_execution(executionArn=run["executionArn"])
+    assert execution["status"] == run["status"] == "SUCCEEDED"
+    assert "error" not in execution and json.loads(execution["output"])["outcome"] == names.REJECTED_OUTCOME
 
 
 def test_a_permanent_task_failure_is_a_502_naming_the_error_and_is_not_retried(stack, method):

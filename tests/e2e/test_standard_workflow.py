@@ -4,7 +4,7 @@ machine, which runs the real handlers: split, Map over chunks, merge, wait for a
 The app's own stack (8 MiB chunks, a 24 h approval) is deployed as synthesized for the session.
 Two copies of the same stack class with test-sized props are synthesized here as well: small
 chunks and a short retry interval (so a few hundred bytes make a multi-chunk job and a retry takes
-a second), and a two-second approval heartbeat (so an unanswered approval expires within the test).
+a second), and a three-second approval timeout (so an unanswered approval expires within the test).
 Expected aggregates are computed straight from the CSV with the csv module, not with project code.
 """
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from tests.conftest import cdk_context
 from tests.events import s3_put
 
 SMALL_CHUNK_BYTES = 200
-HEARTBEAT_SECONDS = 2
+APPROVAL_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +40,7 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("standard-variants")
     app = cdk.App(outdir=str(outdir), context=cdk_context(), analytics_reporting=False)
     StandardWorkflowStack(app, "SmallChunks", chunk_bytes=SMALL_CHUNK_BYTES, max_concurrency=3, retry_interval=cdk.Duration.seconds(1))
-    StandardWorkflowStack(
-        app,
-        "QuickExpiry",
-        approval_timeout=cdk.Duration.seconds(HEARTBEAT_SECONDS * 3),
-        approval_heartbeat=cdk.Duration.seconds(HEARTBEAT_SECONDS),
-    )
+    StandardWorkflowStack(app, "QuickExpiry", approval_timeout=cdk.Duration.seconds(APPROVAL_SECONDS))
     return Path(app.synth().directory)
 
 
@@ -96,19 +93,25 @@ def as_decimals(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def upload(stack: Deployment, name: str, text: str) -> str:
-    """Upload a CSV under incoming/ and return the job id: the name of the execution it started."""
-    key = f"{stack.outputs[names.UPLOAD_PREFIX_OUTPUT]}{name}"
-    stack.client("s3").put_object(Bucket=stack.outputs[names.BUCKET_OUTPUT], Key=key, Body=text.encode())
-    stack.settle()  # S3 invokes the start function asynchronously
+def executions_of(stack: Deployment, key: str) -> list[str]:
+    """The names of the executions whose input names `key`."""
     sfn = stack.client("stepfunctions")
     arn = stack.outputs[names.STATE_MACHINE_ARN_OUTPUT]
-    started = [
+    return [
         e["name"]
         for e in sfn.list_executions(stateMachineArn=arn)["executions"]
         if json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["source_key"] == key
     ]
-    assert len(started) == 1, f"expected one execution for {key}, found {started}"
+
+
+def upload(stack: Deployment, name: str, text: str) -> str:
+    """Upload a CSV under incoming/ and return the job id: the name of the execution it started."""
+    key = f"{stack.outputs[names.UPLOAD_PREFIX_OUTPUT]}{name}"
+    before = executions_of(stack, key)
+    stack.client("s3").put_object(Bucket=stack.outputs[names.BUCKET_OUTPUT], Key=key, Body=text.encode())
+    stack.settle()  # S3 invokes the start function asynchronously
+    started = [n for n in executions_of(stack, key) if n not in before]
+    assert len(started) == 1, f"expected one new execution for {key}, found {started}"
     return started[0]
 
 
@@ -140,6 +143,34 @@ def published(stack: Deployment, job_id: str) -> dict[str, Any]:
 
 def history(stack: Deployment, job_id: str) -> list[dict[str, Any]]:
     return stack.client("stepfunctions").get_execution_history(executionArn=execution_arn(stack, job_id), maxResults=1000)["events"]
+
+
+class StaleFirstRead:
+    """A DynamoDB client whose first GetItem answers with an old task token: the job as an
+    approver read it just before a retried approval request replaced the token."""
+
+    def __init__(self, client: Any, token: str) -> None:
+        self.client, self.token, self.reads = client, token, 0
+
+    def get_item(self, **kwargs: Any) -> dict[str, Any]:
+        item = self.client.get_item(**kwargs)
+        self.reads += 1
+        if self.reads == 1:
+            item["Item"]["task_token"] = {"S": self.token}
+        return item
+
+
+def subscribe_to_approvals(stack: Deployment) -> str:
+    """A queue subscribed to the approval topic, as a person's mailbox would be: its URL."""
+    sqs = stack.client("sqs")
+    url = sqs.create_queue(QueueName=f"approvals-{stack.stack_id}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.client("sns").subscribe(TopicArn=stack.outputs[names.APPROVAL_TOPIC_OUTPUT], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return url
+
+
+def approval_messages(stack: Deployment, queue_url: str) -> list[str]:
+    return [m["body"] if isinstance(m["body"], str) else json.dumps(m["body"]) for m in stack.drain(queue_url)]
 
 
 def chunk_arg(event: Any) -> Any:
@@ -178,17 +209,64 @@ def test_a_multi_chunk_job_publishes_an_aggregate_equal_to_one_computed_independ
 
 
 def test_a_duplicate_upload_event_does_not_start_a_second_job(small):
-    text = sales_csv(20)
-    job_id = upload(small, "twice.csv", text)
-    # S3 delivers at least once: the same event again names the same execution.
-    bucket = small.outputs[names.BUCKET_OUTPUT]
-    head = small.client("s3").head_object(Bucket=bucket, Key="incoming/twice.csv")
-    payload, error = small.invoke("StartFunction", s3_put(bucket, "incoming/twice.csv", size=head["ContentLength"], etag=head["ETag"].strip('"')))
+    small.cloud.async_invocations.clear()
+    job_id = upload(small, "twice.csv", sales_csv(20))
+    # S3 delivers at least once: the very event S3 sent, delivered again, names the same execution.
+    (delivered,) = [i.event for i in small.cloud.async_invocations if i.function_name == small.function_name("StartFunction")]
+    payload, error = small.invoke("StartFunction", delivered)
     assert error is None and payload["jobs"] == [job_id]
-    executions = small.client("stepfunctions").list_executions(stateMachineArn=small.outputs[names.STATE_MACHINE_ARN_OUTPUT])["executions"]
-    assert [e["name"] for e in executions].count(job_id) == 1
+    assert executions_of(small, "incoming/twice.csv") == [job_id]
     wait_for_status(small, job_id, "AWAITING_APPROVAL")
     answer(small, job_id, reject=True, reason="test cleanup")
+
+
+def test_the_same_file_uploaded_again_after_its_job_failed_or_was_rejected_runs_again(small):
+    """Standard execution names cannot be reused for 90 days: a name from key + ETag meant the same
+    file could never run again after a failure (the re-upload met ExecutionAlreadyExists)."""
+    broken = sales_csv(30, bad_row=5)
+    failed = upload(small, "rerun.csv", broken)
+    assert wait_for_execution(execution_arn(small, failed), timeout=60)["status"] == "FAILED"
+    again = upload(small, "rerun.csv", broken)  # the same bytes: the operator fixed what it read, say
+    assert again != failed and wait_for_execution(execution_arn(small, again), timeout=60)["status"] == "FAILED"
+    text = sales_csv(30)
+    rejected = upload(small, "rerun.csv", text)
+    wait_for_status(small, rejected, "AWAITING_APPROVAL")
+    answer(small, rejected, reject=True, reason="wrong day")
+    wait_for_execution(execution_arn(small, rejected))
+    rerun = upload(small, "rerun.csv", text)  # identical content and ETag, after a rejection
+    assert rerun not in (failed, again, rejected)
+    wait_for_status(small, rerun, "AWAITING_APPROVAL")
+    answer(small, rerun)
+    assert wait_for_execution(execution_arn(small, rerun))["status"] == "SUCCEEDED"
+    assert as_decimals(published(small, rerun)) == independent_aggregate(text)
+    assert [job(small, j)["status"] for j in (failed, again, rejected, rerun)] == ["FAILED", "FAILED", "REJECTED", "PUBLISHED"]
+
+
+def test_a_folder_marker_or_another_file_type_starts_nothing_and_trips_no_alarm(small):
+    bucket, machine = small.outputs[names.BUCKET_OUTPUT], small.outputs[names.STATE_MACHINE_ARN_OUTPUT]
+    sfn = small.client("stepfunctions")
+    before = {e["name"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    small.cloud.async_invocations.clear()
+    for key in ("incoming/", "incoming/2026/", "incoming/readme.txt", "incoming/sales.csv.part"):
+        small.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
+    small.settle()
+    assert [i for i in small.cloud.async_invocations if i.function_name == small.function_name("StartFunction")] == []  # the suffix filter
+    # Delivered anyway (a notification configured by hand, say): skipped, not an error.
+    payload, error = small.invoke("StartFunction", s3_put(bucket, "incoming/", size=0, etag="d41d8cd98f00b204e9800998ecf8427e"))
+    assert error is None and payload == {"jobs": [], "ignored": ["incoming/"]}
+    assert {e["name"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]} == before  # no (failing) execution
+    assert small.messages("StartFailures") == [] and small.messages("StartDLQ") == []
+
+
+def test_a_csv_with_a_byte_order_mark_aggregates_as_the_same_file_without_one(small):
+    text = sales_csv(60)
+    plain, marked = upload(small, "plain.csv", text), upload(small, "excel.csv", "\ufeff" + text)  # "CSV UTF-8" from a spreadsheet
+    for job_id in (plain, marked):
+        wait_for_status(small, job_id, "AWAITING_APPROVAL")
+        answer(small, job_id)
+        assert wait_for_execution(execution_arn(small, job_id))["status"] == "SUCCEEDED"
+    assert published(small, marked) == published(small, plain)
+    assert as_decimals(published(small, marked)) == independent_aggregate(text)
 
 
 def test_a_chunk_failing_transiently_is_retried_and_counted_once(small):
@@ -240,11 +318,53 @@ def test_a_rejected_job_ends_rejected_and_publishes_nothing(small):
 def test_an_unanswered_approval_expires_the_job(quick_expiry):
     job_id = upload(quick_expiry, "forgotten.csv", sales_csv(30))
     wait_for_status(quick_expiry, job_id, "AWAITING_APPROVAL")
-    execution = wait_for_execution(execution_arn(quick_expiry, job_id), timeout=HEARTBEAT_SECONDS * 10)
+    execution = wait_for_execution(execution_arn(quick_expiry, job_id), timeout=APPROVAL_SECONDS * 20)
     assert (execution["status"], execution.get("error")) == ("FAILED", "ApprovalExpired")
     record = job(quick_expiry, job_id)
-    # The heartbeat (2 s) runs out first; on a loaded machine moto's task timeout (6 s) may win.
-    assert record["status"] == "EXPIRED" and record["error"] in ("States.HeartbeatTimeout", "States.Timeout")
+    assert (record["status"], record["error"]) == ("EXPIRED", "States.Timeout")  # the one deadline, approval_timeout
     assert "task_token" not in record
     with pytest.raises(Refused, match="EXPIRED, not waiting"):
         answer(quick_expiry, job_id)
+
+
+def test_a_retried_approval_request_stores_the_new_token_and_the_job_publishes(small):
+    """The approval function stores its token and then fails (say its SNS publish was throttled):
+    Step Functions retries WaitForApproval with a NEW token. The retry must replace the stored
+    token, not fail the job, and only the new token answers the task."""
+    text = sales_csv(40)
+    first_tokens: list[str] = []
+
+    def first_attempt(event: Any) -> bool:
+        payload = json.loads(event) if isinstance(event, str) else event
+        first_tokens.append(payload["task_token"])
+        return True
+
+    messages = subscribe_to_approvals(small)
+    fault = small.inject_failure("RequestApprovalFunction", times=1, error_type="TransientError", after_handler=True, when=first_attempt)
+    job_id = upload(small, "retried-approval.csv", text)
+    def retried_or_ended() -> dict[str, Any] | None:
+        record = job(small, job_id)
+        ended = record.get("status") in ("PUBLISHED", "FAILED", "REJECTED", "EXPIRED")
+        return record if first_tokens and (ended or record.get("task_token") not in (None, *first_tokens)) else None
+
+    record = wait_for(retried_or_ended, timeout=60, what="the retried approval's token")
+    assert fault.injected == 1 and record["status"] == "AWAITING_APPROVAL", record  # today: FAILED, ConditionalCheckFailedException
+    assert record["task_token"] not in first_tokens
+    # Each attempt sent a message; the retry's says it replaces the first; both state the deadline:
+    # when WaitForApproval was entered plus its 24 h TimeoutSeconds, in UTC.
+    first, second = [m for m in approval_messages(small, messages) if f"Job {job_id} " in m]
+    entered = next(e["timestamp"] for e in history(small, job_id) if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "WaitForApproval")
+    stated = datetime.strptime(re.search(r"Answer before (\S+);", first).group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert abs(stated - (entered + timedelta(hours=24))) < timedelta(seconds=2)
+    assert "replaces an earlier one" not in first and "replaces an earlier one" in second
+    with pytest.raises(small.client("stepfunctions").exceptions.TaskTimedOut):  # the first attempt's token is closed
+        small.client("stepfunctions").send_task_success(taskToken=first_tokens[0], output=json.dumps({"approved": True}))
+    # `make approve` run by someone who read the job before the retry stored its token:
+    stale = StaleFirstRead(small.client("dynamodb"), first_tokens[0])
+    with pytest.raises(Refused, match=f"sent again .* superseded \\(TaskTimedOut\\); nothing was decided: run make approve JOB={job_id} again"):
+        decide(stale, small.client("stepfunctions"), small.outputs[names.JOBS_TABLE_OUTPUT], job_id, reject=False, reason="")
+    assert "approved" in answer(small, job_id)
+    execution = wait_for_execution(execution_arn(small, job_id))
+    assert execution["status"] == "SUCCEEDED"
+    assert job(small, job_id)["status"] == "PUBLISHED"
+    assert as_decimals(published(small, job_id)) == independent_aggregate(text)

@@ -9,10 +9,12 @@ import hmac
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from localcloud import Deployment
+from localcloud.concurrency import NEW_ACCOUNT_LIMIT
 from webhook import names
 
 PUSH = {
@@ -21,6 +23,13 @@ PUSH = {
     "sender": {"login": "octocat"},
     "commits": [{"id": "a1"}, {"id": "b2"}, {"id": "c3"}],
 }
+
+
+@pytest.fixture(scope="module")
+def localcloud_options():
+    # A new account (10 concurrent executions, the local cloud's default), and more async workers
+    # than it has slots, as Lambda would run them: slow work is never limited by the emulator.
+    return {"async_workers": NEW_ACCOUNT_LIMIT + 2}
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +219,35 @@ def test_failing_slow_work_is_received_max_receive_count_times_then_lands_in_the
     stack.client("sqs").send_message(QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], MessageBody=json.dumps(dead["body"]))
     assert [b.failed_ids for b in process(stack)] == [[]]
     assert delivery_record(stack, f"github#{delivery}")["item_count"] == "3"
+
+
+def slow_work(event) -> bool:
+    """Whatever the function runs that is not a URL request: the slow path, however it arrives."""
+    return not (isinstance(event, dict) and "requestContext" in event)
+
+
+def test_slow_deliveries_holding_every_slot_they_may_take_do_not_make_the_url_refuse_the_next(stack):
+    # As many slow deliveries as the account has slots, each held in flight until released. The
+    # mapping's MaximumConcurrency lets at most `cap` run; the URL keeps the rest of the account.
+    function = stack.outputs[names.FUNCTION_NAME_OUTPUT]
+    assert stack.cloud.concurrency.limit == NEW_ACCOUNT_LIMIT == 10
+    (mapping,) = stack.client("lambda").list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    cap = mapping["ScalingConfig"]["MaximumConcurrency"]
+    slow = [str(uuid.uuid4()) for _ in range(NEW_ACCOUNT_LIMIT)]
+    with stack.hold_invocations("WebhookFunction", when=slow_work) as held, ThreadPoolExecutor(1) as pool:
+        for delivery in slow:
+            assert post_github(stack, PUSH, delivery=delivery).status == 200
+        # Pollers enough for every message at once: only the mapping's cap holds them back.
+        draining = pool.submit(stack.cloud.drain_sqs, function, pollers=NEW_ACCOUNT_LIMIT)
+        held.wait_for(cap)
+        stack.cloud.concurrency.wait_until(lambda c: c.mapping_waiting.get(mapping["UUID"], 0) >= 1, what="a poller held back by MaximumConcurrency")
+        assert held.held == cap < NEW_ACCOUNT_LIMIT
+
+        following = str(uuid.uuid4())
+        response = post_github(stack, PUSH, delivery=following)
+        assert (response.status, response.json()) == (200, {"status": "accepted", "delivery_id": following})
+        assert stack.cloud.concurrency.throttles.get(function, 0) == 0, "no invocation of the function was throttled"
+        held.release()
+        draining.result()
+    process(stack)  # the following delivery, if the pollers finished before it was queued
+    assert all(delivery_record(stack, f"github#{d}") is not None for d in [*slow, following])

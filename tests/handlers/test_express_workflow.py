@@ -60,25 +60,27 @@ def test_a_risky_order_is_flagged(context):
         ({**ORDER, "admin": True}, "admin"),
     ],
 )
-def test_bad_input_is_a_validation_result_with_a_cause_in_the_api_error_shape(context, request_body, field):
+def test_bad_input_is_a_rejection_in_the_api_error_shape(context, request_body, field):
     result = run_workflow(request_body, context)
     assert result["valid"] is False
-    assert field in [p["field"] for p in result["problems"]]
-    cause = json.loads(result["cause"])
-    assert cause["error"] == "VALIDATION_FAILED" and cause["message"]
-    assert cause["details"] == result["problems"]
+    rejection = result["rejection"]  # the run's output (the Rejected state's OutputPath)
+    assert rejection["outcome"] == names.REJECTED_OUTCOME
+    assert rejection["error"] == "VALIDATION_FAILED" and rejection["message"]
+    assert field in [d["field"] for d in rejection["details"]]
+    assert set(rejection) == {"outcome", "error", "message", "details"}
+    assert all(set(d) == {"field", "problem"} and all(isinstance(v, str) for v in d.values()) for d in rejection["details"])
 
 
 @pytest.mark.parametrize("request_body", [None, "not an object", [ORDER], 42])
 def test_a_body_that_is_not_an_object_fails_validation(context, request_body):
     result = handler.validate(request_body, context)
-    assert result["valid"] is False and result["problems"][0]["field"] == "body"
+    assert result["valid"] is False and result["rejection"]["details"][0]["field"] == "body"
 
 
-def test_too_many_problems_are_capped_so_the_cause_stays_small(context):
+def test_too_many_problems_are_capped_so_the_rejection_stays_small(context):
     order = {**ORDER, "items": [{"sku": "", "quantity": 0, "unit_price": "0"}] * 50}
     result = handler.validate(order, context)
-    assert len(result["problems"]) == 20
+    assert len(result["rejection"]["details"]) == 20
 
 
 @pytest.mark.parametrize("event", [{}, {"order": "x"}, None])

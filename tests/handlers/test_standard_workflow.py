@@ -95,6 +95,27 @@ def test_rows_longer_than_one_chunk_and_crlf_and_no_final_newline(aws, context):
     assert merged["w" * 300]["units"]["sum"] == "5"
 
 
+BOM = "\ufeff"  # what spreadsheet tools write first in a "CSV UTF-8" file
+
+
+def test_a_header_with_a_byte_order_mark_is_read_as_the_same_columns(aws, context):
+    text = make_csv(40)
+    plain = run_job(aws, context, text, job_id="plain")
+    marked = run_job(aws, context, BOM + text, job_id="bom")  # "\ufeffregion" would not be the group-by column
+    merged = [json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=o["merged_key"])["Body"].read()) for o in (plain, marked)]
+    assert merged[0] == merged[1] == independent_aggregate(text)
+    assert marked["split"]["chunk_count"] > 1  # the chunks after the first start at the right bytes too
+
+
+def test_only_a_leading_byte_order_mark_is_dropped():
+    from standard_workflow import aggregate
+
+    columns, data_start = aggregate.parse_header((BOM + "region,units\nnorth,1\n").encode(), "region")
+    assert (columns, data_start) == (["region", "units"], len((BOM + "region,units\n").encode()))  # offsets count the mark's 3 bytes
+    with pytest.raises(MalformedData, match="no column 'region'"):
+        aggregate.parse_header(("units," + BOM + "region\n1,north\n").encode(), "region")  # inside the header it is data
+
+
 def test_a_retried_chunk_is_counted_once(aws, context):
     split = aws.split({"job_id": "j", "source_key": upload(make_csv(50)), "group_by": "region"}, context)
     for _ in range(3):
@@ -163,14 +184,21 @@ def test_missing_keys_and_objects_are_permanent_errors(aws, context, entry, even
         getattr(aws, entry)(event, context)
 
 
-def test_approval_stores_the_token_and_tells_a_person_how_to_decide(aws, context):
+def approval_request(job_id: str, merged_key: str, token: str, *, attempt: int = 0, requested_at: str = "2026-11-22T09:30:15.250Z", timeout_seconds: int = 86400) -> dict:
+    """WaitForApproval's payload, as the state machine builds it ($$.State.EnteredTime as AWS writes it)."""
+    return {"job_id": job_id, "merged_key": merged_key, "task_token": token, "attempt": attempt, "requested_at": requested_at, "timeout_seconds": timeout_seconds}
+
+
+def test_approval_stores_the_token_and_tells_a_person_how_to_decide_and_by_when(aws, context):
     outcome = run_job(aws, context, make_csv(20), job_id="job-7")
     sent = []
     aws.sns.publish = lambda **kwargs: sent.append(kwargs) or {"MessageId": "m"}
-    aws.request_approval({"job_id": "job-7", "merged_key": outcome["merged_key"], "task_token": "tok-123"}, context)
+    answer = aws.request_approval(approval_request("job-7", outcome["merged_key"], "tok-123"), context)
     record = job("job-7")
     assert (record["status"], record["task_token"]) == ("AWAITING_APPROVAL", "tok-123")
     assert "make approve JOB=job-7" in sent[0]["Message"] and "DECISION=reject" in sent[0]["Message"]
+    # The deadline: entered 2026-11-22 09:30:15 UTC + 24 h, stated as an absolute UTC time.
+    assert answer == {"deadline": "2026-11-23T09:30:15Z"} and "Answer before 2026-11-23T09:30:15Z" in sent[0]["Message"]
     published = aws.publish({"job_id": "job-7", "merged_key": outcome["merged_key"]}, context)
     body = boto3.client("s3").get_object(Bucket=BUCKET, Key=published["published_key"])["Body"].read()
     assert json.loads(body) == independent_aggregate(make_csv(20))
@@ -178,11 +206,54 @@ def test_approval_stores_the_token_and_tells_a_person_how_to_decide(aws, context
     assert record["status"] == "PUBLISHED" and "task_token" not in record
 
 
-def test_approval_cannot_be_requested_twice_or_out_of_order(aws, context):
+@pytest.mark.parametrize(
+    ("requested_at", "timeout_seconds", "deadline"),
+    [
+        ("2026-11-22T23:59:59.999Z", 1, "2026-11-23T00:00:00Z"),  # AWS's EnteredTime: milliseconds, Z
+        ("2026-11-22T10:00:00.123456+00:00", 3600, "2026-11-22T11:00:00Z"),  # an offset form
+        ("2026-11-22T12:00:00+02:00", 60, "2026-11-22T10:01:00Z"),  # stated in UTC
+    ],
+)
+def test_the_deadline_is_the_entered_time_plus_the_timeout_in_utc(requested_at, timeout_seconds, deadline):
+    from standard_workflow import jobs
+
+    assert jobs.approval_deadline(requested_at, timeout_seconds) == deadline
+
+
+@pytest.mark.parametrize(("requested_at", "timeout_seconds"), [(None, 60), ("yesterday", 60), ("2026-11-22T10:00:00Z", 0), ("2026-11-22T10:00:00Z", "60"), ("2026-11-22T10:00:00Z", True)])
+def test_an_approval_request_without_a_usable_deadline_is_malformed(aws, context, requested_at, timeout_seconds):
+    outcome = run_job(aws, context, make_csv(5), job_id="d")
+    with pytest.raises(MalformedData):
+        aws.request_approval(approval_request("d", outcome["merged_key"], "t", requested_at=requested_at, timeout_seconds=timeout_seconds), context)
+    assert job("d")["status"] == "PROCESSING"  # nothing stored, nothing sent
+
+
+def test_a_retried_approval_request_replaces_the_token_and_says_so(aws, context):
+    """Step Functions retries WaitForApproval with a new token: the retry succeeds and its token is
+    the one stored (it failed with ConditionalCheckFailed, and the job ended FAILED)."""
+    outcome = run_job(aws, context, make_csv(5), job_id="r")
+    sent = []
+    aws.sns.publish = lambda **kwargs: sent.append(kwargs) or {"MessageId": "m"}
+    aws.request_approval(approval_request("r", outcome["merged_key"], "first"), context)
+    aws.request_approval(approval_request("r", outcome["merged_key"], "second", attempt=1), context)
+    record = job("r")
+    assert (record["status"], record["task_token"], record["approval_attempt"]) == ("AWAITING_APPROVAL", "second", 1)
+    assert "replaces an earlier one" not in sent[0]["Message"] and "replaces an earlier one" in sent[1]["Message"]
+
+
+def test_an_earlier_attempt_never_replaces_a_later_token_nor_moves_a_job_out_of_order(aws, context):
+    conditional = aws.table.meta.client.exceptions.ConditionalCheckFailedException
     aws.split({"job_id": "j", "source_key": upload(make_csv(5)), "group_by": "region"}, context)
-    aws.jobs.awaiting_approval(aws.table, "j", "t1", "m")
-    with pytest.raises(aws.table.meta.client.exceptions.ConditionalCheckFailedException):
-        aws.jobs.awaiting_approval(aws.table, "j", "t2", "m")
+    aws.jobs.start(aws.table, "s", "incoming/s.csv")
+    with pytest.raises(conditional):
+        aws.jobs.awaiting_approval(aws.table, "s", "t0", "m")  # still SPLITTING
+    aws.jobs.awaiting_approval(aws.table, "j", "t2", "m", attempt=2)
+    with pytest.raises(conditional):
+        aws.jobs.awaiting_approval(aws.table, "j", "t1", "m", attempt=1)  # a late, earlier attempt
+    assert job("j")["task_token"] == "t2"
+    aws.jobs.published(aws.table, "j", "published/j.json")
+    with pytest.raises(conditional):
+        aws.jobs.awaiting_approval(aws.table, "j", "t3", "m", attempt=3)  # answered and published: stays so
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""Emulated DynamoDB stream event source mappings, driven by each mapping's FilterCriteria,
-BatchSize, MaximumRetryAttempts, BisectBatchOnFunctionError and OnFailure destination."""
+"""Emulated DynamoDB stream event source mappings, driven by each mapping's StartingPosition,
+FilterCriteria, BatchSize, MaximumRetryAttempts, BisectBatchOnFunctionError and OnFailure
+destination."""
 
 from __future__ import annotations
 
@@ -71,3 +72,32 @@ def test_bisect_isolates_the_poison_record(stack):
     (failure,) = [m["body"] for m in stack.messages("Failed")]
     assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
     assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == poison
+
+
+# --- StartingPosition: where a mapping begins when it starts polling --------------------------
+
+
+def delivered_keys(batches) -> list[str]:
+    return [r["dynamodb"]["Keys"]["pk"]["S"] for batch in batches for r in batch.records]
+
+
+def test_at_latest_records_written_before_the_mapping_starts_polling_are_never_delivered(stack):
+    stack.restart_stream("LatestProcessor")  # as if just created: AWS polls minutes later
+    put(stack, "Latest", "written-before-polling")
+    assert stack.drain_stream("LatestProcessor") == []  # polling begins here, after that record
+    put(stack, "Latest", "written-after")
+    assert delivered_keys(stack.drain_stream("LatestProcessor")) == ["written-after"]
+    assert stack.drain_stream("LatestProcessor") == []  # and the skipped one never comes
+
+
+def test_at_trim_horizon_every_record_still_in_the_stream_is_delivered(stack):
+    stack.restart_stream("TrimHorizonProcessor")
+    put(stack, "TrimHorizon", "h-before-polling")
+    first = delivered_keys(stack.drain_stream("TrimHorizonProcessor"))
+    assert first[-1] == "h-before-polling"
+    put(stack, "TrimHorizon", "h-after")
+    assert delivered_keys(stack.drain_stream("TrimHorizonProcessor")) == ["h-after"]
+    # A mapping that starts over (replaced) reads the whole stream again, from its oldest record.
+    stack.restart_stream("TrimHorizonProcessor")
+    assert delivered_keys(stack.drain_stream("TrimHorizonProcessor")) == [*first, "h-after"]
+

@@ -87,3 +87,38 @@ def test_a_token_answered_before_the_heartbeat_clock_starts_still_resumes_the_ta
     endpoint.notify(CallbackOutcomeSuccess(callback_id="answered-early", output="{}"))
     heartbeat = endpoint.setup_heartbeat_endpoint(heartbeat_seconds=2)
     assert heartbeat.clear_and_wait() is True  # moto alone: waits the 2 s and returns False
+
+
+def test_a_retried_wait_for_token_task_gets_a_fresh_token_and_the_old_one_is_closed(stack):
+    """Step Functions retries a waitForTaskToken task by calling it again with a NEW token; the
+    superseded token belongs to a closed task: answering it is TaskTimedOut, and only the new one
+    resumes the execution. (moto alone hands every attempt the first attempt's token.)"""
+    sfn = stack.client("stepfunctions")
+    fault = stack.inject_failure("HandOutToken", times=1, after_handler=True)  # the token was handed out, then the call failed
+    execution = sfn.start_execution(stateMachineArn=machine_arn(stack, "Standard"), name="retried-1", input=json.dumps({"id": "retried-1"}))
+    seen: list[str] = []
+
+    def two_tokens() -> list[str]:
+        seen.extend(m["body"]["payload"]["token"] for m in stack.messages("Evidence") if m["body"]["kind"] == "token")
+        return seen if len(seen) >= 2 else []
+
+    first, second = wait_for(two_tokens, what="a token per attempt")
+    assert fault.injected == 1 and first != second
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_success(taskToken=first, output=json.dumps({"approved": "stale"}))
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_failure(taskToken=first, error="Rejected", cause="stale")
+    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
+    sfn.send_task_success(taskToken=second, output=json.dumps({"approved": True}))
+    finished = wait_for_execution(execution["executionArn"])
+    assert (finished["status"], json.loads(finished["output"])) == ("SUCCEEDED", {"approved": True})
+
+
+def test_an_answered_token_is_closed(stack):
+    """A second answer to a task that already ended is TaskTimedOut, as in AWS, not a silent no-op."""
+    execution_arn, token = _start_and_get_token(stack, {"id": "answer-twice"})
+    sfn = stack.client("stepfunctions")
+    sfn.send_task_success(taskToken=token, output="{}")
+    wait_for_execution(execution_arn)
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_failure(taskToken=token, error="Rejected", cause="too late")

@@ -142,6 +142,36 @@ def test_async_invoke_sends_failures_to_a_queue_the_caller_consumes(stack):
     assert invocation.alarms and all(a.node.scope is stack for a in invocation.alarms)
 
 
+def test_a_function_invoked_only_asynchronously_alarms_on_events_at_risk_not_on_throttles(stack):
+    # Lambda retries a throttled event until its maximum age: a throttle is backpressure there.
+    from stacks.shared.async_invoke import AsyncInvoke
+
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3), invoked_asynchronously=True)
+    AsyncInvoke(function, name="Work", event="jobs", max_event_age=Duration.minutes(10))
+    template = Template.from_stack(stack).to_json()
+    metrics = alarmed_metrics(template)
+    assert "Throttles" not in metrics and "Errors" in metrics
+    (age,) = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "AsyncEventAge"]
+    assert (age["Namespace"], age["Statistic"], age["ComparisonOperator"]) == ("AWS/Lambda", "Maximum", "GreaterThanOrEqualToThreshold")
+    assert 0 < age["Threshold"] < 10 * 60 * 1000  # milliseconds, before the events expire
+    assert age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": stack.get_logical_id(function.node.default_child)}}]
+    assert age["AlarmActions"]
+
+
+def test_a_function_invoked_synchronously_keeps_its_throttles_alarm_and_gets_no_event_age_alarm(stack):
+    from stacks.shared.async_invoke import AsyncInvoke
+
+    AsyncInvoke(PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3)), name="Work", event="jobs")
+    metrics = alarmed_metrics(Template.from_stack(stack).to_json())
+    assert "Throttles" in metrics and "AsyncEventAge" not in metrics
+
+
+def test_a_function_declared_asynchronous_without_async_invoke_fails_synth(stack):
+    PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3), invoked_asynchronously=True)
+    with pytest.raises(Exception, match="invoked_asynchronously but has no AsyncInvoke"):
+        stack.node.root.synth()
+
+
 def test_async_invoke_refuses_a_consumed_failure_queue_without_a_dlq(stack):
     from stacks.shared.async_invoke import AsyncInvoke
     from stacks.shared.queues import secure_queue
@@ -171,6 +201,7 @@ def test_stream_consumer_is_bounded_filtered_and_reports_failures(stack):
     assert [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]] == [{"eventName": ["INSERT"]}]
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert (props["BatchSize"], props["BisectBatchOnFunctionError"], props["MaximumRetryAttempts"], props["MaximumRecordAgeInSeconds"]) == (5, True, 3, 3600)
+    assert props["StartingPosition"] == "TRIM_HORIZON"  # LATEST skips what is written before the first poll
     failure_id = stack.get_logical_id(consumer.failure_queue.node.default_child)
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failure_id, "Arn"]}}}
     assert "IteratorAge" in alarmed_metrics(template) and "ApproximateNumberOfMessagesVisible" in alarmed_metrics(template)
@@ -200,6 +231,29 @@ def test_stream_consumer_reads_only_its_stream_and_lists_streams_in_a_policy_of_
     assert set(found) == stream_reads
     (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
     assert where in mapping["DependsOn"]
+
+
+def test_a_consumed_stream_failure_queue_needs_a_dlq_and_alarms_on_records_arriving(stack):
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_sqs as sqs
+
+    from stacks.shared.queues import dead_letter_queue, secure_queue
+    from stacks.shared.streams import consume_stream
+    from stacks.shared.tables import secure_table
+
+    table = secure_table(stack, "Jobs", partition_key="id", stream=dynamodb.StreamViewType.NEW_IMAGE)
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    with pytest.raises(ValueError, match="dead-letter queue"):
+        consume_stream(function, table, name="Jobs", filters=[], failure_queue=secure_queue(stack, "NoDlq"))
+    dlq = dead_letter_queue(stack, "FailuresDLQ", holds="tests")
+    failures = secure_queue(stack, "Failures", dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+    consumer = consume_stream(function, table, name="Jobs2", filters=[], failure_queue=failures)
+    assert consumer.failure_queue is failures
+    template = Template.from_stack(stack).to_json()
+    (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    failures_id = stack.get_logical_id(failures.node.default_child)
+    assert mapping["Properties"]["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}}}
+    assert "NumberOfMessagesSent" in alarmed_metrics(template)
 
 
 @pytest.mark.parametrize("retry_attempts", [-1, 10_001])
@@ -291,3 +345,31 @@ def test_without_its_tracing_and_logging_the_state_machine_fails_both_packs(tmp_
     report = json.loads((tmp_path / "validation-report.json").read_text())
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
     assert {"AwsSolutions-SF1", "AwsSolutions-SF2", "Serverless-StepFunctionStateMachineXray"} <= rules
+
+
+def test_a_machine_without_tasks_waits_for_its_logging_policy(tmp_path):
+    # Step Functions checks log delivery permissions when it creates a machine with logging. A
+    # definition with a Lambda task makes CDK's own grant policy a dependency; one with only Pass
+    # states has none, so only an explicit DependsOn keeps the create from racing the policy.
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from stacks.shared.state_machine import PatternStateMachine
+
+    stack = Stack(App(context=cdk_context()), "PassOnly")
+    machine = PatternStateMachine(
+        stack,
+        "Flow",
+        definition=sfn.Pass(stack, "Only"),
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+        timeout=Duration.minutes(1),
+        log_level=sfn.LogLevel.ERROR,
+        include_execution_data=False,
+    )
+    template = Template.from_stack(stack).to_json()
+    (machine_resource,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    policies = resources(template, "AWS::IAM::Policy")
+    (logging_policy,) = [
+        lid for lid, p in policies.items() if "logs:CreateLogDelivery" in json.dumps(p["Properties"]["PolicyDocument"])
+    ]
+    assert {"Ref": stack.get_logical_id(machine.role.node.default_child)} in policies[logging_policy]["Properties"]["Roles"]
+    assert logging_policy in machine_resource.get("DependsOn", [])

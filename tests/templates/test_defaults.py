@@ -103,7 +103,8 @@ def test_every_log_group_has_retention_and_is_removed_on_destroy(templates):
 
 def test_nothing_is_tied_to_an_account_or_region(templates):
     for stack_id in PATTERNS:
-        text = json.dumps(templates[stack_id])
+        # The Rules list the regions a stack may deploy to (test_regions.py), which ties it to none.
+        text = json.dumps({section: body for section, body in templates[stack_id].items() if section != "Rules"})
         assert not re.search(r"\b\d{12}\b", text), stack_id
         assert not re.search(r"\b(us|eu|ap|sa|ca|me|af|il)-[a-z]+-\d\b", text), stack_id
         names = [r["Properties"].get("FunctionName") for r in resources(templates[stack_id], "AWS::Lambda::Function").values()]

@@ -11,9 +11,10 @@ from aws_cdk import App, Duration
 from express_workflow import names
 from express_workflow.orders import MAX_LINE_ITEMS
 from shared.commerce import MAX_QUANTITY, MONEY_PATTERN
-from stacks.express_workflow import ExpressWorkflowStack
+from stacks.express_workflow import COLD_START_ESTIMATE_SECONDS, ExpressWorkflowStack
+from stacks.express_workflow_templates import load, response
+from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT
 from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS
-from stacks.express_workflow_templates import load
 from tests.templates.helpers import as_list, only_model_schema, policy_statements, ref_target, resources, validated_body_model
 
 VALID_ORDER = {"customer_id": "c-42", "currency": "EUR", "items": [{"sku": "A-1", "quantity": 3, "unit_price": "12.50"}]}
@@ -81,7 +82,7 @@ def test_machine_logs_to_a_vended_log_group_and_is_traced(raw, machine):
     assert log_group["Properties"]["RetentionInDays"] > 0
 
 
-def test_flow_is_validate_choice_fail_or_parallel_then_assemble(raw, definition):
+def test_flow_is_validate_choice_rejected_or_parallel_then_assemble(raw, definition):
     states = definition["States"]
     assert definition["StartAt"] == "Validate"
     assert states["Validate"]["Resource"] == _function_id(raw, "ValidateFunction")
@@ -89,8 +90,8 @@ def test_flow_is_validate_choice_fail_or_parallel_then_assemble(raw, definition)
     assert choice["Type"] == "Choice"
     (rule,) = choice["Choices"]
     assert (rule["Variable"], rule["BooleanEquals"]) == ("$.valid", False)
-    fail = states[rule["Next"]]
-    assert fail == {"Type": "Fail", "Error": names.VALIDATION_FAILED_ERROR, "CausePath": "$.cause"}
+    # A rejected order ends the run successfully, its output the rejection the Validate function wrote.
+    assert states[rule["Next"]] == {"Type": "Succeed", "OutputPath": "$.rejection"}
     parallel = states[choice["Default"]]
     assert parallel["Type"] == "Parallel" and parallel["ResultPath"] == "$.results"
     branches = [branch["States"][branch["StartAt"]]["Resource"] for branch in parallel["Branches"]]
@@ -100,16 +101,79 @@ def test_flow_is_validate_choice_fail_or_parallel_then_assemble(raw, definition)
     assert assemble["Resource"] == _function_id(raw, "AssembleFunction") and assemble["End"] is True
 
 
-def test_every_task_retries_only_transient_errors_with_jittered_backoff_and_has_a_timeout(definition):
+def _reachable(states: dict, start: str) -> set[str]:
+    """Every state a run can reach from `start` (Next, Default, Choices, Catch), branches included."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        state = states[name]
+        todo += [n for n in (state.get("Next"), state.get("Default")) if n]
+        todo += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
+        for branch in state.get("Branches", []):
+            todo.append(branch["StartAt"])
+    return seen
+
+
+def test_no_fail_state_is_reachable_for_a_rejected_order_or_at_all(definition):
+    """A client's bad order is a successful run: ExecutionsFailed (and its alarm) means something broke."""
+    states = _states(definition)
+    choice = states[states["Validate"]["Next"]]
+    (rule,) = choice["Choices"]
+    rejected_path = _reachable(states, rule["Next"])
+    assert all(states[name]["Type"] != "Fail" for name in rejected_path)
+    assert [name for name in _reachable(states, definition["StartAt"]) if states[name]["Type"] == "Fail"] == []
+
+
+def test_every_task_retries_only_transient_errors_and_its_timeout_with_jittered_backoff(definition):
     tasks = {name: state for name, state in _states(definition).items() if state["Type"] == "Task"}
     assert set(tasks) == {"Validate", "Price", "Stock", "Fraud", "Assemble"}
     for name, task in tasks.items():
         (retry,) = task["Retry"]
-        assert sorted(retry["ErrorEquals"]) == sorted(TRANSIENT_TASK_ERRORS), name
+        assert sorted(retry["ErrorEquals"]) == sorted([*TRANSIENT_TASK_ERRORS, "States.Timeout"]), name
         assert "States.ALL" not in retry["ErrorEquals"] and "States.TaskFailed" not in retry["ErrorEquals"]
         assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 1
         assert 0 < task["TimeoutSeconds"] < definition["TimeoutSeconds"]
         assert "Catch" not in task  # a failure fails the run, and the API answers it as a 5xx
+
+
+def test_a_tasks_timeout_covers_a_cold_start_with_margin_and_its_functions_own_timeout(raw, definition):
+    """States.Timeout means the invocation, cold start included, overran: the task waits longer
+    than the function's own timeout (which bounds only the handler) and 1.5x the cold start estimate."""
+    states = _states(definition)
+    for name, prefix in (("Validate", "ValidateFunction"), ("Price", "PriceFunction"), ("Stock", "StockFunction"), ("Fraud", "FraudFunction"), ("Assemble", "AssembleFunction")):
+        function_timeout = raw["Resources"][_function_id(raw, prefix)]["Properties"]["Timeout"]
+        assert states[name]["TimeoutSeconds"] > function_timeout, name
+        assert states[name]["TimeoutSeconds"] >= 1.5 * COLD_START_ESTIMATE_SECONDS, name
+        assert raw["Resources"][_function_id(raw, prefix)]["Properties"]["MemorySize"] == 256
+
+
+def _worst_seconds(states: dict, name: str | None) -> float:
+    """The longest a run can spend from state `name` on: every task attempt up to its timeout, the
+    longest backoff before each retry, a Parallel as long as its longest branch, a Choice its longest way."""
+    if name is None:
+        return 0.0
+    state = states[name]
+    own = 0.0
+    if state["Type"] == "Task":
+        attempts = 1 + sum(r.get("MaxAttempts", 3) for r in state.get("Retry", []))
+        own = attempts * state["TimeoutSeconds"]
+        for retry in state.get("Retry", []):
+            interval, rate, cap = retry.get("IntervalSeconds", 1), retry.get("BackoffRate", 2.0), retry.get("MaxDelaySeconds", float("inf"))
+            own += sum(min(interval * rate**k, cap) for k in range(retry.get("MaxAttempts", 3)))
+    elif state["Type"] == "Parallel":
+        own = max(_worst_seconds(branch["States"], branch["StartAt"]) for branch in state["Branches"])
+    nexts = [state.get("Next"), state.get("Default"), *(c["Next"] for c in state.get("Choices", []))]
+    return own + max(_worst_seconds(states, n) for n in nexts if n) if any(nexts) else own
+
+
+def test_every_retry_of_every_stage_fits_in_the_machine_timeout_under_api_gateways(definition):
+    worst = _worst_seconds(definition["States"], definition["StartAt"])
+    assert worst > 3 * 4  # three stages of at least one 4 s attempt: the walk saw them all
+    assert worst <= definition["TimeoutSeconds"] < API_GATEWAY_INTEGRATION_LIMIT.to_seconds() == 29
 
 
 def test_transient_errors_are_lambdas_own_and_the_shared_transient_error():
@@ -127,6 +191,21 @@ def test_transient_errors_are_lambdas_own_and_the_shared_transient_error():
 def test_workflow_timeout_must_stay_under_api_gateways_limit():
     with pytest.raises(ValueError, match="29 s"):
         ExpressWorkflowStack(App(), "TooSlow", workflow_timeout=Duration.seconds(30))
+
+
+@pytest.mark.parametrize(
+    ("props", "match"),
+    [
+        ({"retry_attempts": 2}, "do not fit in workflow_timeout"),
+        ({"task_timeout": Duration.seconds(6)}, "do not fit in workflow_timeout"),
+        ({"task_timeout": Duration.seconds(3)}, "cold start"),
+        ({"function_timeout": Duration.seconds(4)}, "shorter than task_timeout"),
+    ],
+    ids=["too-many-retries", "too-long-tasks", "no-cold-start-margin", "function-outlasts-task"],
+)
+def test_timeouts_and_retries_that_cannot_fit_are_refused(props, match):
+    with pytest.raises(ValueError, match=match):
+        ExpressWorkflowStack(App(), "Unfit", **props)
 
 
 # --- the API -----------------------------------------------------------------------------------
@@ -168,7 +247,7 @@ def test_responses_use_the_projects_templates_and_no_200_for_a_refused_start(raw
     responses = {r["StatusCode"]: r for r in _method(raw)["Integration"]["IntegrationResponses"]}
     assert set(responses) == {"200", "502"}
     assert "SelectionPattern" not in responses["200"]  # the default: StartSyncExecution answered 2xx
-    assert responses["200"]["ResponseTemplates"] == {"application/json": load("response.vtl")}
+    assert responses["200"]["ResponseTemplates"] == {"application/json": response()}
     assert responses["502"]["SelectionPattern"] == r"[45]\d{2}"
     assert responses["502"]["ResponseTemplates"] == {"application/json": load("start_failed.vtl")}
     method_codes = {r["StatusCode"] for r in _method(raw)["MethodResponses"]}

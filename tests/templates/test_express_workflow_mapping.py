@@ -12,7 +12,8 @@ import json
 
 import pytest
 
-from stacks.express_workflow_templates import load
+from express_workflow import names
+from stacks.express_workflow_templates import load, response
 from tests.apigateway_vtl import render
 
 MACHINE = "arn:aws:states:eu-west-1:123456789012:stateMachine:ExpressWorkflow-OrderCheck"
@@ -35,7 +36,7 @@ def _sync_response(status: str, **fields) -> dict:
 
 
 def respond(sync: dict):
-    return render(load("response.vtl"), body=sync, context={"requestId": REQUEST_ID})
+    return render(response(), body=sync, context={"requestId": REQUEST_ID})
 
 
 def test_request_passes_the_body_as_the_execution_input_and_names_the_machine():
@@ -59,11 +60,41 @@ def test_succeeded_returns_the_machine_output_as_a_200_body():
     assert rendered.json() == output
 
 
-def test_validation_failure_is_a_400_with_the_project_error_shape():
-    cause = {"error": "VALIDATION_FAILED", "message": "The order is not valid.", "details": [{"field": "items[0].quantity", "problem": "must be at least 1"}]}
-    rendered = respond(_sync_response("FAILED", error="ValidationFailed", cause=json.dumps(cause)))
+def _rejected(details: list[dict]) -> dict:
+    return {"outcome": names.REJECTED_OUTCOME, "error": "VALIDATION_FAILED", "message": "The order is not valid.", "details": details}
+
+
+def test_a_rejected_order_is_a_successful_run_answered_with_a_400_in_the_project_error_shape():
+    details = [{"field": "items[0].quantity", "problem": "must be at least 1"}, {"field": "currency", "problem": "must be one of EUR, GBP, USD"}]
+    rendered = respond(_sync_response("SUCCEEDED", output=json.dumps(_rejected(details)), outputDetails={"included": True}))
     assert rendered.status == 400
-    assert rendered.json() == cause
+    assert rendered.json() == {"error": "VALIDATION_FAILED", "message": "The order is not valid.", "details": details}
+
+
+def test_a_rejection_with_no_details_is_still_a_400_with_valid_json():
+    rendered = respond(_sync_response("SUCCEEDED", output=json.dumps(_rejected([]))))
+    assert rendered.status == 400
+    assert rendered.json() == {"error": "VALIDATION_FAILED", "message": "The order is not valid.", "details": []}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["O'Brien \"quoted\" \\ back/slash", "tab\there\nnew line \u0001", "é€ 😀 中文", "lone \ud800 surrogate"],
+    ids=["quotes-backslash-slash", "controls", "non-ascii", "lone-surrogate"],
+)
+def test_a_rejections_strings_are_escaped_into_valid_json(text):
+    """The details can name what the client sent: any string must come out as the same JSON string."""
+    details = [{"field": text, "problem": text}]
+    output = json.dumps({**_rejected(details), "message": text})  # Step Functions' output: JSON text
+    rendered = respond(_sync_response("SUCCEEDED", output=output))
+    assert rendered.status == 400
+    assert rendered.json() == {"error": "VALIDATION_FAILED", "message": text, "details": details}
+
+
+def test_only_the_rejected_outcome_is_a_400():
+    output = {"customer_id": "c-1", "decision": "REVIEW", "outcome": "accepted"}
+    rendered = respond(_sync_response("SUCCEEDED", output=json.dumps(output)))
+    assert rendered.status is None and rendered.json() == output
 
 
 @pytest.mark.parametrize(

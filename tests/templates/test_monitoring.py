@@ -103,9 +103,9 @@ def test_dashboard_shows_every_function(templates, stack_id):
 
 
 def test_reserved_concurrency_is_drawn_as_a_line():
-    # No stack reserves by default (a new account can reserve nothing); one given a reservation draws it.
-    template = Template.from_stack(WebhookStack(App(context=cdk_context()), "Reserved", reserved_concurrency=8)).to_json()
+    template = Template.from_stack(WebhookStack(App(context=cdk_context()), "Reserved", reserved_concurrency=7)).to_json()
     (function,) = our_functions(template).values()
+    assert function["Properties"]["ReservedConcurrentExecutions"] == 7
     body = the_dashboard(template)["Properties"]["DashboardBody"]["Fn::Join"][1]
     text = "".join(part for part in body if isinstance(part, str))
     assert f'"horizontal":[{{"value":{function["Properties"]["ReservedConcurrentExecutions"]},"label":"reserved concurrency"' in text

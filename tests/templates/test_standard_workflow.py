@@ -75,14 +75,20 @@ def test_the_map_runs_chunks_at_a_bounded_concurrency_with_keys_only(states):
     assert states["Split"]["ResultSelector"] == {"chunks.$": "$.chunks"}  # nothing but chunk keys moves on
 
 
-def test_the_approval_waits_for_a_task_token_with_timeout_and_heartbeat(raw, states):
+def test_the_approval_waits_for_a_task_token_with_one_deadline_stated_in_its_message(raw, states):
     wait = states["WaitForApproval"]
     assert wait["Resource"] == "arn:<AWS::Partition>:states:::lambda:invoke.waitForTaskToken"
-    assert (wait["TimeoutSeconds"], wait["HeartbeatSeconds"]) == (24 * 3600, 12 * 3600)
+    # TimeoutSeconds is the deadline. No HeartbeatSeconds: nothing sends heartbeats while a person
+    # decides, so a heartbeat shorter than the timeout would be the real (undocumented) deadline.
+    assert wait["TimeoutSeconds"] == 24 * 3600 and "HeartbeatSeconds" not in wait and "HeartbeatSecondsPath" not in wait
     assert wait["Parameters"]["FunctionName"] == f"<{_function_id(raw, 'RequestApprovalFunction')}.Arn>"
-    assert wait["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    payload = wait["Parameters"]["Payload"]
+    assert payload["task_token.$"] == "$$.Task.Token"
+    # The function states the deadline in the message: when the state was entered plus its timeout.
+    assert (payload["requested_at.$"], payload["timeout_seconds"]) == ("$$.State.EnteredTime", wait["TimeoutSeconds"])
+    assert payload["attempt.$"] == "$$.State.RetryCount"  # a retried request's new token replaces the stored one
     timeouts = [c for c in wait["Catch"] if "States.Timeout" in c["ErrorEquals"]]
-    assert timeouts and set(timeouts[0]["ErrorEquals"]) == {"States.Timeout", "States.HeartbeatTimeout"} and timeouts[0]["Next"] == "RecordFailure"
+    assert timeouts and timeouts[0]["ErrorEquals"] == ["States.Timeout"] and timeouts[0]["Next"] == "RecordFailure"
 
 
 def test_every_task_retries_transient_errors_only_with_backoff(states):
@@ -186,12 +192,13 @@ def test_the_machine_invokes_only_its_task_functions(raw):
     assert invoked == expected
 
 
-def test_uploads_under_incoming_start_jobs(raw):
+def test_csv_uploads_under_incoming_start_jobs(raw):
     start_id = _function_id(raw, "StartFunction")
     _, bucket = construct_resource(raw, "AWS::S3::Bucket", "DataBucket")
     (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
     assert config["Function"] == {"Fn::GetAtt": [start_id, "Arn"]}
-    assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": names.INCOMING_PREFIX}]
+    # A folder marker (incoming/) or another file type never invokes the start function.
+    assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": names.INCOMING_PREFIX}, {"Name": "suffix", "Value": ".csv"}]
     (invoke_config,) = [c for c in resources(raw, "AWS::Lambda::EventInvokeConfig").values() if c["Properties"]["FunctionName"] == {"Ref": start_id}]
     assert "OnFailure" in invoke_config["Properties"]["DestinationConfig"]
 
