@@ -145,6 +145,10 @@ class ResourceCreateFailed(Exception):
         stack._add_stack_event("ROLLBACK_IN_PROGRESS", f"The following resource(s) failed to create: [{self.logical_id}]. Rollback requested by user.")
         stack.status = "ROLLBACK_COMPLETE"
         stack._add_stack_event("ROLLBACK_COMPLETE")
+        # A rolled-back stack has no resources and no outputs; moto would create its resources
+        # lazily on the next read of the stack (DescribeStacks), reservations included.
+        stack.resource_map._resource_json_map = {}
+        stack.output_map._output_json_map = {}
 
 
 class MotoPatches:

@@ -103,6 +103,9 @@ class FanOutStack(Stack):
             memory_size=child_memory_size,
             reserved_concurrent_executions=child_concurrency,
             environment={names.BATCHES_TABLE_ENV: self.table.table_name},
+            # One async invocation per chunk: a batch of more chunks than the concurrency available
+            # throttles on every run, and Lambda retries those; the event-age alarm means work at risk.
+            invoked_asynchronously=True,
         )
         self.failures_dead_letter_queue = dead_letter_queue(self, "ChunkFailuresDLQ", holds="chunk failure records the chunk-failed handler could not handle")
         self.failure_queue = secure_queue(

@@ -31,3 +31,11 @@ def test_the_failed_stack_is_rolled_back_as_cloudformation_reports_it(refused, l
 
 def test_stacks_without_reservations_deploy_into_the_same_account(refused, deploy, fixture_assembly):
     assert deploy(fixture_assembly, "ThrottleFixture").invoke("Double", {"value": 1}) == ({"value": 2}, None)
+
+
+def test_a_failed_stack_holds_no_functions_and_no_reservations(refused, local_cloud):
+    cloudformation = local_cloud.client("cloudformation")
+    cloudformation.describe_stacks(StackName="ReservedFixture")  # a read must not create what was rolled back
+    assert cloudformation.list_stack_resources(StackName="ReservedFixture")["StackResourceSummaries"] == []
+    assert local_cloud.concurrency.reserved_total() == 0
+    assert local_cloud.concurrency.unreserved_limit() == 10

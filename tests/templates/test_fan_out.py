@@ -134,11 +134,35 @@ def test_routes_are_iam_authorized_and_post_bodies_checked_against_the_model(raw
 
 @pytest.mark.parametrize(
     ("metric", "count"),
-    [("DeadLetterErrors", 1), ("DestinationDeliveryFailures", 1), ("NumberOfMessagesSent", 1), ("Errors", 3), ("Throttles", 3)],
+    [("DeadLetterErrors", 1), ("DestinationDeliveryFailures", 1), ("NumberOfMessagesSent", 1), ("Errors", 3), ("Throttles", 2), ("AsyncEventAge", 1)],
 )
 def test_failure_signals_are_alarmed(raw, metric, count):
     alarms = [a for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]
     assert len(alarms) == count
+
+
+def _alarms_on(raw: dict, function_id: str) -> dict[str, dict]:
+    logical_id, _ = construct_resource(raw, "AWS::Lambda::Function", function_id)
+    return {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "FunctionName", "Value": {"Ref": logical_id}} in a["Properties"].get("Dimensions", [])
+    }
+
+
+def test_the_child_alarms_when_chunks_are_at_risk_not_on_the_throttles_of_a_normal_big_batch(raw):
+    # The parent invokes the child asynchronously once per chunk: a batch of more chunks than the
+    # concurrency available throttles every time, and Lambda retries those events. Work is at risk
+    # when the oldest queued chunk nears its maximum age, or a chunk fails or expires.
+    child = _alarms_on(raw, "ChildFunction")
+    assert "Throttles" not in child
+    (config,) = resources(raw, "AWS::Lambda::EventInvokeConfig").values()
+    max_age_ms = config["Properties"]["MaximumEventAgeInSeconds"] * 1000
+    age = child["AsyncEventAge"]
+    assert age["Statistic"] == "Maximum" and 0 < age["Threshold"] < max_age_ms
+    assert {"Errors", "DeadLetterErrors", "DestinationDeliveryFailures"} <= set(child)
+    # the synchronously invoked functions keep theirs: a throttle there is a refused request
+    assert "Throttles" in _alarms_on(raw, "ApiFunction")
 
 
 def test_a_chunk_failure_record_arriving_is_alarmed_though_its_consumer_empties_the_queue(raw):
