@@ -221,6 +221,18 @@ def test_failing_slow_work_is_received_max_receive_count_times_then_lands_in_the
     assert delivery_record(stack, f"github#{delivery}")["item_count"] == "3"
 
 
+def test_a_message_that_is_not_a_hand_off_ends_in_the_dlq_intact_and_the_rest_of_the_queue_is_processed(stack):
+    delivery = str(uuid.uuid4())
+    stack.client("sqs").send_message(QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], MessageBody="{not a hand-off")
+    assert post_github(stack, PUSH, delivery=delivery).status == 200
+    batches = process(stack)
+    assert sum(r["body"] == "{not a hand-off" for b in batches for r in b.records) == max_receive_count(stack)
+    assert not any(b.errored for b in batches), "reported as a batch item failure, not a function error"
+    assert delivery_record(stack, f"github#{delivery}") is not None
+    (dead,) = stack.drain(stack.outputs[names.DEAD_LETTER_QUEUE_URL_OUTPUT])
+    assert dead["body"] == "{not a hand-off"
+
+
 def slow_work(event) -> bool:
     """Whatever the function runs that is not a URL request: the slow path, however it arrives."""
     return not (isinstance(event, dict) and "requestContext" in event)
