@@ -11,6 +11,13 @@ CloudFormation drops it, so it is read from the template).
 Retries run at once on a simulated clock: attempt 2 "one minute" after attempt 1, attempt 3 "two
 minutes" after that, as AWS documents; an event older than the maximum age goes to the failure
 destination with condition `EventAgeExceeded`. `settle()` waits until nothing is queued or running.
+
+A throttled event (no concurrency slot, localcloud.concurrency) is not an attempt: it waits, as in
+Lambda's queue, and is retried at once when any slot frees. While none frees, each `throttle_tick`
+of real time is a retry at AWS's next throttle backoff interval (1 s doubling to 5 minutes) on the
+event's simulated age; past its maximum age it goes to the failure destination and DLQ as
+`EventAgeExceeded`. A waiting event keeps its worker thread (raise `async_workers` to let other
+events run meanwhile, as Lambda's queue would).
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import boto3
 
+from localcloud.concurrency import TooManyRequestsException
+
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaFunction
 
@@ -37,6 +46,14 @@ if TYPE_CHECKING:
 RETRY_DELAYS_SECONDS = (60, 120)
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE_SECONDS = 6 * 60 * 60
+# AWS: a throttled event is retried "from 1 second after the first attempt to a maximum of 5 minutes".
+THROTTLE_BACKOFF_MAX_SECONDS = 5 * 60
+THROTTLE_TICK_SECONDS = 0.1  # real time a throttled event waits for a free slot before its next retry
+
+
+def throttle_backoff(throttles: int) -> int:
+    """Simulated seconds before the next retry of an event throttled `throttles` times (1, 2, 4, ... 300)."""
+    return min(2 ** (throttles - 1), THROTTLE_BACKOFF_MAX_SECONDS)
 
 
 def now() -> str:
@@ -68,21 +85,24 @@ class AsyncInvocation:
     function_name: str
     event: Any
     attempts: int = 0
-    condition: str = "Pending"  # Pending, Running, Success, RetriesExhausted, EventAgeExceeded
+    condition: str = "Pending"  # Pending, Running, Throttled, Success, RetriesExhausted, EventAgeExceeded
     response: Any = None
     delivered_to: list[str] = field(default_factory=list)
     started: float | None = None  # time.monotonic() of the first attempt
     finished: float | None = None
+    throttles: int = 0  # times it found no free concurrency slot (not attempts)
+    age: float = 0  # simulated seconds since it was accepted
 
 
 class AsyncInvoker:
     """Lambda's internal event queue for one LocalCloud: queued events, worker threads, the log."""
 
-    def __init__(self, cloud: LocalCloud, workers: int = 1) -> None:
+    def __init__(self, cloud: LocalCloud, workers: int = 1, throttle_tick: float = THROTTLE_TICK_SECONDS) -> None:
         if workers < 1:
             raise ValueError("at least one async worker is needed")
         self.cloud = cloud
         self.workers = workers
+        self.throttle_tick = throttle_tick
         self.invocations: list[AsyncInvocation] = []
         self.errors: list[BaseException] = []  # failures of the emulation itself, raised by settle()
         self._queue: queue.Queue[tuple[LambdaFunction, AsyncInvocation] | None] = queue.Queue()
@@ -183,17 +203,17 @@ class AsyncInvoker:
         config = self.config(function)
         request_id = str(uuid.uuid4())
         invocation.condition, invocation.started = "Running", time.monotonic()
-        age = 0
         response: Any = None
         try:
             for attempt in range(config.retry_attempts + 1):
                 if attempt:
-                    age += RETRY_DELAYS_SECONDS[min(attempt - 1, len(RETRY_DELAYS_SECONDS) - 1)]
-                if age > config.max_event_age:
+                    invocation.age += RETRY_DELAYS_SECONDS[min(attempt - 1, len(RETRY_DELAYS_SECONDS) - 1)]
+                ran = None if invocation.age > config.max_event_age else self._when_free(function, invocation, config.max_event_age)
+                if ran is None:
                     invocation.condition = "EventAgeExceeded"
                     break
                 invocation.attempts += 1
-                payload, errored = self.cloud.runtime.invoke(function, invocation.event)
+                payload, errored = ran
                 response = json.loads(payload) if payload else None
                 if not errored:
                     invocation.condition, invocation.response = "Success", response
@@ -204,11 +224,30 @@ class AsyncInvoker:
                 invocation.condition = "RetriesExhausted"
             invocation.response = response
             if config.on_failure:
-                self._deliver(invocation, config.on_failure, self._record(function, request_id, invocation, response, "Unhandled"))
+                error = "Unhandled" if invocation.attempts else None  # an event that never ran has no function error
+                self._deliver(invocation, config.on_failure, self._record(function, request_id, invocation, response, error))
             if config.dead_letter:
                 self._dead_letter(invocation, config.dead_letter, request_id, response)
         finally:
             invocation.finished = time.monotonic()
+
+    def _when_free(self, function: LambdaFunction, invocation: AsyncInvocation, max_age: float) -> tuple[str, bool] | None:
+        """Run one attempt once a concurrency slot is free; None if the event expired waiting."""
+        concurrency = self.cloud.concurrency
+        throttled = 0
+        while True:
+            seen = concurrency.releases
+            try:
+                invocation.condition = "Running"
+                return self.cloud.runtime.invoke(function, invocation.event)
+            except TooManyRequestsException:
+                invocation.condition = "Throttled"
+                invocation.throttles += 1
+            if not concurrency.wait_for_release(seen, self.throttle_tick):  # no slot freed: the next backoff passes
+                throttled += 1
+                invocation.age += throttle_backoff(throttled)
+                if invocation.age > max_age:
+                    return None
 
     @staticmethod
     def _record(function: LambdaFunction, request_id: str, invocation: AsyncInvocation, response: Any, error: str | None) -> dict[str, Any]:

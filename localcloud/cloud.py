@@ -13,16 +13,20 @@ process at a time because moto's backends and classes are process-wide.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ContextManager
+from typing import Any, Callable, ContextManager
 
 import boto3
+from botocore.config import Config
 
 from localcloud import mappings, stepfunctions
-from localcloud.async_invoke import AsyncInvocation, AsyncInvoker
+from localcloud.async_invoke import THROTTLE_TICK_SECONDS, AsyncInvocation, AsyncInvoker
+from localcloud.concurrency import NEW_ACCOUNT_LIMIT, Concurrency, Hold
 from localcloud.deployment import Deployment
 from localcloud.function_urls import HttpResponse, request
 from localcloud.iam import RoleCredentials
@@ -50,12 +54,24 @@ class LocalCloud:
     """A local AWS account: deploy cloud assembly stacks into it and drive them.
 
     `async_workers` is how many asynchronous invocations run at the same time (worker threads).
+    `concurrency_limit` is the account's concurrent executions quota (a new account's 10 by
+    default): reservations and throttling follow it (see localcloud.concurrency).
+    `throttle_tick` is how many real seconds a throttled async event waits, when no slot frees,
+    before its next retry, each retry being AWS's next backoff interval on the event's age.
     `enforce_iam` (on by default): each function runs with the credentials of its own execution
     role and moto checks its calls against that role's policies (see localcloud.iam); the test
     process keeps full access. Off: functions run with the test process's credentials.
     """
 
-    def __init__(self, *, region: str = "us-east-1", async_workers: int = 1, enforce_iam: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        async_workers: int = 1,
+        enforce_iam: bool = True,
+        concurrency_limit: int = NEW_ACCOUNT_LIMIT,
+        throttle_tick: float = THROTTLE_TICK_SECONDS,
+    ) -> None:
         self.region = region
         self.account = ""
         self.enforce_iam = enforce_iam
@@ -63,8 +79,9 @@ class LocalCloud:
         # stream mapping UUID -> last sequence number delivered; a mapping not in it has not polled yet
         self.stream_checkpoints: dict[str, int] = {}
         self.role_credentials = RoleCredentials(self)
-        self.runtime = Runtime(credentials=self.role_credentials.for_function if enforce_iam else None)
-        self.async_invoker = AsyncInvoker(self, workers=async_workers)
+        self.concurrency = Concurrency(concurrency_limit, functions=self._functions)
+        self.runtime = Runtime(credentials=self.role_credentials.for_function if enforce_iam else None, concurrency=self.concurrency)
+        self.async_invoker = AsyncInvoker(self, workers=async_workers, throttle_tick=throttle_tick)
         self.patches = MotoPatches(self)
         self._mock: Any = None
         self._session: Any = None
@@ -123,16 +140,26 @@ class LocalCloud:
         self.deployments.append(deployment)
         return deployment
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, retries: bool = True) -> Any:
         """This account's boto3 client for `service`, made on first use and then shared: clients are
         thread-safe, creating them is not, and each costs about 10 ms of CPU. Being shared, it
-        must not get event hooks or a Stubber; make a client of your own for that."""
+        must not get event hooks or a Stubber; make a client of your own for that.
+        `retries=False`: a client that makes one attempt per call (botocore would retry a
+        throttled call after a real backoff; a test wants the 429 itself)."""
+        key = service if retries else f"{service}/no-retries"
         with self._client_lock:
-            if service not in self._clients:
+            if key not in self._clients:
                 if self._session is None:
                     self._session = boto3.session.Session(region_name=self.region)
-                self._clients[service] = self._session.client(service)
-            return self._clients[service]
+                config = None if retries else Config(retries={"mode": "standard", "total_max_attempts": 1})
+                self._clients[key] = self._session.client(service, config=config)
+            return self._clients[key]
+
+    def _functions(self) -> list[Any]:
+        """Every function in the account's region (moto's), for the reservations they hold."""
+        from moto.awslambda.utils import get_backend
+
+        return list(get_backend(self.account, self.region).list_functions()) if self.account else []
 
     def lambda_function(self, name_or_arn: str) -> Any:
         """moto's LambdaFunction object for a function name or ARN."""
@@ -166,10 +193,25 @@ class LocalCloud:
         self.runtime.faults.append(injected)
         return injected
 
+    @contextlib.contextmanager
+    def hold_invocations(self, function_name: str, *, when: Callable[[Any], bool] | None = None) -> Iterator[Hold]:
+        """`with cloud.hold_invocations(name) as held:` invocations of the function (that `when`
+        accepts) take their concurrency slot, then wait before their handler runs until the block
+        exits; `held.wait_for(n)` waits until n are in flight. However they arrive (direct, async,
+        mapping, Step Functions task, URL). Evidence for throttling: fill a reservation or the
+        account with real invocations and look at what the next caller gets."""
+        hold = Hold(self.lambda_function(function_name).function_name, when=when)
+        self.concurrency.holds.append(hold)
+        try:
+            yield hold
+        finally:
+            hold.release()
+            self.concurrency.holds.remove(hold)
+
     # --- event sources, workflows, URLs ------------------------------------------------------
 
-    def drain_sqs(self, function_name: str, *, max_batches: int = 100) -> list[mappings.Batch]:
-        return mappings.drain_sqs(self, function_name, max_batches=max_batches)
+    def drain_sqs(self, function_name: str, *, max_batches: int = 100, pollers: int = 1) -> list[mappings.Batch]:
+        return mappings.drain_sqs(self, function_name, max_batches=max_batches, pollers=pollers)
 
     def drain_stream(self, function_name: str) -> list[mappings.Batch]:
         return mappings.drain_stream(self, function_name)

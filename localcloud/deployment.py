@@ -127,7 +127,9 @@ class Deployment(StackResources):
                 raise TimeoutError(f"{self.stack_id} still {stack['StackStatus']}")
             time.sleep(0.05)
         if stack["StackStatus"] != "CREATE_COMPLETE":
-            raise RuntimeError(f"{self.stack_id}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+            events = cloudformation.describe_stack_events(StackName=self.stack_id)["StackEvents"]
+            failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+            raise RuntimeError(f"{self.stack_id}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}".rstrip() + "".join(f"\n  {line}" for line in failed))
         return stack
 
     # --- reading the deployed stack ----------------------------------------------------------
@@ -161,8 +163,10 @@ class Deployment(StackResources):
     # --- driving it ---------------------------------------------------------------------------
 
     def invoke(self, function_prefix: str, event: Any) -> tuple[Any, str | None]:
-        """Invoke a deployed function synchronously: (decoded payload, FunctionError or None)."""
-        response = self.client("lambda").invoke(FunctionName=self.function_name(function_prefix), Payload=json.dumps(event))
+        """Invoke a deployed function synchronously: (decoded payload, FunctionError or None).
+        A throttled invocation raises botocore's ClientError `TooManyRequestsException` (429),
+        at once: this client does not retry."""
+        response = self.cloud.client("lambda", retries=False).invoke(FunctionName=self.function_name(function_prefix), Payload=json.dumps(event))
         return json.loads(response["Payload"].read() or "null"), response.get("FunctionError")
 
     def invoke_async(self, function_prefix: str, event: Any) -> int:
@@ -198,9 +202,14 @@ class Deployment(StackResources):
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return found
 
-    def drain_sqs(self, function_prefix: str) -> list[Any]:
-        """Poll the function's SQS event source mapping until its queue is empty: the batches."""
-        return self.cloud.drain_sqs(self.function_name(function_prefix))
+    def drain_sqs(self, function_prefix: str, *, pollers: int = 1) -> list[Any]:
+        """Poll the function's SQS event source mapping until its queue is empty: the batches
+        (`pollers` at once, within the mapping's MaximumConcurrency; see LocalCloud.drain_sqs)."""
+        return self.cloud.drain_sqs(self.function_name(function_prefix), pollers=pollers)
+
+    def hold_invocations(self, function_prefix: str, **options: Any) -> Any:
+        """`with stack.hold_invocations(prefix) as held:` see LocalCloud.hold_invocations."""
+        return self.cloud.hold_invocations(self.function_name(function_prefix), **options)
 
     def drain_stream(self, function_prefix: str) -> list[Any]:
         """Deliver the new records of the function's DynamoDB stream mapping: the batches."""

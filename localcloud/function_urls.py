@@ -18,9 +18,11 @@ FunctionUrl]` in Outputs resolves. `request()` then plays the part of the URL's 
   `headers`, `cookies` (as `set-cookie`) and `body` (base64-decoded when `isBase64Encoded`); any
   other JSON value is a 200 with `content-type: application/json` and that JSON as the body. A
   function error is a 502.
+- A request that finds no free concurrency slot (localcloud.concurrency) is a 429
+  `TooManyRequestsException` and the function does not run.
 
 Not emulated: CORS preflight handling, response streaming (`InvokeMode: RESPONSE_STREAM`),
-payload and header size limits, throttling.
+payload and header size limits.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from moto.core.common_models import CloudFormationModel
+
+from localcloud.concurrency import TooManyRequestsException
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -233,7 +237,10 @@ def request(
     if config.config.get("AuthType", "NONE") == "AWS_IAM" and signed_by is None:
         return HttpResponse(403, {"content-type": "application/json", "x-amzn-errortype": "AccessDeniedException"}, b'{"Message":"Forbidden"}', invoked=False)
     event = build_event(config, method, url, headers=headers, body=body or b"", signed_by=signed_by)
-    payload, errored = cloud.runtime.invoke(config.function, event)
+    try:
+        payload, errored = cloud.runtime.invoke(config.function, event)
+    except TooManyRequestsException:  # no concurrency slot: the function did not run
+        return HttpResponse(429, {"content-type": "application/json", "x-amzn-errortype": "TooManyRequestsException"}, b'{"Message":"Rate Exceeded."}', invoked=False)
     if errored:
         return HttpResponse(502, {"content-type": "application/json", "x-amzn-errortype": "InternalServerError"}, b'{"Message":"Internal Server Error"}')
     return translate_response(json.loads(payload) if payload else None)

@@ -23,10 +23,17 @@ In AWS a function's code calls other services with the credentials of its execut
   check is by action only: the call is allowed if an `Allow` statement of the role names the
   action, whatever its resource (`allowed_on_some_resource`).
 
+- **S3's answer for a missing object.** AWS answers `GetObject`/`HeadObject` of a key that does
+  not exist with 404 `NoSuchKey` only when the caller may `s3:ListBucket` on the bucket, and with
+  403 `AccessDenied` when it may not (S3 API Reference, GetObject, "Permissions"); moto always
+  answers 404. For a function's request LocalCloud checks `s3:ListBucket` on the bucket's ARN
+  when the key is missing (or its latest version is a delete marker) and denies without it
+  (`_missing_object`).
+
 What moto's policy evaluation does not do (see moto/iam/access_control.py): condition keys other
-than the request's own parameters, resource-based policies (bucket, queue, key policies),
-permission boundaries, session policies, SCPs, KMS key policies, and service-specific answers
-such as S3's 403 for a missing key without `s3:ListBucket`.
+than the request's own parameters (so an `s3:prefix` condition on `s3:ListBucket` is not
+evaluated), resource-based policies (bucket, queue, key policies), permission boundaries, session
+policies, SCPs and KMS key policies.
 """
 
 from __future__ import annotations
@@ -160,6 +167,19 @@ def _bucket_exists(response: Any, resource: str) -> bool:
     return bucket in ("", "*") or bucket in s3_backends[response.current_account][get_partition(response.region)].buckets
 
 
+def _missing_object(response: Any, resource: str) -> bool:
+    """Whether `arn:aws:s3:::bucket/key` names no object: no such key, or its latest version is a
+    delete marker (a `versionId` request is left to moto)."""
+    from moto.s3.models import FakeKey, s3_backends
+    from moto.utilities.utils import get_partition
+
+    bucket_name, _, key_name = resource.partition(":::")[2].partition("/")
+    if not key_name or "versionId" in (getattr(response, "querystring", None) or {}):
+        return False
+    bucket = s3_backends[response.current_account][get_partition(response.region)].buckets.get(bucket_name)
+    return bucket is not None and not isinstance(bucket.keys.get(key_name), FakeKey)
+
+
 def access_key_of(headers: Any) -> str | None:
     authorization = headers.get("Authorization") or ""
     if "Credential=" not in authorization:
@@ -195,6 +215,10 @@ def authenticate_and_authorize(cloud: LocalCloud, original: Callable[..., None])
             return  # S3 answers NoSuchBucket before evaluating any policy (even to anonymous callers)
         if resource != "*" or iam_request_cls is not IAMRequest:
             request.check_action_permitted(resource)
+            if iam_request_cls is not IAMRequest and request._action == "s3:GetObject" and _missing_object(response, resource):
+                # AWS: 404 NoSuchKey only to a caller who may list the bucket, 403 AccessDenied otherwise.
+                request._action = "s3:ListBucket"
+                request.check_action_permitted(resource.partition("/")[0])
             return
         if request._action in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
             for request._action, table in _transact_items(response):

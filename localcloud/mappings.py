@@ -2,7 +2,9 @@
 inside the producer's own API call, one at a time, ignoring batch size, partial batch responses,
 filters, retries and destinations; `moto_patches` detaches the mappings so these poll instead).
 
-- SQS (`drain_sqs`): batches of up to `BatchSize` messages; with `ReportBatchItemFailures` only
+- SQS (`drain_sqs`): batches of up to `BatchSize` messages, up to `pollers` at once and never
+  more than `ScalingConfig.MaximumConcurrency`; a batch the function's concurrency throttles goes
+  back on the queue; with `ReportBatchItemFailures` only
   the messages listed in `batchItemFailures` stay on the queue, and without it the response body
   is ignored (as AWS does); a function error keeps the whole batch. A kept message becomes visible
   again at once (its visibility timeout is compressed to zero), and moto's own redrive moves it to
@@ -10,7 +12,8 @@ filters, retries and destinations; `moto_patches` detaches the mappings so these
 - DynamoDB streams (`drain_stream`): `StartingPosition`, `FilterCriteria`, `BatchSize`,
   `MaximumRetryAttempts`, `BisectBatchOnFunctionError`, `ReportBatchItemFailures` and the
   `OnFailure` destination with AWS's stream failure record. The checkpoint per mapping belongs to
-  the LocalCloud.
+  the LocalCloud. A throttled batch ends the drain with the checkpoint before it (no retry is
+  counted); the next drain reads it again.
 - When a stream mapping starts polling: AWS begins polling minutes after a mapping is created, and
   where it begins is its `StartingPosition`, fixed then: `LATEST` skips every record written
   before, `TRIM_HORIZON` starts at the oldest record still in the stream. Here a mapping begins
@@ -25,13 +28,16 @@ Polling happens when a test asks (`cloud.drain_sqs(name)`), in the test's thread
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from localcloud.async_invoke import client, now, queue_url
+from localcloud.concurrency import TooManyRequestsException
 
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaFunction
@@ -50,6 +56,7 @@ class Batch:
     errored: bool
     response: Any
     failed_ids: list[str]
+    throttled: bool = False  # the function had no free concurrency slot: the batch never ran
 
 
 def _mapping(function_name: str, service: str) -> dict[str, Any]:
@@ -120,48 +127,89 @@ def _invoke(cloud: LocalCloud, function: LambdaFunction, event: Any) -> tuple[An
     return json.loads(payload) if payload else None, errored
 
 
-def drain_sqs(cloud: LocalCloud, function_name: str, *, max_batches: int = 100) -> list[Batch]:
-    """Poll the function's SQS mapping until no message is visible; return each batch."""
+def drain_sqs(cloud: LocalCloud, function_name: str, *, max_batches: int = 100, pollers: int = 1) -> list[Batch]:
+    """Poll the function's SQS mapping until no message is visible; return each batch.
+
+    `pollers` batches may run at once (each poller in its own thread when more than one), never
+    more than the mapping's `ScalingConfig.MaximumConcurrency`: a poller waits for a free batch
+    slot before it receives. A batch the function's concurrency throttles goes back on the queue
+    (its receive counted, as in SQS) and ends this drain: the batch is `throttled`.
+    """
+    if pollers < 1:
+        raise ValueError("at least one poller")
     mapping = _mapping(function_name, "sqs")
     queue_arn = mapping["EventSourceArn"]
     url = queue_url(queue_arn)
     sqs = client("sqs", queue_arn)
     batch_size = mapping.get("BatchSize", 10)
+    maximum = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
     reports_failures = "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])
     function = cloud.lambda_function(mapping["FunctionArn"])
     batches: list[Batch] = []
-    for _ in range(max_batches):
-        messages: list[dict[str, Any]] = []
-        while len(messages) < batch_size:
-            received = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(10, batch_size - len(messages)),
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if not received:
-                break
-            messages.extend(received)
-        if not messages:
-            return batches
-        records = [_sqs_record(m, queue_arn) for m in messages]
-        kept = [r for r in records if passes_filters(mapping.get("FilterCriteria"), r)]
-        for record in records:  # records filtered out are deleted without an invocation
-            if record not in kept:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
-        if not kept:
-            continue
-        response, errored = _invoke(cloud, function, {"Records": kept})
-        ids = [r["messageId"] for r in kept]
-        failed = ids if errored else _failed_ids(response, reports_failures, ids)
-        failed = ids if failed is None else failed
-        batches.append(Batch(kept, errored, response, failed))
-        for record in kept:
-            if record["messageId"] in failed:  # the visibility timeout passes at once
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
-            else:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
-    raise RuntimeError(f"{function_name}: queue not drained after {max_batches} batches")
+    state = {"polls": 0, "stop": False}
+    lock = threading.Lock()
+
+    def poll_once() -> bool:
+        """One batch: False when there is nothing more to do for this poller."""
+        with lock:
+            if state["stop"]:
+                return False
+            if state["polls"] >= max_batches:
+                raise RuntimeError(f"{function_name}: queue not drained after {max_batches} batches")
+            state["polls"] += 1
+        with cloud.concurrency.mapping_slot(mapping["UUID"], maximum):
+            messages: list[dict[str, Any]] = []
+            while len(messages) < batch_size:
+                received = sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=min(10, batch_size - len(messages)),
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+                if not received:
+                    break
+                messages.extend(received)
+            if not messages:
+                return False
+            records = [_sqs_record(m, queue_arn) for m in messages]
+            kept = [r for r in records if passes_filters(mapping.get("FilterCriteria"), r)]
+            for record in records:  # records filtered out are deleted without an invocation
+                if record not in kept:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+            if not kept:
+                return True
+            ids = [r["messageId"] for r in kept]
+            try:
+                response, errored = _invoke(cloud, function, {"Records": kept})
+            except TooManyRequestsException:
+                for record in kept:  # back on the queue, after the (compressed) visibility timeout
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+                with lock:
+                    batches.append(Batch(kept, True, None, ids, throttled=True))
+                    state["stop"] = True
+                return False
+            failed = ids if errored else _failed_ids(response, reports_failures, ids)
+            failed = ids if failed is None else failed
+            with lock:
+                batches.append(Batch(kept, errored, response, failed))
+            for record in kept:
+                if record["messageId"] in failed:  # the visibility timeout passes at once
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+                else:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+            return True
+
+    def poller() -> None:
+        while poll_once():
+            pass
+
+    if pollers == 1:
+        poller()
+    else:
+        with ThreadPoolExecutor(pollers, thread_name_prefix="localcloud-poller") as pool:
+            for future in [pool.submit(poller) for _ in range(pollers)]:
+                future.result()
+    return batches
 
 
 def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
@@ -202,7 +250,13 @@ def drain_stream(cloud: LocalCloud, function_name: str) -> list[Batch]:
     batches: list[Batch] = []
     batch_size = mapping.get("BatchSize", 100)
     for start in range(0, len(records), batch_size):
-        _deliver_stream_batch(cloud, function, mapping, shard["ShardId"], records[start : start + batch_size], batches)
+        batch = records[start : start + batch_size]
+        try:
+            _deliver_stream_batch(cloud, function, mapping, shard["ShardId"], batch, batches)
+        except TooManyRequestsException:  # the shard waits: the batch is read again by the next drain
+            cloud.stream_checkpoints[mapping["UUID"]] = int(batch[0]["dynamodb"]["SequenceNumber"]) - 1
+            batches.append(Batch(batch, True, None, [r["dynamodb"]["SequenceNumber"] for r in batch], throttled=True))
+            break
     return batches
 
 

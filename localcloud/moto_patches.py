@@ -71,20 +71,41 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    `TaskTimedOut`, as AWS answers for a task that "has already been closed", instead of being
    accepted and ignored. So a handler that keeps only the first token, or an approver holding a
    superseded one, fails here as in AWS.
+17. **Lambda's concurrency is counted** (localcloud.concurrency). A synchronous invoke (the
+   Invoke API, Step Functions tasks) that finds no free slot is answered with Lambda's 429
+   `TooManyRequestsException`. A function's `ReservedConcurrentExecutions` is checked when
+   CloudFormation creates a stack and by PutFunctionConcurrency, against the cloud's account
+   limit (moto checks only PutFunctionConcurrency, against 100 from an environment variable); a
+   refused reservation fails the stack as CloudFormation does: the function's `CREATE_FAILED`
+   event carries Lambda's message and the stack ends `ROLLBACK_COMPLETE`. The template's
+   reservations are checked before moto creates anything, in template order (AWS creates in
+   dependency order and rolls back what it created; here nothing was created).
+18. **A Lambda task's service errors keep their names.** A Task state whose resource is the
+   function's ARN (CDK's `payload_response_only=True`) reports an error of the Invoke call itself
+   as `Lambda.<error code>` in AWS (`Lambda.TooManyRequestsException`, `Lambda.ServiceException`,
+   the names the patterns' retriers match); moto's engine calls every such error `Exception`, so
+   a throttled task would skip its Retry. Here it is named as AWS names it.
+19. **S3 events carry a `sequencer`.** AWS gives every event of an object key a `sequencer` (hex,
+   greater for a later event of the same key) and repeats it when it delivers an event again: it
+   is what tells a new upload of the same bytes from a duplicate delivery. moto's events have
+   none; here each event gets the next value of a per-cloud counter, as 18 hex digits.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.exceptions import AWSError
 from moto.kms.models import Key
 from moto.stepfunctions.models import StateMachine
 
+from localcloud.concurrency import ReservationRefused, TooManyRequestsException
 from localcloud.function_urls import FunctionUrlModel
 from localcloud.secrets import SecretModel
 
@@ -97,6 +118,39 @@ TASK_ANSWERS = ("send_task_success", "send_task_failure", "send_task_heartbeat")
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
 
 
+class TooManyRequests(LambdaClientError):
+    """Patch 17: Lambda's throttling answer to Invoke (HTTP 429), with its `Reason`."""
+
+    code = 429
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.description = json.dumps({"__type": "TooManyRequestsException", "message": "Rate Exceeded.", "Reason": reason, "Type": "User"})
+
+
+class ResourceCreateFailed(Exception):
+    """Patch 17: a resource CloudFormation could not create; the stack fails and rolls back."""
+
+    def __init__(self, logical_id: str, resource_type: str, message: str) -> None:
+        super().__init__(f"{logical_id}: {message}")
+        self.logical_id, self.resource_type, self.message = logical_id, resource_type, message
+
+    def record(self, stack: Any) -> None:
+        """The events CloudFormation writes: the resource's CREATE_FAILED with the service's
+        message (as the resource handler words it), then the stack's rollback."""
+        from moto.cloudformation.models import Event
+
+        reason = f"Resource handler returned message: \"{self.message} (Service: Lambda, Status Code: 400)\" (HandlerErrorCode: InvalidRequest)"
+        stack.events.append(Event(stack.stack_id, stack.name, self.logical_id, "", self.resource_type, "CREATE_FAILED", reason, None))
+        stack._add_stack_event("ROLLBACK_IN_PROGRESS", f"The following resource(s) failed to create: [{self.logical_id}]. Rollback requested by user.")
+        stack.status = "ROLLBACK_COMPLETE"
+        stack._add_stack_event("ROLLBACK_COMPLETE")
+        # A rolled-back stack has no resources and no outputs; moto would create its resources
+        # lazily on the next read of the stack (DescribeStacks), reservations included.
+        stack.resource_map._resource_json_map = {}
+        stack.output_map._output_json_map = {}
+
+
 class MotoPatches:
     """The patches of one LocalCloud: installed on enter, uninstalled on exit."""
 
@@ -104,6 +158,7 @@ class MotoPatches:
         self.cloud = cloud
         self.original: dict[tuple[Any, str], Any] = {}  # (class or module, attribute) -> what moto had
         self.closed_tokens: set[str] = set()  # task tokens of ended waitForTaskToken attempts (16)
+        self.sequencer = itertools.count(0x0055AED6DCD9000000)  # S3 event sequencers (19)
 
     # --- 1, 2: running functions -----------------------------------------------------------------
 
@@ -121,11 +176,14 @@ class MotoPatches:
             return payload, errored, ""
 
         def invoke(function: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> Any:
-            """LambdaFunction.invoke: Event invocations are queued."""
+            """LambdaFunction.invoke: Event invocations are queued; a throttled one is a 429."""
             if request_headers.get("x-amz-invocation-type") == "Event":
                 cloud.async_invoker.submit(function, json.loads(body) if body else {})
                 return b""
-            payload = original[(LambdaFunction, "invoke")](function, body, request_headers, response_headers)
+            try:
+                payload = original[(LambdaFunction, "invoke")](function, body, request_headers, response_headers)
+            except TooManyRequestsException as throttled:
+                raise TooManyRequests(throttled.reason) from None
             if response_headers.get("x-amz-function-error") == "Handled":
                 response_headers["x-amz-function-error"] = "Unhandled"  # what AWS says of an uncaught exception
             response_headers.pop("x-amz-log-result", None)
@@ -167,6 +225,35 @@ class MotoPatches:
 
             cloud.async_invoker.submit(get_backend(account_id, region_name).get_function(fn_arn), event_body)
 
+        def put_function_concurrency(backend: LambdaBackend, function_name: str, reserved_concurrency: Any) -> Any:
+            """LambdaBackend.put_function_concurrency, with the cloud's account limit."""
+            function = backend.get_function(function_name)
+            try:
+                cloud.concurrency.check_reservation(function.function_name, int(reserved_concurrency))
+            except ReservationRefused as refused:
+                raise InvalidParameterValueException(str(refused)) from None
+            function.reserved_concurrency = int(reserved_concurrency)
+            return function.reserved_concurrency
+
+        def create_resources(stack: Any) -> None:
+            """Stack.create_resources: a function whose reservation the account cannot give fails
+            the stack before anything is created (moto creates resources lazily, on later reads)."""
+            try:
+                cloud.concurrency.check_template(stack.template_dict)
+            except ReservationRefused as refused:
+                ResourceCreateFailed(refused.logical_id, "AWS::Lambda::Function", str(refused)).record(stack)
+                return
+            original[(CloudFormationStack, "create_resources")](stack)
+
+        moto_s3_event = notifications._get_s3_event
+
+        def s3_event_with_sequencer(*args: Any, **kwargs: Any) -> Any:
+            """Patch 19: notifications._get_s3_event, each record with the next sequencer."""
+            event = moto_s3_event(*args, **kwargs)
+            for record in event["Records"]:
+                record["s3"]["object"]["sequencer"] = f"{next(self.sequencer):018X}"
+            return event
+
         def custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
             if kwargs["ResourceType"] not in NO_OP_CUSTOM_RESOURCES:
                 return original[(CustomModel, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
@@ -186,6 +273,7 @@ class MotoPatches:
 
         from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
         from moto.stepfunctions.responses import StepFunctionResponse
 
         original_heartbeat = CallbackEndpoint.__dict__["setup_heartbeat_endpoint"]
@@ -223,14 +311,18 @@ class MotoPatches:
             (LambdaFunction, "_invoke_lambda", run_in_process),
             (LambdaFunction, "invoke", invoke),
             (LambdaBackend, "create_event_source_mapping", create_event_source_mapping),
+            (LambdaBackend, "put_function_concurrency", put_function_concurrency),
+            (CloudFormationStack, "create_resources", create_resources),
             (StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cloudformation)),
             (FakeBucket, "create_from_cloudformation_json", classmethod(bucket_from_cloudformation)),
             (notifications, "_invoke_awslambda", s3_invokes_asynchronously),
+            (notifications, "_get_s3_event", s3_event_with_sequencer),
             (CustomModel, "create_from_cloudformation_json", classmethod(custom_resource_from_cloudformation)),
             (CallbackEndpoint, "setup_heartbeat_endpoint", heartbeat_after_outcome(original_heartbeat)),
             (StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
             (ExecutionState, "_evaluate_with_timeout", fresh_token_per_attempt(ExecutionState.__dict__["_evaluate_with_timeout"], self.closed_tokens)),
             *[(StepFunctionsParserBackend, name, refuse_closed_tokens(StepFunctionsParserBackend.__dict__[name], self.closed_tokens)) for name in TASK_ANSWERS],
+            (StateTaskLambda, "_from_error", lambda_error_names(StateTaskLambda.__dict__["_from_error"])),
             (Key, "create_from_cloudformation_json", classmethod(key_policy_as_text(original))),
             (CloudFormationStack, "parse_template", staticmethod(json_first(CloudFormationStack.parse_template))),
         ]
@@ -261,6 +353,22 @@ class MotoPatches:
         self.closed_tokens.clear()
         for model in CLOUDFORMATION_MODELS:
             get_model_map().pop(model.cloudformation_type(), None)
+
+
+def lambda_error_names(from_error: Any) -> Any:
+    """Patch 18: StateTaskLambda._from_error, naming an Invoke call's error `Lambda.<code>`."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+
+    def _from_error(state: Any, env: Any, ex: Exception) -> Any:
+        failure = from_error(state, env, ex)
+        if isinstance(ex, ClientError) and failure.event_details:
+            name = f"Lambda.{ex.response['Error']['Code']}"
+            failure.error_name = CustomErrorName(name)  # type: ignore[misc]
+            failure.event_details["lambdaFunctionFailedEventDetails"]["error"] = name
+        return failure
+
+    return _from_error
 
 
 def json_first(parse_yaml: Any) -> Any:

@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaFunction
 
+    from localcloud.concurrency import Concurrency
+
 
 @dataclass
 class LambdaContext:
@@ -256,13 +258,14 @@ class Runtime:
 
     _IMPORT_LOCK = threading.RLock()  # sys.path and sys.modules are process-wide
 
-    def __init__(self, credentials: Callable[[LambdaFunction], dict[str, str]] | None = None) -> None:
+    def __init__(self, credentials: Callable[[LambdaFunction], dict[str, str]] | None = None, concurrency: Concurrency | None = None) -> None:
         self.code_root = Path(tempfile.mkdtemp(prefix="localcloud-code-"))
         self.warm: dict[str, Callable[..., Any]] = {}  # function ARN + code hash -> its handler
         # function -> AWS_ACCESS_KEY_ID/... of its execution role; None: the test process's own
         self.credentials = credentials
         self.sessions: dict[str, Any] = {}  # function ARN -> its boto3 default session
         self.faults: list[Fault] = []
+        self.concurrency = concurrency  # None: nothing is counted or throttled
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -349,9 +352,19 @@ class Runtime:
             _SESSION.reset(token)
 
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool]:
-        """Run one invocation: (JSON payload, errored). Errors and timeouts as Lambda reports them."""
+        """Run one invocation: (JSON payload, errored). Errors and timeouts as Lambda reports them.
+
+        The invocation holds a concurrency slot while it runs; without a free one it raises
+        `TooManyRequestsException` before anything runs (the caller's path decides what that means).
+        """
         if event is None or event == "{}":
             event = {}
+        if self.concurrency is None:
+            return self._invoke(function, event)
+        with self.concurrency.slot(function, event):
+            return self._invoke(function, event)
+
+    def _invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool]:
         request_id = str(uuid.uuid4())
         started = time.monotonic()
         variables = self.environment(function)

@@ -1,7 +1,7 @@
 """Pattern 6, FanOut: a batch of independent items processed in parallel, aggregated exactly once.
 
     client --SigV4--> API Gateway --proxy--> ApiFunction --(InvocationType=Event, one per chunk)--> ChildFunction
-      POST /batches          |  writes the batch (running, chunks_total)        reserved concurrency |  retries, max event age
+      POST /batches          |  writes the batch (running, chunks_total)                             |  retries, max event age
       GET  /batches/{id}     v                                                                       v
                          BatchesTable  <-- each chunk recorded once (+ chunks_done); the last one claims the fan-in
                                        <-- ChunkFailedFunction marks the batch failed
@@ -16,8 +16,9 @@ answering 202 with a status URL. Each child records its chunk's summary and coun
 DynamoDB transaction, so a retried child cannot count twice; the child that sees every chunk
 counted claims the fan-in with one conditional update, so it runs once however many finish
 together. A chunk that fails every attempt sends its invocation record to ChunkFailures, whose
-consumer marks the batch failed naming the chunk. The child's reserved concurrency bounds how much
-of the account's concurrency one huge batch can take: excess invocations wait in Lambda's queue.
+consumer marks the batch failed naming the chunk. `child_concurrency` (none by default: a new
+account has no concurrency to reserve) reserves the child's concurrency and caps it, bounding how
+much of the account one huge batch can take: excess invocations wait in Lambda's queue.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class FanOutStack(Stack):
         api_timeout: Duration = Duration.seconds(20),
         child_timeout: Duration = Duration.seconds(60),
         child_memory_size: int = 512,
-        child_concurrency: int = 10,
+        child_concurrency: int | None = None,
         retry_attempts: int = 2,
         max_event_age: Duration = Duration.hours(1),
         batch_ttl: Duration = Duration.days(7),
@@ -80,7 +81,7 @@ class FanOutStack(Stack):
         super().__init__(scope, id, description="FanOut: parent Lambda fans chunks out to async children, fan-in once", **kwargs)  # type: ignore[arg-type]
         if api_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
             raise ValueError("api_timeout must be under API Gateway's 29 s integration timeout")
-        if child_concurrency < 1:
+        if child_concurrency is not None and child_concurrency < 1:
             raise ValueError("child_concurrency must be at least 1: 0 would stop every chunk")
         if max_receive_count < MIN_RECEIVE_COUNT:
             raise ValueError(f"max_receive_count must be at least {MIN_RECEIVE_COUNT}")
@@ -102,6 +103,9 @@ class FanOutStack(Stack):
             memory_size=child_memory_size,
             reserved_concurrent_executions=child_concurrency,
             environment={names.BATCHES_TABLE_ENV: self.table.table_name},
+            # One async invocation per chunk: a batch of more chunks than the concurrency available
+            # throttles on every run, and Lambda retries those; the event-age alarm means work at risk.
+            invoked_asynchronously=True,
         )
         self.failures_dead_letter_queue = dead_letter_queue(self, "ChunkFailuresDLQ", holds="chunk failure records the chunk-failed handler could not handle")
         self.failure_queue = secure_queue(

@@ -1,6 +1,6 @@
 """Pattern 5, StandardWorkflow: a job longer than one Lambda may run, as a Standard state machine.
 
-    upload incoming/x.csv --> DataBucket --(S3 invokes async)--> StartFunction --StartExecution(name = job id)-->
+    upload incoming/x.csv --> DataBucket --(S3 invokes async, *.csv only)--> StartFunction --StartExecution(name = job id)-->
 
     Split --> Map: ProcessChunk x N (MaxConcurrency) --> Merge --> WaitForApproval --> Publish --> Done
       |              |                                  |            | (task token in JobsTable,      |
@@ -202,8 +202,9 @@ class StandardWorkflowStack(Stack):
         self._acknowledge_function_versions()
 
         # Upload -> execution. A small function starts it (not an EventBridge rule): it names the
-        # execution from the object's key and ETag, so S3's at-least-once delivery cannot start
-        # one upload twice; see the README for why, and for the EventBridge alternative.
+        # execution from the object's key and the event's sequencer, so S3's at-least-once delivery
+        # cannot start one upload twice, while a new upload of the same file runs again; see the
+        # README for why, and for the EventBridge alternative.
         self.start_function = PatternFunction(
             self,
             "StartFunction",
@@ -215,7 +216,7 @@ class StandardWorkflowStack(Stack):
         )
         self.start_invocation = AsyncInvoke(self.start_function, name="Start", event="upload events")
         self.state_machine.grant_start_execution(self.start_function)
-        self.bucket.invoke_on_object_created(self.start_function, prefix=uploads)
+        self.bucket.invoke_on_object_created(self.start_function, prefix=uploads, suffix=names.CSV_SUFFIX)  # no job for a folder marker or a .txt
 
         CfnOutput(self, names.BUCKET_OUTPUT, value=self.bucket.bucket_name)
         CfnOutput(self, names.UPLOAD_PREFIX_OUTPUT, value=uploads)

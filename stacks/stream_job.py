@@ -5,16 +5,24 @@
        |                  +--GET /jobs/{job_id}-------+  <--GetItem--                       | stream (NEW_IMAGE)
        |                                                                                    v
        +-- pending -> processing -> complete | failed  <--UpdateItem--  ProcessorFunction  <-- filter: INSERT of a
-                                                                         |                    `pending` job only
-                                                     ProcessorFailures <-+ (batches that failed every retry)
+                                     ^                                   |                    `pending` job only,
+                                     | failed, with the reason           |                    from TRIM_HORIZON
+                               FailedJobsFunction <--(SQS)-- ProcessorFailures <-+ (batches that failed every retry)
+                                                                 | after max_receive_count receives
+                                                                 v
+                                                          ProcessorFailuresDLQ (alarm)
 
 The job API answers at once: it writes the job as `pending` and returns where to poll. The
 table's stream hands each new item to the processor, which claims the job with a conditional
 update (so a redelivered record cannot run it twice), writes progress while it works, and ends
 it `complete` with the result or `failed` with the error. The mapping's filter lets through only
 INSERTs of `pending` jobs, so the processor's own updates (MODIFY) and TTL deletions (REMOVE)
-never trigger it again. A transient failure is retried (bisecting the batch, bounded retries and
-record age); a batch that exhausts them lands in an alarmed failure queue. Jobs expire by TTL.
+never trigger it again. It starts at the stream's oldest record (TRIM_HORIZON): Lambda begins
+polling minutes after the mapping is created, and at LATEST the jobs accepted until then would
+never run; the conditional claim makes reading a record again harmless. A transient failure is
+retried (bisecting the batch, bounded retries and record age); a batch that exhausts them goes to
+ProcessorFailures, whose consumer reads the batch's records back from the stream and ends each
+job still pending, or processing under an expired claim, `failed` with the reason. Jobs expire by TTL.
 """
 
 from __future__ import annotations
@@ -23,17 +31,22 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from lambdas.stream_job import names
 from stacks.shared import PatternFunction, PatternRestApi
 from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, MONEY_PATTERN
+from stacks.shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
 from stacks.shared.streams import consume_stream
 from stacks.shared.tables import secure_table
 
 PATTERN = "stream_job"
 # Lambda's own limit: a job that needs longer belongs in StandardWorkflow.
 LAMBDA_TIMEOUT_LIMIT = Duration.minutes(15)
+# A failure record whose job is still claimed by a run that died comes back after the queue's
+# visibility timeout: at least the processor's timeout and this margin, so the claim has expired.
+CLAIM_EXPIRY_MARGIN = Duration.minutes(1)
 
 # The shape of POST /jobs, checked by API Gateway before the function runs: fields, types and the
 # money and percentage formats (lambdas/stream_job/loans.py's LoanReportRequest). Rules about
@@ -71,6 +84,10 @@ class StreamJobStack(Stack):
         retry_attempts: int = 3,
         max_record_age: Duration = Duration.hours(1),
         job_ttl: Duration = Duration.days(7),
+        failed_jobs_timeout: Duration = Duration.seconds(30),
+        failure_batch_size: int = 10,
+        failure_max_concurrency: int = 2,
+        failure_max_receive_count: int = 3,
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
         **kwargs: object,
@@ -133,6 +150,18 @@ class StreamJobStack(Stack):
         )
         self.processor.invoked_synchronously_by("the DynamoDB stream event source mapping")
         self.table.grant(self.processor, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Batches the mapping gave up on: consumed, with a dead-letter queue of their own.
+        self.failures_dead_letter_queue = dead_letter_queue(
+            self, "ProcessorFailuresDLQ", holds="stream failure records the failed-jobs handler could not handle (their jobs are not marked failed)"
+        )
+        self.failure_queue = secure_queue(
+            self,
+            "ProcessorFailures",
+            visibility_timeout=Duration.seconds(
+                max(consumer_visibility_timeout(failed_jobs_timeout).to_seconds(), (processor_timeout.plus(CLAIM_EXPIRY_MARGIN)).to_seconds())
+            ),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.failures_dead_letter_queue, max_receive_count=failure_max_receive_count),
+        )
         self.stream = consume_stream(
             self.processor,
             self.table,
@@ -141,7 +170,24 @@ class StreamJobStack(Stack):
             batch_size=batch_size,
             retry_attempts=retry_attempts,
             max_record_age=max_record_age,
+            failure_queue=self.failure_queue,
         )
+
+        # ProcessorFailures -> FailedJobsFunction: reads each failed batch's records back from the
+        # stream and ends their jobs failed with the reason (GetItem, UpdateItem; no delete).
+        self.failed_jobs = PatternFunction(
+            self,
+            "FailedJobsFunction",
+            pattern=PATTERN,
+            handler="failed_jobs.main",
+            description="StreamJob: marks the jobs of a stream batch the processor gave up on failed, with the reason",
+            timeout=failed_jobs_timeout,
+            environment={names.JOBS_TABLE_ENV: self.table.table_name},
+        )
+        self.failed_jobs.invoked_synchronously_by("the SQS event source mapping")
+        consume(self.failed_jobs, self.failure_queue, batch_size=failure_batch_size, batching_window=Duration.seconds(0), max_concurrency=failure_max_concurrency)
+        self.table.grant(self.failed_jobs, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        self.table.grant_stream(self.failed_jobs, "dynamodb:GetShardIterator", "dynamodb:GetRecords")
 
         CfnOutput(self, names.JOBS_ENDPOINT_OUTPUT, value=self.api.url_for_path("/jobs"))
         CfnOutput(self, names.JOBS_TABLE_OUTPUT, value=self.table.table_name)

@@ -20,8 +20,9 @@ a shape no HTTP request can take, so the slow path is not reachable from the URL
 The self-invoke permission names the function's ARN built from its name, and its name is derived
 from the stack name: a reference to the function itself (`fn.grant_invoke(fn)`) would make the
 function depend on its own role policy, which depends on the function (a CloudFormation cycle).
-Reserved concurrency bounds both paths, so a flood of deliveries cannot take the account's
-concurrency; throttled async events wait in Lambda's queue up to `max_event_age`.
+`reserved_concurrency` (none by default: a new account has none to give) bounds both paths, so a
+flood of deliveries cannot take the account's concurrency; throttled async events wait in
+Lambda's queue up to `max_event_age`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class WebhookStack(Stack):
         *,
         function_timeout: Duration = Duration.minutes(5),
         memory_size: int = 256,
-        reserved_concurrency: int | None = 10,
+        reserved_concurrency: int | None = None,
         retry_attempts: int = 2,
         max_event_age: Duration = Duration.hours(6),
         max_body_bytes: int = 256 * 1024,

@@ -7,6 +7,7 @@ Per group-by key and numeric column: count, sum, min, max, as exact decimals (st
 
 from __future__ import annotations
 
+import codecs
 import csv
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,14 +18,18 @@ MAX_ROW_BYTES = 64 * 1024
 
 
 def parse_header(first_bytes: bytes, group_by: str) -> tuple[list[str], int]:
-    """(column names, byte length of the header line). Rejects an empty file or a bad header."""
+    """(column names, byte length of the header line). Rejects an empty file or a bad header.
+
+    `first_bytes` start at the file's first byte: a UTF-8 byte order mark there (what spreadsheet
+    tools write for "CSV UTF-8") is not part of the first column's name; its 3 bytes still count
+    in the offset where the data starts."""
     line, newline, _ = first_bytes.partition(b"\n")
-    if not line.strip():
+    if not line.removeprefix(codecs.BOM_UTF8).strip():
         raise MalformedData("the dataset is empty: no header row")
     if not newline:
         raise MalformedData(f"the header row is over {MAX_ROW_BYTES} bytes or the dataset has no data rows")
     try:
-        columns = next(csv.reader([line.decode("utf-8").rstrip("\r")]))
+        columns = next(csv.reader([line.decode("utf-8-sig").rstrip("\r")]))  # -sig: a leading BOM only
     except UnicodeDecodeError:
         raise MalformedData("the header row is not UTF-8") from None
     columns = [c.strip() for c in columns]

@@ -121,10 +121,12 @@ def status_for(error: str) -> str:
     return FAILED
 
 
-def job_id_for(key: str, etag: str) -> str:
-    """The job id (and execution name) of one upload: the same for a repeated event of the same
-    object version, so a duplicate or retried S3 event cannot start a second job.
-    Execution names allow 80 characters of [A-Za-z0-9_-]."""
+def job_id_for(key: str, sequencer: str) -> str:
+    """The job id (and execution name) of one upload event: the object's key and the event's
+    `sequencer`, which S3 gives every event of a key, in order, and repeats when it delivers the
+    same event again. So a duplicate or retried S3 event cannot start a second job, while every
+    new upload of the key, the same bytes included, is a job of its own (Standard execution names
+    cannot be reused for 90 days). Execution names allow 80 characters of [A-Za-z0-9_-]."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", key.rsplit("/", 1)[-1].rsplit(".", 1)[0]).strip("-")[:40] or "job"
-    digest = hashlib.sha256(f"{key}\n{etag.strip(chr(34))}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{key}\n{sequencer.upper()}".encode()).hexdigest()[:16]
     return f"{stem}-{digest}"

@@ -19,6 +19,7 @@ START_FUNCTION_OUTPUT = "StartFunctionName"
 INCOMING_PREFIX = "incoming/"
 JOBS_PREFIX = "jobs/"
 PUBLISHED_PREFIX = "published/"
+CSV_SUFFIX = ".csv"  # only these start a job: the notification's suffix filter and the start function
 
 # Error names the approver sends with SendTaskFailure; record_failure maps them to a status.
 REJECTED_ERROR = "Rejected"

@@ -1,10 +1,13 @@
-"""StandardWorkflow's start function: S3 invokes it (asynchronously) for each CSV uploaded under
-incoming/, and it starts one execution per object version.
+"""StandardWorkflow's start function: S3 invokes it (asynchronously) for each `.csv` object created
+under incoming/, and it starts one execution per upload.
 
-The execution name is the job id, derived from the key and ETag (`jobs.job_id_for`): S3 delivers
-events at least once, and a repeated event finds its execution already started
-(ExecutionAlreadyExists) instead of starting a second job. Any other error raises, so Lambda
-retries the event and then hands it to the on-failure destination and the dead-letter queue.
+The execution name is the job id, derived from the key and the event's `sequencer`
+(`jobs.job_id_for`): S3 delivers events at least once, and a repeated event finds its execution
+already started (ExecutionAlreadyExists) instead of starting a second job; a new upload of the
+same key has a new sequencer, so it runs again even after a job that failed. Anything that is not
+a `.csv` (a folder marker `incoming/`, `x.txt`) is logged and skipped: no execution, no error.
+Any other error raises, so Lambda retries the event and then hands it to the on-failure
+destination and the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -32,16 +35,21 @@ GROUP_BY = os.environ[names.GROUP_BY_ENV]
 @tracer.capture_lambda_handler
 @event_source(data_class=S3Event)
 def main(event: S3Event, context: LambdaContext) -> dict[str, Any]:
-    started = []
+    started, ignored = [], []
     for record in event.records:
-        key, etag = unquote_plus(record.s3.get_object.key), record.s3.get_object.etag or ""  # S3 URL-encodes keys
-        if not etag:
-            raise ValueError(f"the S3 event for {key!r} has no eTag")
-        job_id = jobs.job_id_for(key, etag)
+        key = unquote_plus(record.s3.get_object.key)  # S3 URL-encodes keys
+        if not key.endswith(names.CSV_SUFFIX):
+            logger.info("not a CSV: no job started", extra={"source_key": key})
+            ignored.append(key)
+            continue
+        sequencer = record.s3.get_object.get("sequencer") or ""
+        if not sequencer:
+            raise ValueError(f"the S3 event for {key!r} has no sequencer")
+        job_id = jobs.job_id_for(key, sequencer)
         try:
             sfn.start_execution(stateMachineArn=STATE_MACHINE_ARN, name=job_id, input=json.dumps({"source_key": key, "group_by": GROUP_BY}))
             logger.info("job started", extra={"job_id": job_id, "source_key": key})
         except sfn.exceptions.ExecutionAlreadyExists:
             logger.info("duplicate event: job already started", extra={"job_id": job_id, "source_key": key})
         started.append(job_id)
-    return {"jobs": started}
+    return {"jobs": started, "ignored": ignored}

@@ -13,7 +13,8 @@ One item per job, keyed on `job_id` (string partition key, no sort key):
     claimed_until  N  epoch seconds: that run's own deadline, after which the claim is void
     progress       N  percent done (0-100), written while processing and 100 when complete
     result         M  the report, when complete
-    error          S  why the job failed, when failed
+    error          S  why the job failed, when failed: the work's own error, or why the
+                      processor gave up on it (the failed-jobs handler)
     last_error     S  the transient error that made the last run give the job back, if any
 
 Only the job API inserts items, always with status `pending`: the processor's mapping filters on
@@ -37,6 +38,10 @@ JOB_ID = re.compile(r"^j-[0-9a-f]{32}$")
 
 class ClaimLost(Exception):
     """Another run holds the job now (this run's claim expired): stop without writing."""
+
+
+class ClaimHeld(Exception):
+    """A run holds the job under a claim that has not expired: it may still be running."""
 
 
 def new_job_id() -> str:
@@ -148,3 +153,35 @@ def release(table: Any, job_id: str, claim_id: str, error: str, *, now: float) -
         {":pending": PENDING, ":error": error},
         now=now, release=True,
     )  # fmt: skip
+
+
+def give_up(table: Any, job_id: str, error: str, *, now: float) -> bool:
+    """-> failed with `error`, for a job the processor's mapping gave up on; False when it is not
+    there to fail (finished already, or gone). Raises ClaimHeld while a run's claim is live.
+
+    Only a job nobody is running moves: `pending` (given back by a failed run, or never run), or
+    `processing` under an expired claim (its run died holding it).
+    """
+    try:
+        table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now REMOVE claim_id, claimed_until",
+            ConditionExpression="#status = :pending OR (#status = :processing AND claimed_until < :epoch)",
+            ExpressionAttributeNames={"#status": "status", "#error": "error"},
+            ExpressionAttributeValues={
+                ":failed": FAILED,
+                ":error": error,
+                ":pending": PENDING,
+                ":processing": PROCESSING,
+                ":epoch": Decimal(int(now)),
+                ":now": _iso(now),
+            },
+        )
+    except ClientError as error_:
+        if not _conditional_failed(error_):
+            raise
+        current = get(table, job_id)
+        if current is None or current["status"] in TERMINAL:
+            return False
+        raise ClaimHeld(f"job {job_id} is {current['status']} under a claim until {current.get('claimed_until')}") from None
+    return True

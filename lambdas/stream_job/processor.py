@@ -16,7 +16,11 @@ Whose failure is it?
 - Transient (anything else: throttling, timeouts, a DynamoDB or code error): the run gives the
   job back (-> pending, `last_error` set) and raises. The mapping retries the record, bisecting the
   batch, and after its bounded retries sends the batch's pointer to its on-failure destination,
-  where an alarm fires. The job then stays `pending` with `attempts` and `last_error` until its TTL.
+  where an alarm fires and the failed-jobs handler (failed_jobs.py) ends the job `failed`, giving
+  `last_error` as the reason.
+
+The mapping starts at the stream's oldest record (TRIM_HORIZON), so a record may come again (a new
+mapping reads the whole stream): step 1 skips a job that has already left `pending`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ configuration, not the caller's, so it is written out here instead of left to de
   (queues.dead_letter_queue: kept 14 days, alarmed on its first message);
 - alarms on Lambda's `DeadLetterErrors` and `DestinationDeliveryFailures`: Lambda could not hand a
   failure to the queues above, the one way a failure could still go unseen;
+- for a function built `invoked_asynchronously` (PatternFunction: no throttles alarm, since
+  throttled events are retried), `<function id>EventAge`: the oldest queued event (Lambda's
+  `AsyncEventAge`, maximum) is halfway to `max_event_age`, so events are at risk of expiring;
 - a row on the stack's dashboard: events queued, dropped and their age, and those two metrics.
 
     invocation = AsyncInvoke(function, name="Analyze", event="uploads", on_success=SqsDestination(results))
@@ -42,10 +45,13 @@ from constructs import Construct
 
 from stacks.shared import dashboard
 from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
-from stacks.shared.queues import dead_letter_queue, failure_destination_queue
+from stacks.shared.queues import alarm_on_failure_records, dead_letter_queue, failure_destination_queue
 
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE = Duration.hours(1)
+# A function invoked only asynchronously alarms when its oldest queued event is this far to its
+# maximum age: time left to act before events expire, where a throttles alarm would only say busy.
+EVENT_AGE_ALARM_FRACTION = 0.5
 # Lambda's own metrics for failing to deliver a failure: each alarms on its first occurrence.
 DELIVERY_FAILURE_METRICS = {
     "DeadLetterErrors": "could not send a failed event to its dead-letter queue",
@@ -80,16 +86,10 @@ class AsyncInvoke:
         if on_failure is None:
             self.failure_queue = failure_destination_queue(scope, f"{name}Failures", holds=f"{event} that failed every attempt, with the error")
         else:
-            if on_failure.dead_letter_queue is None:
-                raise ValueError(f"{name}: the on_failure queue must redrive to a dead-letter queue, or a record its consumer cannot handle expires unseen")
             self.failure_queue = on_failure
             self.alarms.append(
-                alarm(
-                    scope,
-                    f"{name}FailureRecords",
-                    metric=on_failure.metric_number_of_messages_sent(period=DEFAULT_PERIOD, statistic="Sum"),
-                    threshold=1,
-                    description=f"{event} failed every attempt: Lambda sent the invocation record to {on_failure.node.id}",
+                alarm_on_failure_records(
+                    scope, name, on_failure, description=f"{event} failed every attempt: Lambda sent the invocation record to {on_failure.node.id}"
                 )
             )
         self.dead_letter_queue = dead_letter_queue(scope, f"{name}DLQ", holds=f"{event} that failed every attempt")
@@ -110,6 +110,17 @@ class AsyncInvoke:
             )
             for metric_name, what in DELIVERY_FAILURE_METRICS.items()
         ]
+        if getattr(function, "invoked_asynchronously", False):  # no throttles alarm: the events at risk are alarmed here
+            self.alarms.append(
+                alarm(
+                    scope,
+                    f"{function.node.id}EventAge",
+                    metric=function.metric("AsyncEventAge", period=DEFAULT_PERIOD, statistic="Maximum"),
+                    threshold=max_event_age.to_milliseconds() * EVENT_AGE_ALARM_FRACTION,
+                    description=f"{event} waiting in {function.node.id}'s event queue are halfway to their maximum age ({max_event_age.to_human_string()}): throttled or failing for long",
+                )
+            )
+        function.async_invoke = self  # type: ignore[attr-defined]
         dashboard.show_async_invoke(function)
 
     def _set_dead_letter_queue(self) -> None:

@@ -70,9 +70,10 @@ class NotifyingBucket(s3.Bucket):
     """A secure bucket named `<stack name>-<stack hash>-<purpose>-<account>-<region>` that can
     invoke functions (`bucket_name_prefix`: at most 63 characters, unique per stack name).
 
-    - `invoke_on_object_created(function, prefix=...)`: S3 invokes `function` asynchronously for
-      every object created under `prefix` (an L1 NotificationConfiguration plus the
-      lambda:InvokeFunction permission for this bucket in this account).
+    - `invoke_on_object_created(function, prefix=..., suffix=None)`: S3 invokes `function`
+      asynchronously for every object created under `prefix` (and ending in `suffix`, if given):
+      an L1 NotificationConfiguration plus the lambda:InvokeFunction permission for this bucket
+      in this account.
     - `grant_object_access(function, read=[...], read_write=[...])`: object access under the given
       prefixes, plus s3:ListBucket on this bucket, so that reading a missing key answers 404
       NoSuchKey instead of 403 AccessDenied (see the method).
@@ -89,8 +90,9 @@ class NotifyingBucket(s3.Bucket):
         arn = Fn.join("", ["arn:", Aws.PARTITION, ":s3:::", self.derived_name])
         return arn if object_prefix is None else Fn.join("", [arn, "/", object_prefix, "*"])
 
-    def invoke_on_object_created(self, function: lambda_.IFunction, *, prefix: str) -> lambda_.CfnPermission:
-        """S3 invokes `function` (asynchronously) for each object created under `prefix`."""
+    def invoke_on_object_created(self, function: lambda_.IFunction, *, prefix: str, suffix: str | None = None) -> lambda_.CfnPermission:
+        """S3 invokes `function` (asynchronously) for each object created under `prefix` (and, with
+        `suffix`, whose key ends with it: S3 compares both case-sensitively)."""
         permission = lambda_.CfnPermission(
             self.stack,
             f"Allow{self.node.id}Invoke{function.node.id}",
@@ -105,7 +107,12 @@ class NotifyingBucket(s3.Bucket):
                 event="s3:ObjectCreated:*",
                 function=function.function_arn,
                 filter=s3.CfnBucket.NotificationFilterProperty(
-                    s3_key=s3.CfnBucket.S3KeyFilterProperty(rules=[s3.CfnBucket.FilterRuleProperty(name="prefix", value=prefix)])
+                    s3_key=s3.CfnBucket.S3KeyFilterProperty(
+                        rules=[
+                            s3.CfnBucket.FilterRuleProperty(name="prefix", value=prefix),
+                            *([s3.CfnBucket.FilterRuleProperty(name="suffix", value=suffix)] if suffix else []),
+                        ]
+                    )
                 ),
             )
         )

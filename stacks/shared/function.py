@@ -13,7 +13,8 @@ Every function in every pattern is built here, so the defaults in DESIGN.md live
 - one code asset per pattern holding `lambdas/<pattern>/` and `lambdas/shared/` only, so a handler
   path such as `api_sync.handler.main` imports the same way in Lambda and in the tests; the
   handler is named within the pattern's folder (`handler.main` by default);
-- alarms on its errors and throttles, to the stack's alarm topic (`alarms=False` opts out);
+- alarms on its errors and throttles, to the stack's alarm topic (`alarms=False` opts out; a
+  function only invoked asynchronously has no throttles alarm: see `invoked_asynchronously`);
 - a row on the stack's dashboard (invocations, errors, throttles, duration, concurrency), and one
   for its function URL when `add_function_url` adds one (dashboard.py).
 
@@ -26,13 +27,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsii
 from aws_cdk import Acknowledgment, Aws, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from stacks.shared import dashboard, settings
 from stacks.shared.monitoring import function_error_alarms
@@ -147,6 +149,19 @@ def _deploy_only_where_powertools_publishes(stack: Stack) -> None:
     )
 
 
+@jsii.implements(IValidation)
+class _NeedsAsyncInvoke:
+    """A function declared `invoked_asynchronously` has AsyncInvoke's alarms in place of its throttles alarm."""
+
+    def __init__(self, function: PatternFunction) -> None:
+        self.function = function
+
+    def validate(self) -> list[str]:
+        if getattr(self.function, "async_invoke", None) is None:
+            return [f"{self.function.node.id} is invoked_asynchronously but has no AsyncInvoke: nothing would alarm when its events are at risk"]
+        return []
+
+
 class PatternFunction(lambda_.Function):
     """A Python Lambda function with the project's defaults, and alarms on its errors and throttles.
 
@@ -161,6 +176,13 @@ class PatternFunction(lambda_.Function):
 
     `alarms=False` opts out of the `<id>Errors` and `<id>Throttles` alarms, for a function whose
     errors are already alarmed elsewhere; the alarms created are in `self.alarms`.
+
+    `invoked_asynchronously=True` is for a function that only Lambda's event queue invokes
+    (`InvocationType=Event`, S3, SNS, EventBridge): Lambda retries a throttled event until its
+    maximum age, so throttles there are normal backpressure (a fan-out of more chunks than the
+    concurrency available throttles on every batch) and get no `<id>Throttles` alarm. What means
+    work is at risk is alarmed instead by `AsyncInvoke`, which such a function must get (synth
+    fails otherwise): events nearing their maximum age, and events that failed or expired.
     """
 
     def __init__(
@@ -172,6 +194,7 @@ class PatternFunction(lambda_.Function):
         timeout: Duration,
         handler: str = "handler.main",
         alarms: bool = True,
+        invoked_asynchronously: bool = False,
         **overrides: Any,
     ) -> None:
         log_group = overrides.get("log_group") or default_log_group(scope, f"{id}Logs")
@@ -187,7 +210,10 @@ class PatternFunction(lambda_.Function):
         super().__init__(scope, id, **props)
         if "tracing" not in overrides:
             self._enable_active_tracing(scope, id, props["role"])
-        self.alarms: list[cloudwatch.Alarm] = function_error_alarms(scope, id, self) if alarms else []
+        self.invoked_asynchronously = invoked_asynchronously
+        self.alarms: list[cloudwatch.Alarm] = function_error_alarms(scope, id, self, throttles=not invoked_asynchronously) if alarms else []
+        if invoked_asynchronously:
+            self.node.add_validation(_NeedsAsyncInvoke(self))
         dashboard.show_function(self, reserved_concurrency=overrides.get("reserved_concurrent_executions"))
 
     def add_function_url(self, **options: Any) -> lambda_.FunctionUrl:

@@ -111,21 +111,29 @@ def alarm(
     return created
 
 
-def function_error_alarms(scope: Construct, id: str, function) -> list[cloudwatch.Alarm]:
-    """Errors and throttles of one function: the two signs that work is not getting done."""
-    return [
+def function_error_alarms(scope: Construct, id: str, function, *, throttles: bool = True) -> list[cloudwatch.Alarm]:
+    """Errors and throttles of one function: the two signs that work is not getting done.
+
+    `throttles=False` leaves out the throttles alarm, for a function only Lambda's event queue
+    invokes: a throttled event waits and is retried there, so a throttle is backpressure, not a
+    lost request (AsyncInvoke alarms on the events at risk instead)."""
+    alarms = [
         alarm(
             scope,
             f"{id}Errors",
             metric=function.metric_errors(period=DEFAULT_PERIOD, statistic="Sum"),
             threshold=1,
             description=f"{id} raised at least one error in 5 minutes",
-        ),
-        alarm(
-            scope,
-            f"{id}Throttles",
-            metric=function.metric_throttles(period=DEFAULT_PERIOD, statistic="Sum"),
-            threshold=1,
-            description=f"{id} was throttled at least once in 5 minutes",
-        ),
+        )
     ]
+    if throttles:
+        alarms.append(
+            alarm(
+                scope,
+                f"{id}Throttles",
+                metric=function.metric_throttles(period=DEFAULT_PERIOD, statistic="Sum"),
+                threshold=1,
+                description=f"{id} was throttled at least once in 5 minutes",
+            )
+        )
+    return alarms

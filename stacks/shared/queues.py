@@ -11,6 +11,9 @@ dead-letter queue alarmed.
   with a retention at or above `DLQ_RETENTION`.
 - `consumer_visibility_timeout`: AWS's rule for queues consumed by Lambda, computed, not typed.
 - `consume`: a Lambda event source mapping that always reports batch item failures.
+- `alarm_on_failure_records`: for an on-failure destination a function consumes (marking the work
+  failed): it must redrive to a dead-letter queue of its own, and since its consumer empties it at
+  once, the alarm is on records arriving, not on records waiting.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.shared import dashboard, settings
-from stacks.shared.monitoring import alarm
+from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
 from stacks.shared.props import consolidate_props
 
 QUEUE_RETENTION = Duration.days(4)
@@ -96,6 +100,21 @@ def failure_destination_queue(scope: Construct, id: str, *, holds: str) -> sqs.Q
         )
     )
     return queue
+
+
+def alarm_on_failure_records(scope: Construct, name: str, queue: sqs.Queue, *, description: str) -> cloudwatch.Alarm:
+    """`<name>FailureRecords`: an alarm on Lambda's failure records arriving in `queue`, an
+    on-failure destination that a function consumes (NumberOfMessagesSent >= 1). The queue must
+    redrive to a dead-letter queue, or a record its consumer cannot handle expires unseen."""
+    if queue.dead_letter_queue is None:
+        raise ValueError(f"{name}: the on_failure queue must redrive to a dead-letter queue, or a record its consumer cannot handle expires unseen")
+    return alarm(
+        scope,
+        f"{name}FailureRecords",
+        metric=queue.metric_number_of_messages_sent(period=DEFAULT_PERIOD, statistic="Sum"),
+        threshold=1,
+        description=description,
+    )
 
 
 def consume(

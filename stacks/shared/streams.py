@@ -17,7 +17,10 @@
   until it expired) and a maximum record age;
 - an on-failure destination: an alarmed failure queue (`<name>Failures`, queues.
   failure_destination_queue) receiving the batch's shard and sequence numbers for records that
-  exhausted their retries;
+  exhausted their retries; or `failure_queue`, one the stack consumes (a handler that acts on the
+  failed records), which must redrive to a dead-letter queue of its own and gets an alarm on
+  records arriving (`<name>FailureRecords`, queues.alarm_on_failure_records). The record names the
+  batch, not its records: a consumer reads them back from the stream, which keeps them 24 hours;
 - an alarm on the function's IteratorAge: the consumer is falling behind the stream, and a graph
   of it on the stack's dashboard;
 - read access to that one stream; `dynamodb:ListStreams`, which Lambda requires of the role and
@@ -43,7 +46,7 @@ from aws_cdk import aws_sqs as sqs
 from stacks.shared import dashboard
 from stacks.shared.monitoring import alarm
 from stacks.shared.props import consolidate_props
-from stacks.shared.queues import failure_destination_queue
+from stacks.shared.queues import alarm_on_failure_records, failure_destination_queue
 
 MAX_RETRY_ATTEMPTS = 10_000  # Lambda's upper bound; -1 (retry until the record expires) is refused
 DEFAULT_RETRY_ATTEMPTS = 3
@@ -71,6 +74,7 @@ def consume_stream(
     retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
     max_record_age: Duration = DEFAULT_MAX_RECORD_AGE,
     iterator_age_alarm: Duration = DEFAULT_ITERATOR_AGE_ALARM,
+    failure_queue: sqs.Queue | None = None,
     **overrides: Any,
 ) -> StreamConsumer:
     """`function` consumes `table`'s stream (the table needs `stream=` set); see the module doc.
@@ -83,7 +87,15 @@ def consume_stream(
     if not 0 <= retry_attempts <= MAX_RETRY_ATTEMPTS:
         raise ValueError(f"retry_attempts must be 0..{MAX_RETRY_ATTEMPTS}: -1 retries a poison record until it expires")
     scope = function.node.scope
-    failure_queue = failure_destination_queue(scope, f"{name}Failures", holds=f"{name} stream batches that failed every retry (shard and sequence numbers)")  # type: ignore[arg-type]
+    if failure_queue is None:
+        failure_queue = failure_destination_queue(scope, f"{name}Failures", holds=f"{name} stream batches that failed every retry (shard and sequence numbers)")  # type: ignore[arg-type]
+    else:
+        alarm_on_failure_records(
+            scope,  # type: ignore[arg-type]
+            name,
+            failure_queue,
+            description=f"{function.node.id} gave up on a batch of {table.node.id}'s stream: Lambda sent its failure record to {failure_queue.node.id}",
+        )
     props = consolidate_props(
         {
             "event_source_arn": table.table_stream_arn,

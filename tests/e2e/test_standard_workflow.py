@@ -93,19 +93,25 @@ def as_decimals(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def upload(stack: Deployment, name: str, text: str) -> str:
-    """Upload a CSV under incoming/ and return the job id: the name of the execution it started."""
-    key = f"{stack.outputs[names.UPLOAD_PREFIX_OUTPUT]}{name}"
-    stack.client("s3").put_object(Bucket=stack.outputs[names.BUCKET_OUTPUT], Key=key, Body=text.encode())
-    stack.settle()  # S3 invokes the start function asynchronously
+def executions_of(stack: Deployment, key: str) -> list[str]:
+    """The names of the executions whose input names `key`."""
     sfn = stack.client("stepfunctions")
     arn = stack.outputs[names.STATE_MACHINE_ARN_OUTPUT]
-    started = [
+    return [
         e["name"]
         for e in sfn.list_executions(stateMachineArn=arn)["executions"]
         if json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["source_key"] == key
     ]
-    assert len(started) == 1, f"expected one execution for {key}, found {started}"
+
+
+def upload(stack: Deployment, name: str, text: str) -> str:
+    """Upload a CSV under incoming/ and return the job id: the name of the execution it started."""
+    key = f"{stack.outputs[names.UPLOAD_PREFIX_OUTPUT]}{name}"
+    before = executions_of(stack, key)
+    stack.client("s3").put_object(Bucket=stack.outputs[names.BUCKET_OUTPUT], Key=key, Body=text.encode())
+    stack.settle()  # S3 invokes the start function asynchronously
+    started = [n for n in executions_of(stack, key) if n not in before]
+    assert len(started) == 1, f"expected one new execution for {key}, found {started}"
     return started[0]
 
 
@@ -203,17 +209,64 @@ def test_a_multi_chunk_job_publishes_an_aggregate_equal_to_one_computed_independ
 
 
 def test_a_duplicate_upload_event_does_not_start_a_second_job(small):
-    text = sales_csv(20)
-    job_id = upload(small, "twice.csv", text)
-    # S3 delivers at least once: the same event again names the same execution.
-    bucket = small.outputs[names.BUCKET_OUTPUT]
-    head = small.client("s3").head_object(Bucket=bucket, Key="incoming/twice.csv")
-    payload, error = small.invoke("StartFunction", s3_put(bucket, "incoming/twice.csv", size=head["ContentLength"], etag=head["ETag"].strip('"')))
+    small.cloud.async_invocations.clear()
+    job_id = upload(small, "twice.csv", sales_csv(20))
+    # S3 delivers at least once: the very event S3 sent, delivered again, names the same execution.
+    (delivered,) = [i.event for i in small.cloud.async_invocations if i.function_name == small.function_name("StartFunction")]
+    payload, error = small.invoke("StartFunction", delivered)
     assert error is None and payload["jobs"] == [job_id]
-    executions = small.client("stepfunctions").list_executions(stateMachineArn=small.outputs[names.STATE_MACHINE_ARN_OUTPUT])["executions"]
-    assert [e["name"] for e in executions].count(job_id) == 1
+    assert executions_of(small, "incoming/twice.csv") == [job_id]
     wait_for_status(small, job_id, "AWAITING_APPROVAL")
     answer(small, job_id, reject=True, reason="test cleanup")
+
+
+def test_the_same_file_uploaded_again_after_its_job_failed_or_was_rejected_runs_again(small):
+    """Standard execution names cannot be reused for 90 days: a name from key + ETag meant the same
+    file could never run again after a failure (the re-upload met ExecutionAlreadyExists)."""
+    broken = sales_csv(30, bad_row=5)
+    failed = upload(small, "rerun.csv", broken)
+    assert wait_for_execution(execution_arn(small, failed), timeout=60)["status"] == "FAILED"
+    again = upload(small, "rerun.csv", broken)  # the same bytes: the operator fixed what it read, say
+    assert again != failed and wait_for_execution(execution_arn(small, again), timeout=60)["status"] == "FAILED"
+    text = sales_csv(30)
+    rejected = upload(small, "rerun.csv", text)
+    wait_for_status(small, rejected, "AWAITING_APPROVAL")
+    answer(small, rejected, reject=True, reason="wrong day")
+    wait_for_execution(execution_arn(small, rejected))
+    rerun = upload(small, "rerun.csv", text)  # identical content and ETag, after a rejection
+    assert rerun not in (failed, again, rejected)
+    wait_for_status(small, rerun, "AWAITING_APPROVAL")
+    answer(small, rerun)
+    assert wait_for_execution(execution_arn(small, rerun))["status"] == "SUCCEEDED"
+    assert as_decimals(published(small, rerun)) == independent_aggregate(text)
+    assert [job(small, j)["status"] for j in (failed, again, rejected, rerun)] == ["FAILED", "FAILED", "REJECTED", "PUBLISHED"]
+
+
+def test_a_folder_marker_or_another_file_type_starts_nothing_and_trips_no_alarm(small):
+    bucket, machine = small.outputs[names.BUCKET_OUTPUT], small.outputs[names.STATE_MACHINE_ARN_OUTPUT]
+    sfn = small.client("stepfunctions")
+    before = {e["name"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    small.cloud.async_invocations.clear()
+    for key in ("incoming/", "incoming/2026/", "incoming/readme.txt", "incoming/sales.csv.part"):
+        small.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
+    small.settle()
+    assert [i for i in small.cloud.async_invocations if i.function_name == small.function_name("StartFunction")] == []  # the suffix filter
+    # Delivered anyway (a notification configured by hand, say): skipped, not an error.
+    payload, error = small.invoke("StartFunction", s3_put(bucket, "incoming/", size=0, etag="d41d8cd98f00b204e9800998ecf8427e"))
+    assert error is None and payload == {"jobs": [], "ignored": ["incoming/"]}
+    assert {e["name"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]} == before  # no (failing) execution
+    assert small.messages("StartFailures") == [] and small.messages("StartDLQ") == []
+
+
+def test_a_csv_with_a_byte_order_mark_aggregates_as_the_same_file_without_one(small):
+    text = sales_csv(60)
+    plain, marked = upload(small, "plain.csv", text), upload(small, "excel.csv", "\ufeff" + text)  # "CSV UTF-8" from a spreadsheet
+    for job_id in (plain, marked):
+        wait_for_status(small, job_id, "AWAITING_APPROVAL")
+        answer(small, job_id)
+        assert wait_for_execution(execution_arn(small, job_id))["status"] == "SUCCEEDED"
+    assert published(small, marked) == published(small, plain)
+    assert as_decimals(published(small, marked)) == independent_aggregate(text)
 
 
 def test_a_chunk_failing_transiently_is_retried_and_counted_once(small):

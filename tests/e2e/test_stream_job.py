@@ -12,16 +12,20 @@ are delivered however old they are); tests/templates/test_stream_job.py asserts 
 from __future__ import annotations
 
 import json
+import re
+import time
 from decimal import Decimal
 from fractions import Fraction
 
+import boto3
 import pytest
 
 from localcloud import Deployment
-from stream_job import names
+from stream_job import jobs, names
 from tests.events import api_gateway_rest
 
 PROCESSOR = "ProcessorFunction"
+FAILED_JOBS = "FailedJobsFunction"
 
 # 10,000.00 at 6 % a year, 500.00 a month: repaid in the second year (a progress write per year).
 LOAN = {"currency": "EUR", "principal": "10000.00", "annual_rate_percent": "6", "monthly_payment": "500.00"}
@@ -80,6 +84,7 @@ def quiet_stream(stack):
     stack.drain_stream(PROCESSOR)
     yield
     stack.drain(stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT])
+    stack.messages("ProcessorFailuresDLQ")
 
 
 def call(stack: Deployment, method: str, path: str, body: object = None) -> tuple[int, dict, dict]:
@@ -238,7 +243,14 @@ def test_a_job_accepted_before_the_mapping_starts_polling_is_processed(stack):
 # --- transient failures: retried, bisected, then the on-failure destination ------------------
 
 
-def test_a_transient_failure_exhausting_the_retries_lands_in_the_failure_queue(stack):
+def failure_records(stack: Deployment) -> list[dict]:
+    """Run the failed-jobs handler on ProcessorFailures: the failure records it was given."""
+    batches = stack.drain_sqs(FAILED_JOBS)
+    assert not any(b.failed_ids for b in batches), [b.response for b in batches]
+    return [json.loads(r["body"]) for b in batches for r in b.records]
+
+
+def test_a_job_every_attempt_failed_for_ends_failed_with_the_reason_for_the_client(stack):
     retries = mapping_config(stack)["MaximumRetryAttempts"]
     assert retries == 3
     job_id = submit(stack, LOAN)
@@ -247,8 +259,10 @@ def test_a_transient_failure_exhausting_the_retries_lands_in_the_failure_queue(s
     batches = stack.drain_stream(PROCESSOR)
     assert fault.injected == retries + 1
     assert [(job_ids([b]), b.errored) for b in batches] == [([job_id], True)] * (retries + 1)
+    assert job(stack, job_id)["status"] == "pending"  # no run started: the mapping gave up on the record
 
-    (failure,) = [m["body"] for m in stack.drain(stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT])]
+    # The mapping's failure record names the batch (shard, sequence numbers), not the job...
+    (failure,) = failure_records(stack)
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert failure["requestContext"]["approximateInvokeCount"] == retries + 1
     assert failure["requestContext"]["functionArn"].endswith(f":function:{stack.function_name(PROCESSOR)}")
@@ -256,9 +270,15 @@ def test_a_transient_failure_exhausting_the_retries_lands_in_the_failure_queue(s
     info = failure["DDBStreamBatchInfo"]
     assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (sequence, sequence, 1)
     assert info["streamArn"] == stack.attribute(stack.logical_id("AWS::DynamoDB::Table", "JobsTable"), "StreamArn")
-    # The handler never ran: the job is still pending, untouched, until its TTL or a replay.
-    still = job(stack, job_id)
-    assert (still["status"], still["attempts"]) == ("pending", 0)
+    # ...and the failed-jobs handler read it back from the stream: the client sees why, and stops.
+    status, failed, headers = call(stack, "GET", f"/jobs/{job_id}")
+    assert (status, failed["status"], failed["attempts"]) == (200, "failed", 0)
+    assert failed["error"] == (
+        f"The job could not be processed: every attempt failed after {retries + 1} attempts (RetryAttemptsExhausted); "
+        "the processor failed before running it (Unhandled)."
+    )
+    assert "retry-after" not in headers
+    assert stack.messages("ProcessorFailuresDLQ") == []
 
 
 def test_one_jobs_transient_failure_does_not_hold_back_the_rest_of_its_batch(stack):
@@ -276,11 +296,44 @@ def test_one_jobs_transient_failure_does_not_hold_back_the_rest_of_its_batch(sta
         ([good], False),
         *[([bad], True)] * (retries + 1),
     ]
-    assert job(stack, good)["status"] == "complete"
-    assert job(stack, bad)["status"] == "pending"
-    (failure,) = [m["body"] for m in stack.drain(stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT])]
+    (failure,) = failure_records(stack)
     assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
     assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == batches[-1].records[0]["dynamodb"]["SequenceNumber"]
+    assert (job(stack, good)["status"], job(stack, bad)["status"]) == ("complete", "failed")
+
+
+def crashed_run_claims(stack: Deployment, job_id: str, *, deadline: float) -> None:
+    """What a processor run that claimed the job and then crashed or timed out left behind: the
+    job `processing` under its claim, which lasts until that run's own deadline."""
+    table = boto3.resource("dynamodb").Table(stack.table_name("JobsTable"))
+    assert jobs.claim(table, job_id, "crashed-run", now=time.time(), until=deadline)
+
+
+def test_a_job_whose_claim_expired_mid_run_ends_failed_with_the_reason_for_the_client(stack):
+    retries = mapping_config(stack)["MaximumRetryAttempts"]
+    job_id = submit(stack, LOAN)
+    crashed_run_claims(stack, job_id, deadline=time.time() - 1)  # the run's deadline has passed
+    fault = stack.inject_failure(PROCESSOR, times=retries + 1, message="Task timed out")  # no retry gets to run it
+
+    stack.drain_stream(PROCESSOR)
+    assert fault.injected == retries + 1
+    assert job(stack, job_id)["status"] == "processing"  # what a client would see forever, before
+    (failure,) = failure_records(stack)
+    failed = job(stack, job_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert failed["error"] == (
+        f"The job could not be processed: every attempt failed after {retries + 1} attempts (RetryAttemptsExhausted); "
+        "the last run stopped while holding the job (it timed out or crashed) and its claim expired."
+    )
+
+
+def test_a_job_whose_run_died_holding_it_is_taken_over_by_the_retry(stack):
+    job_id = submit(stack, LOAN)
+    crashed_run_claims(stack, job_id, deadline=time.time() - 1)
+    batches = stack.drain_stream(PROCESSOR)
+    assert [(job_ids([b]), b.errored) for b in batches] == [([job_id], False)]
+    done = job(stack, job_id)
+    assert (done["status"], done["attempts"], done["result"]) == ("complete", 2, expected_schedule(LOAN)[0])
 
 
 def test_a_transient_error_inside_the_handler_gives_the_job_back_and_a_retry_completes_it(stack):
@@ -323,4 +376,5 @@ def test_an_unknown_job_is_404(stack):
 def test_outputs_name_the_entry_points(stack):
     assert stack.outputs[names.JOBS_ENDPOINT_OUTPUT].endswith("/jobs")  # moto has no Stage: its name resolves to None
     assert stack.outputs[names.JOBS_TABLE_OUTPUT] == stack.table_name("JobsTable")
-    assert stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT] == stack.queue_url("ProcessorFailures")
+    (failures_id,) = [lid for lid in stack.physical_ids if re.fullmatch(r"ProcessorFailures[0-9A-F]{8}", lid)]
+    assert stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT] == stack.physical_ids[failures_id]  # a queue's physical id is its URL

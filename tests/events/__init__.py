@@ -49,8 +49,9 @@ def sqs(*bodies: str) -> dict:
     return {"Records": records}
 
 
-def s3_put(bucket: str, key: str, *, size: int, etag: str) -> dict:
-    """An S3 ObjectCreated:Put notification; the key is URL-encoded as S3 sends it."""
+def s3_put(bucket: str, key: str, *, size: int, etag: str, sequencer: str | None = None) -> dict:
+    """An S3 ObjectCreated:Put notification; the key is URL-encoded as S3 sends it. `sequencer`
+    (hex, S3's order of the events of one key) is the sample's unless given."""
     from urllib.parse import quote_plus
 
     event = copy.deepcopy(load("s3_put.json"))
@@ -58,6 +59,8 @@ def s3_put(bucket: str, key: str, *, size: int, etag: str) -> dict:
     record["bucket"]["name"] = bucket
     record["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
     record["object"].update(key=quote_plus(key, safe="/"), size=size, eTag=etag)
+    if sequencer is not None:
+        record["object"]["sequencer"] = sequencer
     return event
 
 

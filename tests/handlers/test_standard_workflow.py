@@ -95,6 +95,27 @@ def test_rows_longer_than_one_chunk_and_crlf_and_no_final_newline(aws, context):
     assert merged["w" * 300]["units"]["sum"] == "5"
 
 
+BOM = "\ufeff"  # what spreadsheet tools write first in a "CSV UTF-8" file
+
+
+def test_a_header_with_a_byte_order_mark_is_read_as_the_same_columns(aws, context):
+    text = make_csv(40)
+    plain = run_job(aws, context, text, job_id="plain")
+    marked = run_job(aws, context, BOM + text, job_id="bom")  # "\ufeffregion" would not be the group-by column
+    merged = [json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=o["merged_key"])["Body"].read()) for o in (plain, marked)]
+    assert merged[0] == merged[1] == independent_aggregate(text)
+    assert marked["split"]["chunk_count"] > 1  # the chunks after the first start at the right bytes too
+
+
+def test_only_a_leading_byte_order_mark_is_dropped():
+    from standard_workflow import aggregate
+
+    columns, data_start = aggregate.parse_header((BOM + "region,units\nnorth,1\n").encode(), "region")
+    assert (columns, data_start) == (["region", "units"], len((BOM + "region,units\n").encode()))  # offsets count the mark's 3 bytes
+    with pytest.raises(MalformedData, match="no column 'region'"):
+        aggregate.parse_header(("units," + BOM + "region\n1,north\n").encode(), "region")  # inside the header it is data
+
+
 def test_a_retried_chunk_is_counted_once(aws, context):
     split = aws.split({"job_id": "j", "source_key": upload(make_csv(50)), "group_by": "region"}, context)
     for _ in range(3):

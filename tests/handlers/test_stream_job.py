@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream_job import jobs, names
-from tests.events import api_gateway_rest, dynamodb_stream
+from tests.events import api_gateway_rest, dynamodb_stream, sqs
 from tests.handlers.fuzz import any_text, assert_client_safe, fuzz_settings, odd_strings, request_bodies
 
 TTL_SECONDS = 7 * 24 * 3600
@@ -296,6 +296,132 @@ def test_record_of_an_expired_job_is_skipped(processor, context, monkeypatch):
     gone = {"job_id": jobs.new_job_id(), "status": "pending", "request": LOAN}
     assert processor.main(dynamodb_stream("jobs", "job_id", gone), context) == {"batchItemFailures": []}
     assert runs == []
+
+
+# --- failed-jobs handler: the jobs of a batch the mapping gave up on end failed ------------
+
+
+@pytest.fixture
+def streamed(table, empty_aws, monkeypatch):
+    """The jobs table with its stream on (NEW_IMAGE), as the stack makes it."""
+    # moto routes DynamoDB Streams calls only without the account id in the endpoint.
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    empty_aws.client("dynamodb").update_table(TableName="jobs", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    return table
+
+
+@pytest.fixture
+def failed_jobs(streamed):
+    return fresh("stream_job.failed_jobs")
+
+
+def stream_failure(empty_aws, *job_ids: str, condition: str = "RetryAttemptsExhausted", attempts: int = 4) -> str:
+    """Lambda's on-failure record for a stream batch from the first of these jobs' INSERTs to the
+    last (the processor's own writes in between included), as the mapping sends it."""
+    streams = empty_aws.client("dynamodbstreams")
+    arn = empty_aws.client("dynamodb").describe_table(TableName="jobs")["Table"]["LatestStreamArn"]
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    inserts = [
+        r["dynamodb"]["SequenceNumber"]
+        for r in streams.get_records(ShardIterator=iterator)["Records"]
+        if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["job_id"]["S"] in job_ids
+    ]
+    assert len(inserts) == len(job_ids)
+    return json.dumps({
+        "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:processor", "condition": condition, "approximateInvokeCount": attempts},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2026-12-04T18:00:00.000Z",
+        "DDBStreamBatchInfo": {"shardId": shard["ShardId"], "startSequenceNumber": inserts[0], "endSequenceNumber": inserts[-1], "batchSize": len(inserts), "streamArn": arn},
+    })  # fmt: skip
+
+
+def give_back(processor, table, context, monkeypatch, job_id: str) -> None:
+    """A run that fails transiently: the job is given back, pending with its last error."""
+    real = processor.amortize
+    monkeypatch.setattr(processor, "amortize", lambda request, progress: (_ for _ in ()).throw(ConnectionError("endpoint timed out")))
+    process(processor, inserted(table, job_id), context)
+    monkeypatch.setattr(processor, "amortize", real)
+    assert stored(table, job_id)["status"] == "pending"
+
+
+def test_a_job_every_attempt_failed_ends_failed_with_the_last_error_for_the_client(api, processor, failed_jobs, streamed, empty_aws, context, monkeypatch):
+    job_id = submit(api, context)
+    give_back(processor, streamed, context, monkeypatch, job_id)
+    assert failed_jobs.main(sqs(stream_failure(empty_aws, job_id)), context) == {"batchItemFailures": []}
+
+    status, body, headers = call(api, context, "GET", f"/jobs/{job_id}")
+    assert (status, body["status"]) == (200, "failed")
+    assert body["error"] == (
+        "The job could not be processed: every attempt failed after 4 attempts (RetryAttemptsExhausted); "
+        "last error: ConnectionError: endpoint timed out."
+    )
+    assert "retry-after" not in headers  # final: the client stops polling
+    # A replay of the job's record (a new mapping at TRIM_HORIZON) does not run it.
+    runs = counting_work(processor, monkeypatch)
+    before = stored(streamed, job_id)
+    assert processor.main(inserted(streamed, job_id), context) == {"batchItemFailures": []}
+    assert (runs, stored(streamed, job_id)) == ([], before)
+
+
+def test_a_job_no_run_started_ends_failed_naming_the_processors_failure(api, failed_jobs, streamed, empty_aws, context):
+    job_id = submit(api, context)
+    failed_jobs.main(sqs(stream_failure(empty_aws, job_id, condition="RecordAgeExceeded", attempts=2)), context)
+    item = stored(streamed, job_id)
+    assert (item["status"], item["attempts"]) == ("failed", 0)
+    assert item["error"] == (
+        "The job could not be processed: its stream record grew older than the processor's maximum record age; "
+        "the processor failed before running it (Unhandled)."
+    )
+
+
+def test_a_job_whose_run_died_holding_it_ends_failed_once_its_claim_has_expired(api, failed_jobs, streamed, empty_aws, context):
+    job_id = submit(api, context)
+    assert jobs.claim(streamed, job_id, "crashed-run", now=time.time() - 200, until=time.time() + 300)
+    message = sqs(stream_failure(empty_aws, job_id))
+    # The claim is live: the run may still be working. The message fails and comes back later.
+    with pytest.raises(BatchProcessingError, match="ClaimHeld"):
+        failed_jobs.main(message, context)
+    assert stored(streamed, job_id)["status"] == "processing"
+    # Time passes: the claim expired at the run's deadline.
+    streamed.update_item(Key={"job_id": job_id}, UpdateExpression="SET claimed_until = :past", ExpressionAttributeValues={":past": int(time.time()) - 1})
+    assert failed_jobs.main(message, context) == {"batchItemFailures": []}
+    item = stored(streamed, job_id)
+    assert item["status"] == "failed" and "claim_id" not in item and "claimed_until" not in item
+    assert "the last run stopped while holding the job" in item["error"]
+    # The dead run cannot overwrite the failure if it wakes up.
+    with pytest.raises(jobs.ClaimLost):
+        jobs.complete(streamed, job_id, "crashed-run", LOAN_REPORT, now=time.time())
+
+
+def test_finished_jobs_of_the_batch_are_left_alone_and_a_redelivered_record_changes_nothing(api, processor, failed_jobs, streamed, empty_aws, context, monkeypatch):
+    done, given_back, hopeless = submit(api, context), submit(api, context), submit(api, context, {**LOAN, "monthly_payment": "10.00"})
+    processor.main(inserted(streamed, done, hopeless), context)
+    give_back(processor, streamed, context, monkeypatch, given_back)
+    finished = {job_id: stored(streamed, job_id) for job_id in (done, hopeless)}
+    message = sqs(stream_failure(empty_aws, done, given_back, hopeless))
+    assert failed_jobs.main(message, context) == {"batchItemFailures": []}
+    assert {job_id: stored(streamed, job_id) for job_id in finished} == finished
+    failed = stored(streamed, given_back)
+    assert failed["status"] == "failed"
+    assert failed_jobs.main(message, context) == {"batchItemFailures": []}
+    assert stored(streamed, given_back) == failed
+
+
+def test_a_job_deleted_by_its_ttl_is_skipped(api, failed_jobs, streamed, empty_aws, context):
+    job_id = submit(api, context)
+    message = sqs(stream_failure(empty_aws, job_id))
+    streamed.delete_item(Key={"job_id": job_id})
+    assert failed_jobs.main(message, context) == {"batchItemFailures": []}
+    assert "Item" not in streamed.get_item(Key={"job_id": job_id})
+
+
+@pytest.mark.parametrize("body", ["not json", json.dumps({"requestContext": {}, "requestPayload": {}})], ids=["not-json", "async-record"])
+def test_a_message_that_is_not_a_stream_failure_record_is_reported_failed(failed_jobs, context, body):
+    message = sqs(body)
+    with pytest.raises(BatchProcessingError):  # its only record failed: the batch is retried, then the DLQ
+        failed_jobs.main(message, context)
 
 
 # --- job API: bad input -------------------------------------------------------------------

@@ -169,6 +169,52 @@ def concurrency_stack(app: App) -> None:
     )
 
 
+def throttle_stack(app: App) -> None:
+    """Unreserved functions sharing the account's pool: async ones with a long and a short maximum
+    event age, one behind a URL and an Express task, and an SQS consumer with MaximumConcurrency."""
+    stack = Stack(app, "ThrottleFixture")
+    evidence, failed, dead = sqs.Queue(stack, "Evidence"), sqs.Queue(stack, "Failed"), sqs.Queue(stack, "DeadLetters")
+    probe(stack, "Open", "async_probe", evidence, retry_attempts=0)
+    probe(
+        stack,
+        "ShortLived",
+        "async_probe",
+        evidence,
+        retry_attempts=0,
+        max_event_age=Duration.seconds(60),
+        on_failure=destinations.SqsDestination(failed),
+        dead_letter_queue=dead,
+    )
+    CfnOutput(stack, "HttpUrl", value=probe(stack, "Http", "http", evidence).add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE).url)
+    double = probe(stack, "Double", "double", evidence)
+    sfn.StateMachine(
+        stack,
+        "Express",
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+        definition_body=sfn.DefinitionBody.from_chainable(
+            tasks.LambdaInvoke(stack, "DoubleIt", lambda_function=double, payload_response_only=True, retry_on_service_exceptions=False)
+        ),
+    )
+    queue = sqs.Queue(stack, "Work", visibility_timeout=Duration.seconds(60))
+    consumer = probe(stack, "Consumer", "batch_probe", evidence)
+    consumer.add_event_source(sources.SqsEventSource(queue, batch_size=1, max_concurrency=MAPPING_MAX_CONCURRENCY, report_batch_item_failures=True))
+
+
+# Lambda's smallest MaximumConcurrency for an SQS mapping is 2.
+MAPPING_MAX_CONCURRENCY = 2
+# One unit reserved: an account needs 101 for it, since Lambda keeps 100 unreserved.
+RESERVED = 1
+
+
+def reserved_stack(app: App) -> None:
+    """A function reserving one unit of concurrency (async, behind a URL), and an unreserved one."""
+    stack = Stack(app, "ReservedFixture")
+    evidence = sqs.Queue(stack, "Evidence")
+    capped = probe(stack, "Capped", "http", evidence, reserved_concurrent_executions=RESERVED)
+    CfnOutput(stack, "CappedUrl", value=capped.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE).url)
+    probe(stack, "Unreserved", "double", evidence)
+
+
 def url_stack(app: App) -> None:
     """One function URL of each auth type, in front of the same HTTP probe."""
     stack = Stack(app, "UrlFixture")
@@ -180,7 +226,7 @@ def url_stack(app: App) -> None:
 
 def iam_stack(app: App) -> None:
     """A caller whose role is granted one of each pair (queue, table, topic, function, key prefix)
-    and not the other; it holds no s3:ListBucket."""
+    and not the other; it holds no s3:ListBucket. A second caller, Lister, may also list the bucket."""
     stack = Stack(app, "IamFixture")
 
     def caller(id: str) -> lambda_.Function:
@@ -208,11 +254,15 @@ def iam_stack(app: App) -> None:
     bucket = s3.Bucket(stack, "Bucket")
     # objects under granted/ only, and no s3:ListBucket (CDK's grant_read would add s3:List*)
     function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("granted/*")]))
+    # the same object grant, plus s3:ListBucket on the bucket: S3 tells it a key is missing (404)
+    lister = caller("Lister")
+    lister.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("granted/*")]))
+    lister.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
     CfnOutput(stack, "BucketName", value=bucket.bucket_name)
 
 
 def synth(outdir: str) -> str:
     app = App(outdir=outdir, analytics_reporting=False)
-    for build in (async_stack, queue_stack, stream_stack, workflow_stack, concurrency_stack, url_stack, iam_stack):
+    for build in (async_stack, queue_stack, stream_stack, workflow_stack, concurrency_stack, throttle_stack, reserved_stack, url_stack, iam_stack):
         build(app)
     return app.synth().directory

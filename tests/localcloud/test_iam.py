@@ -99,21 +99,32 @@ def test_a_bucket_that_does_not_exist_is_no_such_bucket_not_access_denied(stack)
     assert error == "Unhandled" and "NoSuchBucket" in payload["errorMessage"], payload
 
 
-def test_moto_does_not_turn_missing_key_into_403_without_list_bucket(stack):
+@pytest.mark.parametrize("action", ["s3:GetObject", "s3:HeadObject"])
+def test_a_missing_key_is_access_denied_to_a_role_that_may_not_list_the_bucket(stack, action):
     """AWS: "If the object you request doesn't exist, the error that Amazon S3 returns depends on
     whether you also have the s3:ListBucket permission. If you have the s3:ListBucket permission on
     the bucket, Amazon S3 returns an HTTP status code 404 Not Found error. If you don't have the
     s3:ListBucket permission, Amazon S3 returns an HTTP status code 403 Access Denied error."
-    (Amazon S3 API Reference, GetObject, Permissions.) The caller has s3:GetObject on granted/*
-    and no s3:ListBucket, so AWS would answer AccessDenied. moto 5.2.5 answers NoSuchKey: a handler
-    that treats NoSuchKey as "not there yet" passes here and fails in AWS unless its role can list
-    the bucket. When moto implements the rule this test fails: then assert AccessDenied instead.
-    (EventInvoke's AnalyzeFunction treats NoSuchKey as "deleted before analysis", which is why
-    its role holds s3:ListBucket on its own bucket: tests/templates/test_event_invoke.py pins it.)
-    """
-    payload, error = call(stack, "s3:GetObject", "granted/missing.txt", bucket=stack.outputs["BucketName"])
-    assert error == "Unhandled"
-    assert "NoSuchKey" in payload["errorMessage"] and "AccessDenied" not in payload["errorMessage"], payload
+    (Amazon S3 API Reference, GetObject and HeadObject, Permissions.) Caller may get granted/* and
+    not list the bucket; Lister may do both."""
+    bucket = stack.outputs["BucketName"]
+    payload, error = call(stack, action, "granted/missing.txt", bucket=bucket)
+    assert error == "Unhandled", payload
+    # AWS's 403 to a HEAD has no body (botocore then names it "403"); moto's carries AccessDenied.
+    assert "(AccessDenied)" in payload["errorMessage"] and "NoSuchKey" not in payload["errorMessage"], payload
+
+    payload, error = stack.invoke("Lister", {"action": action, "target": "granted/missing.txt", "bucket": bucket})
+    assert error == "Unhandled", payload
+    assert ("(NoSuchKey)" if action == "s3:GetObject" else "(404)") in payload["errorMessage"], payload
+
+
+def test_a_key_that_exists_is_read_without_list_bucket_and_a_deleted_one_is_missing_again(stack):
+    bucket = stack.outputs["BucketName"]
+    stack.client("s3").put_object(Bucket=bucket, Key="granted/present.txt", Body=b"here")
+    assert call(stack, "s3:HeadObject", "granted/present.txt", bucket=bucket) == ({"length": 4}, None)
+    stack.client("s3").delete_object(Bucket=bucket, Key="granted/present.txt")
+    payload, error = call(stack, "s3:GetObject", "granted/present.txt", bucket=bucket)
+    assert error == "Unhandled" and "(AccessDenied)" in payload["errorMessage"], payload
 
 
 def test_the_test_process_keeps_full_access(stack):

@@ -142,6 +142,36 @@ def test_async_invoke_sends_failures_to_a_queue_the_caller_consumes(stack):
     assert invocation.alarms and all(a.node.scope is stack for a in invocation.alarms)
 
 
+def test_a_function_invoked_only_asynchronously_alarms_on_events_at_risk_not_on_throttles(stack):
+    # Lambda retries a throttled event until its maximum age: a throttle is backpressure there.
+    from stacks.shared.async_invoke import AsyncInvoke
+
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3), invoked_asynchronously=True)
+    AsyncInvoke(function, name="Work", event="jobs", max_event_age=Duration.minutes(10))
+    template = Template.from_stack(stack).to_json()
+    metrics = alarmed_metrics(template)
+    assert "Throttles" not in metrics and "Errors" in metrics
+    (age,) = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "AsyncEventAge"]
+    assert (age["Namespace"], age["Statistic"], age["ComparisonOperator"]) == ("AWS/Lambda", "Maximum", "GreaterThanOrEqualToThreshold")
+    assert 0 < age["Threshold"] < 10 * 60 * 1000  # milliseconds, before the events expire
+    assert age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": stack.get_logical_id(function.node.default_child)}}]
+    assert age["AlarmActions"]
+
+
+def test_a_function_invoked_synchronously_keeps_its_throttles_alarm_and_gets_no_event_age_alarm(stack):
+    from stacks.shared.async_invoke import AsyncInvoke
+
+    AsyncInvoke(PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3)), name="Work", event="jobs")
+    metrics = alarmed_metrics(Template.from_stack(stack).to_json())
+    assert "Throttles" in metrics and "AsyncEventAge" not in metrics
+
+
+def test_a_function_declared_asynchronous_without_async_invoke_fails_synth(stack):
+    PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3), invoked_asynchronously=True)
+    with pytest.raises(Exception, match="invoked_asynchronously but has no AsyncInvoke"):
+        stack.node.root.synth()
+
+
 def test_async_invoke_refuses_a_consumed_failure_queue_without_a_dlq(stack):
     from stacks.shared.async_invoke import AsyncInvoke
     from stacks.shared.queues import secure_queue
@@ -201,6 +231,29 @@ def test_stream_consumer_reads_only_its_stream_and_lists_streams_in_a_policy_of_
     assert set(found) == stream_reads
     (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
     assert where in mapping["DependsOn"]
+
+
+def test_a_consumed_stream_failure_queue_needs_a_dlq_and_alarms_on_records_arriving(stack):
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_sqs as sqs
+
+    from stacks.shared.queues import dead_letter_queue, secure_queue
+    from stacks.shared.streams import consume_stream
+    from stacks.shared.tables import secure_table
+
+    table = secure_table(stack, "Jobs", partition_key="id", stream=dynamodb.StreamViewType.NEW_IMAGE)
+    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
+    with pytest.raises(ValueError, match="dead-letter queue"):
+        consume_stream(function, table, name="Jobs", filters=[], failure_queue=secure_queue(stack, "NoDlq"))
+    dlq = dead_letter_queue(stack, "FailuresDLQ", holds="tests")
+    failures = secure_queue(stack, "Failures", dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+    consumer = consume_stream(function, table, name="Jobs2", filters=[], failure_queue=failures)
+    assert consumer.failure_queue is failures
+    template = Template.from_stack(stack).to_json()
+    (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    failures_id = stack.get_logical_id(failures.node.default_child)
+    assert mapping["Properties"]["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}}}
+    assert "NumberOfMessagesSent" in alarmed_metrics(template)
 
 
 @pytest.mark.parametrize("retry_attempts", [-1, 10_001])

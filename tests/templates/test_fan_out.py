@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
 
 from fan_out import names, sales
+from stacks.fan_out import FanOutStack
+from tests.conftest import cdk_context
 from shared.commerce import MONEY_PATTERN
 from tests.templates.helpers import as_list, construct_resource, only_model_schema, resources, validated_body_model
 
@@ -61,9 +65,15 @@ def test_chunk_failed_consumer_reports_batch_item_failures_and_has_its_own_dlq(r
     assert failures["Properties"]["VisibilityTimeout"] >= 6 * consumer["Properties"]["Timeout"]
 
 
-def test_child_concurrency_is_reserved_so_a_huge_batch_cannot_take_the_account(raw):
-    _, child = construct_resource(raw, "AWS::Lambda::Function", "ChildFunction")
-    assert child["Properties"]["ReservedConcurrentExecutions"] == 10
+def test_no_function_reserves_concurrency_by_default_so_a_new_account_can_deploy_it(raw):
+    # A new account's quota is 10, all of which Lambda keeps unreserved: any reservation fails the deploy.
+    assert {lid: f["Properties"]["ReservedConcurrentExecutions"] for lid, f in resources(raw, "AWS::Lambda::Function").items() if "ReservedConcurrentExecutions" in f["Properties"]} == {}
+
+
+def test_child_concurrency_reserves_and_caps_the_child_when_asked():
+    stack = FanOutStack(App(context=cdk_context()), "Reserved", child_concurrency=50)
+    (child,) = [f for lid, f in Template.from_stack(stack).find_resources("AWS::Lambda::Function").items() if lid.startswith("ChildFunction")]
+    assert child["Properties"]["ReservedConcurrentExecutions"] == 50
 
 
 def test_parent_may_invoke_only_the_child(raw):
@@ -124,11 +134,35 @@ def test_routes_are_iam_authorized_and_post_bodies_checked_against_the_model(raw
 
 @pytest.mark.parametrize(
     ("metric", "count"),
-    [("DeadLetterErrors", 1), ("DestinationDeliveryFailures", 1), ("NumberOfMessagesSent", 1), ("Errors", 3), ("Throttles", 3)],
+    [("DeadLetterErrors", 1), ("DestinationDeliveryFailures", 1), ("NumberOfMessagesSent", 1), ("Errors", 3), ("Throttles", 2), ("AsyncEventAge", 1)],
 )
 def test_failure_signals_are_alarmed(raw, metric, count):
     alarms = [a for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]
     assert len(alarms) == count
+
+
+def _alarms_on(raw: dict, function_id: str) -> dict[str, dict]:
+    logical_id, _ = construct_resource(raw, "AWS::Lambda::Function", function_id)
+    return {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "FunctionName", "Value": {"Ref": logical_id}} in a["Properties"].get("Dimensions", [])
+    }
+
+
+def test_the_child_alarms_when_chunks_are_at_risk_not_on_the_throttles_of_a_normal_big_batch(raw):
+    # The parent invokes the child asynchronously once per chunk: a batch of more chunks than the
+    # concurrency available throttles every time, and Lambda retries those events. Work is at risk
+    # when the oldest queued chunk nears its maximum age, or a chunk fails or expires.
+    child = _alarms_on(raw, "ChildFunction")
+    assert "Throttles" not in child
+    (config,) = resources(raw, "AWS::Lambda::EventInvokeConfig").values()
+    max_age_ms = config["Properties"]["MaximumEventAgeInSeconds"] * 1000
+    age = child["AsyncEventAge"]
+    assert age["Statistic"] == "Maximum" and 0 < age["Threshold"] < max_age_ms
+    assert {"Errors", "DeadLetterErrors", "DestinationDeliveryFailures"} <= set(child)
+    # the synchronously invoked functions keep theirs: a throttle there is a refused request
+    assert "Throttles" in _alarms_on(raw, "ApiFunction")
 
 
 def test_a_chunk_failure_record_arriving_is_alarmed_though_its_consumer_empties_the_queue(raw):

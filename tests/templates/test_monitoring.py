@@ -16,6 +16,7 @@ from aws_cdk.assertions import Template
 
 from app import PATTERNS
 from stacks.api_sync import ApiSyncStack
+from stacks.webhook import WebhookStack
 from tests.conftest import cdk_context
 from tests.templates.helpers import as_list, construct_resource, dashboard_metrics, resources
 
@@ -101,9 +102,10 @@ def test_dashboard_shows_every_function(templates, stack_id):
         assert (concurrency == []) == ("ReservedConcurrentExecutions" in function["Properties"]), lid
 
 
-def test_reserved_concurrency_is_drawn_as_a_line(templates):
-    template = templates["Webhook"]
+def test_reserved_concurrency_is_drawn_as_a_line():
+    template = Template.from_stack(WebhookStack(App(context=cdk_context()), "Reserved", reserved_concurrency=7)).to_json()
     (function,) = our_functions(template).values()
+    assert function["Properties"]["ReservedConcurrentExecutions"] == 7
     body = the_dashboard(template)["Properties"]["DashboardBody"]["Fn::Join"][1]
     text = "".join(part for part in body if isinstance(part, str))
     assert f'"horizontal":[{{"value":{function["Properties"]["ReservedConcurrentExecutions"]},"label":"reserved concurrency"' in text

@@ -192,12 +192,13 @@ def test_the_machine_invokes_only_its_task_functions(raw):
     assert invoked == expected
 
 
-def test_uploads_under_incoming_start_jobs(raw):
+def test_csv_uploads_under_incoming_start_jobs(raw):
     start_id = _function_id(raw, "StartFunction")
     _, bucket = construct_resource(raw, "AWS::S3::Bucket", "DataBucket")
     (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
     assert config["Function"] == {"Fn::GetAtt": [start_id, "Arn"]}
-    assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": names.INCOMING_PREFIX}]
+    # A folder marker (incoming/) or another file type never invokes the start function.
+    assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": names.INCOMING_PREFIX}, {"Name": "suffix", "Value": ".csv"}]
     (invoke_config,) = [c for c in resources(raw, "AWS::Lambda::EventInvokeConfig").values() if c["Properties"]["FunctionName"] == {"Ref": start_id}]
     assert "OnFailure" in invoke_config["Properties"]["DestinationConfig"]
 

@@ -11,7 +11,7 @@ from aws_cdk import App, Duration
 from shared.commerce import MONEY_PATTERN
 from stacks.stream_job import StreamJobStack
 from stream_job import names
-from tests.templates.helpers import api_method, as_list, only_model_schema, policy_statements, ref_target, resources, validated_body_model
+from tests.templates.helpers import api_method, as_list, construct_resource, only_model_schema, policy_statements, ref_target, resources, validated_body_model
 
 VALID_JOB = {"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "6.25", "monthly_payment": "510.00"}
 
@@ -23,12 +23,16 @@ def raw(templates) -> dict:
 
 @pytest.fixture(scope="module")
 def mapping(raw) -> dict:
-    (esm,) = resources(raw, "AWS::Lambda::EventSourceMapping").values()
+    """The processor's stream mapping."""
+    (esm,) = [m for m in resources(raw, "AWS::Lambda::EventSourceMapping").values() if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])]
     return esm["Properties"]
 
 
 def _logical_id(raw: dict, resource_type: str, prefix: str) -> str:
-    (match,) = [lid for lid in resources(raw, resource_type) if lid.startswith(prefix)]
+    matches = [lid for lid in resources(raw, resource_type) if lid.startswith(prefix)]
+    if len(matches) > 1:  # ProcessorFailures and ProcessorFailuresDLQ: the construct itself
+        return construct_resource(raw, resource_type, prefix)[0]
+    (match,) = matches
     return match
 
 
@@ -69,16 +73,47 @@ def test_mapping_starts_at_the_oldest_record_so_no_accepted_job_is_skipped(mappi
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
 
 
-def test_exhausted_batches_go_to_an_alarmed_failure_queue(raw, mapping):
+def test_exhausted_batches_go_to_the_failed_jobs_handler(raw, mapping):
     queue_id = _logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures")
     assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}}
-    depth = [
-        a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
-    ]  # fmt: skip
-    assert len(depth) == 1 and depth[0]["Threshold"] == 1 and depth[0]["AlarmActions"]
+    # ... which is the queue the failed-jobs handler consumes, reporting failures per message.
+    (consumer,) = [m["Properties"] for m in resources(raw, "AWS::Lambda::EventSourceMapping").values() if m["Properties"] is not mapping]
+    assert consumer["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert consumer["FunctionName"] == {"Ref": _logical_id(raw, "AWS::Lambda::Function", "FailedJobsFunction")}
+    assert consumer["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert _function(raw, "FailedJobsFunction")["Handler"] == "stream_job.failed_jobs.main"
     assert raw["Outputs"][names.STREAM_FAILURES_QUEUE_OUTPUT]["Value"] == {"Ref": queue_id}
+
+
+def _alarms_on_queue(raw: dict, queue_id: str, metric: str) -> list[dict]:
+    return [
+        a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == metric and a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    ]  # fmt: skip
+
+
+def test_a_failure_record_arriving_is_alarmed_though_its_consumer_empties_the_queue(raw):
+    (arriving,) = _alarms_on_queue(raw, _logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures"), "NumberOfMessagesSent")
+    assert (arriving["Threshold"], arriving["Statistic"]) == (1, "Sum") and arriving["AlarmActions"]
+
+
+def test_a_failure_record_the_handler_cannot_handle_ends_in_an_alarmed_dlq(raw):
+    failures = raw["Resources"][_logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures")]["Properties"]
+    dlq_id = _logical_id(raw, "AWS::SQS::Queue", "ProcessorFailuresDLQ")
+    assert failures["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert failures["MessageRetentionPeriod"] < raw["Resources"][dlq_id]["Properties"]["MessageRetentionPeriod"]
+    (waiting,) = _alarms_on_queue(raw, dlq_id, "ApproximateNumberOfMessagesVisible")
+    assert waiting["Threshold"] == 1 and waiting["AlarmActions"]
+
+
+def test_a_job_whose_dead_run_still_holds_its_claim_is_failed_on_a_later_receive(raw):
+    """A run that crashed holding a job keeps its claim up to the processor's timeout; the handler
+    then leaves the message to come back, so some receive before the last must find it expired."""
+    failures = raw["Resources"][_logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures")]["Properties"]
+    processor, handler = _function(raw, "ProcessorFunction"), _function(raw, "FailedJobsFunction")
+    assert failures["VisibilityTimeout"] >= 6 * handler["Timeout"]  # AWS's rule for a Lambda consumer
+    assert failures["VisibilityTimeout"] > processor["Timeout"]
+    assert failures["RedrivePolicy"]["maxReceiveCount"] >= 2
 
 
 def test_iterator_age_is_alarmed(raw):
@@ -170,6 +205,18 @@ def test_processor_may_send_only_to_its_failure_queue(raw):
     assert grants["sqs:SendMessage"] == {f"{queue_id}/Arn"}
     assert set().union(*grants.values()) == {f"{queue_id}/Arn"}
     assert _grants(raw, "ApiFunctionRole", "sqs") == {}
+
+
+def test_failed_jobs_handler_may_only_get_and_update_jobs_and_read_the_stream_back(raw):
+    table_id = _logical_id(raw, "AWS::DynamoDB::Table", "JobsTable")
+    assert _grants(raw, "FailedJobsFunctionRole", "dynamodb") == {
+        "dynamodb:GetItem": {f"{table_id}/Arn"},
+        "dynamodb:UpdateItem": {f"{table_id}/Arn"},
+        "dynamodb:GetRecords": {f"{table_id}/StreamArn"},
+        "dynamodb:GetShardIterator": {f"{table_id}/StreamArn"},
+    }
+    queue_id = _logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures")
+    assert set().union(*_grants(raw, "FailedJobsFunctionRole", "sqs").values()) == {f"{queue_id}/Arn"}
 
 
 # The API -----------------------------------------------------------------------------------

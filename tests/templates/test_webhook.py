@@ -150,8 +150,9 @@ def test_the_slow_path_retries_then_reaches_an_alarmed_failure_destination_and_d
         assert [(a["Threshold"], a["ComparisonOperator"]) for a in watched] == [(1, "GreaterThanOrEqualToThreshold")]
 
 
-def test_reserved_concurrency_bounds_a_flood(function):
-    assert function[1]["Properties"]["ReservedConcurrentExecutions"] == 10
+def test_no_concurrency_is_reserved_by_default_so_a_new_account_can_deploy_it(function):
+    # A new account's quota is 10, all of which Lambda keeps unreserved: any reservation fails the deploy.
+    assert "ReservedConcurrentExecutions" not in function[1]["Properties"]
 
 
 def test_stack_props_reach_the_template():

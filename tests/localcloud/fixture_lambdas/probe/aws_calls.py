@@ -36,6 +36,8 @@ def call(event, context):
         s3.put_object(Bucket=event["bucket"], Key=target, Body=b"probe")
     elif action == "s3:GetObject":
         return {"body": s3.get_object(Bucket=event["bucket"], Key=target)["Body"].read().decode()}
+    elif action == "s3:HeadObject":
+        return {"length": s3.head_object(Bucket=event["bucket"], Key=target)["ContentLength"]}
     elif action == "sns:Publish":
         sns.publish(TopicArn=target, Message="probe")
     elif action == "lambda:InvokeFunction":
