@@ -19,7 +19,8 @@ In AWS a function's code calls other services with the credentials of its execut
 - **The resource.** moto names the resource only for SQS (the queue ARN), S3 (bucket or
   bucket/key ARN), IAM and STS; every other service is checked against `*`, which no
   resource-scoped grant matches. `RESOURCES` adds the resource from the request for DynamoDB
-  (each table named by the request), SNS, Lambda and Step Functions. For any other service the
+  (each table named by the request, or the stream for DynamoDB Streams calls), SNS, Lambda and
+  Step Functions. For any other service the
   check is by action only: the call is allowed if an `Allow` statement of the role names the
   action, whatever its resource (`allowed_on_some_resource`).
 
@@ -86,6 +87,11 @@ def _dynamodb(response: Any) -> list[str]:
     tables += list(params.get("RequestItems") or {})  # BatchGetItem, BatchWriteItem
     for item in params.get("TransactItems") or []:  # TransactGetItems, TransactWriteItems
         tables += [operation["TableName"] for operation in item.values() if isinstance(operation, dict) and "TableName" in operation]
+    stream, iterator = response._get_param("StreamArn"), response._get_param("ShardIterator")
+    if stream:  # DynamoDB Streams: DescribeStream, GetShardIterator
+        tables.append(stream)
+    if iterator:  # GetRecords: IAM checks the stream; moto's iterator begins with its ARN
+        tables.append(iterator.partition("|")[0])
     return [name if name.startswith("arn:") else _arn(response, "dynamodb", f"table/{name}") for name in dict.fromkeys(tables)]
 
 

@@ -242,13 +242,17 @@ def iam_stack(app: App) -> None:
     function = caller("Caller")
     for name in ("Granted", "Withheld"):
         queue = sqs.Queue(stack, f"{name}Queue")
-        table = dynamodb.Table(stack, f"{name}Table", partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING))
+        table = dynamodb.Table(
+            stack, f"{name}Table", partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING), stream=dynamodb.StreamViewType.KEYS_ONLY
+        )
         topic = sns.Topic(stack, f"{name}Topic")
         callee = caller(f"{name}Callee")
         CfnOutput(stack, f"{name}TopicArn", value=topic.topic_arn)
+        CfnOutput(stack, f"{name}StreamArn", value=table.table_stream_arn)
         if name == "Granted":
             queue.grant_send_messages(function)
             table.grant_read_write_data(function)
+            table.grant_stream(function, "dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
             topic.grant_publish(function)
             callee.grant_invoke(function)
     bucket = s3.Bucket(stack, "Bucket")

@@ -66,6 +66,16 @@ def test_the_granted_resource_is_allowed_and_the_other_denied(stack, action, gra
     assert denied(payload, error, action), payload
 
 
+def test_a_tables_stream_is_checked_against_the_streams_arn(stack):
+    """DescribeStream, GetShardIterator and GetRecords name the stream (GetRecords through its
+    iterator): a grant on one table's stream does not reach another's."""
+    payload, error = call(stack, "dynamodb:GetRecords", stack.outputs["GrantedStreamArn"])
+    assert error is None and isinstance(payload["records"], int), payload
+    payload, error = call(stack, "dynamodb:GetRecords", stack.outputs["WithheldStreamArn"])
+    # moto renders this denial as XML under HTTP 403 (AWS: AccessDeniedException in JSON)
+    assert error == "Unhandled" and "not authorized to perform: dynamodb:DescribeStream" in payload["errorMessage"], payload
+
+
 def test_a_transaction_needs_each_items_own_action_on_each_table(stack):
     # IAM has no dynamodb:TransactWriteItems action: a Put in a transaction is dynamodb:PutItem.
     granted, withheld = stack.table_name("GrantedTable"), stack.table_name("WithheldTable")

@@ -16,6 +16,7 @@ s3 = boto3.client("s3")
 sns = boto3.client("sns")
 lambda_ = boto3.client("lambda")
 sts = boto3.client("sts")
+streams = boto3.client("dynamodbstreams")
 
 
 def call(event, context):
@@ -29,6 +30,10 @@ def call(event, context):
         dynamodb.put_item(TableName=target, Item={"id": {"S": "probe"}})
     elif action == "dynamodb:GetItem":
         return {"item": dynamodb.get_item(TableName=target, Key={"id": {"S": "probe"}}).get("Item")}
+    elif action == "dynamodb:GetRecords":  # the stream's first shard from its oldest record
+        (shard,) = streams.describe_stream(StreamArn=target)["StreamDescription"]["Shards"]
+        iterator = streams.get_shard_iterator(StreamArn=target, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        return {"records": len(streams.get_records(ShardIterator=iterator)["Records"])}
     elif action == "dynamodb:TransactWriteItems":  # a Put on each table named
         items = [{"Put": {"TableName": table, "Item": {"id": {"S": "probe"}}}} for table in target.split(",")]
         dynamodb.transact_write_items(TransactItems=items)
