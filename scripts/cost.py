@@ -605,18 +605,22 @@ def webhook(template: Template, events: int) -> Model:
     headers = {"x-hub-signature-256": "sha256=" + hmac.new(secret, raw, hashlib.sha256).hexdigest()}
     delivery = {"provider": "github", "delivery_id": "d-1", "event_type": "push", "payload": payload}
     function = template.function("WebhookFunction")
+    mapping = template.mapping(function.logical_id)
+    batch = messages_per_batch(events, mapping["BatchSize"], mapping.get("MaximumBatchingWindowInSeconds", 0))
     return Model(
         event="delivery",
         invocations=[
             Invocation("WebhookFunction", 1, lambda: (github_problem(raw, headers, secret), json.loads(raw)), aws_calls=1,
-                       what="URL request: verify the HMAC (secret cached), invoke itself"),
-            Invocation("WebhookFunction", 1, lambda: summarize(Delivery.model_validate(delivery)), aws_calls=3,
-                       what="async: idempotency put, delivery put, idempotency update"),
+                       what="URL request: verify the HMAC (secret cached), send to its own queue"),
+            Invocation("WebhookFunction", 1 / batch, lambda: summarize(Delivery.model_validate(delivery)), work_scale=batch, aws_calls=3 * batch,
+                       what=f"SQS path, {batch:.0f} a batch: idempotency put, delivery put, idempotency update"),
         ],
+        sqs_requests=1 + 2 / batch,  # send; a receive and a delete per batch
         dynamodb_wru=3,  # idempotency in progress and completed, the delivery record
         secret_cache_s=float(function.environment["SECRET_MAX_AGE_SECONDS"]),
         notes=["the function URL costs nothing beyond the invocation; each secret is read once per cache period "
-               "(SECRET_MAX_AGE_SECONDS, from the template) by one warm instance"],
+               "(SECRET_MAX_AGE_SECONDS, from the template) by one warm instance; no delivery is over 1 MiB, so no "
+               "claim check (each one adds an S3 PUT and GET)"],
     )
 
 

@@ -1,50 +1,71 @@
-"""Pattern 8, Webhook: verify, answer within a second, do the slow work asynchronously.
+"""Pattern 8, Webhook: verify, answer within a second, do the slow work in the same function later.
 
-    GitHub / Slack --POST /github, /slack--> WebhookUrl (AuthType NONE) --> WebhookFunction
+    GitHub / Slack --POST /github, /slack--> WebhookUrl (AuthType NONE) --> WebhookFunction (URL path)
                                                                                | 1. verify HMAC (secret from
                                                                                |    GitHubWebhookSecret / SlackSigningSecret)
-                                                                               | 2. invoke itself, InvocationType=Event
-                                                                               | 3. answer 200
-                                 WebhookFunction (the same function) <--------+
+                                                                               | 2. body over 1 MiB: PayloadsBucket (claim check)
+                                                                               | 3. SendMessage to WebhookQueue
+                                                                               | 4. answer 200
+                                 WebhookQueue (visibility 6 x function timeout, 3 receives)
+                                   |                              \\ after 3 failed receives
+                                   | mapping: MaximumConcurrency   +--> WebhookDLQ (alarm; make redrive)
+                                   v  (default 5), batch item failures
+                                 WebhookFunction (the same function, SQS path)
                                    | once per delivery id (IdempotencyTable)
                                    +--> DeliveriesTable
-                                   | retries, max event age
-                                   +--> WebhookFailures (on-failure) / WebhookDLQ (the event)
 
-Providers give up on a webhook after a few seconds and send it again, so the function answers as
-soon as the signature checks out and hands the delivery to itself asynchronously. Lambda's event
-queue then retries the slow work and reports what still fails. One function, two entry shapes: a
-URL request always has `requestContext.http`; the internal event is `{"webhook_delivery": ...}`,
-a shape no HTTP request can take, so the slow path is not reachable from the URL.
+Providers give up on a webhook after a few seconds, so the function answers as soon as the
+signature checks out and hands the delivery to itself. The hand-off goes through the stack's own
+queue rather than `InvocationType=Event`: Lambda has no cap for a function's asynchronous
+invocations apart from its synchronous ones (reserved concurrency caps both, and a new account,
+whose quota is 10, can reserve nothing), so a burst of slow self-invocations would take every
+execution slot and the URL would answer 429. The SQS mapping's `MaximumConcurrency` caps the slow
+path alone and reserves nothing: with `max_concurrency` below the account's limit, the URL path
+always has a slot left (unless other functions take them).
 
-The self-invoke permission names the function's ARN built from its name, and its name is derived
-from the stack name: a reference to the function itself (`fn.grant_invoke(fn)`) would make the
-function depend on its own role policy, which depends on the function (a CloudFormation cycle).
-`reserved_concurrency` (none by default: a new account has none to give) bounds both paths, so a
-flood of deliveries cannot take the account's concurrency; throttled async events wait in
-Lambda's queue up to `max_event_age`.
+One function, two entry shapes, told apart by the event's shape only: a URL request always has
+`requestContext.http`; an SQS event is `{"Records": [...]}` from `aws:sqs`. No request a caller can
+send takes the SQS path, and only this function may send to (or consume) the queue.
+
+`reserved_concurrency` is opt-in (None by default: a new account has none to give); when set,
+`max_concurrency` must stay below it so the URL keeps a reserved slot.
 """
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from lambdas.webhook import names
 from stacks.shared import PatternFunction
-from stacks.shared.async_invoke import AsyncInvoke
+from stacks.shared.buckets import NotifyingBucket, secure_bucket
+from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
+from stacks.shared.queues import DLQ_RETENTION, consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
 from stacks.shared.secrets import shared_secret
 from stacks.shared.tables import secure_table
 
 PATTERN = "webhook"
 FUNCTION_NAME_SUFFIX = "-webhook"
 MAX_FUNCTION_NAME_LENGTH = 64
+MIN_RECEIVE_COUNT = 3
+MIN_MAX_CONCURRENCY = 2  # the least an SQS mapping's MaximumConcurrency may be (Lambda API, ScalingConfig)
+# What a Function URL (BUFFERED) passes to a function: the whole event, body included, is one
+# synchronous invoke payload of at most 6 MB (Lambda quotas); a larger request is refused before
+# the function runs. The handler's own limit defaults to that.
+FUNCTION_URL_PAYLOAD_BYTES = 6 * 1024 * 1024
+# SQS's largest message (body and attributes), and so the hand-off's: a delivery whose message
+# would be larger is stored in PayloadsBucket and the message carries its key.
+SQS_MAX_MESSAGE_BYTES = 1024 * 1024
+# A stored payload outlives every message that can point at it: a message lives at most the
+# dead-letter queue's retention, counted from its first enqueue (standard queues), plus a day.
+PAYLOAD_EXPIRY = Duration.days(int(DLQ_RETENTION.to_days()) + 1)
 
 
 class WebhookStack(Stack):
-    """Function URL -> Lambda that verifies signatures, answers at once and invokes itself asynchronously."""
+    """Function URL -> Lambda that verifies signatures, answers at once and hands the slow work to itself through SQS."""
 
     def __init__(
         self,
@@ -54,16 +75,29 @@ class WebhookStack(Stack):
         function_timeout: Duration = Duration.minutes(5),
         memory_size: int = 256,
         reserved_concurrency: int | None = None,
-        retry_attempts: int = 2,
-        max_event_age: Duration = Duration.hours(6),
-        max_body_bytes: int = 256 * 1024,
+        max_concurrency: int = 5,
+        batch_size: int = 1,
+        max_receive_count: int = MIN_RECEIVE_COUNT,
+        max_body_bytes: int = FUNCTION_URL_PAYLOAD_BYTES,
         secret_max_age: Duration = Duration.minutes(5),
         idempotency_expiry: Duration = Duration.days(7),
+        oldest_delivery_alarm_age: Duration = Duration.minutes(15),
         **kwargs: object,
     ) -> None:
-        super().__init__(scope, id, description="Webhook: Function URL -> signature check -> self-invoke asynchronously", **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, description="Webhook: Function URL -> signature check -> own queue -> the same function", **kwargs)  # type: ignore[arg-type]
         if len(self.stack_name) + len(FUNCTION_NAME_SUFFIX) > MAX_FUNCTION_NAME_LENGTH:
             raise ValueError(f"stack name {self.stack_name!r} is too long: the function is named <stack name>{FUNCTION_NAME_SUFFIX} (64 characters at most)")
+        if max_receive_count < MIN_RECEIVE_COUNT:
+            raise ValueError(f"max_receive_count must be at least {MIN_RECEIVE_COUNT}: fewer sends throttled deliveries to the DLQ")
+        if max_concurrency < MIN_MAX_CONCURRENCY:
+            raise ValueError(f"max_concurrency must be at least {MIN_MAX_CONCURRENCY} (the least an SQS mapping's MaximumConcurrency may be)")
+        if reserved_concurrency is not None and max_concurrency >= reserved_concurrency:
+            raise ValueError(
+                f"max_concurrency ({max_concurrency}) must be below reserved_concurrency ({reserved_concurrency}): "
+                "the slow path would take every reserved slot and the URL would answer 429"
+            )
+        if not 0 < max_body_bytes <= FUNCTION_URL_PAYLOAD_BYTES:
+            raise ValueError(f"max_body_bytes must be 1 to {FUNCTION_URL_PAYLOAD_BYTES}: a Function URL passes no larger request")
 
         # The providers' secrets: generated on deploy, the real values put afterwards (README).
         self.github_secret = shared_secret(self, "GitHubWebhookSecret", description="GitHub webhook secret (X-Hub-Signature-256)", shared_with="GitHub")
@@ -73,13 +107,48 @@ class WebhookStack(Stack):
         self.deliveries_table = secure_table(self, "DeliveriesTable", partition_key="delivery_id")
         self.idempotency_table = secure_table(self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration")
 
-        # The function, named from the stack (AWS::StackName), so its own ARN needs no reference to it.
+        # The hand-off: verified deliveries wait here for the slow path; after max_receive_count
+        # failed receives one moves to the alarmed DLQ, from which `make redrive` brings it back.
+        self.dead_letter_queue = dead_letter_queue(self, "WebhookDLQ", holds="deliveries whose slow work failed every attempt")
+        self.queue = secure_queue(
+            self,
+            "WebhookQueue",
+            visibility_timeout=consumer_visibility_timeout(function_timeout),
+            max_message_size_bytes=SQS_MAX_MESSAGE_BYTES,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
+        )
+        alarm(
+            self,
+            "WebhookQueueBacklog",
+            metric=self.queue.metric_approximate_age_of_oldest_message(period=DEFAULT_PERIOD, statistic="Maximum"),
+            threshold=oldest_delivery_alarm_age.to_seconds(),
+            description=(
+                f"WebhookQueue's oldest delivery is over {oldest_delivery_alarm_age.to_minutes()} minutes old: "
+                "the slow path is not keeping up (raise max_concurrency if the account has room)"
+            ),
+        )
+
+        # Claim checks: a verified payload too large for an SQS message, kept long enough for
+        # any message that points at it, deleted with the stack. A NotifyingBucket for its derived
+        # name and its prefix-scoped object grant (with s3:ListBucket, so a missing key is a 404);
+        # it notifies nothing.
+        access_logs = secure_bucket(self, "AccessLogsBucket")
+        self.payloads_bucket = NotifyingBucket(
+            self,
+            "PayloadsBucket",
+            purpose="payloads",
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="payloads/",
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireClaimChecks", expiration=PAYLOAD_EXPIRY, abort_incomplete_multipart_upload_after=Duration.days(1))],
+        )
+
+        # The function, named from the stack (AWS::StackName), so logs and metrics are found by name.
         function_name = f"{Aws.STACK_NAME}{FUNCTION_NAME_SUFFIX}"
         self.function = PatternFunction(
             self,
             "WebhookFunction",
             pattern=PATTERN,
-            description="Verifies webhook signatures, answers, and does the slow work in its own async invocation",
+            description="Verifies webhook signatures, answers, and does the slow work from its own queue",
             function_name=function_name,
             timeout=function_timeout,
             memory_size=memory_size,
@@ -93,37 +162,44 @@ class WebhookStack(Stack):
                 names.IDEMPOTENCY_EXPIRY_SECONDS_ENV: str(int(idempotency_expiry.to_seconds())),
                 names.MAX_BODY_BYTES_ENV: str(max_body_bytes),
                 names.SECRET_MAX_AGE_SECONDS_ENV: str(int(secret_max_age.to_seconds())),
+                names.WORK_QUEUE_URL_ENV: self.queue.queue_url,
+                names.HANDOFF_MAX_BYTES_ENV: str(SQS_MAX_MESSAGE_BYTES),
+                names.PAYLOADS_BUCKET_ENV: self.payloads_bucket.derived_name,
             },
         )
-        self.function_arn = self.format_arn(
-            service="lambda", resource="function", resource_name=function_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
-        # May invoke itself and nothing else (never `grant_invoke(self.function)`: a cycle).
-        self.function.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function_arn]))
+        self.function.invoked_synchronously_by("its Function URL and its SQS event source mapping")
         self.github_secret.grant_read(self.function)
         self.slack_secret.grant_read(self.function)
         self.deliveries_table.grant(self.function, "dynamodb:PutItem")  # one record per delivery, nothing else
         self.idempotency_table.grant_read_write_data(self.function)
+        self.queue.grant_send_messages(self.function)
+        self.payloads_bucket.grant_object_access(self.function, read_write=[names.PAYLOADS_PREFIX])
 
-        # The slow path: retries, event age, on-failure destination and DLQ, each alarmed.
-        self.invocation = AsyncInvoke(
-            self.function,
-            name="Webhook",
-            event="webhook deliveries",
-            retry_attempts=retry_attempts,
-            max_event_age=max_event_age,
-        )
+        # The slow path: the same function consumes its queue, at most max_concurrency at once.
+        self.mapping = consume(self.function, self.queue, batch_size=batch_size, batching_window=Duration.seconds(0), max_concurrency=max_concurrency)
 
         # The public URL. AuthType NONE on purpose: GitHub and Slack cannot SigV4-sign a request,
         # so IAM auth would refuse every delivery. Authentication is the handler's HMAC check over
         # the raw body with the provider's secret, and it fails closed: a missing or wrong
-        # signature (or an unknown path) is a 401 before anything is invoked or stored.
+        # signature (or an unknown path) is a 401 before anything is sent or stored.
         self.function_url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+        # A 5xx (the secret unreadable or empty, the hand-off failing, a crash) is a delivery the
+        # provider will not send again on its own: each one is worth a look.
+        alarm(
+            self,
+            "WebhookUrl5xx",
+            metric=self.function.metric("Url5xxCount", period=DEFAULT_PERIOD, statistic="Sum"),
+            threshold=1,
+            description="WebhookUrl answered 5xx: deliveries were refused (secret unreadable or empty, hand-off failed); redeliver them from the provider after the fix",
+        )
 
         CfnOutput(self, names.FUNCTION_URL_OUTPUT, value=self.function_url.url)
         CfnOutput(self, names.FUNCTION_NAME_OUTPUT, value=self.function.function_name)
         CfnOutput(self, names.DELIVERIES_TABLE_NAME_OUTPUT, value=self.deliveries_table.table_name)
         CfnOutput(self, names.GITHUB_SECRET_ARN_OUTPUT, value=self.github_secret.secret_arn)
         CfnOutput(self, names.SLACK_SECRET_ARN_OUTPUT, value=self.slack_secret.secret_arn)
-        CfnOutput(self, names.FAILURES_QUEUE_URL_OUTPUT, value=self.invocation.failure_queue.queue_url)
-        CfnOutput(self, names.DEAD_LETTER_QUEUE_URL_OUTPUT, value=self.invocation.dead_letter_queue.queue_url)
+        CfnOutput(self, names.QUEUE_URL_OUTPUT, value=self.queue.queue_url)
+        CfnOutput(self, names.QUEUE_ARN_OUTPUT, value=self.queue.queue_arn)
+        CfnOutput(self, names.DEAD_LETTER_QUEUE_URL_OUTPUT, value=self.dead_letter_queue.queue_url)
+        CfnOutput(self, names.DEAD_LETTER_QUEUE_ARN_OUTPUT, value=self.dead_letter_queue.queue_arn)
+        CfnOutput(self, names.PAYLOADS_BUCKET_OUTPUT, value=self.payloads_bucket.bucket_name)

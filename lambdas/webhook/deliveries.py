@@ -1,8 +1,9 @@
 """The slow work of the webhook: summarize one verified delivery. Plain Python, no AWS calls.
 
 Replace `summarize` with your own work (post to Slack, start a build, sync a ticket). It runs in
-the asynchronous invocation, so it may take minutes; if it raises, Lambda retries the invocation
-and then hands it to the on-failure destination.
+the function's SQS path, so it may take minutes (up to the function's timeout); if it raises, the
+message is received again after its visibility timeout, and after the queue's maxReceiveCount it
+moves to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 
 
 class Delivery(BaseModel):
-    """What the verified request carried, as the HTTP path hands it to the asynchronous path."""
+    """What the verified request carried, as the HTTP path hands it to the SQS path."""
 
     provider: str  # "github" or "slack"
     delivery_id: str  # the provider's id for this delivery, the same on its retries
@@ -38,7 +39,8 @@ def _get(value: Any, *path: str) -> Any:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A non-empty string as UTF-8 can store it: a lone surrogate (JSON can spell one) becomes "?"."""
+    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) and value else None
 
 
 def _count(value: Any) -> int:

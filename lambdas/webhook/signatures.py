@@ -1,7 +1,8 @@
 """Webhook signatures as each provider documents them, checked over the exact raw bytes.
 
 Plain functions with no AWS calls. Each returns None when the request is authentic, or the reason
-it is not; every missing or malformed piece is a reason (fail closed). Comparisons are constant-time.
+it is not; every missing or malformed piece is a reason (fail closed), an empty key included:
+anyone can compute an HMAC with an empty key, so it proves nothing. Comparisons are constant-time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ SLACK_TOLERANCE_SECONDS = 5 * 60
 
 def github_problem(raw: bytes, headers: dict[str, str], secret: bytes) -> str | None:
     """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>` (GitHub, "Validating webhook deliveries")."""
+    if not secret:
+        return "no secret to verify with"
     signature = headers.get("x-hub-signature-256")
     if not signature:
         return "missing X-Hub-Signature-256"
@@ -28,6 +31,8 @@ def slack_problem(raw: bytes, headers: dict[str, str], secret: bytes, now: float
 
     (Slack, "Verifying requests from Slack".) An old or future timestamp is a replay.
     """
+    if not secret:
+        return "no secret to verify with"
     signature = headers.get("x-slack-signature")
     timestamp = headers.get("x-slack-request-timestamp")
     if not signature or not timestamp:

@@ -1,7 +1,8 @@
-"""Webhook handler: Function URL events signed as GitHub and Slack document it, and the async path.
+"""Webhook handler: Function URL events signed as GitHub and Slack document it, and the SQS path.
 
-Secrets Manager and DynamoDB are moto; the self-invoke is recorded (the function is not deployed
-here), and a test then feeds the recorded payload back to the handler as Lambda would.
+Secrets Manager, SQS, S3 and DynamoDB are moto. The URL path hands a verified delivery to the work
+queue; a test then receives the message and feeds it back to the handler as the stack's SQS event
+source mapping would.
 """
 
 from __future__ import annotations
@@ -10,19 +11,21 @@ import hashlib
 import hmac
 import importlib
 import json
+import os
 import sys
 import time
 from urllib.parse import urlencode
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.events import LambdaContext, function_url
+from tests.events import LambdaContext, function_url, sqs
 from tests.handlers.fuzz import assert_client_safe, fuzz_settings, request_bodies
 from webhook import names
 from webhook.deliveries import Delivery, summarize
+from webhook.signatures import github_problem, slack_problem
 
 GITHUB_SECRET = "It's a Secret to Everybody"
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -73,6 +76,10 @@ def test_github_signing_matches_the_docs_example():
 
 # --- fixtures ----------------------------------------------------------------------------------
 
+MAX_BODY_BYTES = 8192
+HANDOFF_MAX_BYTES = 2048  # small, so a claim check needs no megabyte payload
+BUCKET = "webhook-payloads"
+
 
 @pytest.fixture
 def aws(empty_aws, monkeypatch):
@@ -81,34 +88,63 @@ def aws(empty_aws, monkeypatch):
     slack_arn = secrets.create_secret(Name="webhook/slack", SecretString=SLACK_SECRET)["ARN"]
     deliveries = empty_aws.table("deliveries", "delivery_id")
     empty_aws.table("idempotency", "id")
+    queue_url = empty_aws.client("sqs").create_queue(QueueName="webhook-work")["QueueUrl"]
+    empty_aws.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_DEFAULT_REGION"]})
     monkeypatch.setenv(names.GITHUB_SECRET_ENV, github_arn)
     monkeypatch.setenv(names.SLACK_SECRET_ENV, slack_arn)
     monkeypatch.setenv(names.DELIVERIES_TABLE_ENV, "deliveries")
     monkeypatch.setenv(names.IDEMPOTENCY_TABLE_ENV, "idempotency")
-    monkeypatch.setenv(names.MAX_BODY_BYTES_ENV, "4096")
+    monkeypatch.setenv(names.MAX_BODY_BYTES_ENV, str(MAX_BODY_BYTES))
+    monkeypatch.setenv(names.HANDOFF_MAX_BYTES_ENV, str(HANDOFF_MAX_BYTES))
+    monkeypatch.setenv(names.WORK_QUEUE_URL_ENV, queue_url)
+    monkeypatch.setenv(names.PAYLOADS_BUCKET_ENV, BUCKET)
     parameters.clear_caches()
     yield deliveries
     parameters.clear_caches()
 
 
-class Invokes(list):
-    def invoke(self, **kwargs):
-        self.append(kwargs)
-        return {"StatusCode": 202}
+@pytest.fixture
+def handler(aws):
+    """The handler imported fresh (a cold start)."""
+    sys.modules.pop("webhook.handler", None)
+    return importlib.import_module("webhook.handler")
 
 
 @pytest.fixture
-def handler(aws, monkeypatch):
-    """The handler imported fresh (a cold start), its self-invoke recorded."""
-    sys.modules.pop("webhook.handler", None)
-    module = importlib.import_module("webhook.handler")
-    monkeypatch.setattr(module, "lambda_client", Invokes())
-    return module
+def queue(empty_aws, aws):
+    """The work queue: `queue()` receives and deletes every message handed off so far, returning their bodies."""
+    client = empty_aws.client("sqs")
+
+    def handed_off() -> list[str]:
+        bodies = []
+        while messages := client.receive_message(QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                bodies.append(message["Body"])
+                client.delete_message(QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], ReceiptHandle=message["ReceiptHandle"])
+        return bodies
+
+    return handed_off
 
 
-def run_async(handler, invoke: dict, context=None):
-    """Deliver a recorded self-invoke as Lambda would: the payload is the event."""
-    return handler.main(json.loads(invoke["Payload"]), context or LambdaContext())
+@pytest.fixture
+def no_hand_off(handler, monkeypatch):
+    """For property tests of requests that must all be refused: any hand-off fails the example
+    (cheaper than receiving from the queue after each one)."""
+
+    def handed_off(delivery, context):
+        pytest.fail(f"handed off {delivery.delivery_id!r}")
+
+    monkeypatch.setattr(handler, "_hand_off", handed_off)
+
+
+def run_slow(handler, *bodies: str, context=None) -> tuple[dict, dict]:
+    """Deliver messages as the SQS event source mapping would; return the event and the response."""
+    event = sqs(*bodies)
+    return event, handler.main(event, context or LambdaContext())
+
+
+def failed_ids(response: dict) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
 
 
 def rejected(response: dict, status: int) -> dict:
@@ -117,21 +153,22 @@ def rejected(response: dict, status: int) -> dict:
     return body
 
 
+def as_lambda_serialises(response: object) -> bytes:
+    """The response as the Lambda Python runtime sends it: json.dumps keeping non-ASCII as is (the
+    3.12+ runtimes), then UTF-8. A string with a lone surrogate fails here as it fails there (a 502)."""
+    return json.dumps(response, ensure_ascii=False).encode("utf-8")
+
+
 # --- GitHub --------------------------------------------------------------------------------------
 
 
-def test_signed_github_push_is_accepted_and_invokes_itself(handler, context):
+def test_signed_github_push_is_accepted_and_handed_to_the_work_queue(handler, context, queue):
     body = json.dumps(PUSH).encode()
     response = handler.main(github_event(body), context)
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"status": "accepted", "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}
-    (invoke,) = handler.lambda_client
-    assert invoke["FunctionName"] == context.invoked_function_arn
-    assert invoke["InvocationType"] == "Event"
-    internal = json.loads(invoke["Payload"])
-    assert set(internal) == {"webhook_delivery"}
-    assert internal["webhook_delivery"]["provider"] == "github"
-    assert internal["webhook_delivery"]["event_type"] == "push"
+    (message,) = queue()
+    assert json.loads(message) == {"provider": "github", "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "event_type": "push", "payload": PUSH}
 
 
 def test_base64_body_is_verified_over_the_decoded_bytes(handler, context):
@@ -153,23 +190,23 @@ def test_base64_body_is_verified_over_the_decoded_bytes(handler, context):
     ],
     ids=["tampered-body", "other-body's-signature", "wrong-secret", "no-header", "empty-header", "upper-case", "no-prefix", "sha1"],
 )
-def test_github_request_not_signed_with_the_secret_is_a_401_and_nothing_runs(handler, context, tamper):
+def test_github_request_not_signed_with_the_secret_is_a_401_and_nothing_runs(handler, context, tamper, queue):
     body = rejected(handler.main(tamper(github_event(json.dumps(PUSH).encode())), context), 401)
     assert body["error"] == "UNAUTHORIZED"
-    assert handler.lambda_client == []
+    assert queue() == []
 
 
-def test_signed_github_delivery_without_a_delivery_id_is_a_400(handler, context):
+def test_signed_github_delivery_without_a_delivery_id_is_a_400(handler, context, queue):
     event = github_event(json.dumps(PUSH).encode())
     del event["headers"]["x-github-delivery"]
     assert rejected(handler.main(event, context), 400)["error"] == "MALFORMED_BODY"
-    assert handler.lambda_client == []
+    assert queue() == []
 
 
 # --- Slack -------------------------------------------------------------------------------------
 
 
-def test_slack_signing_matches_the_docs_example(handler, context, monkeypatch):
+def test_slack_signing_matches_the_docs_example(handler, context, monkeypatch, queue):
     # The slash command from Slack's docs, signed at 1531420618 with this signing secret.
     body = (
         b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
@@ -181,8 +218,8 @@ def test_slack_signing_matches_the_docs_example(handler, context, monkeypatch):
     monkeypatch.setattr(handler, "clock", lambda: 1531420618 + 10)
     event = slack_event(body, timestamp="1531420618", content_type="application/x-www-form-urlencoded")
     assert handler.main(event, context)["statusCode"] == 200
-    (invoke,) = handler.lambda_client
-    delivery = json.loads(invoke["Payload"])["webhook_delivery"]
+    (message,) = queue()
+    delivery = json.loads(message)
     assert (delivery["delivery_id"], delivery["event_type"]) == ("398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c", "/webhook-collect")
 
 
@@ -191,20 +228,21 @@ def test_slack_event_is_accepted(handler, context):
     assert (response["statusCode"], json.loads(response["body"])["delivery_id"]) == (200, "Ev0PV52K21")
 
 
-def test_slack_interactive_payload_form_is_accepted(handler, context):
+def test_slack_interactive_payload_form_is_accepted(handler, context, queue):
     interaction = {"type": "block_actions", "trigger_id": "1337.42.abcd", "channel": {"id": "C1"}, "user": {"id": "U1"}, "actions": [{"action_id": "approve"}]}
     body = urlencode({"payload": json.dumps(interaction)}).encode()
     response = handler.main(slack_event(body, content_type="application/x-www-form-urlencoded"), context)
     assert response["statusCode"] == 200
-    delivery = json.loads(handler.lambda_client[0]["Payload"])["webhook_delivery"]
+    (message,) = queue()
+    delivery = json.loads(message)
     assert (delivery["delivery_id"], delivery["event_type"], delivery["payload"]["actions"]) == ("1337.42.abcd", "block_actions", [{"action_id": "approve"}])
 
 
-def test_slack_url_verification_is_answered_with_the_challenge(handler, context):
+def test_slack_url_verification_is_answered_with_the_challenge(handler, context, queue):
     body = json.dumps({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).encode()
     response = handler.main(slack_event(body), context)
     assert (response["statusCode"], response["body"]) == (200, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
-    assert handler.lambda_client == []
+    assert queue() == []
 
 
 def test_unsigned_url_verification_is_a_401(handler, context):
@@ -214,12 +252,12 @@ def test_unsigned_url_verification_is_a_401(handler, context):
 
 
 @pytest.mark.parametrize("age", [301, 3600, -301, -86400], ids=["just-stale", "an-hour-old", "just-future", "a-day-ahead"])
-def test_slack_timestamp_outside_five_minutes_is_a_replay(handler, context, monkeypatch, age):
+def test_slack_timestamp_outside_five_minutes_is_a_replay(handler, context, monkeypatch, age, queue):
     now = 1_800_000_000
     monkeypatch.setattr(handler, "clock", lambda: now)
     event = slack_event(json.dumps(SLACK_EVENT).encode(), timestamp=str(now - age))  # correctly signed
     rejected(handler.main(event, context), 401)
-    assert handler.lambda_client == []
+    assert queue() == []
 
 
 @pytest.mark.parametrize("age", [0, 299, -299])
@@ -240,7 +278,7 @@ def test_slack_timestamp_inside_five_minutes_is_accepted(handler, context, monke
     ],
     ids=["no-signature", "no-timestamp", "timestamp-text", "timestamp-negative", "wrong-signature"],
 )
-def test_slack_request_with_missing_or_bad_headers_is_a_401(handler, context, change):
+def test_slack_request_with_missing_or_bad_headers_is_a_401(handler, context, change, queue):
     event = slack_event(json.dumps(SLACK_EVENT).encode())
     for key, value in change.items():
         if value is None:
@@ -248,7 +286,7 @@ def test_slack_request_with_missing_or_bad_headers_is_a_401(handler, context, ch
         else:
             event["headers"][key] = value
     rejected(handler.main(event, context), 401)
-    assert handler.lambda_client == []
+    assert queue() == []
 
 
 def test_slack_signature_is_not_accepted_on_the_github_path(handler, context):
@@ -261,17 +299,17 @@ def test_slack_signature_is_not_accepted_on_the_github_path(handler, context):
 
 
 @pytest.mark.parametrize("path", ["/", "/stripe", "/github/../slack", "/GITHUB", ""])
-def test_unknown_path_is_a_401(handler, context, path):
+def test_unknown_path_is_a_401(handler, context, path, queue):
     event = github_event(json.dumps(PUSH).encode())
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     assert rejected(handler.main(event, context), 401)["error"] == "UNAUTHORIZED"
-    assert handler.lambda_client == []
+    assert queue() == []
 
 
 @pytest.mark.parametrize("base64_body", [False, True])
 def test_oversized_body_is_a_413_before_any_work(handler, context, monkeypatch, base64_body):
     monkeypatch.setattr(handler, "_secret", lambda provider: pytest.fail("read a secret for an oversized body"))
-    body = json.dumps({**PUSH, "pad": "x" * 5000}).encode()
+    body = json.dumps({**PUSH, "pad": "x" * MAX_BODY_BYTES}).encode()
     assert rejected(handler.main(github_event(body, base64_body=base64_body), context), 413)["error"] == "PAYLOAD_TOO_LARGE"
 
 
@@ -281,10 +319,10 @@ def test_get_is_a_405(handler, context):
     rejected(handler.main(event, context), 405)
 
 
-def test_signed_body_that_is_not_json_is_a_400(handler, context):
+def test_signed_body_that_is_not_json_is_a_400(handler, context, queue):
     rejected(handler.main(github_event(b"[1, 2"), context), 400)
     rejected(handler.main(github_event(b"[1, 2]"), context), 400)
-    assert handler.lambda_client == []
+    assert queue() == []
 
 
 def test_secret_is_read_once_and_cached(handler, context, monkeypatch):
@@ -297,57 +335,182 @@ def test_secret_is_read_once_and_cached(handler, context, monkeypatch):
     assert [name for name, _ in calls] == [handler.os.environ[names.GITHUB_SECRET_ENV]] * 2
 
 
-# --- the asynchronous path ------------------------------------------------------------------------
+# --- a secret that cannot verify anything ---------------------------------------------------------
 
 
-def test_async_path_records_the_delivery_summary(handler, aws, context):
+def sign_empty(body: bytes, timestamp: str) -> dict[str, str]:
+    """Both providers' signature headers computed with an empty key: anyone can make these."""
+    return {
+        "x-hub-signature-256": "sha256=" + hmac.new(b"", body, hashlib.sha256).hexdigest(),
+        "x-slack-signature": "v0=" + hmac.new(b"", f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest(),
+        "x-slack-request-timestamp": timestamp,
+    }
+
+
+def test_a_request_signed_with_an_empty_key_never_verifies():
+    body, timestamp = json.dumps(SLACK_EVENT).encode(), "1800000000"
+    headers = sign_empty(body, timestamp)
+    assert github_problem(body, headers, b"") is not None
+    assert slack_problem(body, headers, b"", float(timestamp)) is not None
+    # The same headers made with a real key do verify: what fails above is the empty key alone.
+    real = {"x-hub-signature-256": github_signature(body), "x-slack-signature": slack_signature(body, timestamp), "x-slack-request-timestamp": timestamp}
+    assert github_problem(body, real, GITHUB_SECRET.encode()) is None
+    assert slack_problem(body, real, SLACK_SECRET.encode(), float(timestamp)) is None
+
+
+def unavailable(response: dict) -> None:
+    """A clear 5xx: JSON in the project's error shape, serialisable as Lambda sends it."""
+    assert response["statusCode"] == 503, response
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert json.loads(response["body"])["error"] == "SECRET_UNAVAILABLE"
+    as_lambda_serialises(response)
+
+
+@pytest.mark.parametrize("provider", ["github", "slack"])
+def test_an_empty_secret_fails_closed_even_for_a_request_signed_with_the_empty_key(handler, context, monkeypatch, queue, provider):
+    monkeypatch.setattr(handler.aws, "get_secret", lambda name, max_age: "")
+    body = json.dumps(SLACK_EVENT).encode()
+    event = function_url("POST", f"/{provider}", body, headers={**sign_empty(body, str(int(time.time()))), "x-github-delivery": "d", "x-github-event": "push"})
+    unavailable(handler.main(event, context))
+    assert queue() == []
+
+
+@pytest.mark.parametrize("failure", ["deleted", "no-variable", "access-denied"])
+def test_a_secret_that_cannot_be_read_fails_closed_with_a_clear_503(handler, context, monkeypatch, empty_aws, queue, failure):
+    if failure == "deleted":
+        empty_aws.client("secretsmanager").delete_secret(SecretId=os.environ[names.GITHUB_SECRET_ENV], ForceDeleteWithoutRecovery=True)
+    elif failure == "no-variable":
+        monkeypatch.delenv(names.GITHUB_SECRET_ENV)
+    else:
+        from botocore.exceptions import ClientError
+
+        def denied(name, **kwargs):
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "GetSecretValue")
+
+        monkeypatch.setattr(parameters, "get_secret", denied)
+    unavailable(handler.main(github_event(json.dumps(PUSH).encode()), context))
+    assert queue() == []
+
+
+# --- the SQS path ----------------------------------------------------------------------------------
+
+
+def test_sqs_path_records_the_delivery_summary(handler, aws, context, queue):
     handler.main(github_event(json.dumps({**PUSH, "action": None}).encode()), context)
-    (invoke,) = handler.lambda_client
-    assert run_async(handler, invoke) is None
+    (message,) = queue()
+    _, response = run_slow(handler, message)
+    assert response == {"batchItemFailures": []}
     item = aws.get_item(Key={"delivery_id": "github#72d3162e-cc78-11e3-81ab-4c9367dc0958"})["Item"]
     assert (item["provider"], item["event_type"], item["repository"], item["sender"], item["item_count"]) == ("github", "push", "octo-org/octo-repo", "octocat", 3)
-    assert handler.lambda_client == [invoke], "the async path must never invoke itself"
+    assert queue() == [], "the SQS path never hands anything off again"
 
 
-def test_duplicate_delivery_is_processed_once(handler, aws, context, monkeypatch):
+def test_duplicate_delivery_is_processed_once(handler, aws, context, monkeypatch, queue):
     body = json.dumps(PUSH).encode()
     handler.main(github_event(body), context)
     handler.main(github_event(body), context)  # GitHub redelivers with the same delivery id
-    first, second = handler.lambda_client
+    first, second = queue()
     runs = []
     real = handler.summarize
     monkeypatch.setattr(handler, "summarize", lambda delivery: runs.append(delivery.delivery_id) or real(delivery))
-    run_async(handler, first)
-    run_async(handler, second)
+    run_slow(handler, first)
+    run_slow(handler, second)
     assert runs == ["72d3162e-cc78-11e3-81ab-4c9367dc0958"]
     assert aws.scan()["Count"] == 1
 
 
-def test_failing_work_raises_so_lambda_retries_then_hands_it_on(handler, aws, context, monkeypatch):
-    handler.main(github_event(json.dumps(PUSH).encode()), context)
-    (invoke,) = handler.lambda_client
+def test_failing_work_is_a_batch_item_failure_and_its_retry_succeeds(handler, aws, context, monkeypatch, queue):
+    handler.main(github_event(json.dumps(PUSH).encode(), delivery="bad"), context)
+    handler.main(github_event(json.dumps(PUSH).encode(), delivery="good"), context)
+    bad, good = queue()
+    real = handler.summarize
 
     def broken(delivery):
-        raise RuntimeError("downstream unavailable")
+        if delivery.delivery_id == "bad":
+            raise RuntimeError("downstream unavailable")
+        return real(delivery)
 
     monkeypatch.setattr(handler, "summarize", broken)
-    with pytest.raises(RuntimeError, match="downstream unavailable"):
-        run_async(handler, invoke)
-    assert aws.scan()["Count"] == 0
-    monkeypatch.setattr(handler, "summarize", summarize)
-    run_async(handler, invoke)  # Lambda's retry of the same event succeeds: the failure was not recorded as done
+    event, response = run_slow(handler, bad, good)
+    # Only the failed message is reported: SQS receives it again, and after maxReceiveCount moves it to the DLQ.
+    assert failed_ids(response) == [event["Records"][0]["messageId"]]
+    assert [i["delivery_id"] for i in aws.scan()["Items"]] == ["github#good"]
+    monkeypatch.setattr(handler, "summarize", real)
+    _, response = run_slow(handler, bad)  # the next receive succeeds: the failure was not recorded as done
+    assert response == {"batchItemFailures": []} and aws.scan()["Count"] == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        "[]",
+        json.dumps({"provider": "github", "delivery_id": "x", "event_type": "push"}),  # no payload nor claim check
+        json.dumps({"provider": "github", "delivery_id": "x", "event_type": "push", "payload": {}, "payload_key": "payloads/github/k.json"}),
+        json.dumps({"provider": "github", "delivery_id": "x", "event_type": "push", "payload_key": "elsewhere/k.json"}),
+        json.dumps({"provider": "github", "delivery_id": "x", "event_type": "push", "payload_key": "payloads/github/gone.json"}),
+    ],
+    ids=["not-json", "not-an-object", "no-payload", "both", "key-outside-the-prefix", "claim-check-gone"],
+)
+def test_a_message_that_is_not_a_hand_off_fails_alone_and_is_not_dropped(handler, aws, context, queue, body):
+    handler.main(github_event(json.dumps(PUSH).encode()), context)
+    (good,) = queue()
+    event, response = run_slow(handler, body, good)
+    assert failed_ids(response) == [event["Records"][0]["messageId"]]  # kept on the queue, then the DLQ
     assert aws.scan()["Count"] == 1
+
+
+def test_a_batch_in_which_every_message_fails_reports_each_without_raising(handler, context):
+    event, response = run_slow(handler, "{", "[]")
+    assert failed_ids(response) == [r["messageId"] for r in event["Records"]]
+
+
+# --- payloads too large for a message: the claim check ----------------------------------------------
+
+
+def test_a_payload_too_large_for_a_message_goes_through_s3(handler, aws, context, empty_aws, queue):
+    commits = [{"id": f"{i:040x}"} for i in range(60)]
+    payload = {**PUSH, "commits": commits}
+    body = json.dumps(payload).encode()
+    assert HANDOFF_MAX_BYTES < len(body) <= MAX_BODY_BYTES
+    assert handler.main(github_event(body), context)["statusCode"] == 200
+    (message,) = queue()
+    handoff = json.loads(message)
+    assert "payload" not in handoff and len(message) <= HANDOFF_MAX_BYTES
+    assert handoff["payload_key"] == f"{names.PAYLOADS_PREFIX}github/{context.aws_request_id}.json"
+    stored = empty_aws.client("s3").get_object(Bucket=BUCKET, Key=handoff["payload_key"])["Body"].read()
+    assert json.loads(stored) == payload
+    _, response = run_slow(handler, message)
+    assert response == {"batchItemFailures": []}
+    item = aws.get_item(Key={"delivery_id": "github#72d3162e-cc78-11e3-81ab-4c9367dc0958"})["Item"]
+    assert item["item_count"] == 60
+
+
+def test_a_payload_that_fits_a_message_does_not_touch_s3(handler, context, empty_aws, queue):
+    assert handler.main(github_event(json.dumps(PUSH).encode()), context)["statusCode"] == 200
+    assert "payload" in json.loads(queue()[0])
+    assert empty_aws.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+# --- which path an event takes --------------------------------------------------------------------
+
+
+SQS_RECORD = sqs("{}")["Records"][0]
 
 
 @pytest.mark.parametrize(
     "event",
     [
         {},
-        {"webhook_delivery": {"provider": "github"}, "requestContext": {}},
-        {"webhook_delivery": "not a dict"},
+        {"Records": []},
+        {"Records": [{**SQS_RECORD, "eventSource": "aws:s3"}]},
+        {"Records": [SQS_RECORD, "not a record"]},
+        {"Records": [SQS_RECORD], "requestContext": {}},
         {"body": "{}", "headers": {}},
-        {"requestContext": {"http": "not a dict"}, "webhook_delivery": {}},
+        {"requestContext": {"http": "not a dict"}, "Records": [SQS_RECORD]},
+        [SQS_RECORD],
     ],
+    ids=["empty", "no-records", "s3-records", "a-non-record", "sqs-with-request-context", "body-only", "http-not-a-dict", "a-list"],
 )
 def test_event_of_no_known_shape_raises_and_is_not_processed(handler, aws, context, event):
     with pytest.raises(ValueError):
@@ -355,12 +518,13 @@ def test_event_of_no_known_shape_raises_and_is_not_processed(handler, aws, conte
     assert aws.scan()["Count"] == 0
 
 
-def test_url_request_carrying_the_internal_key_is_still_an_http_request(handler, aws, context):
+def test_url_request_carrying_sqs_records_is_still_an_http_request(handler, aws, context, queue):
     # Whatever a caller puts in a request, a URL event has requestContext.http: it takes the HTTP path.
-    event = function_url("POST", "/github", json.dumps({"webhook_delivery": {"provider": "github", "delivery_id": "x", "event_type": "push", "payload": {}}}).encode())
-    event["webhook_delivery"] = {"provider": "github", "delivery_id": "x", "event_type": "push", "payload": {}}
+    handoff = {"provider": "github", "delivery_id": "x", "event_type": "push", "payload": {}}
+    event = function_url("POST", "/github", json.dumps(sqs(json.dumps(handoff))).encode())
+    event["Records"] = sqs(json.dumps(handoff))["Records"]
     rejected(handler.main(event, context), 401)
-    assert aws.scan()["Count"] == 0 and handler.lambda_client == []
+    assert aws.scan()["Count"] == 0 and queue() == []
 
 
 def test_summary_of_a_slack_interaction():
@@ -368,10 +532,16 @@ def test_summary_of_a_slack_interaction():
     assert (summary.channel, summary.sender, summary.action, summary.item_count) == ("C1", "U1", "approve", 2)
 
 
-@given(payload=st.dictionaries(st.text(max_size=8), st.recursive(st.none() | st.text() | st.integers(), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=5)), provider=st.sampled_from(["github", "slack"]))
-@fuzz_settings
-def test_summary_never_fails_on_an_odd_payload(payload, provider):
-    assert summarize(Delivery(provider=provider, delivery_id="d", event_type="e", payload=payload)).provider == provider
+# Any code point a JSON escape can spell, lone surrogates included ("\ud800" parses to one), with
+# the surrogates drawn often: they are the code points UTF-8 cannot carry. Joined from a list:
+# `st.text` leaves surrogates out whatever its alphabet.
+any_char = st.characters(exclude_categories=()) | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, exclude_categories=())
+any_text = st.lists(any_char, min_size=1, max_size=12).map("".join)
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | any_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(any_text, children, max_size=3),
+    max_leaves=8,
+)
 
 
 # --- properties ----------------------------------------------------------------------------------
@@ -396,24 +566,22 @@ NOW = 1_800_000_000
 
 @fuzz_settings
 @given(data=st.data())
-def test_no_mutation_of_a_signed_slack_request_verifies(handler, data, monkeypatch):
+def test_no_mutation_of_a_signed_slack_request_verifies(handler, data, monkeypatch, no_hand_off):
     monkeypatch.setattr(handler, "clock", lambda: NOW)
     original = json.dumps(SLACK_EVENT).encode()
     timestamp = str(NOW - 30)
     body, signature, ts = data.draw(tampered(original, slack_signature(original, timestamp), timestamp))
     event = function_url("POST", "/slack", headers={"x-slack-signature": signature, "x-slack-request-timestamp": ts}, body=body, base64_body=True)
     rejected(handler.main(event, LambdaContext()), 401)
-    assert handler.lambda_client == []
 
 
 @fuzz_settings
 @given(data=st.data())
-def test_no_mutation_of_a_signed_github_request_verifies(handler, data):
+def test_no_mutation_of_a_signed_github_request_verifies(handler, data, no_hand_off):
     original = json.dumps(PUSH).encode()
     body, signature, _ = data.draw(tampered(original, github_signature(original)))
     event = function_url("POST", "/github", body, headers={"x-hub-signature-256": signature, "x-github-delivery": "d", "x-github-event": "push"}, base64_body=True)
     rejected(handler.main(event, LambdaContext()), 401)
-    assert handler.lambda_client == []
 
 
 @fuzz_settings
@@ -421,9 +589,93 @@ def test_no_mutation_of_a_signed_github_request_verifies(handler, data):
     path=st.sampled_from(["/github", "/slack", "/", "/other"]),
     method=st.sampled_from(["POST", "GET", "PUT"]),
     body=request_bodies(valid=SLACK_EVENT),
-    headers=st.dictionaries(st.sampled_from(["x-hub-signature-256", "x-slack-signature", "x-slack-request-timestamp", "x-github-delivery", "x-github-event"]), st.text(max_size=80)),
+    headers=st.dictionaries(
+        st.sampled_from(["x-hub-signature-256", "x-slack-signature", "x-slack-request-timestamp", "x-github-delivery", "x-github-event"]),
+        st.lists(any_char, max_size=80).map("".join),  # any code point, lone surrogates included
+    ),
 )
-def test_no_request_makes_the_webhook_fail(handler, path, method, body, headers):
+def test_no_request_makes_the_webhook_fail(handler, path, method, body, headers, no_hand_off):
     event = body.apply_to(function_url(method, path, headers=headers), header="content-type")
-    assert_client_safe(handler.main(event, LambdaContext()))
-    assert handler.lambda_client == []
+    response = handler.main(event, LambdaContext())
+    assert_client_safe(response)
+    as_lambda_serialises(response)
+
+
+# --- the whole of what JSON can carry ------------------------------------------------------------
+
+@st.composite
+def signed_deliveries(draw) -> dict:
+    """A correctly signed request whose JSON strings, ids and (GitHub) headers may hold any code point."""
+    kind = draw(st.sampled_from(["github", "url_verification", "event_callback", "block_actions"]))
+    if kind == "github":
+        document = {**PUSH, "action": draw(any_text), "repository": {"full_name": draw(any_text)}, "sender": {"login": draw(any_json)}, "extra": draw(any_json)}
+        return github_event(json.dumps(document).encode(), event=draw(any_text), delivery=draw(any_text))
+    if kind == "url_verification":
+        document = {"type": kind, "token": draw(any_text), "challenge": draw(any_text)}
+    elif kind == "event_callback":
+        event = {"type": draw(any_text), "channel": draw(any_text), "user": draw(any_text), "subtype": draw(any_json)}
+        document = {"type": kind, "event_id": draw(any_text), "event": event, "extra": draw(any_json)}
+    else:
+        actions = draw(st.lists(st.fixed_dictionaries({"action_id": any_text}), max_size=2))
+        document = {"type": kind, "trigger_id": draw(any_text), "channel": {"id": draw(any_text)}, "user": {"id": draw(any_json)}, "actions": actions}
+    # json.dumps writes ASCII: every other code point as a \uXXXX escape, as a sender may.
+    return slack_event(json.dumps(document).encode(), timestamp=str(NOW - 1))
+
+
+def utf8_storable(value: object) -> None:
+    """What DynamoDB stores is UTF-8: every string in `value` must encode (moto does not check)."""
+    json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+
+
+@fuzz_settings
+@given(event=signed_deliveries())
+def test_any_code_point_in_a_signed_delivery_gets_a_serialisable_answer_and_a_storable_hand_off(handler, monkeypatch, event):
+    monkeypatch.setattr(handler, "clock", lambda: NOW)
+    handed = []
+    monkeypatch.setattr(handler, "_hand_off", lambda delivery, context: handed.append(delivery))
+    response = handler.main(event, LambdaContext())
+    as_lambda_serialises(response)
+    if response["headers"]["Content-Type"] == "text/plain":  # Slack's url_verification, answered with the challenge
+        assert response["statusCode"] == 200
+    else:
+        assert_client_safe(response)
+    for delivery in handed:  # its ids become table keys
+        utf8_storable([delivery.provider, delivery.delivery_id, delivery.event_type])
+
+
+# Every field a summary reads, for either provider, each any JSON value.
+summarized_payloads = st.fixed_dictionaries(
+    {},
+    optional={
+        "action": any_json,
+        "repository": st.fixed_dictionaries({"full_name": any_json}),
+        "sender": st.fixed_dictionaries({"login": any_json}),
+        "commits": any_json,
+        "event": st.fixed_dictionaries({}, optional={"subtype": any_json, "channel": any_json, "user": any_json}),
+        "actions": st.lists(st.fixed_dictionaries({"action_id": any_json}), max_size=2),
+        "channel": st.fixed_dictionaries({"id": any_json}),
+        "user": st.fixed_dictionaries({"id": any_json}),
+    },
+)
+
+
+@settings(fuzz_settings, max_examples=100)
+@given(payload=summarized_payloads, provider=st.sampled_from(["github", "slack"]))
+def test_the_summary_of_any_payload_never_fails_and_is_storable(payload, provider):
+    summary = summarize(Delivery(provider=provider, delivery_id="d", event_type="e", payload=payload))
+    assert summary.provider == provider
+    utf8_storable(summary.model_dump())
+
+
+def test_a_delivery_holding_lone_surrogates_is_accepted_processed_and_stored(handler, aws, context, queue):
+    # One example end to end through moto: escapes that parse to lone surrogates in every summarized field.
+    payload = {**PUSH, "action": "\udc00x", "repository": {"full_name": "octo/\ud800"}, "sender": {"login": "\udfff"}}
+    response = handler.main(github_event(json.dumps(payload).encode(), delivery="d-1"), context)
+    assert response["statusCode"] == 200
+    as_lambda_serialises(response)
+    (message,) = queue()
+    _, outcome = run_slow(handler, message)
+    assert outcome == {"batchItemFailures": []}
+    item = aws.get_item(Key={"delivery_id": "github#d-1"})["Item"]
+    utf8_storable(item)
+    assert (item["repository"], item["sender"], item["action"]) == ("octo/?", "?", "?x")

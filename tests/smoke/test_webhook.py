@@ -1,5 +1,5 @@
-"""Webhook: a signed delivery POSTed to the function URL is answered at once and processed by
-the function's own asynchronous invocation; a bad signature is a 401."""
+"""Webhook: a signed delivery POSTed to the function URL is answered at once, handed to the
+function's own queue and processed by the same function from it; a bad signature is a 401."""
 
 from __future__ import annotations
 

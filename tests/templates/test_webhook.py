@@ -1,15 +1,20 @@
-"""Webhook: what makes the self-invoking webhook correct, beyond the snapshot."""
+"""Webhook: what makes the webhook correct, beyond the snapshot.
+
+The URL path verifies and hands the delivery to the function's own queue; the same function
+consumes that queue through a mapping whose MaximumConcurrency caps the slow path alone, so a burst
+of slow work cannot take the execution slots the URL needs (and nothing is reserved by default).
+"""
 
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from aws_cdk import App, Duration
 from aws_cdk.assertions import Template
 
-from stacks.webhook import WebhookStack
+from queue_redrive import names as redrive_names
+from stacks.webhook import FUNCTION_URL_PAYLOAD_BYTES, SQS_MAX_MESSAGE_BYTES, WebhookStack
 from tests.conftest import cdk_context
 from tests.templates.helpers import as_list, construct_resource, policy_statements, resources
 from webhook import names
@@ -20,64 +25,151 @@ def raw(templates) -> dict:
     return templates["Webhook"]
 
 
-
 @pytest.fixture(scope="module")
 def function(raw) -> tuple[str, dict]:
     return construct_resource(raw, "AWS::Lambda::Function", "WebhookFunction")
 
 
-def _own_arn(function_name: dict) -> dict:
-    """The ARN a function named `function_name` has, as CloudFormation would join it."""
-    (separator, parts) = function_name["Fn::Join"]
-    assert separator == ""
-    return {
-        "Fn::Join": [
-            "",
-            ["arn:", {"Ref": "AWS::Partition"}, ":lambda:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":function:", *parts],
-        ]
-    }
+@pytest.fixture(scope="module")
+def queue(raw) -> tuple[str, dict]:
+    return construct_resource(raw, "AWS::SQS::Queue", "WebhookQueue")
 
 
-def _references(value: object) -> set[str]:
-    """Logical ids a template value points at with Ref or Fn::GetAtt (pseudo parameters aside)."""
-    text = json.dumps(value)
-    refs = set(re.findall(r'"Ref": "([A-Za-z0-9]+)"', text)) | set(re.findall(r'"Fn::GetAtt": \["([A-Za-z0-9]+)"', text))
-    return {r for r in refs if not r.startswith("AWS")}
+@pytest.fixture(scope="module")
+def mapping(raw) -> dict:
+    (only,) = resources(raw, "AWS::Lambda::EventSourceMapping").values()
+    return only["Properties"]
 
 
-def test_the_function_name_is_derived_from_the_stack_not_from_itself(function):
+
+def function_statements(raw: dict, function: tuple[str, dict]) -> list[dict]:
+    """Every statement of every policy attached to the function's role."""
+    role_id = function[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in resources(raw, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def alarms_on(raw: dict, metric: str, dimension_value: dict) -> list[dict]:
+    return [
+        a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == metric and a["Properties"]["Dimensions"][0]["Value"] == dimension_value
+    ]
+
+
+def test_the_function_name_is_derived_from_the_stack(function):
     _, fn = function
-    name = fn["Properties"]["FunctionName"]
-    assert name == {"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-webhook"]]}
+    assert fn["Properties"]["FunctionName"] == {"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-webhook"]]}
 
 
-def test_the_function_may_invoke_itself_and_nothing_else(raw, function):
-    function_id, fn = function
-    invokes = [(where, s) for where, s in policy_statements(raw) if any(a.startswith("lambda:") for a in as_list(s["Action"]))]
-    assert len(invokes) == 1, invokes
-    ((_, statement),) = invokes
-    assert as_list(statement["Action"]) == ["lambda:InvokeFunction"]
-    assert statement["Effect"] == "Allow" and "Condition" not in statement
-    # Its own unqualified ARN (the handler invokes context.invoked_function_arn; no alias or version
-    # is published), built from the name, so the policy needs no reference to the function.
-    assert statement["Resource"] == _own_arn(fn["Properties"]["FunctionName"])
-    assert function_id not in _references(statement)
+# --- the slow path cannot starve the URL ----------------------------------------------------------
 
 
-def test_no_circular_dependency_the_role_policy_does_not_depend_on_the_function(raw, function):
-    function_id, fn = function
-    for lid, policy in resources(raw, "AWS::IAM::Policy").items():
-        assert function_id not in _references(policy), f"{lid} depends on the function that depends on it"
-    assert set(fn.get("DependsOn", [])) >= {construct_resource(raw, "AWS::IAM::Policy", "WebhookFunctionRoleDefaultPolicy")[0]}
+def test_nothing_is_reserved_by_default_so_a_new_account_can_deploy_it(function):
+    # A new account's quota is 10, all of which must stay unreserved: any reservation fails the deploy.
+    assert "ReservedConcurrentExecutions" not in function[1]["Properties"]
 
 
-def test_grant_invoke_on_itself_would_be_a_cycle():
-    # Why the stack builds the ARN: the documented mistake fails the synth (DESIGN.md).
-    app = App(context=cdk_context())
-    stack = WebhookStack(app, "CycleProbe")
-    stack.function.grant_invoke(stack.function)
-    with pytest.raises(Exception, match="(?i)cycl"):
-        app.synth()
+def test_the_same_function_consumes_its_queue_at_a_capped_concurrency_with_batch_item_failures(function, queue, mapping):
+    function_id, _ = function
+    queue_id, _ = queue
+    assert mapping["FunctionName"] == {"Ref": function_id}
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    # The one cap that reserves nothing and caps the slow path alone. The default leaves half of a
+    # new account's 10 executions to the URL path and everything else.
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 1  # the slow work may take minutes: one delivery an invocation
+
+
+def test_the_function_no_longer_invokes_anything_asynchronously(raw, function):
+    # The old hand-off, InvocationType=Event, shared the function's concurrency with the URL with no cap of its own.
+    assert not any(a.startswith("lambda:") for s in function_statements(raw, function) for a in as_list(s["Action"]))
+    assert resources(raw, "AWS::Lambda::EventInvokeConfig") == {}
+    assert "DeadLetterConfig" not in function[1]["Properties"]
+
+
+def test_the_url_path_reaches_the_slow_path_only_through_the_queue(raw, function, queue):
+    # The only event source is the stack's own queue, and only the function may send to it: a
+    # request to the URL (always requestContext.http) never has the SQS event's shape.
+    function_id, _ = function
+    queue_id, _ = queue
+    assert [m["Properties"]["EventSourceArn"] for m in resources(raw, "AWS::Lambda::EventSourceMapping").values()] == [{"Fn::GetAtt": [queue_id, "Arn"]}]
+    senders = [
+        (where, s) for where, s in policy_statements(raw)
+        if "sqs:SendMessage" in as_list(s["Action"]) and {"Fn::GetAtt": [queue_id, "Arn"]} in as_list(s["Resource"])
+    ]
+    assert [where for where, _ in senders] == [construct_resource(raw, "AWS::IAM::Policy", "WebhookFunctionRoleDefaultPolicy")[0]]
+    (policy,) = [p for p in resources(raw, "AWS::SQS::QueuePolicy").values() if {"Ref": queue_id} in p["Properties"]["Queues"]]
+    assert all(s["Effect"] == "Deny" for s in policy["Properties"]["PolicyDocument"]["Statement"])  # TLS only, grants nothing
+    variables = function[1]["Properties"]["Environment"]["Variables"]
+    assert variables[names.WORK_QUEUE_URL_ENV] == {"Ref": queue_id}
+
+
+def test_the_queue_follows_the_rules_for_a_lambda_consumer(raw, function, queue):
+    _, fn = function
+    _, q = queue
+    props = q["Properties"]
+    assert props["VisibilityTimeout"] >= 6 * fn["Properties"]["Timeout"]
+    assert props["RedrivePolicy"]["maxReceiveCount"] >= 3
+    dlq_id, dlq = construct_resource(raw, "AWS::SQS::Queue", "WebhookDLQ")
+    assert props["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert dlq["Properties"]["MessageRetentionPeriod"] > props["MessageRetentionPeriod"]
+    for queue_id in (dlq_id,):
+        watched = alarms_on(raw, "ApproximateNumberOfMessagesVisible", {"Fn::GetAtt": [queue_id, "QueueName"]})
+        assert [(a["Threshold"], a["ComparisonOperator"]) for a in watched] == [(1, "GreaterThanOrEqualToThreshold")]
+    assert props.get("SqsManagedSseEnabled") is True
+
+
+def test_a_slow_path_falling_behind_and_a_refused_delivery_are_alarmed(raw, function, queue):
+    function_id, _ = function
+    queue_id, _ = queue
+    (backlog,) = alarms_on(raw, "ApproximateAgeOfOldestMessage", {"Fn::GetAtt": [queue_id, "QueueName"]})
+    assert backlog["Threshold"] == 15 * 60
+    (refused,) = alarms_on(raw, "Url5xxCount", {"Ref": function_id})
+    assert (refused["Threshold"], refused["Statistic"]) == (1, "Sum")
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_failure_signals_are_alarmed(raw, metric):
+    assert len([a for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]) == 1
+
+
+# --- payload sizes ----------------------------------------------------------------------------------
+
+
+def test_bodies_are_accepted_up_to_the_function_urls_limit_and_the_hand_off_up_to_sqss(function, queue):
+    variables = function[1]["Properties"]["Environment"]["Variables"]
+    assert variables[names.MAX_BODY_BYTES_ENV] == str(FUNCTION_URL_PAYLOAD_BYTES) == str(6 * 1024 * 1024)
+    assert variables[names.HANDOFF_MAX_BYTES_ENV] == str(queue[1]["Properties"]["MaximumMessageSize"]) == str(SQS_MAX_MESSAGE_BYTES) == "1048576"
+
+
+def test_claim_checks_go_to_a_private_bucket_and_outlive_every_message_that_points_at_them(raw, function):
+    bucket_id, bucket = construct_resource(raw, "AWS::S3::Bucket", "PayloadsBucket")
+    props = bucket["Properties"]
+    assert function[1]["Properties"]["Environment"]["Variables"][names.PAYLOADS_BUCKET_ENV] == props["BucketName"]
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    _, dlq = construct_resource(raw, "AWS::SQS::Queue", "WebhookDLQ")
+    # A message lives at most the DLQ's retention from its first enqueue; its payload must still be there.
+    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] * 86400 > dlq["Properties"]["MessageRetentionPeriod"]
+    assert rule["ExpirationInDays"] <= 31, "kept days, not forever"
+    assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert bucket["DeletionPolicy"] == "Delete"
+    assert {"Key": "aws-cdk:auto-delete-objects", "Value": "true"} in props["Tags"]  # emptied on destroy
+
+
+def test_the_function_reads_and_writes_claim_checks_under_their_prefix_only(raw, function):
+    s3 = [s for s in function_statements(raw, function) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    by_action = {a: json.dumps(s["Resource"]) for s in s3 for a in as_list(s["Action"])}
+    assert set(by_action) == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert by_action["s3:GetObject"].endswith(f'"/{names.PAYLOADS_PREFIX}*"]]}}') and by_action["s3:PutObject"] == by_action["s3:GetObject"]
+    assert not by_action["s3:ListBucket"].endswith('*"]]}')
+
+
+# --- the URL, secrets and tables ----------------------------------------------------------------
 
 
 def test_the_url_is_public_because_the_handler_verifies_signatures(raw, function):
@@ -122,7 +214,7 @@ def test_tables_are_scoped_deliveries_write_only(raw, function):
     assert variables[names.IDEMPOTENCY_TABLE_ENV] == {"Ref": idempotency_id}
     assert idempotency["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
     by_table = {}
-    for _, statement in policy_statements(raw):
+    for statement in function_statements(raw, function):
         if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
             (resource,) = as_list(statement["Resource"])
             by_table[resource["Fn::GetAtt"][0]] = set(as_list(statement["Action"]))
@@ -131,39 +223,35 @@ def test_tables_are_scoped_deliveries_write_only(raw, function):
     assert set(by_table) == {deliveries_id, idempotency_id}
 
 
-def test_the_slow_path_retries_then_reaches_an_alarmed_failure_destination_and_dlq(raw, function):
-    function_id, fn = function
-    (config,) = resources(raw, "AWS::Lambda::EventInvokeConfig").values()
-    props = config["Properties"]
-    assert props["FunctionName"] == {"Ref": function_id} and props["Qualifier"] == "$LATEST"
-    assert (props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"]) == (2, 6 * 3600)
-    failures_id, _ = construct_resource(raw, "AWS::SQS::Queue", "WebhookFailures")
-    dlq_id, _ = construct_resource(raw, "AWS::SQS::Queue", "WebhookDLQ")
-    assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}}}
-    assert fn["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
-    for queue_id in (failures_id, dlq_id):
-        watched = [
-            a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
-            if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
-            and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
-        ]
-        assert [(a["Threshold"], a["ComparisonOperator"]) for a in watched] == [(1, "GreaterThanOrEqualToThreshold")]
-
-
-def test_no_concurrency_is_reserved_by_default_so_a_new_account_can_deploy_it(function):
-    # A new account's quota is 10, all of which Lambda keeps unreserved: any reservation fails the deploy.
-    assert "ReservedConcurrentExecutions" not in function[1]["Properties"]
+# --- props ----------------------------------------------------------------------------------------
 
 
 def test_stack_props_reach_the_template():
     app = App(context=cdk_context())
-    stack = WebhookStack(app, "Tuned", reserved_concurrency=3, retry_attempts=0, max_event_age=Duration.minutes(30), max_body_bytes=1024)
+    stack = WebhookStack(app, "Tuned", reserved_concurrency=8, max_concurrency=3, batch_size=2, max_receive_count=4, function_timeout=Duration.minutes(2), max_body_bytes=1024)
     template = Template.from_stack(stack)
     (fn,) = [f for lid, f in template.find_resources("AWS::Lambda::Function").items() if lid.startswith("WebhookFunction")]
-    assert fn["Properties"]["ReservedConcurrentExecutions"] == 3
+    assert fn["Properties"]["ReservedConcurrentExecutions"] == 8
     assert fn["Properties"]["Environment"]["Variables"][names.MAX_BODY_BYTES_ENV] == "1024"
-    (config,) = template.find_resources("AWS::Lambda::EventInvokeConfig").values()
-    assert (config["Properties"]["MaximumRetryAttempts"], config["Properties"]["MaximumEventAgeInSeconds"]) == (0, 1800)
+    (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
+    assert (mapping["Properties"]["ScalingConfig"], mapping["Properties"]["BatchSize"]) == ({"MaximumConcurrency": 3}, 2)
+    (queue,) = [q for lid, q in template.find_resources("AWS::SQS::Queue").items() if lid.startswith("WebhookQueue")]
+    assert (queue["Properties"]["VisibilityTimeout"], queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]) == (720, 4)
+
+
+@pytest.mark.parametrize(
+    "props, problem",
+    [
+        ({"reserved_concurrency": 5, "max_concurrency": 5}, "below reserved_concurrency"),
+        ({"max_concurrency": 1}, "at least 2"),
+        ({"max_receive_count": 2}, "at least 3"),
+        ({"max_body_bytes": FUNCTION_URL_PAYLOAD_BYTES + 1}, "Function URL"),
+    ],
+    ids=["slow-path-takes-every-reserved-slot", "below-sqs-minimum", "too-few-receives", "over-the-url-limit"],
+)
+def test_props_that_would_starve_the_url_or_break_aws_rules_are_refused(props, problem):
+    with pytest.raises(ValueError, match=problem):
+        WebhookStack(App(context=cdk_context()), "Refused", **props)
 
 
 def test_a_stack_name_too_long_for_the_function_name_is_refused():
@@ -171,18 +259,19 @@ def test_a_stack_name_too_long_for_the_function_name_is_refused():
         WebhookStack(App(context=cdk_context()), "W" * 60)
 
 
-@pytest.mark.parametrize("metric", ["Errors", "Throttles", "DeadLetterErrors", "DestinationDeliveryFailures"])
-def test_failure_signals_are_alarmed(raw, metric):
-    assert len([a for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]) == 1
-
-
-def test_outputs_name_every_entry_point(raw):
+def test_outputs_name_every_entry_point_and_the_queues_under_the_names_redrive_reads(raw, queue):
     assert {
         names.FUNCTION_URL_OUTPUT,
         names.FUNCTION_NAME_OUTPUT,
         names.DELIVERIES_TABLE_NAME_OUTPUT,
         names.GITHUB_SECRET_ARN_OUTPUT,
         names.SLACK_SECRET_ARN_OUTPUT,
-        names.FAILURES_QUEUE_URL_OUTPUT,
+        names.QUEUE_URL_OUTPUT,
         names.DEAD_LETTER_QUEUE_URL_OUTPUT,
+        names.PAYLOADS_BUCKET_OUTPUT,
     } <= set(raw["Outputs"])
+    # `make redrive STACK=Webhook`: scripts/redrive.py reads these two outputs by QueueRedrive's names.
+    queue_id, _ = queue
+    dlq_id, _ = construct_resource(raw, "AWS::SQS::Queue", "WebhookDLQ")
+    assert raw["Outputs"][redrive_names.QUEUE_ARN_OUTPUT]["Value"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert raw["Outputs"][redrive_names.DEAD_LETTER_QUEUE_ARN_OUTPUT]["Value"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
