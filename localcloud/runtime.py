@@ -22,10 +22,12 @@ process's environment, not the function's (contextvars do not flow into new thre
 from __future__ import annotations
 
 import contextvars
+import decimal
 import importlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -195,6 +197,37 @@ def forget_powertools_providers() -> None:
     DEFAULT_PROVIDERS.clear()
 
 
+# A Decimal goes out as its own digits (the runtime writes it as raw JSON): marked while encoding.
+_DECIMAL = re.compile(r'"\\u0000decimal:([^"\\]*)\\u0000"')
+
+
+def marshal_response(result: Any) -> tuple[str, bool]:
+    """A handler's return value as the Lambda Python runtime sends it: (payload, errored).
+
+    The runtime (awslambdaric's LambdaMarshaller, python3.12 and later) encodes the value as JSON
+    with ensure_ascii=False (characters as they are, not \\u escapes), NaN allowed, a Decimal as
+    its number, then posts it as UTF-8. A value JSON cannot carry (a set, bytes) is its
+    Runtime.MarshalError. A string with a lone surrogate encodes to JSON but not to UTF-8, and that
+    exception escapes the runtime's loop: the process exits and the invocation fails
+    (Runtime.ExitError). Either way the caller sees a failed invocation (API Gateway: 502).
+    """
+
+    def default(value: Any) -> Any:
+        if isinstance(value, decimal.Decimal):
+            return float("nan") if value.is_nan() else f"\0decimal:{value}\0"
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    try:
+        text = _DECIMAL.sub(r"\1", json.dumps(result, ensure_ascii=False, allow_nan=True, default=default))
+    except (TypeError, ValueError, RecursionError) as error:
+        return json.dumps({"errorMessage": f"Unable to marshal response: {error}", "errorType": "Runtime.MarshalError"}), True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return json.dumps({"errorMessage": f"Runtime exited with error: {error}", "errorType": "Runtime.ExitError"}), True
+    return text, False
+
+
 def _owned_by(packages: set[str], name: str) -> bool:
     return name.split(".", 1)[0] in packages
 
@@ -342,7 +375,7 @@ class Runtime:
         with function_environment(variables), self._own_session(function):
             try:
                 handler = self._handler(function)  # module-level code runs with the function's environment
-                payload, errored = json.dumps(handler(event, LambdaContext.for_function(function, request_id))), False
+                payload, errored = marshal_response(handler(event, LambdaContext.for_function(function, request_id)))
             except Exception as exc:  # an uncaught exception is the function's error, as in Lambda
                 traceback.print_exc()
                 payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": request_id})

@@ -4,7 +4,7 @@
 
 API Gateway rejects unsigned calls and malformed bodies before anything runs; the function
 validates the rest (values, limits) and answers within its timeout, which stays well under the
-29-second integration limit so a slow call fails as a clear 5xx instead of a gateway timeout.
+29-second integration timeout so a slow call fails as a clear 5xx instead of a gateway timeout.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class ApiSyncStack(Stack):
     ) -> None:
         super().__init__(scope, id, description="ApiSync: API Gateway -> Lambda, request-response", **kwargs)  # type: ignore[arg-type]
         if function_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
-            raise ValueError("function_timeout must be under API Gateway's 29 s integration limit")
+            raise ValueError("function_timeout must be under API Gateway's 29 s integration timeout")
 
         # Client -> API Gateway: signed requests only, throttled, logged, traced.
         self.api = PatternRestApi(

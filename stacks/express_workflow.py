@@ -101,7 +101,7 @@ class ExpressWorkflowStack(Stack):
     ) -> None:
         super().__init__(scope, id, description="ExpressWorkflow: API Gateway -> synchronous Express workflow", **kwargs)  # type: ignore[arg-type]
         if workflow_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
-            raise ValueError("workflow_timeout must be under API Gateway's 29 s integration limit, or the client gets a gateway timeout instead of a 504 naming the workflow")
+            raise ValueError("workflow_timeout must be under API Gateway's 29 s integration timeout, or the client gets a gateway timeout instead of a 504 naming the workflow")
         if task_timeout.to_seconds() < 1.5 * COLD_START_ESTIMATE_SECONDS:
             raise ValueError(f"task_timeout must leave a margin over a cold start ({COLD_START_ESTIMATE_SECONDS} s): at least 1.5x that")
         if function_timeout.to_seconds() >= task_timeout.to_seconds():

@@ -80,7 +80,7 @@ class FanOutStack(Stack):
     ) -> None:
         super().__init__(scope, id, description="FanOut: parent Lambda fans chunks out to async children, fan-in once", **kwargs)  # type: ignore[arg-type]
         if api_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
-            raise ValueError("api_timeout must be under API Gateway's 29 s integration limit")
+            raise ValueError("api_timeout must be under API Gateway's 29 s integration timeout")
         if child_concurrency is not None and child_concurrency < 1:
             raise ValueError("child_concurrency must be at least 1: 0 would stop every chunk")
         if max_receive_count < MIN_RECEIVE_COUNT:

@@ -94,7 +94,7 @@ class StreamJobStack(Stack):
     ) -> None:
         super().__init__(scope, id, description="StreamJob: job API -> DynamoDB stream -> processor, status to poll", **kwargs)  # type: ignore[arg-type]
         if api_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
-            raise ValueError("api_timeout must be under API Gateway's 29 s integration limit")
+            raise ValueError("api_timeout must be under API Gateway's 29 s integration timeout")
         if processor_timeout.to_seconds() > LAMBDA_TIMEOUT_LIMIT.to_seconds():
             raise ValueError("processor_timeout is capped at 15 minutes by Lambda: split longer jobs (StandardWorkflow)")
 

@@ -94,17 +94,25 @@ def _json_depth(text: str) -> int:
 def json_problem(text: str) -> str | None:
     """Why `text` is not a JSON document worth validating, or None when it is.
 
-    Strict JSON (no NaN or Infinity), at most MAX_JSON_DEPTH levels of nesting and integers of at
-    most MAX_JSON_INT_DIGITS digits: anything else is refused before the parser can fail on it.
+    Strict JSON (no NaN or Infinity), at most MAX_JSON_DEPTH levels of nesting, integers of at
+    most MAX_JSON_INT_DIGITS digits, and strings that are text: a `\\ud800` escape without its
+    pair parses to a lone surrogate, which no UTF-8 can carry (pydantic raises UnicodeEncodeError
+    on it, and the Lambda runtime cannot send a response holding it). Anything else is refused
+    before the parser or the validation can fail on it.
     """
     if _json_depth(text) > MAX_JSON_DEPTH:
         return f"it is nested deeper than {MAX_JSON_DEPTH} levels"
     try:
-        json.loads(text, parse_int=_bounded_int, parse_constant=_refuse_constant)
+        document = json.loads(text, parse_int=_bounded_int, parse_constant=_refuse_constant)
     except _Refused as refused:
         return str(refused)
     except json.JSONDecodeError as error:
         return f"{error.msg} at position {error.pos}"
+    if "\\" in text:  # only an escape can spell a lone surrogate in text that decoded as UTF-8
+        try:
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return "a string holds a \\u escape of half a surrogate pair (U+D800 to U+DFFF), which is not a character"
     return None
 
 

@@ -31,7 +31,8 @@ def parse_rate(value: object) -> Decimal:
     try:
         rate = Decimal(value)
     except ArithmeticError:
-        raise ValueError(f'"{value}" is not a percentage') from None
+        # Not the value itself: a client's text in an error message is text the error must carry.
+        raise ValueError('must be a percentage such as "6.25"') from None
     if not rate.is_finite() or not ZERO <= rate <= MAX_RATE_PERCENT or rate != rate.quantize(RATE_STEP):
         raise ValueError("must be between 0 and 100 with at most three decimals")
     return rate

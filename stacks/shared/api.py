@@ -44,8 +44,10 @@ ACCESS_LOG_FIELDS = apigw.AccessLogFormat.json_with_standard_fields(
 # MONEY_PATTERN; the template tests hold the two to each other).
 MONEY_PATTERN = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$"
 MAX_QUANTITY = 10_000
-# API Gateway waits at most this long for an integration; a function or workflow behind a REST API
-# must finish well inside it, or the client sees a gateway timeout while the work runs on.
+# API Gateway waits at most this long for an integration by default (a Regional or private REST API
+# can raise its integration timeout through a quota increase, which may lower the account's throttle
+# quota; these stacks keep the default); a function or workflow behind a REST API must finish well
+# inside it, or the client sees a gateway timeout while the work runs on.
 API_GATEWAY_INTEGRATION_LIMIT = Duration.seconds(29)
 
 

@@ -111,8 +111,9 @@ def test_short_stock_and_a_big_order_go_to_review(stack, method):
     [
         ({**ORDER, "currency": "JPY"}, "currency"),
         ({**ORDER, "items": [{"sku": "A-1", "quantity": 1, "unit_price": "0"}]}, "items[0].unit_price"),
+        ({**ORDER, "customer_id": "C-\ud800"}, "customer_id"),  # a client's "\ud800" escape: not text
     ],
-    ids=["unknown-currency", "zero-price"],
+    ids=["unknown-currency", "zero-price", "lone-surrogate"],
 )
 def test_an_order_the_model_lets_through_but_validation_refuses_is_a_400_from_a_successful_run(stack, method, request_schema, order, field):
     jsonschema.Draft4Validator(request_schema).validate(order)  # well-formed: only the Validate state can refuse it

@@ -11,8 +11,14 @@ this module in three lines:
 
 `request_bodies` mixes valid requests mutated one field at a time, arbitrary JSON, arbitrary text
 and bytes, deep nesting, huge numbers and long strings, under right and wrong content types and
-with honest, missing and lying base64 flags. The strategies are plain Hypothesis, so a test can
-also draw `mutated(valid)` or `json_values()` on their own.
+with honest, missing and lying base64 flags. Strings hold any code point a JSON escape can spell,
+lone surrogates (`\\ud800`) included, in keys and values, and JSON text is written with `\\u`
+escapes as well as raw. The strategies are plain Hypothesis, so a test can also draw
+`mutated(valid)`, `json_values()` or `any_text()` on their own.
+
+`assert_client_safe` also checks that the response can leave the function at all: the Lambda
+Python runtime sends a handler's return value as UTF-8 JSON (`localcloud.runtime.marshal_response`,
+its model), and a value it cannot send is a failed invocation, a 502 to the client.
 """
 
 from __future__ import annotations
@@ -39,6 +45,26 @@ fuzz_settings = settings(
 # --- JSON values ----------------------------------------------------------------------------
 
 
+def any_text(min_size: int = 0, max_size: int = 20) -> st.SearchStrategy[str]:
+    """Text of any code points: every plane, controls and lone surrogates (what a JSON `\\uXXXX`
+    escape can spell; Hypothesis leaves surrogates out of `st.text()` unless asked, and draws
+    mostly ASCII, so surrogates and the astral planes get a branch of their own)."""
+    # Joined from a list: st.text() merges a one_of alphabet into one set of code points, and
+    # drops the surrogates on the way.
+    return st.lists(_any_character, min_size=min_size, max_size=max_size).map("".join)
+
+
+_any_character = st.one_of(
+    st.characters(exclude_categories=()),  # any code point, mostly ASCII
+    st.characters(categories=["Cs"]),  # U+D800..U+DFFF: lone surrogates, or pairs by chance
+    st.characters(min_codepoint=0x10000),  # beyond the basic plane: surrogate pairs in UTF-16 and \\u escapes
+)
+
+
+# Strings a JSON escape makes that text rarely does: lone and paired surrogates, NUL, BOM, noncharacters.
+odd_strings = st.sampled_from(["\ud800", "\udfff", "a\udc00b", "\ud83d\ude00", "\ud83d", "\x00", "\ufeff", "\uffff", "\U0010ffff", "\u2028"])
+
+
 def long_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
     """Text of `min_size` to `max_size` characters: a short drawn piece, repeated.
 
@@ -48,7 +74,7 @@ def long_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
     """
     return st.builds(
         lambda piece, size: (piece * (size // len(piece) + 1))[:size],
-        st.text(min_size=1, max_size=20),
+        any_text(min_size=1),
         st.integers(min_value=min_size, max_value=max_size),
     )
 
@@ -61,7 +87,8 @@ scalars = st.one_of(
     st.integers(),
     huge_integers,
     st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=20),
+    any_text(),
+    odd_strings,
     long_text(1000, 5000),
     st.sampled_from(["", "0", "-1", "1e3", " 12.50 ", "12.505", "1e999999", "NaN", "Infinity", "0.00", "\u0661\u0662.50"]),
 )
@@ -71,7 +98,7 @@ def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
     """Any JSON value: scalars (huge, long, odd) nested in lists and objects."""
     return st.recursive(
         scalars,
-        lambda children: st.one_of(st.lists(children, max_size=5), st.dictionaries(st.text(max_size=10), children, max_size=5)),
+        lambda children: st.one_of(st.lists(children, max_size=5), st.dictionaries(any_text(max_size=10) | odd_strings, children, max_size=5)),
         max_leaves=max_leaves,
     )
 
@@ -120,7 +147,7 @@ def mutated(draw: st.DrawFn, valid: Any) -> Any:
         if kind == "drop" and path:
             result = _delete(result, path)
         elif kind == "add" and path and isinstance(_get(result, path[:-1]), dict):
-            result = _set(result, (*path[:-1], draw(st.text(max_size=10))), draw(_replacements))
+            result = _set(result, (*path[:-1], draw(any_text(max_size=10) | odd_strings)), draw(_replacements))
         else:
             result = _set(result, path, draw(_replacements))
     return result
@@ -130,6 +157,30 @@ def _get(value: Any, path: tuple) -> Any:
     for part in path:
         value = value[part]
     return value
+
+
+_odd_text = st.one_of(odd_strings, any_text(min_size=1, max_size=10))
+
+
+@st.composite
+def with_odd_text(draw: st.DrawFn, valid: Any) -> Any:
+    """`valid` with some of its string values and keys (each by a coin's third) replaced by odd text,
+    a lone surrogate most often: the request a client writes with `\\u` escapes, otherwise
+    well-formed, so it gets past parsing into the handler's own code."""
+
+    def odd(text: str) -> str:
+        return draw(_odd_text) if draw(st.integers(0, 2)) == 0 else text
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return odd(value)
+        if isinstance(value, dict):
+            return {odd(key): walk(child) for key, child in value.items()}
+        if isinstance(value, list):
+            return [walk(child) for child in value]
+        return value
+
+    return walk(valid)
 
 
 # --- raw bodies -------------------------------------------------------------------------------
@@ -202,15 +253,22 @@ content_types = st.one_of(
     ),
     st.none(),
     st.text(alphabet=string.printable, max_size=40),
+    any_text(max_size=40),
 )
 
 
+def json_text(value: Any, ascii_only: bool) -> str:
+    """`value` as JSON text: every non-ASCII character as a `\\u` escape (lone surrogates too: the
+    only way valid JSON text carries one), or written as it is."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=ascii_only)
+
+
 def raw_payloads(valid: Any | None = None) -> st.SearchStrategy[bytes]:
-    """Bytes a client could send: JSON (valid-ish or arbitrary), odd JSON, text, bytes."""
-    documents = [json_values(), deep_nesting(), odd_numbers(), st.text(max_size=200), long_text(5000, 20_000)]
+    """Bytes a client could send: JSON (valid-ish or arbitrary, escaped or raw), odd JSON, text, bytes."""
+    documents = [json_values(), deep_nesting(), odd_numbers(), any_text(max_size=200), long_text(5000, 20_000)]
     if valid is not None:
-        documents += [mutated(valid), mutated(valid), st.just(valid)]
-    as_text = st.one_of(*documents).map(lambda value: value if isinstance(value, str) else json.dumps(value))
+        documents += [mutated(valid), mutated(valid), with_odd_text(valid), with_odd_text(valid), st.just(valid)]
+    as_text = st.builds(json_text, st.one_of(*documents), st.booleans())
     return st.one_of(as_text.map(lambda text: text.encode("utf-8", "surrogatepass")), st.binary(max_size=300))
 
 
@@ -244,12 +302,23 @@ def _header(response: dict[str, Any], name: str) -> str | None:
     return None
 
 
+def assert_runtime_serialisable(response: Any) -> str:
+    """The response as the Lambda Python runtime sends it (UTF-8 JSON); fails when it cannot be sent."""
+    from localcloud.runtime import marshal_response
+
+    payload, errored = marshal_response(response)
+    assert not errored, f"the Lambda runtime cannot send this response: {json.loads(payload)}; response: {str(response)[:500]!r}"
+    return payload
+
+
 def assert_client_safe(response: dict[str, Any]) -> dict[str, Any] | None:
-    """A proxy response that is a 2xx, or a 4xx with a JSON {"error", "message"} body.
+    """A proxy response that is a 2xx, or a 4xx with a JSON {"error", "message"} body, and that the
+    Lambda runtime can send (`assert_runtime_serialisable`).
 
     Returns the parsed JSON body (None when a 2xx has none). Anything else (a 5xx, a missing status,
-    a 4xx in another shape) fails with the response in the message.
+    a 4xx in another shape, a value the runtime cannot send) fails with the response in the message.
     """
+    assert_runtime_serialisable(response)
     assert isinstance(response, dict) and isinstance(response.get("statusCode"), int), response
     status = response["statusCode"]
     assert 200 <= status < 500, f"{status}: {str(response.get('body'))[:500]}"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from api_sync import handler
 from api_sync.quotes import QuoteRequest, price_quote
 from tests.events import LambdaContext, api_gateway_rest
-from tests.handlers.fuzz import assert_client_safe, fuzz_settings, request_bodies
+from tests.handlers.fuzz import any_text, assert_client_safe, fuzz_settings, request_bodies
 
 VALID = {
     "customer_id": "C-1001",
@@ -137,11 +137,21 @@ def test_missing_body_is_rejected(context):
     assert (status, response["error"]) == (422, "VALIDATION_FAILED")
 
 
-@pytest.mark.parametrize("raw", ['{"customer_id": "C-1",', "customer_id=C-1", "\u00ff\u00fe"])
+@pytest.mark.parametrize(
+    "raw",
+    ['{"customer_id": "C-1",', "customer_id=C-1", "\u00ff\u00fe", '{"customer_id": "\\ud800"}', '{"\\udfff": 1}', '["a\\ud83d"]'],
+    ids=["unterminated", "form", "bom", "lone-surrogate-value", "lone-surrogate-key", "half-a-pair"],
+)
 def test_malformed_json_is_a_400(context, raw):
     status, response, _ = call(context, "POST", "/quotes", raw_body=raw)
     assert (status, response["error"]) == (400, "MALFORMED_JSON")
     assert "not valid JSON" in response["message"]
+
+
+def test_a_surrogate_pair_escape_is_one_character_and_fine(context):
+    status, response, _ = call(context, "POST", "/quotes", raw_body=json.dumps(quote_with(customer_id="C-\U0001F600")))
+    assert status == 201, response
+    assert response["customer_id"] == "C-\U0001F600"
 
 
 def test_oversized_body_is_a_413(context):
@@ -315,7 +325,7 @@ def test_no_body_makes_the_api_fail(context, body):
 @fuzz_settings
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
-    path=st.one_of(st.sampled_from(["/quotes", "/health", "/", "/quotes/1"]), st.text(max_size=50).map(lambda p: "/" + p)),
+    path=st.one_of(st.sampled_from(["/quotes", "/health", "/", "/quotes/1"]), any_text(max_size=50).map(lambda p: "/" + p)),
     body=request_bodies(valid=VALID),
 )
 def test_no_method_path_or_body_makes_the_api_fail(context, method, path, body):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from express_workflow import handler, names
 from shared.errors import MalformedData
+from tests.handlers.fuzz import any_text, assert_runtime_serialisable, fuzz_settings, json_values, mutated
 
 ORDER = {"customer_id": "c-42", "currency": "EUR", "items": [{"sku": "A-1", "quantity": 3, "unit_price": "12.50"}, {"sku": "B-2", "quantity": 1, "unit_price": "4.00"}]}
 
@@ -92,3 +95,24 @@ def test_branch_steps_reject_a_malformed_state(context, event):
 def test_assemble_rejects_missing_branch_results(context):
     with pytest.raises(MalformedData, match="results"):
         handler.assemble({"order": ORDER, "results": [{}]}, context)
+
+
+# --- property: no order makes a task fail, and every task's answer can leave the function ---------
+
+
+@fuzz_settings
+@given(request=st.one_of(mutated(ORDER), mutated(ORDER), json_values(), st.builds(lambda text: {**ORDER, "customer_id": text}, any_text(min_size=1, max_size=64))))
+def test_no_order_makes_a_task_fail_or_answer_what_the_runtime_cannot_send(context, request):
+    # Whatever API Gateway's model lets through reaches Validate as parsed JSON: strings of any code
+    # point a JSON escape can spell, lone surrogates included. A task's answer the Lambda runtime
+    # cannot send fails the run (a 502, and the executions-failed alarm) for a client's input.
+    validation = handler.validate(request, context)
+    assert_runtime_serialisable(validation)
+    if not validation["valid"]:
+        assert validation["rejection"]["outcome"] == names.REJECTED_OUTCOME
+        return
+    branch_input = {"order": validation["order"]}
+    results = [handler.price(branch_input, context), handler.stock(branch_input, context), handler.fraud(branch_input, context)]
+    for result in results:
+        assert_runtime_serialisable(result)
+    assert_runtime_serialisable(handler.assemble({"order": validation["order"], "results": results}, context))

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from fan_out import batches, names
 from fan_out.sales import ChunkRejected
 from tests.events import api_gateway_rest, sqs
-from tests.handlers.fuzz import assert_client_safe, fuzz_settings, request_bodies
+from tests.handlers.fuzz import any_text, assert_client_safe, fuzz_settings, odd_strings, request_bodies
 
 CHILD = "fan-out-child"
 
@@ -431,3 +431,14 @@ def test_unknown_or_malformed_batch_id_is_404(api, context, batch_id):
 def test_no_body_makes_the_batch_api_fail(api, context, body):
     # Valid bodies fan out to the recording fake; a 503 would mean the fan-out itself failed.
     assert_client_safe(api.main(body.apply_to(api_gateway_rest("POST", "/batches")), context))
+
+
+@fuzz_settings
+@given(batch_id=any_text(max_size=80) | odd_strings)
+def test_no_batch_id_makes_the_status_api_fail(api, context, batch_id):
+    event = api_gateway_rest("GET", f"/batches/{batch_id}")
+    event["resource"] = event["requestContext"]["resourcePath"] = "/batches/{batch_id}"
+    event["pathParameters"] = {"batch_id": batch_id}
+    response = api.main(event, context)
+    assert_client_safe(response)
+    assert response["statusCode"] == 404

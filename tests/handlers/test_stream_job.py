@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from stream_job import jobs, names
 from tests.events import api_gateway_rest, dynamodb_stream, sqs
-from tests.handlers.fuzz import assert_client_safe, fuzz_settings, request_bodies
+from tests.handlers.fuzz import any_text, assert_client_safe, fuzz_settings, odd_strings, request_bodies
 
 TTL_SECONDS = 7 * 24 * 3600
 # 1,000.00 at 12 % a year (1 % a month), 510.00 a month, worked by hand:
@@ -437,6 +437,31 @@ def test_malformed_json_is_400(api, table, context):
     assert_no_jobs(table)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "\\ud800", "monthly_payment": "510.00"}',
+        '{"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "12", "monthly_payment": "510.00", "\\udc00": 1}',
+    ],
+    ids=["lone-surrogate-value", "lone-surrogate-key"],
+)
+def test_a_lone_surrogate_escape_is_a_400_not_a_crash(api, table, context, raw):
+    # A JSON escape of half a surrogate pair parses to a string no UTF-8 can carry: pydantic raised
+    # UnicodeEncodeError on it (a 500) when a validator echoed the value in its message.
+    response = api.main(api_gateway_rest("POST", "/jobs", raw_body=raw), context)
+    body = assert_client_safe(response)
+    assert (response["statusCode"], body["error"]) == (400, "MALFORMED_JSON")
+    assert "surrogate" in body["message"]
+    assert_no_jobs(table)
+
+
+def test_a_rate_that_is_not_a_number_is_refused_without_echoing_it(api, table, context):
+    status, body, _ = call(api, context, "POST", "/jobs", {**LOAN, "annual_rate_percent": "twelve <b>"})
+    assert (status, body["error"]) == (422, "VALIDATION_FAILED")
+    assert "twelve" not in json.dumps(body)
+    assert_no_jobs(table)
+
+
 def test_body_marked_base64_that_does_not_decode_is_400(api, table, context):
     event = api_gateway_rest("POST", "/jobs", raw_body="not base64!")
     event["isBase64Encoded"] = True
@@ -495,7 +520,7 @@ def test_no_body_makes_the_job_api_fail(api, context, body):
 
 
 @fuzz_settings
-@given(job_id=st.text(max_size=80))
+@given(job_id=any_text(max_size=80) | odd_strings)
 def test_no_job_id_makes_the_status_api_fail(api, context, job_id):
     event = api_gateway_rest("GET", f"/jobs/{job_id}")
     event["resource"] = event["requestContext"]["resourcePath"] = "/jobs/{job_id}"
