@@ -272,6 +272,7 @@ class Runtime:
         self.warm.clear()
         self.sessions.clear()
         self.faults.clear()
+        shutil.rmtree(self.code_root, ignore_errors=True)  # the unzipped code of every function
 
     def _take_fault(self, function: LambdaFunction, event: Any, *, after_handler: bool) -> Fault | None:
         with self._lock:
@@ -280,7 +281,6 @@ class Runtime:
                     fault.injected += 1
                     return fault
         return None
-        shutil.rmtree(self.code_root, ignore_errors=True)
 
     def _code_dir(self, function: LambdaFunction) -> Path:
         target = self.code_root / sha256(function.code_bytes).hexdigest()

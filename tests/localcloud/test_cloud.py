@@ -24,6 +24,14 @@ def test_a_script_deploys_and_invokes_and_exit_restores_moto_and_the_environment
     assert "AWS::Lambda::Url" not in get_model_map()
 
 
+def test_exit_removes_the_unzipped_function_code(fixture_assembly):
+    with LocalCloud() as cloud:
+        cloud.deploy(fixture_assembly, "AsyncFixture").invoke("RetryNone", {"id": "c-1"})
+        code_root = cloud.runtime.code_root
+        assert any(code_root.iterdir())
+    assert not code_root.exists()
+
+
 def test_a_json_template_is_read_without_yaml_and_a_yaml_one_still_is(monkeypatch):
     import yaml
 
