@@ -161,8 +161,11 @@ class Concurrency:
 
     # --- slots -----------------------------------------------------------------------------------
 
-    def acquire(self, function: LambdaFunction) -> None:
-        """Take a slot for one invocation, or raise TooManyRequestsException."""
+    def acquire(self, function: LambdaFunction) -> bool:
+        """Take a slot for one invocation, or raise TooManyRequestsException.
+
+        Returns whether the slot came from the unreserved pool, for `release`: the function's
+        reservation may change while it runs (PutFunctionConcurrency), the slot's pool does not."""
         name = function.function_name
         reserved = reservation_of(function)
         with self._changed:
@@ -176,12 +179,13 @@ class Concurrency:
             else:
                 self.unreserved_in_flight += 1
             self.in_flight[name] = self.in_flight.get(name, 0) + 1
+            return reserved is None
 
-    def release(self, function: LambdaFunction) -> None:
+    def release(self, function: LambdaFunction, *, unreserved: bool) -> None:
         name = function.function_name
         with self._changed:
             self.in_flight[name] -= 1
-            if reservation_of(function) is None:
+            if unreserved:
                 self.unreserved_in_flight -= 1
             self.releases += 1
             self._changed.notify_all()
@@ -189,7 +193,7 @@ class Concurrency:
     @contextlib.contextmanager
     def slot(self, function: LambdaFunction, event: Any = None) -> Iterator[None]:
         """Hold a slot while the block runs (waiting first at a `Hold` that applies)."""
-        self.acquire(function)
+        unreserved = self.acquire(function)
         try:
             for hold in list(self.holds):
                 if hold.applies(function, event):
@@ -197,7 +201,7 @@ class Concurrency:
                     break
             yield
         finally:
-            self.release(function)
+            self.release(function, unreserved=unreserved)
 
     def wait_for_release(self, seen: int, timeout: float) -> bool:
         """Wait until a slot is freed after `seen` releases (True) or `timeout` passes (False)."""

@@ -6,13 +6,13 @@
                                                                                | 2. body over 1 MiB: PayloadsBucket (claim check)
                                                                                | 3. SendMessage to WebhookQueue
                                                                                | 4. answer 200
-                                 WebhookQueue (visibility 6 x function timeout, 3 receives)
-                                   |                              \\ after 3 failed receives
+                                 WebhookQueue (visibility 6 x function timeout, 5 receives)
+                                   |                              \\ after 5 failed receives
                                    | mapping: MaximumConcurrency   +--> WebhookDLQ (alarm; make redrive)
                                    v  (default 5), batch item failures
                                  WebhookFunction (the same function, SQS path)
                                    | once per delivery id (IdempotencyTable)
-                                   +--> DeliveriesTable
+                                   +--> DeliveriesTable; a claim check's payload deleted once done
 
 Providers give up on a webhook after a few seconds, so the function answers as soon as the
 signature checks out and hands the delivery to itself. The hand-off goes through the stack's own
@@ -33,7 +33,8 @@ send takes the SQS path, and only this function may send to (or consume) the que
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
@@ -48,9 +49,10 @@ from stacks.shared.secrets import shared_secret
 from stacks.shared.tables import secure_table
 
 PATTERN = "webhook"
-FUNCTION_NAME_SUFFIX = "-webhook"
-MAX_FUNCTION_NAME_LENGTH = 64
 MIN_RECEIVE_COUNT = 3
+# Receives before the DLQ: AWS suggests at least 5 for a queue Lambda consumes, so that a message
+# received while the function is throttled (the account's pool is shared) is not dead-lettered.
+DEFAULT_RECEIVE_COUNT = 5
 MIN_MAX_CONCURRENCY = 2  # the least an SQS mapping's MaximumConcurrency may be (Lambda API, ScalingConfig)
 # What a Function URL (BUFFERED) passes to a function: the whole event, body included, is one
 # synchronous invoke payload of at most 6 MB (Lambda quotas); a larger request is refused before
@@ -59,9 +61,11 @@ FUNCTION_URL_PAYLOAD_BYTES = 6 * 1024 * 1024
 # SQS's largest message (body and attributes), and so the hand-off's: a delivery whose message
 # would be larger is stored in PayloadsBucket and the message carries its key.
 SQS_MAX_MESSAGE_BYTES = 1024 * 1024
-# A stored payload outlives every message that can point at it: a message lives at most the
-# dead-letter queue's retention, counted from its first enqueue (standard queues), plus a day.
-PAYLOAD_EXPIRY = Duration.days(int(DLQ_RETENTION.to_days()) + 1)
+# A stored payload is deleted once its delivery is processed. The lifecycle rule only removes what
+# that leaves behind (a hand-off whose send failed, a delivery never redriven): a message lives at
+# most the DLQ's retention from its first enqueue, but each redrive restarts it, so no expiry is
+# long enough for every redrive; this one allows four DLQ retentions.
+PAYLOAD_EXPIRY = Duration.days(4 * int(DLQ_RETENTION.to_days()))
 
 
 class WebhookStack(Stack):
@@ -77,16 +81,14 @@ class WebhookStack(Stack):
         reserved_concurrency: int | None = None,
         max_concurrency: int = 5,
         batch_size: int = 1,
-        max_receive_count: int = MIN_RECEIVE_COUNT,
+        max_receive_count: int = DEFAULT_RECEIVE_COUNT,
         max_body_bytes: int = FUNCTION_URL_PAYLOAD_BYTES,
         secret_max_age: Duration = Duration.minutes(5),
         idempotency_expiry: Duration = Duration.days(7),
-        oldest_delivery_alarm_age: Duration = Duration.minutes(15),
+        backlog_alarm_after: Duration = Duration.minutes(15),
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, description="Webhook: Function URL -> signature check -> own queue -> the same function", **kwargs)  # type: ignore[arg-type]
-        if len(self.stack_name) + len(FUNCTION_NAME_SUFFIX) > MAX_FUNCTION_NAME_LENGTH:
-            raise ValueError(f"stack name {self.stack_name!r} is too long: the function is named <stack name>{FUNCTION_NAME_SUFFIX} (64 characters at most)")
         if max_receive_count < MIN_RECEIVE_COUNT:
             raise ValueError(f"max_receive_count must be at least {MIN_RECEIVE_COUNT}: fewer sends throttled deliveries to the DLQ")
         if max_concurrency < MIN_MAX_CONCURRENCY:
@@ -117,13 +119,20 @@ class WebhookStack(Stack):
             max_message_size_bytes=SQS_MAX_MESSAGE_BYTES,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
         )
+        # A backlog is deliveries waiting for a slot: the queue has not been empty of visible
+        # messages for `backlog_alarm_after`. Not the oldest message's age: a delivery whose work
+        # failed once stays in the queue, invisible, for a whole visibility timeout (30 min by
+        # default) and would page as a backlog; failures are the DLQ alarm's business.
+        periods = max(1, round(backlog_alarm_after.to_seconds() / DEFAULT_PERIOD.to_seconds()))
         alarm(
             self,
             "WebhookQueueBacklog",
-            metric=self.queue.metric_approximate_age_of_oldest_message(period=DEFAULT_PERIOD, statistic="Maximum"),
-            threshold=oldest_delivery_alarm_age.to_seconds(),
+            metric=self.queue.metric_approximate_number_of_messages_visible(period=DEFAULT_PERIOD, statistic="Minimum"),
+            threshold=1,
+            evaluation_periods=periods,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             description=(
-                f"WebhookQueue's oldest delivery is over {oldest_delivery_alarm_age.to_minutes()} minutes old: "
+                f"WebhookQueue has had deliveries waiting for {periods * 5} minutes without emptying: "
                 "the slow path is not keeping up (raise max_concurrency if the account has room)"
             ),
         )
@@ -142,14 +151,13 @@ class WebhookStack(Stack):
             lifecycle_rules=[s3.LifecycleRule(id="ExpireClaimChecks", expiration=PAYLOAD_EXPIRY, abort_incomplete_multipart_upload_after=Duration.days(1))],
         )
 
-        # The function, named from the stack (AWS::StackName), so logs and metrics are found by name.
-        function_name = f"{Aws.STACK_NAME}{FUNCTION_NAME_SUFFIX}"
+        # No fixed function name: nothing refers to the function by a name it must know in advance,
+        # so two copies can sit side by side (even in one stack) and CloudFormation may replace it.
         self.function = PatternFunction(
             self,
             "WebhookFunction",
             pattern=PATTERN,
             description="Verifies webhook signatures, answers, and does the slow work from its own queue",
-            function_name=function_name,
             timeout=function_timeout,
             memory_size=memory_size,
             reserved_concurrent_executions=reserved_concurrency,
@@ -173,7 +181,7 @@ class WebhookStack(Stack):
         self.deliveries_table.grant(self.function, "dynamodb:PutItem")  # one record per delivery, nothing else
         self.idempotency_table.grant_read_write_data(self.function)
         self.queue.grant_send_messages(self.function)
-        self.payloads_bucket.grant_object_access(self.function, read_write=[names.PAYLOADS_PREFIX])
+        self.payloads_bucket.grant_object_access(self.function, read_write=[names.PAYLOADS_PREFIX], delete=[names.PAYLOADS_PREFIX])
 
         # The slow path: the same function consumes its queue, at most max_concurrency at once.
         self.mapping = consume(self.function, self.queue, batch_size=batch_size, batching_window=Duration.seconds(0), max_concurrency=max_concurrency)

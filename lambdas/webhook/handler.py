@@ -177,11 +177,19 @@ def _hand_off(delivery: Delivery, context: LambdaContext) -> None:
     message = json.dumps(HandOff(**delivery.model_dump()).model_dump(mode="json", exclude_none=True))
     if len(message) > HANDOFF_MAX_BYTES:
         key = f"{names.PAYLOADS_PREFIX}{delivery.provider}/{context.aws_request_id}.json"
-        s3.put_object(Bucket=os.environ[names.PAYLOADS_BUCKET_ENV], Key=key, Body=json.dumps(delivery.payload).encode(), ContentType="application/json")
+        try:
+            s3.put_object(Bucket=os.environ[names.PAYLOADS_BUCKET_ENV], Key=key, Body=json.dumps(delivery.payload).encode(), ContentType="application/json")
+        except Exception:  # as for the send below: nothing was stored, nothing accepted
+            logger.exception("webhook payload not stored", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id})
+            raise Rejected(503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted.") from None
         claim = HandOff(provider=delivery.provider, delivery_id=delivery.delivery_id, event_type=delivery.event_type, payload_key=key)
         message = json.dumps(claim.model_dump(mode="json", exclude_none=True))
         logger.info("webhook payload stored", extra={"delivery_id": delivery.delivery_id, "key": key})
-    sqs.send_message(QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], MessageBody=message)
+    try:
+        sqs.send_message(QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], MessageBody=message)
+    except Exception:  # botocore's ClientError or a connection error: nothing was queued
+        logger.exception("webhook hand-off failed", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id})
+        raise Rejected(503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted.") from None
 
 
 def _accept(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -250,6 +258,18 @@ def record_handler(record: SQSRecord) -> None:
     # here: the message is reported failed and, after maxReceiveCount receives, lands in the DLQ.
     handoff = HandOff.model_validate(json.loads(record.body))
     process(handoff=handoff.model_dump(mode="json", exclude_none=True))
+    if handoff.payload_key is not None:
+        _forget_payload(handoff.payload_key)
+
+
+def _forget_payload(key: str) -> None:
+    """A claim check's payload is deleted once its delivery is processed (a duplicate message
+    gets the stored result from the idempotency record, without reading it). A failed delete
+    only leaves it to the bucket's lifecycle rule."""
+    try:
+        s3.delete_object(Bucket=os.environ[names.PAYLOADS_BUCKET_ENV], Key=key)
+    except Exception:
+        logger.warning("webhook payload not deleted; the lifecycle rule will", extra={"key": key}, exc_info=True)
 
 
 # --- entry point ------------------------------------------------------------------------------

@@ -127,9 +127,10 @@ class NotifyingBucket(s3.Bucket):
         *,
         read: Sequence[str] = (),
         read_write: Sequence[str] = (),
+        delete: Sequence[str] = (),
     ) -> iam.Policy:
         """`function` may read objects under `read` prefixes, read and write under `read_write`,
-        and list this bucket.
+        delete under `delete`, and list this bucket.
 
         s3:ListBucket is what makes S3 answer a GetObject on a missing key with 404 NoSuchKey; a
         caller without it gets 403 AccessDenied for a missing key, indistinguishable from a real
@@ -142,8 +143,10 @@ class NotifyingBucket(s3.Bucket):
             statements.append(iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.derived_arn(p) for p in read]))
         if read_write:
             statements.append(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[self.derived_arn(p) for p in read_write]))
+        if delete:
+            statements.append(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[self.derived_arn(p) for p in delete]))
         policy = iam.Policy(self.stack, f"{function.node.id}{self.node.id}Access", roles=[function.role], statements=statements)  # type: ignore[list-item]
-        for prefix in (*read, *read_write):
+        for prefix in dict.fromkeys((*read, *read_write, *delete)):
             Validations.of(policy).acknowledge(
                 Acknowledgment(
                     id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{self.name_prefix}-<AWS::AccountId>-<AWS::Region>/{prefix}*]",

@@ -19,8 +19,9 @@ OLD_DEFAULT_RESERVATION = 10
 
 @pytest.fixture(scope="module")
 def localcloud_options():
-    # More workers than the account has slots, so chunks beyond them are throttled, as in Lambda.
-    return {"async_workers": NEW_ACCOUNT_LIMIT + 2}
+    # More workers than the account has slots, so chunks beyond them are throttled, as in Lambda;
+    # 1 s ticks of throttled waiting, so the child's 1-hour event age is minutes of real time away.
+    return {"async_workers": NEW_ACCOUNT_LIMIT + 2, "throttle_tick": 1.0}
 
 
 @pytest.fixture(scope="module")

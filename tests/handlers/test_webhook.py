@@ -352,11 +352,11 @@ def test_a_request_signed_with_an_empty_key_never_verifies():
     assert slack_problem(body, real, SLACK_SECRET.encode(), float(timestamp)) is None
 
 
-def unavailable(response: dict) -> None:
+def unavailable(response: dict, error: str = "SECRET_UNAVAILABLE") -> None:
     """A clear 5xx: JSON in the project's error shape, serialisable as Lambda sends it."""
     assert response["statusCode"] == 503, response
     assert response["headers"]["Content-Type"] == "application/json"
-    assert json.loads(response["body"])["error"] == "SECRET_UNAVAILABLE"
+    assert json.loads(response["body"])["error"] == error
     assert_runtime_serialisable(response)
 
 
@@ -478,6 +478,35 @@ def test_a_payload_too_large_for_a_message_goes_through_s3(handler, aws, context
     assert response == {"batchItemFailures": []}
     item = aws.get_item(Key={"delivery_id": "github#72d3162e-cc78-11e3-81ab-4c9367dc0958"})["Item"]
     assert item["item_count"] == 60
+    # Processed: its payload is deleted, and the same message again is answered from the
+    # idempotency record without reading it.
+    assert empty_aws.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    _, again = run_slow(handler, message)
+    assert again == {"batchItemFailures": []}
+
+
+def test_a_claim_checks_payload_stays_while_its_delivery_keeps_failing(handler, aws, context, empty_aws, queue, monkeypatch):
+    body = json.dumps({**PUSH, "commits": [{"id": f"{i:040x}"} for i in range(60)]}).encode()
+    assert handler.main(github_event(body), context)["statusCode"] == 200
+    (message,) = queue()
+    monkeypatch.setattr(handler, "summarize", lambda delivery: (_ for _ in ()).throw(RuntimeError("work failed")))
+    _, response = run_slow(handler, message)
+    assert len(response["batchItemFailures"]) == 1
+    assert empty_aws.client("s3").list_objects_v2(Bucket=BUCKET)["KeyCount"] == 1  # there for the retry or a redrive
+
+
+@pytest.mark.parametrize("failing", ["send_message", "put_object"])
+def test_a_hand_off_that_fails_is_a_clear_503_not_an_unhandled_error(handler, context, monkeypatch, failing):
+    from botocore.exceptions import ClientError
+
+    def refuse(**_):
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "try again"}}, failing)
+
+    client = handler.sqs if failing == "send_message" else handler.s3
+    monkeypatch.setattr(client, failing, refuse)
+    commits = 60 if failing == "put_object" else 1  # a claim check needs a payload over the message limit
+    body = json.dumps({**PUSH, "commits": [{"id": f"{i:040x}"} for i in range(commits)]}).encode()
+    unavailable(handler.main(github_event(body), context), "HANDOFF_FAILED")
 
 
 def test_a_payload_that_fits_a_message_does_not_touch_s3(handler, context, empty_aws, queue):

@@ -56,3 +56,18 @@ def test_put_function_concurrency_is_refused_beyond_what_the_account_can_give(st
         lambda_.put_function_concurrency(FunctionName=stack.function_name("Unreserved"), ReservedConcurrentExecutions=1)
     assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "below its minimum value of [100]" in raised.value.response["Error"]["Message"]
+
+
+def test_a_slot_goes_back_to_the_pool_it_came_from_when_the_reservation_changes_meanwhile(stack):
+    lambda_ = stack.client("lambda")
+    capped = stack.function_name("Capped")
+    try:
+        with stack.hold_invocations("Capped") as held:
+            stack.invoke_async("Capped", {"rawPath": "/dict"})
+            held.wait_for(1)  # running on a reserved slot
+            lambda_.delete_function_concurrency(FunctionName=capped)
+        stack.settle()
+        concurrency = stack.cloud.concurrency
+        assert (concurrency.unreserved_in_flight, concurrency.in_flight[capped]) == (0, 0)
+    finally:
+        lambda_.put_function_concurrency(FunctionName=capped, ReservedConcurrentExecutions=RESERVED)
