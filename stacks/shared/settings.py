@@ -41,7 +41,7 @@ POWERTOOLS_VERSION = "3.37.0"
 # The regions where Powertools publishes its layer parameters (/aws/service/powertools/...): its
 # release workflow writes one per region in this list, and nowhere else (no China, no GovCloud
 # parameters). A stack whose functions take the layer deploys only here; elsewhere CloudFormation
-# would fail on a missing parameter after creating half the stack.
+# cannot resolve the parameter and refuses the change set with an error that does not say why.
 POWERTOOLS_LAYER_REGIONS = (
     "af-south-1",
     "ap-east-1",
