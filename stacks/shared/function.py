@@ -128,9 +128,8 @@ def _deploy_only_where_powertools_publishes(stack: Stack) -> None:
     """A stack that takes the layer fails early outside the regions Powertools publishes it in.
 
     A region known at synth (`env=`) is checked now. An environment-agnostic stack (the default)
-    gets a CloudFormation rule: CloudFormation checks it before it creates anything, and the
-    deploy stops with the rule's one-line description instead of a missing-parameter error
-    halfway through.
+    gets a CloudFormation rule, checked before anything is created, whose one-line description
+    says why the change set fails (the missing parameter alone would not) and what to do.
     """
     if not Token.is_unresolved(stack.region):
         problem = settings.powertools_region_problem(stack.region)
