@@ -112,7 +112,7 @@ def test_no_physical_name_is_shared_by_two_copies_whose_names_share_a_long_prefi
     assert {
         ("EventInvoke", "AWS::S3::Bucket"),
         ("StandardWorkflow", "AWS::S3::Bucket"),
-        ("Webhook", "AWS::Lambda::Function"),
+        ("Webhook", "AWS::S3::Bucket"),
         ("ExpressWorkflow", "AWS::Logs::LogGroup"),
         ("StandardWorkflow", "AWS::Logs::LogGroup"),
     } <= compared
