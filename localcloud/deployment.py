@@ -16,6 +16,8 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from botocore.exceptions import ClientError
+
 from localcloud import moto_patches, rules
 from localcloud.function_urls import HttpResponse
 from localcloud.resources import StackResources
@@ -111,11 +113,17 @@ class Deployment(StackResources):
     def _ssm_parameter_values(self) -> dict[str, str]:
         """The values of the template's SSM-typed parameters, read as CloudFormation reads them."""
         ssm = self.client("ssm")
-        return {
-            name: ssm.get_parameter(Name=spec["Default"])["Parameter"]["Value"]
+        wanted = {
+            name: spec["Default"]
             for name, spec in self.template.get("Parameters", {}).items()
             if spec["Type"].startswith("AWS::SSM::Parameter::Value") and "Default" in spec
         }
+        found = {p["Name"]: p["Value"] for p in ssm.get_parameters(Names=list(wanted.values()))["Parameters"]} if wanted else {}
+        missing = [path for path in wanted.values() if path not in found]
+        if missing:  # CloudFormation's answer, before anything is created
+            message = f"Unable to fetch parameters [{','.join(missing)}] from parameter store for this account."
+            raise ClientError({"Error": {"Code": "ValidationError", "Message": message}}, "CreateStack")
+        return {name: found[path] for name, path in wanted.items()}
 
     def _wait_for_stack(self, cloudformation: Any, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -181,10 +181,11 @@ class WebhookStack(Stack):
         self.deliveries_table.grant(self.function, "dynamodb:PutItem")  # one record per delivery, nothing else
         self.idempotency_table.grant_read_write_data(self.function)
         self.queue.grant_send_messages(self.function)
-        self.payloads_bucket.grant_object_access(self.function, read_write=[names.PAYLOADS_PREFIX], delete=[names.PAYLOADS_PREFIX])
+        payloads_access = self.payloads_bucket.grant_object_access(self.function, read_write=[names.PAYLOADS_PREFIX], delete=[names.PAYLOADS_PREFIX])
 
         # The slow path: the same function consumes its queue, at most max_concurrency at once.
         self.mapping = consume(self.function, self.queue, batch_size=batch_size, batching_window=Duration.seconds(0), max_concurrency=max_concurrency)
+        self.mapping.node.add_dependency(payloads_access)  # no poll before the claim-check grant exists
 
         # The public URL. AuthType NONE on purpose: GitHub and Slack cannot SigV4-sign a request,
         # so IAM auth would refuse every delivery. Authentication is the handler's HMAC check over

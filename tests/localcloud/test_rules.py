@@ -56,3 +56,20 @@ def test_a_pattern_stack_deploys_where_powertools_publishes_and_is_refused_elsew
         assert cloud.client("cloudformation").list_stacks()["StackSummaries"] == []  # nothing was created
     with LocalCloud(region="eu-west-1") as cloud:
         assert cloud.deploy(cloud_assembly.directory, "QueueRedrive").outputs
+
+
+def test_an_ssm_typed_parameter_that_does_not_exist_refuses_the_stack_before_creating_it(fixture_assembly, tmp_path):
+    import json
+    import shutil
+
+    assembly = tmp_path / "assembly"
+    shutil.copytree(fixture_assembly, assembly)
+    template_path = assembly / "AsyncFixture.template.json"
+    template = json.loads(template_path.read_text())
+    template.setdefault("Parameters", {})["Missing"] = {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/not/published/here"}
+    template_path.write_text(json.dumps(template))
+    with LocalCloud() as cloud:
+        with pytest.raises(ClientError, match=r"Unable to fetch parameters \[/not/published/here\]") as refused:
+            cloud.deploy(assembly, "AsyncFixture")
+        assert refused.value.response["Error"]["Code"] == "ValidationError"
+        assert cloud.client("cloudformation").list_stacks()["StackSummaries"] == []

@@ -167,6 +167,12 @@ def test_claim_checks_go_to_a_private_bucket_and_outlive_a_dead_lettered_message
     assert {"Key": "aws-cdk:auto-delete-objects", "Value": "true"} in props["Tags"]  # emptied on destroy
 
 
+def test_the_mapping_starts_polling_only_once_the_claim_check_grant_exists(raw):
+    (mapping,) = resources(raw, "AWS::Lambda::EventSourceMapping").values()
+    (access_id,) = [lid for lid in resources(raw, "AWS::IAM::Policy") if lid.startswith("WebhookFunctionPayloadsBucketAccess")]
+    assert access_id in mapping.get("DependsOn", [])
+
+
 def test_the_function_reads_writes_and_deletes_claim_checks_under_their_prefix_only(raw, function):
     s3 = [s for s in function_statements(raw, function) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
     by_action = {a: json.dumps(s["Resource"]) for s in s3 for a in as_list(s["Action"])}
