@@ -35,7 +35,9 @@ MAX_ERROR_CHARS = 1000
 
 logger = Logger()
 tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every message fails is reported, not raised: a bad record is the queue's business
+# (retried, then its DLQ, alarmed); the Errors alarm stays for the function itself failing.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 table = aws.table(os.environ[names.BATCHES_TABLE_ENV])
 
 

@@ -355,6 +355,14 @@ def test_message_that_is_not_a_chunk_invocation_record_is_reported_failed(api, c
     assert batches.get(chunk_failed.table, batch_id)["status"] == "failed"
 
 
+def test_a_batch_whose_every_message_fails_is_reported_not_raised(chunk_failed, context):
+    # Raising would be an invocation error, paging through ChunkFailedFunctionErrors for what the
+    # queue's DLQ (and its alarm) already handles.
+    event = sqs("{not json", json.dumps([1]))
+    response = chunk_failed.main(event, context)
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [r["messageId"] for r in event["Records"]]
+
+
 @pytest.mark.parametrize(
     "event",
     [
