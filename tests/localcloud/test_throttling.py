@@ -20,12 +20,11 @@ from tests.localcloud.fixture_app import MAPPING_MAX_CONCURRENCY
 
 @pytest.fixture(scope="module")
 def localcloud_options():
-    # Enough workers to fill the account with held async invocations and still run one more;
-    # a short tick so an event throttled past its maximum age expires in a fraction of a second.
+    # Enough workers to fill the account with held async invocations and still run one more.
     # A throttled event's age grows one backoff step per tick of real time while no slot frees:
-    # 0.1 s ticks age the 6-hour events past their maximum only after 8 s (a stalled test thread
-    # never expires them by accident), and the short-lived function's in under a second.
-    return {"async_workers": NEW_ACCOUNT_LIMIT + 2, "throttle_tick": 0.1}
+    # 0.25 s ticks age the 6-hour events past their maximum only after 20 s (a stalled test thread
+    # never expires them by accident), and the short-lived function's 60 s in under 2 s.
+    return {"async_workers": NEW_ACCOUNT_LIMIT + 2, "throttle_tick": 0.25}
 
 
 @pytest.fixture(scope="module")
