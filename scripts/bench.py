@@ -1,4 +1,4 @@
-"""`make bench`: what the project costs in time and size, against the budget of issue #12.
+"""`make bench`: what the project costs in time and size, against the project's performance budget.
 
 Every figure is printed with its target and whether it is met:
 
@@ -53,7 +53,7 @@ app.synth()
 """
 PARTS = ("synth", "tests", "imports", "assets")
 
-# The budget (issue #12).
+# The performance budget.
 MAX_SYNTH_RATIO = 1.5
 MAX_SUITE_SECONDS = 90.0
 MAX_IMPORT_RATIO = 2.0

@@ -1,6 +1,6 @@
 """PatternFunction: a Lambda function with the project's defaults applied once.
 
-Every function in every pattern is built here, so the defaults in DESIGN.md live in one place:
+Every function in every pattern is built here, so the project's defaults live in one place:
 - the newest Python runtime CDK offers, on ARM64, with an explicit timeout and memory size;
 - X-Ray active tracing;
 - a log group owned by the stack, with retention, removed on `cdk destroy` (see settings.py);
