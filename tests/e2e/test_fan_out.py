@@ -15,7 +15,7 @@ import pytest
 
 from fan_out import names
 from localcloud import Deployment
-from tests.events import api_gateway_rest
+from localcloud.events import api_gateway_rest
 
 CHUNK_SIZE = 100  # lambdas/fan_out/api.py: lines per chunk
 CATEGORY = {"BOOK": "books", "PEN": "stationery", "MUG": "kitchen", "TEA": "grocery"}

@@ -14,7 +14,7 @@ import pytest
 
 from express_workflow import names
 from stacks.express_workflow_templates import load, response
-from tests.apigateway_vtl import render
+from localcloud.vtl import render
 
 MACHINE = "arn:aws:states:eu-west-1:123456789012:stateMachine:ExpressWorkflow-OrderCheck"
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
