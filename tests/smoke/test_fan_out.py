@@ -12,7 +12,7 @@ DEADLINE = 180
 # A failing child is retried twice by Lambda (about 1 and 2 minutes apart) before its failure
 # record reaches the ChunkFailed function: up to ~5 minutes in AWS.
 FAILED_DEADLINE = 480
-# 150 lines: two chunks of at most 100 (lambdas/fan_out/api.py CHUNK_SIZE).
+# 150 lines: two chunks of at most 100 (lambdas/fan_out/sales.py CHUNK_SIZE).
 ITEMS = [{"sku": "BOOK-1", "quantity": 2, "unit_price": "3.50"}] * 120 + [{"sku": "MUG-3", "quantity": 1, "unit_price": "8.00"}] * 30
 
 
