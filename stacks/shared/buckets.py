@@ -23,8 +23,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.shared import settings
-from stacks.shared.props import consolidate_props
+from . import settings
+from .pattern import path_in_stack
+from .props import consolidate_props
 
 
 # S3 bucket names are 3-63 characters. A derived name ends in -<account id>-<region>: 12 digits,
@@ -35,17 +36,20 @@ STACK_HASH_LENGTH = 8
 PURPOSE = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
 
 
-def bucket_name_prefix(stack_name: str, purpose: str) -> str:
-    """`<stack name, shortened>-<hash of the whole stack name>-<purpose>`, the part of a derived
-    bucket name before `-<account>-<region>`.
+def bucket_name_prefix(stack_name: str, purpose: str, owner: Sequence[str] = ()) -> str:
+    """`<stack name, shortened>-<hash>-<purpose>`, the part of a derived bucket name before
+    `-<account>-<region>`.
 
     The stack name is shortened to fit S3's 63 characters; the hash (8 hex digits of SHA-256 over
-    the exact stack name) is what keeps two stacks apart when their names only differ after the
-    shortened part, such as `OrdersEventInvokeStagingEuropeWest` and `...EuropeEast`.
+    the exact stack name, and the path in the stack of the construct that owns the bucket, if any)
+    is what keeps two stacks apart when their names only differ after the shortened part, such as
+    `OrdersEventInvokeStagingEuropeWest` and `...EuropeEast`, and two patterns in one stack apart.
+    A pattern in its own stack has no owner path (pattern.path_in_stack), so its name is the
+    stack's alone.
     """
     if not PURPOSE.fullmatch(purpose):
         raise ValueError(f"purpose {purpose!r}: 1-15 lower-case letters, digits or inner hyphens")
-    digest = hashlib.sha256(stack_name.encode()).hexdigest()[:STACK_HASH_LENGTH]
+    digest = hashlib.sha256("/".join([stack_name, *owner]).encode()).hexdigest()[:STACK_HASH_LENGTH]
     room = MAX_BUCKET_NAME - ACCOUNT_REGION_SUFFIX - len(f"-{digest}-{purpose}")
     readable = stack_name.lower()[:room].rstrip("-")
     return f"{readable}-{digest}-{purpose}"
@@ -80,7 +84,7 @@ class NotifyingBucket(s3.Bucket):
     """
 
     def __init__(self, scope: Construct, id: str, *, purpose: str, **overrides: Any) -> None:
-        self.name_prefix = bucket_name_prefix(Stack.of(scope).stack_name, purpose)
+        self.name_prefix = bucket_name_prefix(Stack.of(scope).stack_name, purpose, path_in_stack(scope))
         self.derived_name = Fn.join("-", [self.name_prefix, Aws.ACCOUNT_ID, Aws.REGION])
         super().__init__(scope, id, **consolidate_props(default_bucket_props(scope), {"bucket_name": self.derived_name, **overrides}))
         self._lambda_configurations: list[s3.CfnBucket.LambdaConfigurationProperty] = []
@@ -94,7 +98,7 @@ class NotifyingBucket(s3.Bucket):
         """S3 invokes `function` (asynchronously) for each object created under `prefix` (and, with
         `suffix`, whose key ends with it: S3 compares both case-sensitively)."""
         permission = lambda_.CfnPermission(
-            self.stack,
+            self.node.scope,  # type: ignore[arg-type]  # a bucket always has a scope
             f"Allow{self.node.id}Invoke{function.node.id}",
             action="lambda:InvokeFunction",
             function_name=function.function_arn,
@@ -145,7 +149,7 @@ class NotifyingBucket(s3.Bucket):
             statements.append(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[self.derived_arn(p) for p in read_write]))
         if delete:
             statements.append(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[self.derived_arn(p) for p in delete]))
-        policy = iam.Policy(self.stack, f"{function.node.id}{self.node.id}Access", roles=[function.role], statements=statements)  # type: ignore[list-item]
+        policy = iam.Policy(self.node.scope, f"{function.node.id}{self.node.id}Access", roles=[function.role], statements=statements)  # type: ignore[list-item]
         for prefix in dict.fromkeys((*read, *read_write, *delete)):
             Validations.of(policy).acknowledge(
                 Acknowledgment(

@@ -246,7 +246,7 @@ def test_responses_use_the_projects_templates_and_no_200_for_a_refused_start(raw
     responses = {r["StatusCode"]: r for r in _method(raw)["Integration"]["IntegrationResponses"]}
     assert set(responses) == {"200", "502"}
     assert "SelectionPattern" not in responses["200"]  # the default: StartSyncExecution answered 2xx
-    assert responses["200"]["ResponseTemplates"] == {"application/json": response()}
+    assert responses["200"]["ResponseTemplates"] == {"application/json": response(names.REJECTED_OUTCOME)}
     assert responses["502"]["SelectionPattern"] == r"[45]\d{2}"
     assert responses["502"]["ResponseTemplates"] == {"application/json": load("start_failed.vtl")}
     method_codes = {r["StatusCode"] for r in _method(raw)["MethodResponses"]}

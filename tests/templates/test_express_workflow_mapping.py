@@ -36,7 +36,7 @@ def _sync_response(status: str, **fields) -> dict:
 
 
 def respond(sync: dict):
-    return render(response(), body=sync, context={"requestId": REQUEST_ID})
+    return render(response(names.REJECTED_OUTCOME), body=sync, context={"requestId": REQUEST_ID})
 
 
 def test_request_passes_the_body_as_the_execution_input_and_names_the_machine():
