@@ -21,12 +21,13 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .shared import PatternFunction
 from .shared.async_invoke import AsyncInvoke
-from .shared.buckets import NotifyingBucket, secure_bucket
+from .shared.buckets import ExistingBucket, NotifyingBucket, secure_bucket
 from .shared.monitoring import DEFAULT_PERIOD, alarm
 from .shared.queues import dead_letter_queue, secure_queue
 from .shared.tables import secure_table
@@ -53,20 +54,26 @@ class EventInvoke(PatternConstruct):
         max_event_age: Duration = Duration.hours(1),
         max_object_bytes: int = 10 * 1024 * 1024,
         idempotency_expiry: Duration = Duration.hours(24),
+        existing_bucket: s3.IBucket | None = None,
         **common: Any,
     ) -> None:
         super().__init__(scope, id, **common)
         self.names = names = pattern_names(self, PATTERN)
 
         # Where uploads land (named from the stack, account and region: see NotifyingBucket).
-        access_logs = secure_bucket(self, "AccessLogsBucket")
-        self.bucket = NotifyingBucket(
-            self,
-            "UploadsBucket",
-            purpose="uploads",
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="uploads/",
-        )
+        # An existing bucket of yours instead: only its incoming/ and analysis/ prefixes are used.
+        self.bucket: NotifyingBucket | ExistingBucket
+        if existing_bucket is not None:
+            self.bucket = ExistingBucket(self, "UploadsBucket", existing_bucket)
+        else:
+            access_logs = secure_bucket(self, "AccessLogsBucket")
+            self.bucket = NotifyingBucket(
+                self,
+                "UploadsBucket",
+                purpose="uploads",
+                server_access_logs_bucket=access_logs,
+                server_access_logs_prefix="uploads/",
+            )
 
         # Where success records go, for a consumer (with its own DLQ), and idempotency records.
         results_dlq = dead_letter_queue(self, "AnalysisResultsDLQ", holds="success records a consumer failed to process")

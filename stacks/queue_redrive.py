@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -48,6 +49,7 @@ class QueueRedrive(PatternConstruct):
         max_receive_count: int = 3,
         idempotency_expiry: Duration = Duration.hours(24),
         oldest_message_alarm_age: Duration = Duration.minutes(15),
+        existing_orders_table: dynamodb.ITable | None = None,
         **common: Any,
     ) -> None:
         super().__init__(scope, id, **common)
@@ -72,7 +74,8 @@ class QueueRedrive(PatternConstruct):
         )
 
         # Where processed orders and idempotency records go.
-        self.orders_table = secure_table(self, "OrdersTable", partition_key="order_id")
+        # Or an existing table of yours, keyed on the string attribute "order_id".
+        self.orders_table = existing_orders_table or secure_table(self, "OrdersTable", partition_key="order_id")
         self.idempotency_table = secure_table(self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration")
 
         # Queue -> function: batches, bounded concurrency, per-message failure reports.

@@ -30,6 +30,7 @@ from typing import Any
 from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -37,7 +38,7 @@ from constructs import Construct
 
 from .shared import PatternFunction
 from .shared.async_invoke import AsyncInvoke
-from .shared.buckets import NotifyingBucket, secure_bucket
+from .shared.buckets import ExistingBucket, NotifyingBucket, secure_bucket
 from .shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
 from .shared.tables import secure_table
 from .shared.code import pattern_names
@@ -65,6 +66,7 @@ class StandardWorkflow(PatternConstruct):
         retry_interval: Duration = Duration.seconds(2),
         approval_timeout: Duration = Duration.hours(24),
         execution_timeout: Duration = Duration.days(2),
+        existing_bucket: s3.IBucket | None = None,
         **common: Any,
     ) -> None:
         super().__init__(scope, id, **common)
@@ -75,8 +77,13 @@ class StandardWorkflow(PatternConstruct):
             raise ValueError("approval_timeout must be shorter than execution_timeout, or the execution times out first and the job is never marked EXPIRED")
 
         # Where uploads land and every job's intermediate and published results live.
-        access_logs = secure_bucket(self, "AccessLogsBucket")
-        self.bucket = NotifyingBucket(self, "DataBucket", purpose="data", server_access_logs_bucket=access_logs, server_access_logs_prefix="data/")
+        # An existing bucket of yours instead: only the pattern's prefixes (names.py) are used.
+        self.bucket: NotifyingBucket | ExistingBucket
+        if existing_bucket is not None:
+            self.bucket = ExistingBucket(self, "DataBucket", existing_bucket)
+        else:
+            access_logs = secure_bucket(self, "AccessLogsBucket")
+            self.bucket = NotifyingBucket(self, "DataBucket", purpose="data", server_access_logs_bucket=access_logs, server_access_logs_prefix="data/")
         self.jobs_table = secure_table(self, "JobsTable", partition_key="job_id")
         # A person subscribes to approval requests. Encrypted with the AWS-managed SNS key (the
         # key policy lets principals of this account publish through SNS), TLS-only.

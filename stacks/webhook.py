@@ -38,7 +38,9 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -89,6 +91,9 @@ class Webhook(PatternConstruct):
         secret_max_age: Duration = Duration.minutes(5),
         idempotency_expiry: Duration = Duration.days(7),
         backlog_alarm_after: Duration = Duration.minutes(15),
+        existing_github_secret: secretsmanager.ISecret | None = None,
+        existing_slack_secret: secretsmanager.ISecret | None = None,
+        existing_deliveries_table: dynamodb.ITable | None = None,
         **common: Any,
     ) -> None:
         super().__init__(scope, id, **common)
@@ -106,11 +111,17 @@ class Webhook(PatternConstruct):
             raise ValueError(f"max_body_bytes must be 1 to {FUNCTION_URL_PAYLOAD_BYTES}: a Function URL passes no larger request")
 
         # The providers' secrets: generated on deploy, the real values put afterwards (README).
-        self.github_secret = shared_secret(self, "GitHubWebhookSecret", description="GitHub webhook secret (X-Hub-Signature-256)", shared_with="GitHub")
-        self.slack_secret = shared_secret(self, "SlackSigningSecret", description="Slack app signing secret (X-Slack-Signature)", shared_with="Slack")
+        # Or secrets of yours that already hold them (a plain secret string each).
+        self.github_secret = existing_github_secret or shared_secret(
+            self, "GitHubWebhookSecret", description="GitHub webhook secret (X-Hub-Signature-256)", shared_with="GitHub"
+        )
+        self.slack_secret = existing_slack_secret or shared_secret(
+            self, "SlackSigningSecret", description="Slack app signing secret (X-Slack-Signature)", shared_with="Slack"
+        )
 
         # Where processed deliveries and idempotency records go.
-        self.deliveries_table = secure_table(self, "DeliveriesTable", partition_key="delivery_id")
+        # Or an existing table of yours, keyed on the string attribute "delivery_id".
+        self.deliveries_table = existing_deliveries_table or secure_table(self, "DeliveriesTable", partition_key="delivery_id")
         self.idempotency_table = secure_table(self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration")
 
         # The hand-off: verified deliveries wait here for the slow path; after max_receive_count
