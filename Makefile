@@ -17,11 +17,12 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help synth test bench cost smoke deploy destroy redrive approve lock clean
+.PHONY: help synth test test-fast bench cost smoke deploy destroy redrive approve lock clean
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
 	@echo "make test     run the test suite"
+	@echo "make test-fast   the inner loop: templates, handlers, scripts, unit tests; nothing deployed locally"
 	@echo "make bench    measure synth, the test suite, handler imports and code sizes against their targets"
 	@echo "make cost     each pattern's monthly cost at 1 million events, from the synthesized templates"
 	@echo "make smoke [STACK=ApiSync]   drive every pattern: in your account if deployed there, else locally"
@@ -35,6 +36,10 @@ synth: $(PY_STAMP) $(NODE_STAMP)
 
 test: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
+
+# Every test but those that deploy stacks into a local cloud (marker `deploys`, tests/conftest.py).
+test-fast: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pytest -m "not deploys"
 
 bench: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/bench.py

@@ -34,6 +34,19 @@ botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 pytest_plugins = ["localcloud.pytest_plugin"]
 
 
+# `make test-fast` runs everything but these: tests that deploy stacks into a local cloud (the
+# end-to-end and smoke suites, and localcloud's own tests of its deployments).
+DEPLOYING_FIXTURES = frozenset({"local_cloud", "deploy"})
+DEPLOYING_SUITES = ("e2e", "smoke")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        suite = Path(item.path).relative_to(ROOT / "tests").parts[0] if Path(item.path).is_relative_to(ROOT / "tests") else ""
+        if suite in DEPLOYING_SUITES or DEPLOYING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.deploys)
+
+
 def cdk_context() -> dict[str, object]:
     """The context `cdk synth` passes to app.py: feature flags and project settings."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]

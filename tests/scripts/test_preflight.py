@@ -19,7 +19,7 @@ from moto import mock_aws
 
 from scripts import approve, preflight, redrive, smoke
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
 NO_CREDENTIALS = "no AWS credentials found"
 
