@@ -239,6 +239,11 @@ class Fault:
     `after_handler=False`: the handler never runs (the function crashed on start, or Lambda's own
     service failed). `after_handler=True`: the handler runs and its side effects stay, then the
     invocation fails anyway (a timeout or crash after the work): the case that tests exactly-once.
+    `throttle=True`: the invocation is refused for want of concurrency (`TooManyRequestsException`,
+    counted in `concurrency.throttles`) before it takes a slot, and the path it came by handles
+    it as a real throttle: 429 to a synchronous caller, an async event waits and retries, an SQS
+    batch goes back on the queue, a stream batch is read again, a Step Functions task fails with
+    `Lambda.TooManyRequestsException`. Seeded throttling without filling the account.
     """
 
     function_name: str
@@ -246,6 +251,7 @@ class Fault:
     error_type: str = "TransientError"
     message: str = "injected failure"
     after_handler: bool = False
+    throttle: bool = False
     when: Callable[[Any], bool] | None = None
     injected: int = 0
 
@@ -274,10 +280,10 @@ class Runtime:
         self.faults.clear()
         shutil.rmtree(self.code_root, ignore_errors=True)  # the unzipped code of every function
 
-    def _take_fault(self, function: LambdaFunction, event: Any, *, after_handler: bool) -> Fault | None:
+    def _take_fault(self, function: LambdaFunction, event: Any, *, after_handler: bool, throttle: bool = False) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.after_handler == after_handler and fault.applies(function, event):
+                if fault.after_handler == after_handler and fault.throttle == throttle and fault.applies(function, event):
                     fault.injected += 1
                     return fault
         return None
@@ -361,6 +367,8 @@ class Runtime:
             event = {}
         if self.concurrency is None:
             return self._invoke(function, event)
+        if self.faults and self._take_fault(function, event, after_handler=False, throttle=True):
+            self.concurrency.throttled(function)
         with self.concurrency.slot(function, event):
             return self._invoke(function, event)
 
