@@ -89,6 +89,12 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    greater for a later event of the same key) and repeats it when it delivers an event again: it
    is what tells a new upload of the same bytes from a duplicate delivery. moto's events have
    none; here each event gets the next value of a per-cloud counter, as 18 hex digits.
+20. **SQS message operations are atomic.** moto's ReceiveMessage checks a message's visibility,
+   marks it received and moves messages past `maxReceiveCount` to the DLQ in plain Python, with
+   no lock: two pollers receiving at once could both take one message, or both move it to the DLQ
+   (the second fails with ValueError). Here moto's message operations on a queue take one lock, so
+   concurrent pollers see what SQS's would: each message received by one of them at a time, moved
+   to the DLQ once.
 """
 
 from __future__ import annotations
@@ -96,6 +102,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +123,16 @@ NO_OP_CUSTOM_RESOURCES = {"Custom::S3AutoDeleteObjects"}
 CLOUDFORMATION_MODELS = (FunctionUrlModel, SecretModel)  # resource types moto's CloudFormation lacks (8, 10)
 TASK_ANSWERS = ("send_task_success", "send_task_failure", "send_task_heartbeat")
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+SQS_MESSAGE_OPERATIONS = (
+    "send_message",
+    "send_message_batch",
+    "receive_message",
+    "delete_message",
+    "delete_message_batch",
+    "change_message_visibility",
+    "change_message_visibility_batch",
+    "purge_queue",
+)
 
 
 class TooManyRequests(LambdaClientError):
@@ -305,9 +322,37 @@ class MotoPatches:
 
         dynamodb_writes = [(DynamoDBBackend, name, atomic(name)) for name in DYNAMODB_WRITES]
 
+        from moto.sqs.models import SQSBackend
+
+        sqs_lock = threading.RLock()
+
+        def one_at_a_time(name: str) -> Any:  # patch 20
+            moto_operation = SQSBackend.__dict__[name]
+
+            def operation(backend: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+                with sqs_lock:
+                    return moto_operation(backend, *args, **kwargs)
+
+            return operation
+
+        receive = one_at_a_time("receive_message")
+
+        def receive_message(backend: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any, **kwargs: Any) -> Any:
+            # A long poll waits for messages outside the lock (a sender must get in), then receives under it.
+            deadline = time.monotonic() + (wait_seconds_timeout or 0)
+            while True:
+                received = receive(backend, queue_name, count, 0, *args, **kwargs)
+                remaining = deadline - time.monotonic()
+                if received or remaining <= 0:
+                    return received
+                backend.get_queue(queue_name).wait_for_messages(min(1, remaining))  # type: ignore[arg-type]
+
+        sqs_operations = [(SQSBackend, name, receive_message if name == "receive_message" else one_at_a_time(name)) for name in SQS_MESSAGE_OPERATIONS]
+
         return [
             *authorization,
             *dynamodb_writes,
+            *sqs_operations,
             (LambdaFunction, "_invoke_lambda", run_in_process),
             (LambdaFunction, "invoke", invoke),
             (LambdaBackend, "create_event_source_mapping", create_event_source_mapping),
