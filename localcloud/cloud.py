@@ -28,9 +28,10 @@ from localcloud import mappings, stepfunctions
 from localcloud.async_invoke import THROTTLE_TICK_SECONDS, AsyncInvocation, AsyncInvoker
 from localcloud.concurrency import NEW_ACCOUNT_LIMIT, Concurrency, Hold
 from localcloud.deployment import Deployment
-from localcloud.function_urls import HttpResponse, request
+from localcloud.function_urls import request
 from localcloud.iam import RoleCredentials
 from localcloud.moto_patches import MotoPatches
+from localcloud.responses import HttpResponse
 from localcloud.runtime import (
     Fault,
     Runtime,

@@ -9,21 +9,24 @@ answers what a test needs: outputs, physical ids, ARNs, invocations and queue co
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import time
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
 from localcloud import moto_patches, rules
-from localcloud.function_urls import HttpResponse
 from localcloud.resources import StackResources
+from localcloud.responses import HttpResponse
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
+    from localcloud.rest_api import LocalRestApi
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 FAKE_LAYER_ARN = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:1"
@@ -188,9 +191,28 @@ class Deployment(StackResources):
         """The next invocation(s) of one of the stack's functions fail: see LocalCloud.inject_failure."""
         return self.cloud.inject_failure(self.function_name(function_prefix), **fault)
 
-    def request(self, method: str, url: str, **kwargs: Any) -> HttpResponse:
-        """An HTTP request to one of the stack's function URLs; see LocalCloud.request."""
-        return self.cloud.request(method, url, **kwargs)
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        signed_by: str | None = None,
+    ) -> HttpResponse:
+        """An HTTP request to one of the stack's front doors: its REST API (an `execute-api` URL,
+        localcloud.rest_api) or a function URL (localcloud.function_urls). `signed_by=<principal
+        ARN>` stands for a request SigV4-signed by that principal."""
+        if ".execute-api." in (urlsplit(url).hostname or ""):
+            return self.rest_api.request(method, url, headers=headers, body=body, signed_by=signed_by)
+        return self.cloud.request(method, url, headers=headers, body=body, signed_by=signed_by)
+
+    @functools.cached_property
+    def rest_api(self) -> LocalRestApi:
+        """The stack's REST API, run from its template (the stack must have exactly one)."""
+        from localcloud.rest_api import LocalRestApi  # on first use: the mapping-template engine and JSON Schema
+
+        return LocalRestApi(self)
 
     def messages(self, queue_prefix: str) -> list[dict[str, Any]]:
         """Receive and delete everything visible on a queue of the stack (JSON bodies parsed)."""

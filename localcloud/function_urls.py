@@ -8,12 +8,9 @@ FunctionUrl]` in Outputs resolves. `request()` then plays the part of the URL's 
   `Forbidden` without invoking it; a request made with `signed_by=<principal ARN>` is taken as
   correctly SigV4-signed by that principal (no signature is computed or checked, and no IAM or
   resource policy is evaluated) and the principal appears in `requestContext.authorizer.iam`.
-- The event is payload format 2.0 as Lambda builds it for a URL: `version`, `routeKey`
-  (`$default`), `rawPath`, `rawQueryString`, `cookies`, lower-cased `headers` (repeated values
-  joined by commas), `queryStringParameters`, `requestContext` (`accountId`, `apiId`, `domainName`,
-  `domainPrefix`, `http.{method,path,protocol,sourceIp,userAgent}`, `requestId`, `routeKey`,
-  `stage`, `time`, `timeEpoch`), `body` and `isBase64Encoded`: the body is base64-encoded unless
-  the content type is text (`text/*`, JSON, XML, JavaScript, form-encoded) and it decodes as UTF-8.
+- The event is payload format 2.0 as Lambda builds it for a URL (`localcloud.events.function_url`,
+  the builder handler tests use too): lower-cased headers, cookies, query parameters, the
+  request context, and the body base64-encoded unless its content type is text.
 - The response is translated as Function URLs do: a dict with `statusCode` gives the status,
   `headers`, `cookies` (as `set-cookie`) and `body` (base64-decoded when `isBase64Encoded`); any
   other JSON value is a 200 with `content-type: application/json` and that JSON as the body. A
@@ -29,22 +26,19 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from moto.core.common_models import CloudFormationModel
 
 from localcloud.concurrency import TooManyRequestsException
+from localcloud.events import function_url
+from localcloud.responses import HttpResponse
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
-TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml", "application/x-www-form-urlencoded")
-SOURCE_IP = "198.51.100.10"  # TEST-NET-2: a documentation address
-USER_AGENT = "localcloud"
+INVOKED, REFUSED = "function URL -> its function", "function URL, refused before invoking"
 
 
 class FunctionUrlModel(CloudFormationModel):
@@ -99,98 +93,6 @@ class FunctionUrlModel(CloudFormationModel):
         get_backend(account_id, region_name).delete_function_url_config(cloudformation_json["Properties"]["TargetFunctionArn"])
 
 
-@dataclass
-class HttpResponse:
-    """What the caller of a Function URL receives."""
-
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    invoked: bool = True
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def is_text(content_type: str) -> bool:
-    content_type = content_type.lower()
-    return content_type.startswith(TEXT_TYPES) or "+json" in content_type or "+xml" in content_type
-
-
-def build_event(
-    config: Any, method: str, url: str, *, headers: dict[str, str], body: bytes, signed_by: str | None
-) -> dict[str, Any]:
-    """The payload format 2.0 event Lambda builds for an HTTP request to a function URL."""
-    parts = urlsplit(url)
-    domain = parts.netloc
-    lowered: dict[str, str] = {}
-    for key, value in headers.items():
-        key = key.lower()
-        lowered[key] = f"{lowered[key]},{value}" if key in lowered else str(value)
-    lowered.setdefault("host", domain)
-    lowered.setdefault("user-agent", USER_AGENT)
-    lowered.setdefault("x-forwarded-proto", "https")
-    lowered.setdefault("x-forwarded-for", SOURCE_IP)
-    cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        query[key] = f"{query[key]},{value}" if key in query else value
-    now = datetime.now(timezone.utc)
-    path = parts.path or "/"
-    account = config.function.account_id
-    context: dict[str, Any] = {
-        "accountId": "anonymous" if signed_by is None else account,
-        "apiId": domain.split(".", 1)[0],
-        "domainName": domain,
-        "domainPrefix": domain.split(".", 1)[0],
-        "http": {"method": method.upper(), "path": path, "protocol": "HTTP/1.1", "sourceIp": SOURCE_IP, "userAgent": lowered["user-agent"]},
-        "requestId": str(uuid.uuid4()),
-        "routeKey": "$default",
-        "stage": "$default",
-        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "timeEpoch": int(now.timestamp() * 1000),
-    }
-    if signed_by is not None:
-        context["authorizer"] = {
-            "iam": {
-                "accessKey": "AKIALOCALCLOUD",
-                "accountId": signed_by.split(":")[4] if signed_by.count(":") >= 5 else account,
-                "callerId": "LOCALCLOUDCALLER",
-                "cognitoIdentity": None,
-                "principalOrgId": None,
-                "userArn": signed_by,
-                "userId": "LOCALCLOUDCALLER",
-            }
-        }
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": parts.query,
-        "headers": lowered,
-        "requestContext": context,
-        "isBase64Encoded": False,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    if query:
-        event["queryStringParameters"] = query
-    if body:
-        try:
-            text = body.decode() if is_text(lowered.get("content-type", "")) else None
-        except UnicodeDecodeError:
-            text = None
-        if text is None:
-            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-        else:
-            event["body"] = text
-    return event
-
-
 def translate_response(payload: Any) -> HttpResponse:
     """The function's result as the URL's HTTP response."""
     if isinstance(payload, dict) and "statusCode" in payload:
@@ -235,12 +137,14 @@ def request(
     if isinstance(body, str):
         body = body.encode()
     if config.config.get("AuthType", "NONE") == "AWS_IAM" and signed_by is None:
-        return HttpResponse(403, {"content-type": "application/json", "x-amzn-errortype": "AccessDeniedException"}, b'{"Message":"Forbidden"}', invoked=False)
-    event = build_event(config, method, url, headers=headers, body=body or b"", signed_by=signed_by)
+        return HttpResponse(403, {"content-type": "application/json", "x-amzn-errortype": "AccessDeniedException"}, b'{"Message":"Forbidden"}', invoked=False, via=REFUSED)
+    event = function_url(method, url, body or None, headers=headers, signed_by=signed_by, account=config.function.account_id)
     try:
         payload, errored = cloud.runtime.invoke(config.function, event)
     except TooManyRequestsException:  # no concurrency slot: the function did not run
-        return HttpResponse(429, {"content-type": "application/json", "x-amzn-errortype": "TooManyRequestsException"}, b'{"Message":"Rate Exceeded."}', invoked=False)
+        return HttpResponse(429, {"content-type": "application/json", "x-amzn-errortype": "TooManyRequestsException"}, b'{"Message":"Rate Exceeded."}', invoked=False, via=REFUSED)
     if errored:
-        return HttpResponse(502, {"content-type": "application/json", "x-amzn-errortype": "InternalServerError"}, b'{"Message":"Internal Server Error"}')
-    return translate_response(json.loads(payload) if payload else None)
+        return HttpResponse(502, {"content-type": "application/json", "x-amzn-errortype": "InternalServerError"}, b'{"Message":"Internal Server Error"}', via=INVOKED)
+    response = translate_response(json.loads(payload) if payload else None)
+    response.via = INVOKED
+    return response

@@ -89,7 +89,13 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    greater for a later event of the same key) and repeats it when it delivers an event again: it
    is what tells a new upload of the same bytes from a duplicate delivery. moto's events have
    none; here each event gets the next value of a per-cloud counter, as 18 hex digits.
-20. **SQS message operations are atomic.** moto's ReceiveMessage checks a message's visibility,
+20. **CDK's bucket-notifications custom resource applies.** `Custom::S3BucketNotifications` (CDK's
+   `add_event_notification` on a bucket it did not create, such as a pattern's `existing_bucket`)
+   runs a handler that would answer CloudFormation through a pre-signed URL moto cannot serve.
+   Here its configuration is put on the bucket on create, next to the bucket's own notifications
+   when `Managed` is false, as CDK's handler does (`put_bucket_notifications`). Update and delete
+   are not modelled: a local stack is created once and thrown away.
+21. **SQS message operations are atomic.** moto's ReceiveMessage checks a message's visibility,
    marks it received and moves messages past `maxReceiveCount` to the DLQ in plain Python, with
    no lock: two pollers receiving at once could both take one message, or both move it to the DLQ
    (the second fails with ValueError). Here moto's message operations on a queue take one lock, so
@@ -120,6 +126,29 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 NO_OP_CUSTOM_RESOURCES = {"Custom::S3AutoDeleteObjects"}
+
+
+def put_bucket_notifications(properties: dict[str, Any], region_name: str) -> None:
+    """Patch 20: what CDK's handler for `Custom::S3BucketNotifications` does on create.
+
+    CDK uses it to add notifications to a bucket it did not create (`add_event_notification` on an
+    imported bucket). With `Managed: false` the bucket's other notifications are kept, as CDK's
+    handler keeps them; with `Managed: true` the resource's configuration is the bucket's whole one.
+    """
+    import boto3
+
+    s3 = boto3.client("s3", region_name=region_name)
+    bucket = properties["BucketName"]
+    ours = properties.get("NotificationConfiguration", {})
+    managed = str(properties.get("Managed", "true")).lower() == "true"
+    current = {} if managed else s3.get_bucket_notification_configuration(Bucket=bucket)
+    current.pop("ResponseMetadata", None)
+    merged = {key: [*current.get(key, []), *ours.get(key, [])] for key in ("LambdaFunctionConfigurations", "QueueConfigurations", "TopicConfigurations")}
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={k: v for k, v in merged.items() if v})
+
+
+# Custom resources whose effect the local cloud applies itself instead of running CDK's handler.
+MODELLED_CUSTOM_RESOURCES = {"Custom::S3BucketNotifications": put_bucket_notifications}
 CLOUDFORMATION_MODELS = (FunctionUrlModel, SecretModel)  # resource types moto's CloudFormation lacks (8, 10)
 TASK_ANSWERS = ("send_task_success", "send_task_failure", "send_task_heartbeat")
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
@@ -272,10 +301,13 @@ class MotoPatches:
             return event
 
         def custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
-            if kwargs["ResourceType"] not in NO_OP_CUSTOM_RESOURCES:
+            resource_type = kwargs["ResourceType"]
+            if resource_type not in NO_OP_CUSTOM_RESOURCES and resource_type not in MODELLED_CUSTOM_RESOURCES:
                 return original[(CustomModel, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
             from moto.cloudformation import cloudformation_backends
 
+            if resource_type in MODELLED_CUSTOM_RESOURCES:
+                MODELLED_CUSTOM_RESOURCES[resource_type](cloudformation_json.get("Properties", {}), region_name)
             resource = CustomModel(region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name)
             cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"]).add_custom_resource(resource)
             resource.set_data({})
@@ -326,7 +358,7 @@ class MotoPatches:
 
         sqs_lock = threading.RLock()
 
-        def one_at_a_time(name: str) -> Any:  # patch 20
+        def one_at_a_time(name: str) -> Any:  # patch 21
             moto_operation = SQSBackend.__dict__[name]
 
             def operation(backend: SQSBackend, *args: Any, **kwargs: Any) -> Any:

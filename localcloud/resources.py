@@ -1,4 +1,5 @@
-"""Finding a stack's resources by logical id prefix: one way, for local and real stacks alike.
+"""Finding a stack's resources by type and logical id prefix: one way, for local and real stacks,
+the scripts (`scripts/cost.py`) and the template tests alike. Imports nothing but the standard library.
 
 CDK logical ids are a construct path plus a hash (`QuotesFunction1A2B3C4D`), so tests name a
 resource by the prefix they wrote in the stack and its type. `StackResources` answers from the
@@ -12,12 +13,23 @@ from __future__ import annotations
 from typing import Any
 
 
-def find_logical_id(template: dict[str, Any], resource_type: str, prefix: str = "") -> str:
-    """The one resource of `resource_type` whose logical id starts with `prefix`."""
-    matches = [lid for lid, r in template["Resources"].items() if r["Type"] == resource_type and lid.startswith(prefix)]
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Logical id -> resource, for every resource of `resource_type` in a template."""
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def find_resource(template: dict[str, Any], resource_type: str, prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """(logical id, resource) of the one resource of `resource_type` whose logical id starts with
+    `prefix`; LookupError when none or several do."""
+    matches = [(lid, r) for lid, r in resources_of_type(template, resource_type).items() if lid.startswith(prefix)]
     if len(matches) != 1:
-        raise LookupError(f"{len(matches)} {resource_type} resources start with {prefix!r}: {matches}")
+        raise LookupError(f"{len(matches)} {resource_type} resources start with {prefix!r}: {[lid for lid, _ in matches]}")
     return matches[0]
+
+
+def find_logical_id(template: dict[str, Any], resource_type: str, prefix: str = "") -> str:
+    """The logical id of the one resource of `resource_type` whose logical id starts with `prefix`."""
+    return find_resource(template, resource_type, prefix)[0]
 
 
 class StackResources:
@@ -42,7 +54,7 @@ class StackResources:
         return cls(template, physical_ids, outputs)
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {lid: r for lid, r in self.template["Resources"].items() if r["Type"] == resource_type}
+        return resources_of_type(self.template, resource_type)
 
     def logical_id(self, resource_type: str, prefix: str = "") -> str:
         return find_logical_id(self.template, resource_type, prefix)

@@ -23,7 +23,6 @@ the INIT phase too: ~0.4-0.7 s a cold start, `make bench`); no storage (S3, Dyna
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import os
@@ -38,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, ROOT / "lambdas"):  # the work functions import as they do in Lambda
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+from localcloud.resources import find_resource, resources_of_type  # noqa: E402 (after the path is set)
 
 EVENTS_PER_MONTH = 1_000_000
 SECONDS_PER_MONTH = 30 * 24 * 3600
@@ -97,19 +98,20 @@ class Template:
 
     def __init__(self, stack_id: str, template: dict[str, Any]) -> None:
         self.stack_id = stack_id
+        self.template = template
         self.resources: dict[str, dict[str, Any]] = template["Resources"]
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {lid: r for lid, r in self.resources.items() if r["Type"] == resource_type}
+        return resources_of_type(self.template, resource_type)
 
     def count(self, resource_type: str) -> int:
         return len(self.of_type(resource_type))
 
     def one(self, resource_type: str, prefix: str) -> tuple[str, dict[str, Any]]:
-        found = [(lid, r) for lid, r in self.of_type(resource_type).items() if lid.startswith(prefix)]
-        if len(found) != 1:
-            raise LookupError(f"{self.stack_id}: {len(found)} {resource_type} resources start with {prefix!r}")
-        return found[0]
+        try:
+            return find_resource(self.template, resource_type, prefix)
+        except LookupError as error:
+            raise LookupError(f"{self.stack_id}: {error}") from None
 
     def function(self, prefix: str) -> "FunctionConfig":
         lid, resource = self.one("AWS::Lambda::Function", prefix)
@@ -522,23 +524,14 @@ def standard_workflow(template: Template, events: int) -> Model:
     )
 
 
-def _module_constant(module: str, name: str) -> Any:
-    """A constant of a handler module, read without importing it (handlers read their environment on import)."""
-    tree = ast.parse((ROOT / "lambdas" / module).read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise LookupError(f"lambdas/{module} has no constant {name}")
-
-
 ASSUMED_BATCH_ITEMS = 1_000  # FanOut: lines in a batch
 ASSUMED_STATUS_POLLS = 2  # FanOut: GETs a client makes before the batch is complete
 
 
 def fan_out(template: Template, events: int) -> Model:
-    from fan_out.sales import BatchRequest, SaleLine, chunked, merge, summarize_chunk
+    from fan_out.sales import CHUNK_SIZE, BatchRequest, SaleLine, chunked, merge, summarize_chunk
 
-    chunk_size = _module_constant("fan_out/api.py", "CHUNK_SIZE")
+    chunk_size = CHUNK_SIZE
     chunks = math.ceil(ASSUMED_BATCH_ITEMS / chunk_size)
     skus = ["BOOK-1", "PEN-2", "MUG-3", "TEA-4"]
     body = {"currency": "EUR", "items": [{"sku": skus[i % 4], "quantity": 1 + i % 7, "unit_price": f"{i % 50}.25"} for i in range(ASSUMED_BATCH_ITEMS)]}
@@ -559,7 +552,7 @@ def fan_out(template: Template, events: int) -> Model:
         # Strongly consistent: 2 gets per chunk, the fan-in's batch-get of each chunk, each status poll.
         dynamodb_rru=chunks * 2 + chunks + ASSUMED_STATUS_POLLS,
         notes=[f"a batch of {ASSUMED_BATCH_ITEMS:,} lines in {chunks} chunks of CHUNK_SIZE {chunk_size} "
-               f"(lambdas/fan_out/api.py), polled {ASSUMED_STATUS_POLLS} times; merge of {len(summaries)} chunk summaries included in the last child"],
+               f"(lambdas/fan_out/sales.py), polled {ASSUMED_STATUS_POLLS} times; merge of {len(summaries)} chunk summaries included in the last child"],
     )
 
 

@@ -9,13 +9,18 @@ validates the rest (values, limits) and answers within its timeout, which stays 
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from constructs import Construct
 
-from lambdas.api_sync import names
-from stacks.shared import PatternFunction, PatternRestApi
-from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
+from .shared import PatternFunction, PatternRestApi
+from .shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
+from .shared.code import pattern_names
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
+
+PATTERN = "api_sync"
 
 
 # The shape of POST /quotes, checked by API Gateway: fields, types, lengths, counts and the money
@@ -37,8 +42,11 @@ QUOTE_REQUEST_SCHEMA = apigw.JsonSchema(
 )
 
 
-class ApiSyncStack(Stack):
-    """REST API -> Lambda proxy: `POST /quotes` prices line items, `GET /health` answers."""
+class ApiSync(PatternConstruct):
+    """REST API -> Lambda proxy: `POST /quotes` prices line items, `GET /health` answers.
+
+    Attributes: `api`, `function`.
+    """
 
     def __init__(
         self,
@@ -50,9 +58,10 @@ class ApiSyncStack(Stack):
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
         latency_alarm_threshold_ms: float = 2000,
-        **kwargs: object,
+        **common: Any,
     ) -> None:
-        super().__init__(scope, id, description="ApiSync: API Gateway -> Lambda, request-response", **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **common)
+        self.names = pattern_names(self, PATTERN)
         if function_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
             raise ValueError("function_timeout must be under API Gateway's 29 s integration timeout")
 
@@ -70,7 +79,7 @@ class ApiSyncStack(Stack):
         self.function = PatternFunction(
             self,
             "QuotesFunction",
-            pattern="api_sync",
+            pattern=PATTERN,
             description="Prices quotes for the ApiSync REST API",
             timeout=function_timeout,
             memory_size=memory_size,
@@ -90,5 +99,15 @@ class ApiSyncStack(Stack):
             "GET", integration, request_validator=self.api.request_validator
         )
 
-        CfnOutput(self, names.QUOTES_ENDPOINT_OUTPUT, value=self.api.url_for_path("/quotes"))
-        CfnOutput(self, names.FUNCTION_NAME_OUTPUT, value=self.function.function_name)
+
+
+class ApiSyncStack(Stack):
+    """ApiSync in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
+
+    def __init__(self, scope: Construct, id: str, **props: Any) -> None:
+        stack_props, pattern_props = split_stack_props(props)
+        super().__init__(scope, id, **{"description": "ApiSync: API Gateway -> Lambda, request-response", **stack_props})
+        self.pattern = ApiSync(self, ID_IN_ITS_OWN_STACK, **pattern_props)
+        names = self.pattern.names
+        CfnOutput(self, names.QUOTES_ENDPOINT_OUTPUT, value=self.pattern.api.url_for_path("/quotes"))
+        CfnOutput(self, names.FUNCTION_NAME_OUTPUT, value=self.pattern.function.function_name)

@@ -16,19 +16,23 @@ record keyed on bucket, key and ETag makes a retried or duplicated event return 
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas.event_invoke import names
-from stacks.shared import PatternFunction
-from stacks.shared.async_invoke import AsyncInvoke
-from stacks.shared.buckets import NotifyingBucket, secure_bucket
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
-from stacks.shared.queues import dead_letter_queue, secure_queue
-from stacks.shared.tables import secure_table
+from .shared import PatternFunction
+from .shared.async_invoke import AsyncInvoke
+from .shared.buckets import ExistingBucket, NotifyingBucket, secure_bucket
+from .shared.monitoring import DEFAULT_PERIOD, alarm
+from .shared.queues import dead_letter_queue, secure_queue
+from .shared.tables import secure_table
+from .shared.code import pattern_names
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
 PATTERN = "event_invoke"
 METRICS_NAMESPACE = "ServerlessAsyncPatterns"
@@ -36,7 +40,7 @@ INCOMING_PREFIX = "incoming/"
 RESULTS_PREFIX = "analysis/"
 
 
-class EventInvokeStack(Stack):
+class EventInvoke(PatternConstruct):
     """S3 object-created events -> Lambda (async) with retries, destinations and a DLQ."""
 
     def __init__(
@@ -50,19 +54,26 @@ class EventInvokeStack(Stack):
         max_event_age: Duration = Duration.hours(1),
         max_object_bytes: int = 10 * 1024 * 1024,
         idempotency_expiry: Duration = Duration.hours(24),
-        **kwargs: object,
+        existing_bucket: s3.IBucket | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(scope, id, description="EventInvoke: S3 -> Lambda async invoke with destinations and a DLQ", **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **common)
+        self.names = names = pattern_names(self, PATTERN)
 
         # Where uploads land (named from the stack, account and region: see NotifyingBucket).
-        access_logs = secure_bucket(self, "AccessLogsBucket")
-        self.bucket = NotifyingBucket(
-            self,
-            "UploadsBucket",
-            purpose="uploads",
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="uploads/",
-        )
+        # An existing bucket of yours instead: only its incoming/ and analysis/ prefixes are used.
+        self.bucket: NotifyingBucket | ExistingBucket
+        if existing_bucket is not None:
+            self.bucket = ExistingBucket(self, "UploadsBucket", existing_bucket)
+        else:
+            access_logs = secure_bucket(self, "AccessLogsBucket")
+            self.bucket = NotifyingBucket(
+                self,
+                "UploadsBucket",
+                purpose="uploads",
+                server_access_logs_bucket=access_logs,
+                server_access_logs_prefix="uploads/",
+            )
 
         # Where success records go, for a consumer (with its own DLQ), and idempotency records.
         results_dlq = dead_letter_queue(self, "AnalysisResultsDLQ", holds="success records a consumer failed to process")
@@ -119,9 +130,18 @@ class EventInvokeStack(Stack):
             description="An upload was rejected without retry (unsupported or oversized): see analysis/<key>.json",
         )
 
-        CfnOutput(self, names.BUCKET_NAME_OUTPUT, value=self.bucket.bucket_name)
+
+class EventInvokeStack(Stack):
+    """EventInvoke in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
+
+    def __init__(self, scope: Construct, id: str, **props: Any) -> None:
+        stack_props, pattern_props = split_stack_props(props)
+        super().__init__(scope, id, **{"description": "EventInvoke: S3 -> Lambda async invoke with destinations and a DLQ", **stack_props})
+        self.pattern = EventInvoke(self, ID_IN_ITS_OWN_STACK, **pattern_props)
+        names = self.pattern.names
+        CfnOutput(self, names.BUCKET_NAME_OUTPUT, value=self.pattern.bucket.bucket_name)
         CfnOutput(self, names.UPLOAD_PREFIX_OUTPUT, value=INCOMING_PREFIX)
-        CfnOutput(self, names.RESULTS_QUEUE_URL_OUTPUT, value=self.results_queue.queue_url)
-        CfnOutput(self, names.FAILURES_QUEUE_URL_OUTPUT, value=self.invocation.failure_queue.queue_url)
-        CfnOutput(self, names.DEAD_LETTER_QUEUE_URL_OUTPUT, value=self.invocation.dead_letter_queue.queue_url)
-        CfnOutput(self, names.FUNCTION_NAME_OUTPUT, value=self.function.function_name)
+        CfnOutput(self, names.RESULTS_QUEUE_URL_OUTPUT, value=self.pattern.results_queue.queue_url)
+        CfnOutput(self, names.FAILURES_QUEUE_URL_OUTPUT, value=self.pattern.invocation.failure_queue.queue_url)
+        CfnOutput(self, names.DEAD_LETTER_QUEUE_URL_OUTPUT, value=self.pattern.invocation.dead_letter_queue.queue_url)
+        CfnOutput(self, names.FUNCTION_NAME_OUTPUT, value=self.pattern.function.function_name)

@@ -20,6 +20,8 @@ machine's timeout, which stays under API Gateway's 29-second integration timeout
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
@@ -28,11 +30,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.express_workflow import names
-from stacks.express_workflow_templates import load, response
-from stacks.shared import PatternFunction, PatternRestApi
-from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
-from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
+from .express_workflow_templates import load, response
+from .shared import PatternFunction, PatternRestApi
+from .shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
+from .shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
+from .shared.code import pattern_names
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
+
+PATTERN = "express_workflow"
 
 
 # The shape of POST /orders/check, checked by API Gateway before anything runs: fields, types,
@@ -80,7 +85,7 @@ def worst_case_run(task_timeout: Duration, retry_attempts: int) -> float:
     return SEQUENTIAL_TASK_STAGES * ((1 + retry_attempts) * task_timeout.to_seconds() + delays)
 
 
-class ExpressWorkflowStack(Stack):
+class ExpressWorkflow(PatternConstruct):
     """REST API -> StartSyncExecution -> Express workflow of Lambda tasks: `POST /orders/check`."""
 
     def __init__(
@@ -97,9 +102,10 @@ class ExpressWorkflowStack(Stack):
         throttling_rate_limit: float = 100,
         throttling_burst_limit: int = 200,
         latency_alarm_threshold_ms: float = 3000,
-        **kwargs: object,
+        **common: Any,
     ) -> None:
-        super().__init__(scope, id, description="ExpressWorkflow: API Gateway -> synchronous Express workflow", **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **common)
+        self.names = names = pattern_names(self, PATTERN)
         if workflow_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
             raise ValueError("workflow_timeout must be under API Gateway's 29 s integration timeout, or the client gets a gateway timeout instead of a 504 naming the workflow")
         if task_timeout.to_seconds() < 1.5 * COLD_START_ESTIMATE_SECONDS:
@@ -129,7 +135,7 @@ class ExpressWorkflowStack(Stack):
             function = PatternFunction(
                 self,
                 fn_id,
-                pattern="express_workflow",
+                pattern=PATTERN,
                 handler=handler,
                 description=description,
                 timeout=function_timeout,
@@ -221,7 +227,7 @@ class ExpressWorkflowStack(Stack):
             # cause, and a timed-out run with a 200: the project's templates replace it.
             request_templates={"application/json": load("request.vtl", StateMachineArn=self.state_machine.state_machine_arn)},
             integration_responses=[
-                apigw.IntegrationResponse(status_code="200", response_templates={"application/json": response()}),
+                apigw.IntegrationResponse(status_code="200", response_templates={"application/json": response(names.REJECTED_OUTCOME)}),
                 apigw.IntegrationResponse(
                     status_code="502",
                     selection_pattern=r"[45]\d{2}",  # Step Functions refused the start
@@ -250,9 +256,6 @@ class ExpressWorkflowStack(Stack):
             ],
         )
 
-        CfnOutput(self, names.ORDER_CHECK_URL_OUTPUT, value=self.api.url_for_path("/orders/check"), description="POST an order here (SigV4)")
-        CfnOutput(self, names.STATE_MACHINE_ARN_OUTPUT, value=self.state_machine.state_machine_arn)
-
     def _acknowledge_state_machine_findings(self) -> None:
         machine = self.state_machine
         Validations.of(machine.node.default_child).acknowledge(  # type: ignore[arg-type]
@@ -266,7 +269,7 @@ class ExpressWorkflowStack(Stack):
         # versions and aliases). Acknowledged per function, so a wildcard another grant adds still fails.
         default_policy = machine.role.node.find_child("DefaultPolicy")
         for function in (self.validate_function, self.price_function, self.stock_function, self.fraud_function, self.assemble_function):
-            logical_id = self.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+            logical_id = Stack.of(self).get_logical_id(function.node.default_child)  # type: ignore[arg-type]
             Validations.of(default_policy).acknowledge(
                 Acknowledgment(
                     id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
@@ -274,3 +277,15 @@ class ExpressWorkflowStack(Stack):
                     "aliases (<function ARN>:*); the wildcard names no other function.",
                 )
             )
+
+
+class ExpressWorkflowStack(Stack):
+    """ExpressWorkflow in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
+
+    def __init__(self, scope: Construct, id: str, **props: Any) -> None:
+        stack_props, pattern_props = split_stack_props(props)
+        super().__init__(scope, id, **{"description": "ExpressWorkflow: API Gateway -> synchronous Express workflow", **stack_props})
+        self.pattern = ExpressWorkflow(self, ID_IN_ITS_OWN_STACK, **pattern_props)
+        names = self.pattern.names
+        CfnOutput(self, names.ORDER_CHECK_URL_OUTPUT, value=self.pattern.api.url_for_path("/orders/check"), description="POST an order here (SigV4)")
+        CfnOutput(self, names.STATE_MACHINE_ARN_OUTPUT, value=self.pattern.state_machine.state_machine_arn)

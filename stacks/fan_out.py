@@ -23,17 +23,20 @@ much of the account one huge batch can take: excess invocations wait in Lambda's
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas.fan_out import names
-from stacks.shared import PatternFunction, PatternRestApi
-from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
-from stacks.shared.async_invoke import AsyncInvoke
-from stacks.shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
-from stacks.shared.tables import secure_table
+from .shared import PatternFunction, PatternRestApi
+from .shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
+from .shared.async_invoke import AsyncInvoke
+from .shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
+from .shared.tables import secure_table
+from .shared.code import pattern_names
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
 PATTERN = "fan_out"
 MIN_RECEIVE_COUNT = 3
@@ -56,7 +59,7 @@ BATCH_REQUEST_SCHEMA = apigw.JsonSchema(
 )
 
 
-class FanOutStack(Stack):
+class FanOut(PatternConstruct):
     """REST API -> parent Lambda -> async child Lambdas per chunk -> exactly-once fan-in in DynamoDB."""
 
     def __init__(
@@ -76,9 +79,10 @@ class FanOutStack(Stack):
         failure_batching_window: Duration = Duration.seconds(0),
         failure_max_concurrency: int = 2,
         max_receive_count: int = 3,
-        **kwargs: object,
+        **common: Any,
     ) -> None:
-        super().__init__(scope, id, description="FanOut: parent Lambda fans chunks out to async children, fan-in once", **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **common)
+        self.names = names = pattern_names(self, PATTERN)
         if api_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
             raise ValueError("api_timeout must be under API Gateway's 29 s integration timeout")
         if child_concurrency is not None and child_concurrency < 1:
@@ -166,7 +170,16 @@ class FanOutStack(Stack):
         )
         self.table.grant(self.chunk_failed, "dynamodb:UpdateItem")
 
-        CfnOutput(self, names.BATCHES_ENDPOINT_OUTPUT, value=self.api.url)
-        CfnOutput(self, names.BATCHES_TABLE_OUTPUT, value=self.table.table_name)
-        CfnOutput(self, names.CHILD_FUNCTION_OUTPUT, value=self.child.function_name)
-        CfnOutput(self, names.CHUNK_FAILURES_QUEUE_OUTPUT, value=self.failure_queue.queue_url)
+
+class FanOutStack(Stack):
+    """FanOut in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
+
+    def __init__(self, scope: Construct, id: str, **props: Any) -> None:
+        stack_props, pattern_props = split_stack_props(props)
+        super().__init__(scope, id, **{"description": "FanOut: parent Lambda fans chunks out to async children, fan-in once", **stack_props})
+        self.pattern = FanOut(self, ID_IN_ITS_OWN_STACK, **pattern_props)
+        names = self.pattern.names
+        CfnOutput(self, names.BATCHES_ENDPOINT_OUTPUT, value=self.pattern.api.url)
+        CfnOutput(self, names.BATCHES_TABLE_OUTPUT, value=self.pattern.table.table_name)
+        CfnOutput(self, names.CHILD_FUNCTION_OUTPUT, value=self.pattern.child.function_name)
+        CfnOutput(self, names.CHUNK_FAILURES_QUEUE_OUTPUT, value=self.pattern.failure_queue.queue_url)

@@ -14,20 +14,26 @@ deleted once, and an idempotency record keyed on the order id makes a redelivere
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas.queue_redrive import names
-from stacks.shared import PatternFunction
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
-from stacks.shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
-from stacks.shared.tables import secure_table
+from .shared import PatternFunction
+from .shared.monitoring import DEFAULT_PERIOD, alarm
+from .shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
+from .shared.tables import secure_table
+from .shared.code import pattern_names
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
+
+PATTERN = "queue_redrive"
 
 MIN_RECEIVE_COUNT = 3
 
 
-class QueueRedriveStack(Stack):
+class QueueRedrive(PatternConstruct):
     """SQS -> Lambda with partial batch failures, idempotency and a dead-letter queue."""
 
     def __init__(
@@ -43,9 +49,11 @@ class QueueRedriveStack(Stack):
         max_receive_count: int = 3,
         idempotency_expiry: Duration = Duration.hours(24),
         oldest_message_alarm_age: Duration = Duration.minutes(15),
-        **kwargs: object,
+        existing_orders_table: dynamodb.ITable | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(scope, id, description="QueueRedrive: SQS -> Lambda with redrive to a DLQ", **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **common)
+        self.names = names = pattern_names(self, PATTERN)
         if max_receive_count < MIN_RECEIVE_COUNT:
             raise ValueError(f"max_receive_count must be at least {MIN_RECEIVE_COUNT}: fewer sends throttled messages to the DLQ")
 
@@ -66,14 +74,15 @@ class QueueRedriveStack(Stack):
         )
 
         # Where processed orders and idempotency records go.
-        self.orders_table = secure_table(self, "OrdersTable", partition_key="order_id")
+        # Or an existing table of yours, keyed on the string attribute "order_id".
+        self.orders_table = existing_orders_table or secure_table(self, "OrdersTable", partition_key="order_id")
         self.idempotency_table = secure_table(self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration")
 
         # Queue -> function: batches, bounded concurrency, per-message failure reports.
         self.function = PatternFunction(
             self,
             "OrdersFunction",
-            pattern="queue_redrive",
+            pattern=PATTERN,
             description="Processes order messages from OrdersQueue",
             timeout=function_timeout,
             memory_size=memory_size,
@@ -88,8 +97,17 @@ class QueueRedriveStack(Stack):
         self.orders_table.grant_write_data(self.function)
         self.idempotency_table.grant_read_write_data(self.function)
 
-        CfnOutput(self, names.QUEUE_URL_OUTPUT, value=self.queue.queue_url)
-        CfnOutput(self, names.QUEUE_ARN_OUTPUT, value=self.queue.queue_arn)
-        CfnOutput(self, names.DEAD_LETTER_QUEUE_URL_OUTPUT, value=self.dead_letter_queue.queue_url)
-        CfnOutput(self, names.DEAD_LETTER_QUEUE_ARN_OUTPUT, value=self.dead_letter_queue.queue_arn)
-        CfnOutput(self, names.ORDERS_TABLE_NAME_OUTPUT, value=self.orders_table.table_name)
+
+class QueueRedriveStack(Stack):
+    """QueueRedrive in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
+
+    def __init__(self, scope: Construct, id: str, **props: Any) -> None:
+        stack_props, pattern_props = split_stack_props(props)
+        super().__init__(scope, id, **{"description": "QueueRedrive: SQS -> Lambda with redrive to a DLQ", **stack_props})
+        self.pattern = QueueRedrive(self, ID_IN_ITS_OWN_STACK, **pattern_props)
+        names = self.pattern.names
+        CfnOutput(self, names.QUEUE_URL_OUTPUT, value=self.pattern.queue.queue_url)
+        CfnOutput(self, names.QUEUE_ARN_OUTPUT, value=self.pattern.queue.queue_arn)
+        CfnOutput(self, names.DEAD_LETTER_QUEUE_URL_OUTPUT, value=self.pattern.dead_letter_queue.queue_url)
+        CfnOutput(self, names.DEAD_LETTER_QUEUE_ARN_OUTPUT, value=self.pattern.dead_letter_queue.queue_arn)
+        CfnOutput(self, names.ORDERS_TABLE_NAME_OUTPUT, value=self.pattern.orders_table.table_name)

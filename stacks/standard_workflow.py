@@ -25,27 +25,31 @@ calls the task again with a new token) replaces the token stored on the job.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.standard_workflow import names
-from stacks.shared import PatternFunction
-from stacks.shared.async_invoke import AsyncInvoke
-from stacks.shared.buckets import NotifyingBucket, secure_bucket
-from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
-from stacks.shared.tables import secure_table
+from .shared import PatternFunction
+from .shared.async_invoke import AsyncInvoke
+from .shared.buckets import ExistingBucket, NotifyingBucket, secure_bucket
+from .shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
+from .shared.tables import secure_table
+from .shared.code import pattern_names
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
 PATTERN = "standard_workflow"
 APPROVAL_TIMEOUT_ERRORS = ["States.Timeout"]
 JOB_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # the execution name is the job id
 
 
-class StandardWorkflowStack(Stack):
+class StandardWorkflow(PatternConstruct):
     """S3 upload -> Standard state machine: split, Map over chunks, merge, approval, publish."""
 
     def __init__(
@@ -62,17 +66,24 @@ class StandardWorkflowStack(Stack):
         retry_interval: Duration = Duration.seconds(2),
         approval_timeout: Duration = Duration.hours(24),
         execution_timeout: Duration = Duration.days(2),
-        **kwargs: object,
+        existing_bucket: s3.IBucket | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(scope, id, description="StandardWorkflow: S3 -> Step Functions Standard: split, Map, merge, approval, publish", **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **common)
+        self.names = names = pattern_names(self, PATTERN)
         if not 1 <= max_concurrency <= 40:
             raise ValueError("max_concurrency must be between 1 and 40: it bounds how hard the chunks hit S3 and DynamoDB")
         if approval_timeout.to_seconds() >= execution_timeout.to_seconds():
             raise ValueError("approval_timeout must be shorter than execution_timeout, or the execution times out first and the job is never marked EXPIRED")
 
         # Where uploads land and every job's intermediate and published results live.
-        access_logs = secure_bucket(self, "AccessLogsBucket")
-        self.bucket = NotifyingBucket(self, "DataBucket", purpose="data", server_access_logs_bucket=access_logs, server_access_logs_prefix="data/")
+        # An existing bucket of yours instead: only the pattern's prefixes (names.py) are used.
+        self.bucket: NotifyingBucket | ExistingBucket
+        if existing_bucket is not None:
+            self.bucket = ExistingBucket(self, "DataBucket", existing_bucket)
+        else:
+            access_logs = secure_bucket(self, "AccessLogsBucket")
+            self.bucket = NotifyingBucket(self, "DataBucket", purpose="data", server_access_logs_bucket=access_logs, server_access_logs_prefix="data/")
         self.jobs_table = secure_table(self, "JobsTable", partition_key="job_id")
         # A person subscribes to approval requests. Encrypted with the AWS-managed SNS key (the
         # key policy lets principals of this account publish through SNS), TLS-only.
@@ -218,19 +229,12 @@ class StandardWorkflowStack(Stack):
         self.state_machine.grant_start_execution(self.start_function)
         self.bucket.invoke_on_object_created(self.start_function, prefix=uploads, suffix=names.CSV_SUFFIX)  # no job for a folder marker or a .txt
 
-        CfnOutput(self, names.BUCKET_OUTPUT, value=self.bucket.bucket_name)
-        CfnOutput(self, names.UPLOAD_PREFIX_OUTPUT, value=uploads)
-        CfnOutput(self, names.STATE_MACHINE_ARN_OUTPUT, value=self.state_machine.state_machine_arn)
-        CfnOutput(self, names.JOBS_TABLE_OUTPUT, value=self.jobs_table.table_name)
-        CfnOutput(self, names.APPROVAL_TOPIC_OUTPUT, value=self.approval_topic.topic_arn, description="Subscribe to receive approval requests")
-        CfnOutput(self, names.START_FUNCTION_OUTPUT, value=self.start_function.function_name)
-
     def _acknowledge_function_versions(self) -> None:
         """Each LambdaInvoke task lets the machine invoke its function and the function's versions
         and aliases (`<function ARN>:*`): a wildcard over one function's qualifiers, nothing wider."""
         policy = self.state_machine.role.node.find_child("DefaultPolicy")
         for function in (self.split_function, self.chunk_function, self.merge_function, self.approval_function, self.publish_function, self.failure_function):
-            logical_id = self.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+            logical_id = Stack.of(self).get_logical_id(function.node.default_child)  # type: ignore[arg-type]
             Validations.of(policy).acknowledge(
                 Acknowledgment(
                     id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
@@ -274,3 +278,19 @@ class StandardWorkflowStack(Stack):
         )
         task.add_retry(errors=TRANSIENT_TASK_ERRORS, interval=retry_interval, max_attempts=retry_attempts, backoff_rate=2)
         return task
+
+
+class StandardWorkflowStack(Stack):
+    """StandardWorkflow in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
+
+    def __init__(self, scope: Construct, id: str, **props: Any) -> None:
+        stack_props, pattern_props = split_stack_props(props)
+        super().__init__(scope, id, **{"description": "StandardWorkflow: S3 -> Step Functions Standard: split, Map, merge, approval, publish", **stack_props})
+        self.pattern = StandardWorkflow(self, ID_IN_ITS_OWN_STACK, **pattern_props)
+        names = self.pattern.names
+        CfnOutput(self, names.BUCKET_OUTPUT, value=self.pattern.bucket.bucket_name)
+        CfnOutput(self, names.UPLOAD_PREFIX_OUTPUT, value=names.INCOMING_PREFIX)
+        CfnOutput(self, names.STATE_MACHINE_ARN_OUTPUT, value=self.pattern.state_machine.state_machine_arn)
+        CfnOutput(self, names.JOBS_TABLE_OUTPUT, value=self.pattern.jobs_table.table_name)
+        CfnOutput(self, names.APPROVAL_TOPIC_OUTPUT, value=self.pattern.approval_topic.topic_arn, description="Subscribe to receive approval requests")
+        CfnOutput(self, names.START_FUNCTION_OUTPUT, value=self.pattern.start_function.function_name)

@@ -27,6 +27,8 @@ job still pending, or processing under an expired claim, `failed` with the reaso
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
@@ -34,12 +36,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas.stream_job import names
-from stacks.shared import PatternFunction, PatternRestApi
-from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT, MONEY_PATTERN
-from stacks.shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
-from stacks.shared.streams import consume_stream
-from stacks.shared.tables import secure_table
+from .shared import PatternFunction, PatternRestApi
+from .shared.api import API_GATEWAY_INTEGRATION_LIMIT, MONEY_PATTERN
+from .shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
+from .shared.streams import consume_stream
+from .shared.tables import secure_table
+from .shared.code import pattern_names
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
 PATTERN = "stream_job"
 # Lambda's own limit: a job that needs longer belongs in StandardWorkflow.
@@ -69,7 +72,7 @@ JOB_REQUEST_SCHEMA = apigw.JsonSchema(
 )
 
 
-class StreamJobStack(Stack):
+class StreamJob(PatternConstruct):
     """Job API -> DynamoDB (pending) -> stream (filtered) -> processor -> status to poll."""
 
     def __init__(
@@ -90,9 +93,10 @@ class StreamJobStack(Stack):
         failure_max_receive_count: int = 3,
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
-        **kwargs: object,
+        **common: Any,
     ) -> None:
-        super().__init__(scope, id, description="StreamJob: job API -> DynamoDB stream -> processor, status to poll", **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **common)
+        self.names = names = pattern_names(self, PATTERN)
         if api_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
             raise ValueError("api_timeout must be under API Gateway's 29 s integration timeout")
         if processor_timeout.to_seconds() > LAMBDA_TIMEOUT_LIMIT.to_seconds():
@@ -189,6 +193,15 @@ class StreamJobStack(Stack):
         self.table.grant(self.failed_jobs, "dynamodb:GetItem", "dynamodb:UpdateItem")
         self.table.grant_stream(self.failed_jobs, "dynamodb:GetShardIterator", "dynamodb:GetRecords")
 
-        CfnOutput(self, names.JOBS_ENDPOINT_OUTPUT, value=self.api.url_for_path("/jobs"))
-        CfnOutput(self, names.JOBS_TABLE_OUTPUT, value=self.table.table_name)
-        CfnOutput(self, names.STREAM_FAILURES_QUEUE_OUTPUT, value=self.stream.failure_queue.queue_url)
+
+class StreamJobStack(Stack):
+    """StreamJob in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
+
+    def __init__(self, scope: Construct, id: str, **props: Any) -> None:
+        stack_props, pattern_props = split_stack_props(props)
+        super().__init__(scope, id, **{"description": "StreamJob: job API -> DynamoDB stream -> processor, status to poll", **stack_props})
+        self.pattern = StreamJob(self, ID_IN_ITS_OWN_STACK, **pattern_props)
+        names = self.pattern.names
+        CfnOutput(self, names.JOBS_ENDPOINT_OUTPUT, value=self.pattern.api.url_for_path("/jobs"))
+        CfnOutput(self, names.JOBS_TABLE_OUTPUT, value=self.pattern.table.table_name)
+        CfnOutput(self, names.STREAM_FAILURES_QUEUE_OUTPUT, value=self.pattern.stream.failure_queue.queue_url)

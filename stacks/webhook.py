@@ -33,20 +33,25 @@ send takes the SQS path, and only this function may send to (or consume) the que
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas.webhook import names
-from stacks.shared import PatternFunction
-from stacks.shared.buckets import NotifyingBucket, secure_bucket
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
-from stacks.shared.queues import DLQ_RETENTION, consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
-from stacks.shared.secrets import shared_secret
-from stacks.shared.tables import secure_table
+from .shared import PatternFunction
+from .shared.buckets import NotifyingBucket, secure_bucket
+from .shared.monitoring import DEFAULT_PERIOD, alarm
+from .shared.queues import DLQ_RETENTION, consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
+from .shared.secrets import shared_secret
+from .shared.tables import secure_table
+from .shared.code import pattern_names
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
 PATTERN = "webhook"
 MIN_RECEIVE_COUNT = 3
@@ -68,7 +73,7 @@ SQS_MAX_MESSAGE_BYTES = 1024 * 1024
 PAYLOAD_EXPIRY = Duration.days(4 * int(DLQ_RETENTION.to_days()))
 
 
-class WebhookStack(Stack):
+class Webhook(PatternConstruct):
     """Function URL -> Lambda that verifies signatures, answers at once and hands the slow work to itself through SQS."""
 
     def __init__(
@@ -86,9 +91,13 @@ class WebhookStack(Stack):
         secret_max_age: Duration = Duration.minutes(5),
         idempotency_expiry: Duration = Duration.days(7),
         backlog_alarm_after: Duration = Duration.minutes(15),
-        **kwargs: object,
+        existing_github_secret: secretsmanager.ISecret | None = None,
+        existing_slack_secret: secretsmanager.ISecret | None = None,
+        existing_deliveries_table: dynamodb.ITable | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(scope, id, description="Webhook: Function URL -> signature check -> own queue -> the same function", **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **common)
+        self.names = names = pattern_names(self, PATTERN)
         if max_receive_count < MIN_RECEIVE_COUNT:
             raise ValueError(f"max_receive_count must be at least {MIN_RECEIVE_COUNT}: fewer sends throttled deliveries to the DLQ")
         if max_concurrency < MIN_MAX_CONCURRENCY:
@@ -102,11 +111,17 @@ class WebhookStack(Stack):
             raise ValueError(f"max_body_bytes must be 1 to {FUNCTION_URL_PAYLOAD_BYTES}: a Function URL passes no larger request")
 
         # The providers' secrets: generated on deploy, the real values put afterwards (README).
-        self.github_secret = shared_secret(self, "GitHubWebhookSecret", description="GitHub webhook secret (X-Hub-Signature-256)", shared_with="GitHub")
-        self.slack_secret = shared_secret(self, "SlackSigningSecret", description="Slack app signing secret (X-Slack-Signature)", shared_with="Slack")
+        # Or secrets of yours that already hold them (a plain secret string each).
+        self.github_secret = existing_github_secret or shared_secret(
+            self, "GitHubWebhookSecret", description="GitHub webhook secret (X-Hub-Signature-256)", shared_with="GitHub"
+        )
+        self.slack_secret = existing_slack_secret or shared_secret(
+            self, "SlackSigningSecret", description="Slack app signing secret (X-Slack-Signature)", shared_with="Slack"
+        )
 
         # Where processed deliveries and idempotency records go.
-        self.deliveries_table = secure_table(self, "DeliveriesTable", partition_key="delivery_id")
+        # Or an existing table of yours, keyed on the string attribute "delivery_id".
+        self.deliveries_table = existing_deliveries_table or secure_table(self, "DeliveriesTable", partition_key="delivery_id")
         self.idempotency_table = secure_table(self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration")
 
         # The hand-off: verified deliveries wait here for the slow path; after max_receive_count
@@ -202,13 +217,22 @@ class WebhookStack(Stack):
             description="WebhookUrl answered 5xx: deliveries were refused (secret unreadable or empty, hand-off failed); redeliver them from the provider after the fix",
         )
 
-        CfnOutput(self, names.FUNCTION_URL_OUTPUT, value=self.function_url.url)
-        CfnOutput(self, names.FUNCTION_NAME_OUTPUT, value=self.function.function_name)
-        CfnOutput(self, names.DELIVERIES_TABLE_NAME_OUTPUT, value=self.deliveries_table.table_name)
-        CfnOutput(self, names.GITHUB_SECRET_ARN_OUTPUT, value=self.github_secret.secret_arn)
-        CfnOutput(self, names.SLACK_SECRET_ARN_OUTPUT, value=self.slack_secret.secret_arn)
-        CfnOutput(self, names.QUEUE_URL_OUTPUT, value=self.queue.queue_url)
-        CfnOutput(self, names.QUEUE_ARN_OUTPUT, value=self.queue.queue_arn)
-        CfnOutput(self, names.DEAD_LETTER_QUEUE_URL_OUTPUT, value=self.dead_letter_queue.queue_url)
-        CfnOutput(self, names.DEAD_LETTER_QUEUE_ARN_OUTPUT, value=self.dead_letter_queue.queue_arn)
-        CfnOutput(self, names.PAYLOADS_BUCKET_OUTPUT, value=self.payloads_bucket.bucket_name)
+
+class WebhookStack(Stack):
+    """Webhook in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
+
+    def __init__(self, scope: Construct, id: str, **props: Any) -> None:
+        stack_props, pattern_props = split_stack_props(props)
+        super().__init__(scope, id, **{"description": "Webhook: Function URL -> signature check -> own queue -> the same function", **stack_props})
+        self.pattern = Webhook(self, ID_IN_ITS_OWN_STACK, **pattern_props)
+        names = self.pattern.names
+        CfnOutput(self, names.FUNCTION_URL_OUTPUT, value=self.pattern.function_url.url)
+        CfnOutput(self, names.FUNCTION_NAME_OUTPUT, value=self.pattern.function.function_name)
+        CfnOutput(self, names.DELIVERIES_TABLE_NAME_OUTPUT, value=self.pattern.deliveries_table.table_name)
+        CfnOutput(self, names.GITHUB_SECRET_ARN_OUTPUT, value=self.pattern.github_secret.secret_arn)
+        CfnOutput(self, names.SLACK_SECRET_ARN_OUTPUT, value=self.pattern.slack_secret.secret_arn)
+        CfnOutput(self, names.QUEUE_URL_OUTPUT, value=self.pattern.queue.queue_url)
+        CfnOutput(self, names.QUEUE_ARN_OUTPUT, value=self.pattern.queue.queue_arn)
+        CfnOutput(self, names.DEAD_LETTER_QUEUE_URL_OUTPUT, value=self.pattern.dead_letter_queue.queue_url)
+        CfnOutput(self, names.DEAD_LETTER_QUEUE_ARN_OUTPUT, value=self.pattern.dead_letter_queue.queue_arn)
+        CfnOutput(self, names.PAYLOADS_BUCKET_OUTPUT, value=self.pattern.payloads_bucket.bucket_name)

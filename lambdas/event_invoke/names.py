@@ -6,8 +6,8 @@ The convention every pattern's `names.py` follows:
 - `<THING>_OUTPUT`: the key of a stack output (CfnOutput id) that scripts, end-to-end and smoke
   tests read from the deployed stack.
 Only names live here, never values: the stack decides the values. The module imports nothing, so
-it costs a handler nothing at cold start, and the stack imports it as
-`from lambdas.event_invoke import names` (the handler as `from event_invoke import names`).
+it costs a handler nothing at cold start, and the construct library loads it from its file
+(`pattern_names` in stacks/shared/code.py; the handler imports it as `from event_invoke import names`).
 """
 
 # Environment variables of AnalyzeFunction.

@@ -6,7 +6,7 @@
 
 Chunks travel inline in the async invoke payload rather than through S3: validation bounds every
 line (SKU <= 37 characters, quantity <= 10,000, price < 10,000,000), so a chunk of CHUNK_SIZE lines
-is at most ~10 KB, far under Lambda's 1 MB limit for an async invoke payload, and no bucket, grants
+(`fan_out.sales`) is at most ~10 KB, far under Lambda's 1 MB limit for an async invoke payload, and no bucket, grants
 or cleanup are needed. `chunk_payload` still checks the size, so raising CHUNK_SIZE or widening a line fails loudly
 here; work whose items are large or unbounded should put chunks in S3 and pass keys instead.
 """
@@ -26,12 +26,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from fan_out import batches, names
-from fan_out.sales import BatchReport, BatchRequest, SaleLine, chunked
+from fan_out.sales import CHUNK_SIZE, BatchReport, BatchRequest, SaleLine, chunked
 from shared import aws
 from shared.http import error_response, install_json_errors, reject_unreadable_body, resource_url
 
 MAX_BODY_BYTES = 256 * 1024
-CHUNK_SIZE = 100
 MAX_CHUNK_PAYLOAD_BYTES = 64 * 1024  # a sixteenth of Lambda's 1 MB limit for an async invoke payload
 RETRY_AFTER_SECONDS = 2
 BATCH_TTL_SECONDS = int(os.environ[names.BATCH_TTL_SECONDS_ENV])

@@ -34,12 +34,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
-from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from shared.lease import Lease, LeaseLost, conditional_failed
+from shared.timestamps import iso
 
 RUNNING, AGGREGATING, COMPLETE, FAILED = "running", "aggregating", "complete", "failed"
 TERMINAL = frozenset({COMPLETE, FAILED})
@@ -52,7 +53,7 @@ class Recorded(Enum):
     BATCH_NOT_RUNNING = "batch not running"  # the batch failed (or is gone): nothing was written
 
 
-class AggregationLost(Exception):
+class AggregationLost(LeaseLost):
     """Another run holds the aggregation now (this run's claim expired): stop without writing."""
 
 
@@ -68,12 +69,12 @@ def chunk_key(batch_id: str, chunk: int) -> dict[str, str]:
     return {"pk": f"batch#{batch_id}#chunk#{chunk:05d}"}
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+def _aggregation(table: Any, batch_id: str) -> Lease:
+    """A child run's claim on the fan-in: running -> aggregating until the run's deadline."""
+    return Lease(
+        table, batch_key(batch_id), free=RUNNING, held=AGGREGATING,
+        claim_attribute="aggregation_claim", until_attribute="aggregation_until", lost=AggregationLost,
+    )  # fmt: skip
 
 
 def create(table: Any, batch_id: str, *, currency: str, item_count: int, chunks_total: int, now: float, ttl_seconds: int) -> dict[str, Any]:
@@ -85,8 +86,8 @@ def create(table: Any, batch_id: str, *, currency: str, item_count: int, chunks_
         "item_count": item_count,
         "chunks_total": chunks_total,
         "chunks_done": 0,
-        "created_at": _iso(now),
-        "updated_at": _iso(now),
+        "created_at": iso(now),
+        "updated_at": iso(now),
         "expires_at": int(now) + ttl_seconds,
     }
     table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -105,7 +106,7 @@ def record_chunk(table: Any, batch_id: str, chunk: int, summary: dict[str, Any],
                 {
                     "Put": {
                         "TableName": table.name,
-                        "Item": {**chunk_key(batch_id, chunk), "batch_id": batch_id, "chunk": chunk, "summary": summary, "recorded_at": _iso(now), "expires_at": expires_at},
+                        "Item": {**chunk_key(batch_id, chunk), "batch_id": batch_id, "chunk": chunk, "summary": summary, "recorded_at": iso(now), "expires_at": expires_at},
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
@@ -116,7 +117,7 @@ def record_chunk(table: Any, batch_id: str, chunk: int, summary: dict[str, Any],
                         "UpdateExpression": "SET chunks_done = chunks_done + :one, updated_at = :now",
                         "ConditionExpression": "#status = :running AND chunks_done < chunks_total",
                         "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {":one": 1, ":now": _iso(now), ":running": RUNNING},
+                        "ExpressionAttributeValues": {":one": 1, ":now": iso(now), ":running": RUNNING},
                     }
                 },
             ]
@@ -135,26 +136,7 @@ def record_chunk(table: Any, batch_id: str, chunk: int, summary: dict[str, Any],
 
 def claim_aggregation(table: Any, batch_id: str, claim: str, *, now: float, until: float) -> bool:
     """running -> aggregating for this run, only once every chunk is counted; False if not ours to do."""
-    try:
-        table.update_item(
-            Key=batch_key(batch_id),
-            UpdateExpression="SET #status = :aggregating, aggregation_claim = :claim, aggregation_until = :until, updated_at = :now",
-            ConditionExpression="chunks_done = chunks_total AND (#status = :running OR (#status = :aggregating AND aggregation_until < :epoch))",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":aggregating": AGGREGATING,
-                ":running": RUNNING,
-                ":claim": claim,
-                ":until": Decimal(int(until)),
-                ":epoch": Decimal(int(now)),
-                ":now": _iso(now),
-            },
-        )
-    except ClientError as error:
-        if _conditional_failed(error):
-            return False
-        raise
-    return True
+    return _aggregation(table, batch_id).take(claim, now=now, until=until, requires="chunks_done = chunks_total")
 
 
 def chunk_summaries(table: Any, batch_id: str, chunks_total: int) -> Iterator[dict[str, Any]]:
@@ -173,28 +155,14 @@ def chunk_summaries(table: Any, batch_id: str, chunks_total: int) -> Iterator[di
         raise RuntimeError(f"batch {batch_id}: {found} chunk results stored, expected {chunks_total}")
 
 
-def _aggregating(table: Any, batch_id: str, claim: str, sets: str, values: dict[str, Any], *, now: float, names: dict[str, str] | None = None) -> None:
-    try:
-        table.update_item(
-            Key=batch_key(batch_id),
-            UpdateExpression=f"SET {sets}, updated_at = :now REMOVE aggregation_claim, aggregation_until",
-            ConditionExpression="#status = :aggregating AND aggregation_claim = :claim",
-            ExpressionAttributeNames={"#status": "status", **(names or {})},
-            ExpressionAttributeValues={**values, ":aggregating": AGGREGATING, ":claim": claim, ":now": _iso(now)},
-        )
-    except ClientError as error:
-        if _conditional_failed(error):
-            raise AggregationLost(batch_id) from None
-        raise
-
-
 def complete(table: Any, batch_id: str, claim: str, result: dict[str, Any], *, now: float) -> None:
-    _aggregating(table, batch_id, claim, "#status = :complete, #result = :result", {":complete": COMPLETE, ":result": result}, names={"#result": "result"}, now=now)
+    sets, values = "#status = :complete, #result = :result", {":complete": COMPLETE, ":result": result}
+    _aggregation(table, batch_id).write(claim, sets, values, names={"#result": "result"}, now=now, release=True)
 
 
 def release_aggregation(table: Any, batch_id: str, claim: str, *, now: float) -> None:
     """aggregating -> running after a transient error, so a retried child can claim the fan-in again."""
-    _aggregating(table, batch_id, claim, "#status = :running", {":running": RUNNING}, now=now)
+    _aggregation(table, batch_id).write(claim, "#status = :running", {":running": RUNNING}, now=now, release=True)
 
 
 def fail(table: Any, batch_id: str, *, chunk: int | None, error: str, now: float) -> bool:
@@ -206,12 +174,12 @@ def fail(table: Any, batch_id: str, *, chunk: int | None, error: str, now: float
             ConditionExpression="#status IN (:running, :aggregating)",
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
             ExpressionAttributeValues={
-                ":failed": FAILED, ":error": error, ":chunk": chunk, ":now": _iso(now),
+                ":failed": FAILED, ":error": error, ":chunk": chunk, ":now": iso(now),
                 ":running": RUNNING, ":aggregating": AGGREGATING,
             },
         )  # fmt: skip
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if conditional_failed(exc):
             return False
         raise
     return True

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from shared.commerce import Currency, Money
 
 MAX_ITEMS = 2_000
+CHUNK_SIZE = 100  # lines per chunk: one child invocation each
 MAX_QUANTITY = 10_000
 SKU_PATTERN = r"^[A-Z]{2,12}-[A-Z0-9]{1,24}$"
 CATEGORIES = {"BOOK": "books", "PEN": "stationery", "MUG": "kitchen", "TEA": "grocery"}

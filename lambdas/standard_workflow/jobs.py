@@ -14,14 +14,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from shared.errors import MalformedData
+from shared.timestamps import iso
 
 SPLITTING, PROCESSING, AWAITING_APPROVAL = "SPLITTING", "PROCESSING", "AWAITING_APPROVAL"
 PUBLISHED, FAILED, REJECTED, EXPIRED = "PUBLISHED", "FAILED", "REJECTED", "EXPIRED"
 FINISHED = (PUBLISHED, FAILED, REJECTED, EXPIRED)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def start(table: Any, job_id: str, source_key: str) -> None:
@@ -30,7 +27,7 @@ def start(table: Any, job_id: str, source_key: str) -> None:
         UpdateExpression="SET #s = :s, source_key = :k, created_at = if_not_exists(created_at, :t), updated_at = :t",
         ConditionExpression="attribute_not_exists(job_id) OR #s = :s",
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": SPLITTING, ":k": source_key, ":t": _now()},
+        ExpressionAttributeValues={":s": SPLITTING, ":k": source_key, ":t": iso(timespec="seconds")},
     )
 
 
@@ -40,7 +37,7 @@ def processing(table: Any, job_id: str, chunks_total: int) -> None:
         UpdateExpression="SET #s = :s, chunks_total = :n, chunks_done = if_not_exists(chunks_done, :z), updated_at = :t",
         ConditionExpression="#s IN (:from, :s)",
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": PROCESSING, ":from": SPLITTING, ":n": chunks_total, ":z": 0, ":t": _now()},
+        ExpressionAttributeValues={":s": PROCESSING, ":from": SPLITTING, ":n": chunks_total, ":z": 0, ":t": iso(timespec="seconds")},
     )
 
 
@@ -56,7 +53,7 @@ def chunk_done(table: Any, job_id: str, chunk: int) -> bool:
             UpdateExpression="ADD done_chunks :c SET updated_at = :t",
             ConditionExpression="#s = :s",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":c": {chunk}, ":s": PROCESSING, ":t": _now()},
+            ExpressionAttributeValues={":c": {chunk}, ":s": PROCESSING, ":t": iso(timespec="seconds")},
         )
     except table.meta.client.exceptions.ConditionalCheckFailedException:
         return False
@@ -72,7 +69,7 @@ def awaiting_approval(table: Any, job_id: str, task_token: str, merged_key: str,
         UpdateExpression="SET #s = :s, task_token = :tok, approval_attempt = :a, merged_key = :m, updated_at = :t",
         ConditionExpression="#s = :from OR (#s = :s AND (attribute_not_exists(approval_attempt) OR approval_attempt <= :a))",
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": AWAITING_APPROVAL, ":from": PROCESSING, ":tok": task_token, ":a": attempt, ":m": merged_key, ":t": _now()},
+        ExpressionAttributeValues={":s": AWAITING_APPROVAL, ":from": PROCESSING, ":tok": task_token, ":a": attempt, ":m": merged_key, ":t": iso(timespec="seconds")},
     )
 
 
@@ -88,8 +85,8 @@ def approval_deadline(requested_at: Any, timeout_seconds: Any) -> str:
         raise MalformedData(f"the approval request's 'requested_at' is not an ISO 8601 time: {requested_at!r}") from None
     if entered.tzinfo is None:
         entered = entered.replace(tzinfo=timezone.utc)
-    deadline = entered.astimezone(timezone.utc) + timedelta(seconds=timeout_seconds)
-    return deadline.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    deadline = entered + timedelta(seconds=timeout_seconds)
+    return iso(deadline.timestamp(), timespec="seconds")
 
 
 def published(table: Any, job_id: str, published_key: str) -> None:
@@ -98,7 +95,7 @@ def published(table: Any, job_id: str, published_key: str) -> None:
         UpdateExpression="SET #s = :s, published_key = :p, updated_at = :t REMOVE task_token",
         ConditionExpression="#s IN (:from, :s)",
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": PUBLISHED, ":from": AWAITING_APPROVAL, ":p": published_key, ":t": _now()},
+        ExpressionAttributeValues={":s": PUBLISHED, ":from": AWAITING_APPROVAL, ":p": published_key, ":t": iso(timespec="seconds")},
     )
 
 
@@ -108,7 +105,7 @@ def finished_badly(table: Any, job_id: str, status: str, error: str, reason: str
         UpdateExpression="SET #s = :s, #e = :e, reason = :r, updated_at = :t REMOVE task_token",
         ConditionExpression="attribute_not_exists(#s) OR NOT #s IN (:published)",
         ExpressionAttributeNames={"#s": "status", "#e": "error"},
-        ExpressionAttributeValues={":s": status, ":e": error, ":r": reason[:1000], ":published": PUBLISHED, ":t": _now()},
+        ExpressionAttributeValues={":s": status, ":e": error, ":r": reason[:1000], ":published": PUBLISHED, ":t": iso(timespec="seconds")},
     )
 
 

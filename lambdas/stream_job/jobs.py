@@ -25,18 +25,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
+from shared.lease import Lease, LeaseLost
+from shared.timestamps import iso
 
 PENDING, PROCESSING, COMPLETE, FAILED = "pending", "processing", "complete", "failed"
 TERMINAL = frozenset({COMPLETE, FAILED})
 JOB_ID = re.compile(r"^j-[0-9a-f]{32}$")
 
 
-class ClaimLost(Exception):
+class ClaimLost(LeaseLost):
     """Another run holds the job now (this run's claim expired): stop without writing."""
 
 
@@ -48,12 +47,9 @@ def new_job_id() -> str:
     return f"j-{uuid.uuid4().hex}"
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+def _lease(table: Any, job_id: str) -> Lease:
+    """A processor run's claim on the job: pending -> processing until the run's deadline."""
+    return Lease(table, {"job_id": job_id}, free=PENDING, held=PROCESSING, claim_attribute="claim_id", until_attribute="claimed_until", lost=ClaimLost)
 
 
 def insert_pending(table: Any, job_id: str, request: dict[str, Any], *, now: float, ttl_seconds: int) -> dict[str, Any]:
@@ -61,8 +57,8 @@ def insert_pending(table: Any, job_id: str, request: dict[str, Any], *, now: flo
         "job_id": job_id,
         "status": PENDING,
         "request": request,
-        "created_at": _iso(now),
-        "updated_at": _iso(now),
+        "created_at": iso(now),
+        "updated_at": iso(now),
         "expires_at": int(now) + ttl_seconds,
         "attempts": 0,
         "progress": 0,
@@ -80,79 +76,28 @@ def claim(table: Any, job_id: str, claim_id: str, *, now: float, until: float) -
 
     A `processing` job whose claim has expired (its run timed out or crashed) is taken over.
     """
-    try:
-        table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression="SET #status = :processing, claim_id = :claim, claimed_until = :until, updated_at = :now ADD attempts :one",
-            ConditionExpression="#status = :pending OR (#status = :processing AND claimed_until < :epoch)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":processing": PROCESSING,
-                ":pending": PENDING,
-                ":claim": claim_id,
-                ":until": Decimal(int(until)),
-                ":epoch": Decimal(int(now)),
-                ":now": _iso(now),
-                ":one": 1,
-            },
-        )
-    except ClientError as error:
-        if _conditional_failed(error):
-            return False
-        raise
-    return True
-
-
-def _held(
-    table: Any, job_id: str, claim_id: str, sets: str, values: dict[str, Any], *, now: float,
-    names: dict[str, str] | None = None, release: bool = False,
-) -> None:
-    """`SET sets` only while this run still holds the job; `release` also drops the claim."""
-    remove = " REMOVE claim_id, claimed_until" if release else ""
-    try:
-        table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression=f"SET {sets}, updated_at = :now{remove}",
-            ConditionExpression="#status = :processing AND claim_id = :claim",
-            ExpressionAttributeNames={"#status": "status", **(names or {})},
-            ExpressionAttributeValues={**values, ":processing": PROCESSING, ":claim": claim_id, ":now": _iso(now)},
-        )
-    except ClientError as error:
-        if _conditional_failed(error):
-            raise ClaimLost(job_id) from None
-        raise
+    return _lease(table, job_id).take(claim_id, now=now, until=until, also="ADD attempts :one", values={":one": 1})
 
 
 def set_progress(table: Any, job_id: str, claim_id: str, percent: int, *, now: float) -> None:
-    _held(table, job_id, claim_id, "progress = :p", {":p": percent}, now=now)
+    _lease(table, job_id).write(claim_id, "progress = :p", {":p": percent}, now=now)
 
 
 def complete(table: Any, job_id: str, claim_id: str, result: dict[str, Any], *, now: float) -> None:
-    _held(
-        table, job_id, claim_id,
-        "#status = :complete, #result = :result, progress = :hundred",
-        {":complete": COMPLETE, ":result": result, ":hundred": 100},
-        names={"#result": "result"}, now=now, release=True,
-    )  # fmt: skip
+    sets = "#status = :complete, #result = :result, progress = :hundred"
+    values = {":complete": COMPLETE, ":result": result, ":hundred": 100}
+    _lease(table, job_id).write(claim_id, sets, values, names={"#result": "result"}, now=now, release=True)
 
 
 def fail(table: Any, job_id: str, claim_id: str, error: str, *, now: float) -> None:
-    _held(
-        table, job_id, claim_id,
-        "#status = :failed, #error = :error",
-        {":failed": FAILED, ":error": error},
-        names={"#error": "error"}, now=now, release=True,
-    )  # fmt: skip
+    values = {":failed": FAILED, ":error": error}
+    _lease(table, job_id).write(claim_id, "#status = :failed, #error = :error", values, names={"#error": "error"}, now=now, release=True)
 
 
 def release(table: Any, job_id: str, claim_id: str, error: str, *, now: float) -> None:
     """processing -> pending: give the job back after a transient error, so the retried record can claim it."""
-    _held(
-        table, job_id, claim_id,
-        "#status = :pending, last_error = :error",
-        {":pending": PENDING, ":error": error},
-        now=now, release=True,
-    )  # fmt: skip
+    values = {":pending": PENDING, ":error": error}
+    _lease(table, job_id).write(claim_id, "#status = :pending, last_error = :error", values, now=now, release=True)
 
 
 def give_up(table: Any, job_id: str, error: str, *, now: float) -> bool:
@@ -162,26 +107,10 @@ def give_up(table: Any, job_id: str, error: str, *, now: float) -> bool:
     Only a job nobody is running moves: `pending` (given back by a failed run, or never run), or
     `processing` under an expired claim (its run died holding it).
     """
-    try:
-        table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression="SET #status = :failed, #error = :error, updated_at = :now REMOVE claim_id, claimed_until",
-            ConditionExpression="#status = :pending OR (#status = :processing AND claimed_until < :epoch)",
-            ExpressionAttributeNames={"#status": "status", "#error": "error"},
-            ExpressionAttributeValues={
-                ":failed": FAILED,
-                ":error": error,
-                ":pending": PENDING,
-                ":processing": PROCESSING,
-                ":epoch": Decimal(int(now)),
-                ":now": _iso(now),
-            },
-        )
-    except ClientError as error_:
-        if not _conditional_failed(error_):
-            raise
-        current = get(table, job_id)
-        if current is None or current["status"] in TERMINAL:
-            return False
-        raise ClaimHeld(f"job {job_id} is {current['status']} under a claim until {current.get('claimed_until')}") from None
-    return True
+    values = {":failed": FAILED, ":error": error}
+    if _lease(table, job_id).seize("#status = :failed, #error = :error", values, names={"#error": "error"}, now=now):
+        return True
+    current = get(table, job_id)
+    if current is None or current["status"] in TERMINAL:
+        return False
+    raise ClaimHeld(f"job {job_id} is {current['status']} under a claim until {current.get('claimed_until')}")

@@ -7,15 +7,13 @@
 - start_failed.vtl: the integration response for a non-2xx from Step Functions (throttling -> 503).
 
 `load("request.vtl", StateMachineArn=machine.state_machine_arn)` fills the `${Name}` placeholders;
-a CDK token is a string, so the ARN resolves at deploy time. `response()` is response.vtl as the
+a CDK token is a string, so the ARN resolves at deploy time. `response(...)` is response.vtl as the
 stack deploys it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from lambdas.express_workflow.names import REJECTED_OUTCOME
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,6 +28,7 @@ def load(name: str, **substitutions: str) -> str:
     return text
 
 
-def response() -> str:
-    """response.vtl with the rejected outcome the Validate function writes (names.REJECTED_OUTCOME)."""
-    return load("response.vtl", RejectedOutcome=REJECTED_OUTCOME)
+def response(rejected_outcome: str) -> str:
+    """response.vtl with the outcome the Validate function writes for a rejected order
+    (`REJECTED_OUTCOME` of the Lambda code's express_workflow/names.py)."""
+    return load("response.vtl", RejectedOutcome=rejected_outcome)

@@ -17,7 +17,7 @@
 - `checks`: CloudFormation validation and cdk-nag packs for the whole app.
 """
 
-from stacks.shared.api import PatternRestApi
-from stacks.shared.function import PatternFunction
+from .api import PatternRestApi
+from .function import PatternFunction
 
 __all__ = ["PatternFunction", "PatternRestApi"]

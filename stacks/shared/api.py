@@ -15,6 +15,7 @@
 """
 
 from __future__ import annotations
+from typing import Any
 
 
 from aws_cdk import Acknowledgment, Aws, CfnOutput, Duration, Validations
@@ -23,8 +24,10 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.shared import dashboard, settings
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
+from . import dashboard, settings
+from .monitoring import DEFAULT_PERIOD, alarm
+from .pattern import overrides_for, path_in_stack
+from .props import consolidate_props
 
 ACCESS_LOG_FIELDS = apigw.AccessLogFormat.json_with_standard_fields(
     caller=True,
@@ -84,7 +87,7 @@ class PatternRestApi(apigw.RestApi):
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
         latency_alarm_threshold_ms: float = 3000,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         access_logs = logs.LogGroup(
             scope,
@@ -92,13 +95,11 @@ class PatternRestApi(apigw.RestApi):
             retention=settings.log_retention(scope),
             removal_policy=settings.removal_policy(scope),
         )
-        super().__init__(
-            scope,
-            id,
+        defaults: dict[str, Any] = dict(
             description=description,
             # API Gateway's metrics are per API *name* (dimension ApiName): a name of its own per
             # stack copy, or the alarms and dashboard would add up every API called "Api".
-            rest_api_name=str(kwargs.pop("rest_api_name", f"{Aws.STACK_NAME}-{id}")),
+            rest_api_name="-".join([Aws.STACK_NAME, *path_in_stack(scope), id]),
             endpoint_types=[apigw.EndpointType.REGIONAL],
             # Execution and access logging need the region's API Gateway account setting to name
             # a CloudWatch role. That setting is one per account and region, shared by every API
@@ -116,8 +117,9 @@ class PatternRestApi(apigw.RestApi):
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=ACCESS_LOG_FIELDS,
             ),
-            **kwargs,  # type: ignore[arg-type]
         )
+        # The caller's keyword arguments, then the pattern's api_props (pattern.py), win over the defaults.
+        super().__init__(scope, id, **consolidate_props(defaults, {**kwargs, **overrides_for(scope, "api")}))
         self.request_validator = self.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )

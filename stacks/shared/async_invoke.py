@@ -43,9 +43,9 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.shared import dashboard
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
-from stacks.shared.queues import alarm_on_failure_records, dead_letter_queue, failure_destination_queue
+from . import dashboard
+from .monitoring import DEFAULT_PERIOD, alarm
+from .queues import alarm_on_failure_records, dead_letter_queue, failure_destination_queue
 
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE = Duration.hours(1)

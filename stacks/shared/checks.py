@@ -18,10 +18,40 @@ synthesizes other apps (a test worker) would build two.
 
 from __future__ import annotations
 
-from aws_cdk import Stage, Validations
+from typing import Any
+
+from aws_cdk import Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from constructs import Construct
 
 
 def add_checks(stage: Stage) -> None:
     """Run both nag packs on every template in `stage` (an App) when it is synthesized."""
     Validations.of(stage).add_plugins(AwsSolutionsChecks(stage), ServerlessChecks(stage))
+
+
+def as_nag_renders(scope: Construct, value: str) -> str:
+    """`value` (a string that may hold CDK tokens) as cdk-nag writes it in a finding's id.
+
+    cdk-nag names the resource of a finding such as `AwsSolutions-IAM5[Resource::...]` from the
+    template, with each reference in angle brackets: `{"Ref": "AWS::Partition"}` is
+    `<AWS::Partition>`, `{"Fn::GetAtt": ["Bucket83908E77", "Arn"]}` is `<Bucket83908E77.Arn>`. An
+    acknowledgment names the finding the same way, so a construct can acknowledge a finding about
+    a resource it was given (a user's bucket) without knowing how that resource is written.
+    """
+    return _render(Stack.of(scope).resolve(value))
+
+
+def _render(node: Any) -> str:
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and len(node) == 1:
+        ((function, argument),) = node.items()
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::GetAtt":
+            return f"<{'.'.join(argument)}>"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return separator.join(_render(part) for part in parts)
+    raise ValueError(f"cannot render {node!r} as cdk-nag does")

@@ -32,7 +32,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.shared.monitoring import DEFAULT_PERIOD
+from .monitoring import DEFAULT_PERIOD
+from .pattern import label
 
 # The dashboard grid is 24 units wide: two graphs a row for most resources, three for functions.
 HALF = 12
@@ -91,7 +92,7 @@ def _percentiles(resource, metric_name: str, statistics: Sequence[str] = ("p50",
 
 def show_function(function: lambda_.Function, *, reserved_concurrency: int | None = None) -> None:
     """Invocations, errors and throttles; duration; concurrency against its reserved limit."""
-    id = function.node.id
+    id = label(function)
     widgets: list[cloudwatch.IWidget] = [
         graph(f"{id}: invocations, errors, throttles", _sums(function, {"Invocations": "invocations", "Errors": "errors", "Throttles": "throttles"}), width=THIRD),
         graph(f"{id}: duration", _percentiles(function, "Duration"), width=THIRD, left_label="ms"),
@@ -110,7 +111,7 @@ def show_function(function: lambda_.Function, *, reserved_concurrency: int | Non
 
 def show_function_url(function: lambda_.Function) -> None:
     """Requests, 4xx and 5xx answered by the function's URL, and its latency."""
-    id = function.node.id
+    id = label(function)
     add_row(
         function,
         graph(f"{id} URL: requests, 4xx, 5xx", _sums(function, {"UrlRequestCount": "requests", "Url4xxCount": "4xx", "Url5xxCount": "5xx"})),
@@ -121,7 +122,7 @@ def show_function_url(function: lambda_.Function) -> None:
 def show_async_invoke(function: lambda_.Function) -> None:
     """Asynchronous events queued and dropped, the oldest one's age, and failures to hand a failed
     event to the dead-letter queue or the on-failure destination."""
-    id = function.node.id
+    id = label(function)
     add_row(
         function,
         graph(
@@ -142,7 +143,7 @@ def show_queue(queue: sqs.IQueue) -> None:
     add_row(
         queue,
         graph(
-            f"{queue.node.id}: messages visible, oldest message age",
+            f"{label(queue)}: messages visible, oldest message age",
             [queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=DEFAULT_PERIOD, label="messages visible")],
             [queue.metric_approximate_age_of_oldest_message(statistic="Maximum", period=DEFAULT_PERIOD, label="oldest message age")],
             right_label="seconds",
@@ -155,7 +156,7 @@ def show_stream_consumer(function: lambda_.Function, table_id: str) -> None:
     add_row(
         function,
         graph(
-            f"{function.node.id}: iterator age on {table_id}'s stream",
+            f"{label(function)}: iterator age on {table_id}'s stream",
             [function.metric("IteratorAge", statistic="Maximum", period=DEFAULT_PERIOD, label="iterator age")],
             left_label="ms",
         ),
@@ -164,7 +165,7 @@ def show_stream_consumer(function: lambda_.Function, table_id: str) -> None:
 
 def show_state_machine(state_machine: sfn.StateMachine) -> None:
     """Executions by outcome, and how long they take."""
-    id = state_machine.node.id
+    id = label(state_machine)
     add_row(
         state_machine,
         graph(
@@ -187,7 +188,7 @@ def show_state_machine(state_machine: sfn.StateMachine) -> None:
 
 def show_rest_api(api: apigw.RestApi) -> None:
     """Requests and errors by class, and latency (whole request, and the integration alone)."""
-    id = api.node.id
+    id = label(api)
     add_row(
         api,
         graph(f"{id}: requests, 4xx, 5xx", _sums(api, {"Count": "requests", "4XXError": "4xx", "5XXError": "5xx"})),

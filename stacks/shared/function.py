@@ -10,21 +10,22 @@ Every function in every pattern is built here, so the project's defaults live in
 - Powertools for AWS Lambda from its public layer, at the release the tests run against
   (settings.POWERTOOLS_VERSION), resolved at deploy time from the SSM parameter Powertools
   publishes for that release, so synth needs no network and no bundling;
-- one code asset per pattern holding `lambdas/<pattern>/` and `lambdas/shared/` only, so a handler
-  path such as `api_sync.handler.main` imports the same way in Lambda and in the tests; the
-  handler is named within the pattern's folder (`handler.main` by default);
+- one code asset per pattern holding `<pattern>/` and `shared/` of the Lambda code directory only
+  (code.py says where that is), so a handler path such as `api_sync.handler.main` imports the same
+  way in Lambda and in the tests; the handler is named within the pattern's folder (`handler.main`
+  by default);
 - alarms on its errors and throttles, to the stack's alarm topic (`alarms=False` opts out; a
   function only invoked asynchronously has no throttles alarm: see `invoked_asynchronously`);
 - a row on the stack's dashboard (invocations, errors, throttles, duration, concurrency), and one
   for its function URL when `add_function_url` adds one (dashboard.py).
 
 Any default can be overridden by passing the `lambda_.Function` keyword argument of the same
-name; the caller's value wins (stacks/shared/props.py).
+name; the caller's value wins (props.py), and the `function_props` of the pattern holding the
+function win over both (pattern.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import jsii
@@ -36,11 +37,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IValidation
 
-from stacks.shared import dashboard, settings
-from stacks.shared.monitoring import function_error_alarms
-from stacks.shared.props import consolidate_props
+from . import dashboard, settings
+from .monitoring import function_error_alarms
+from .code import pattern_code
+from .pattern import overrides_for
+from .props import consolidate_props
 
-LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 DEFAULT_MEMORY_MB = 256
@@ -49,16 +51,6 @@ DEFAULT_MEMORY_MB = 256
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{arch}/{runtime}/{version}"
 # The two X-Ray write actions accept no resource-level permissions.
 XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-
-
-def pattern_code(pattern: str) -> lambda_.Code:
-    """The asset for one pattern: its own folder and the shared package, nothing else."""
-    if not (LAMBDAS_DIR / pattern).is_dir():
-        raise ValueError(f"no Lambda code folder lambdas/{pattern}/")
-    return lambda_.Code.from_asset(
-        str(LAMBDAS_DIR),
-        exclude=["*", f"!{pattern}", f"!{pattern}/**", "!shared", "!shared/**", "**/__pycache__"],
-    )
 
 
 def default_log_group(scope: Construct, id: str) -> logs.LogGroup:
@@ -97,7 +89,7 @@ def default_function_props(
     return {
         "runtime": RUNTIME,
         "architecture": ARCHITECTURE,
-        "code": pattern_code(pattern),
+        "code": pattern_code(scope, pattern),
         "handler": f"{pattern}.{handler}",
         "memory_size": DEFAULT_MEMORY_MB,
         "role": role,
@@ -196,6 +188,7 @@ class PatternFunction(lambda_.Function):
         invoked_asynchronously: bool = False,
         **overrides: Any,
     ) -> None:
+        overrides = consolidate_props({"timeout": timeout, **overrides}, overrides_for(scope, "function"), merge_keys=["environment"])
         log_group = overrides.get("log_group") or default_log_group(scope, f"{id}Logs")
         role = overrides.get("role") or default_role(scope, f"{id}Role", description=f"Execution role of {id}", log_group=log_group)
         # A caller's own layers (say, Powertools bundled for a region without the public layer)
@@ -203,7 +196,7 @@ class PatternFunction(lambda_.Function):
         layers = overrides.get("layers") or [powertools_layer(scope)]
         props = consolidate_props(
             default_function_props(scope, pattern=pattern, handler=handler, log_group=log_group, role=role, layers=layers),
-            {"timeout": timeout, **overrides},
+            overrides,
             merge_keys=["environment"],
         )
         super().__init__(scope, id, **props)

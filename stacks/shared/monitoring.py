@@ -29,7 +29,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.shared import settings
+from . import settings
+from .pattern import PatternConstruct
 
 DEFAULT_PERIOD = Duration.minutes(5)
 CLOUDWATCH = "cloudwatch.amazonaws.com"
@@ -47,7 +48,11 @@ def from_this_accounts_alarms() -> dict[str, dict[str, str]]:
 
 
 def alarm_topic(scope: Construct) -> sns.ITopic:
-    """The stack's alarm topic, created on first use (see the module doc)."""
+    """The pattern's `existing_alarm_topic` if it was given one, else the stack's alarm topic,
+    created on first use (see the module doc)."""
+    owner = PatternConstruct.of(scope)
+    if owner is not None and owner.existing_alarm_topic is not None:
+        return owner.existing_alarm_topic
     stack = Stack.of(scope)
     existing = stack.node.try_find_child("AlarmTopic")
     if existing is not None:

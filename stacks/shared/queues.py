@@ -18,7 +18,7 @@ dead-letter queue alarmed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -26,9 +26,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.shared import dashboard, settings
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
-from stacks.shared.props import consolidate_props
+from . import dashboard, settings
+from .monitoring import DEFAULT_PERIOD, alarm
+from .pattern import overrides_for
+from .props import consolidate_props
 
 QUEUE_RETENTION = Duration.days(4)
 DLQ_RETENTION = Duration.days(14)
@@ -45,7 +46,11 @@ def consumer_visibility_timeout(function_timeout: Duration, batching_window: Dur
 def secure_queue(scope: Construct, id: str, **overrides: Any) -> sqs.Queue:
     """An SQS queue with SQS-managed encryption, a TLS-only policy, an explicit retention and the
     stack's removal policy, shown on the stack's dashboard (depth and oldest message age); any
-    `sqs.Queue` prop overrides its default."""
+    `sqs.Queue` prop overrides its default, and so does the pattern's `queue_props` (pattern.py)."""
+    return _queue(scope, id, consolidate_props(overrides, overrides_for(scope, "queue")))
+
+
+def _queue(scope: Construct, id: str, overrides: Mapping[str, Any]) -> sqs.Queue:
     props = consolidate_props(
         {
             "encryption": sqs.QueueEncryption.SQS_MANAGED,
@@ -70,7 +75,7 @@ def dead_letter_queue(scope: Construct, id: str, *, holds: str) -> sqs.Queue:
 
     `holds` says what ends up there, for the alarm's description.
     """
-    queue = secure_queue(scope, id, retention_period=DLQ_RETENTION)
+    queue = _queue(scope, id, {"retention_period": DLQ_RETENTION})  # not the pattern's queue_props: those are for work queues
     Validations.of(queue).acknowledge(
         Acknowledgment(
             id="Serverless::Serverless-SQSRedrivePolicy",

@@ -19,7 +19,7 @@ from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.shared import settings
+from . import settings
 
 GENERATED_LENGTH = 48
 

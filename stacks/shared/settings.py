@@ -17,9 +17,14 @@ def _context(scope: Construct, key: str, default: object) -> object:
     return default if value is None else value
 
 
+KEEP_DATA_CONTEXT = "keep_data"
+
+
 def keep_data(scope: Construct) -> bool:
-    """`-c keep_data=true` keeps queues, tables, buckets and logs on `cdk destroy`."""
-    value = _context(scope, "keep_data", False)
+    """`-c keep_data=true` keeps queues, tables, buckets and logs on `cdk destroy`.
+
+    A pattern construct's `removal_policy` sets this for what it holds (pattern.py)."""
+    value = _context(scope, KEEP_DATA_CONTEXT, False)
     return value is True or str(value).lower() == "true"
 
 

@@ -24,10 +24,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.shared import dashboard, settings
-from stacks.shared.function import XRAY_WRITE_ACTIONS
-from stacks.shared.monitoring import DEFAULT_PERIOD, alarm
-from stacks.shared.props import consolidate_props
+from . import dashboard, settings
+from .function import XRAY_WRITE_ACTIONS
+from .monitoring import DEFAULT_PERIOD, alarm
+from .pattern import path_in_stack
+from .props import consolidate_props
 
 VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
 # What a Lambda task retries: Lambda's own service errors and throttling, and what a handler raises
@@ -71,7 +72,7 @@ class PatternStateMachine(sfn.StateMachine):
         self.log_group = logs.LogGroup(
             scope,
             f"{id}Logs",
-            log_group_name=f"{VENDED_LOGS_PREFIX}{Stack.of(scope).stack_name}-{id}",  # unique per stack copy
+            log_group_name=VENDED_LOGS_PREFIX + "-".join([Stack.of(scope).stack_name, *path_in_stack(scope), id]),  # unique per stack and pattern
             retention=settings.log_retention(scope),
             removal_policy=settings.removal_policy(scope),
         )

@@ -43,10 +43,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 
-from stacks.shared import dashboard
-from stacks.shared.monitoring import alarm
-from stacks.shared.props import consolidate_props
-from stacks.shared.queues import alarm_on_failure_records, failure_destination_queue
+from . import dashboard
+from .monitoring import alarm
+from .props import consolidate_props
+from .queues import alarm_on_failure_records, failure_destination_queue
 
 MAX_RETRY_ATTEMPTS = 10_000  # Lambda's upper bound; -1 (retry until the record expires) is refused
 DEFAULT_RETRY_ATTEMPTS = 3

@@ -8,7 +8,7 @@ import pytest
 
 from api_sync import names
 from localcloud import Deployment
-from tests.events import api_gateway_rest
+from localcloud.events import api_gateway_rest
 
 QUOTE = {
     "customer_id": "C-1001",

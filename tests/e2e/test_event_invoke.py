@@ -8,7 +8,7 @@ import pytest
 
 from event_invoke import names
 from localcloud import Deployment
-from tests.events import s3_put
+from localcloud.events import s3_put
 
 
 @pytest.fixture(scope="module")

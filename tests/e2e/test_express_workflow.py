@@ -2,7 +2,7 @@
 
 moto has no API Gateway integrations, so each request goes the way the deployed method sends it:
 the method's own request template (read from the deployed template, not from the .vtl file)
-renders the StartSyncExecution request with tests/apigateway_vtl.py; LocalCloud runs the Express
+renders the StartSyncExecution request with localcloud.vtl; LocalCloud runs the Express
 machine synchronously with the real handlers; the method's own 200 integration response renders
 the client's answer from StartSyncExecution's answer.
 """
@@ -17,7 +17,7 @@ import pytest
 
 from express_workflow import names
 from localcloud import Deployment
-from tests.apigateway_vtl import Rendered, render
+from localcloud.vtl import Rendered, render
 
 REQUEST_ID = "0f6a2c1e-5b7d-4e1a-9c3b-2d4e6f8a0b1c"
 ORDER = {

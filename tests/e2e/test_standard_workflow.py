@@ -26,7 +26,7 @@ from localcloud import Deployment, wait_for, wait_for_execution
 from scripts.approve import Refused, decide
 from standard_workflow import names
 from tests.conftest import cdk_context
-from tests.events import s3_put
+from localcloud.events import s3_put
 
 SMALL_CHUNK_BYTES = 200
 APPROVAL_SECONDS = 3

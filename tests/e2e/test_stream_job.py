@@ -22,7 +22,7 @@ import pytest
 
 from localcloud import Deployment
 from stream_job import jobs, names
-from tests.events import api_gateway_rest
+from localcloud.events import api_gateway_rest
 
 PROCESSOR = "ProcessorFunction"
 FAILED_JOBS = "FailedJobsFunction"

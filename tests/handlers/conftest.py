@@ -10,7 +10,7 @@ from moto import mock_aws
 from moto.core.base_backend import BackendDict
 from moto.core.model_instances import reset_model_data
 
-from tests.events import LambdaContext
+from localcloud.events import LambdaContext
 
 # Handlers read these in AWS; here they keep Powertools quiet and boto3 away from real endpoints.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from api_sync import handler
 from api_sync.quotes import QuoteRequest, price_quote
-from tests.events import LambdaContext, api_gateway_rest
+from localcloud.events import LambdaContext, api_gateway_rest
 from tests.handlers.fuzz import any_text, assert_client_safe, fuzz_settings, request_bodies
 
 VALID = {

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from event_invoke import names
 from event_invoke.analysis import Rejected, analyze
-from tests.events import s3_put
+from localcloud.events import s3_put
 
 BUCKET = "eventinvoke-uploads-123456789012-eu-west-1"
 IDEMPOTENCY_TABLE = "idempotency"

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from fan_out import batches, names
 from fan_out.sales import ChunkRejected
-from tests.events import api_gateway_rest, sqs
+from localcloud.events import api_gateway_rest, sqs
 from tests.handlers.fuzz import any_text, assert_client_safe, fuzz_settings, odd_strings, request_bodies
 
 CHILD = "fan-out-child"

@@ -12,7 +12,7 @@ import pytest
 
 from queue_redrive import names
 from queue_redrive.orders import Order, fulfil_order
-from tests.events import sqs
+from localcloud.events import sqs
 
 ORDER = {
     "order_id": "O-1001",

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from shared import aws
-from tests.events import LambdaContext
+from localcloud.events import LambdaContext
 
 
 class Thing:

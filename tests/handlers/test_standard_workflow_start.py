@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from standard_workflow import jobs, names
-from tests.events import s3_put
+from localcloud.events import s3_put
 
 BUCKET = "standard-workflow-data"
 

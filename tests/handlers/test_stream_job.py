@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream_job import jobs, names
-from tests.events import api_gateway_rest, dynamodb_stream, sqs
+from localcloud.events import api_gateway_rest, dynamodb_stream, sqs
 from tests.handlers.fuzz import any_text, assert_client_safe, fuzz_settings, odd_strings, request_bodies
 
 TTL_SECONDS = 7 * 24 * 3600

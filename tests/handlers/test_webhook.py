@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities import parameters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.events import LambdaContext, function_url, sqs
+from localcloud.events import LambdaContext, function_url, sqs
 from tests.handlers.fuzz import any_text, assert_client_safe, assert_runtime_serialisable, fuzz_settings, request_bodies
 from webhook import names
 from webhook.deliveries import Delivery, summarize

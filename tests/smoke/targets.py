@@ -6,8 +6,8 @@ readable line (what was sent, where it went, what came back) that `make smoke` s
 |---|---|---|
 | `outputs` | the stack's CloudFormation outputs | the local deployment's outputs (same names) |
 | `client(service)` | boto3 with your credentials and region | boto3 in the local account |
-| `post/get(url, ...)` | HTTPS to API Gateway, SigV4-signed unless `signed=False` | `tests/apigateway_local.LocalRestApi`: the template's routes, IAM auth, request models, Lambda proxy or StartSyncExecution integration |
-| `http(method, url, headers, body)` | plain HTTPS (a Lambda function URL) | `LocalCloud.request` |
+| `post/get(url, ...)` | HTTPS to API Gateway, SigV4-signed unless `signed=False` | `Deployment.request` (`localcloud.rest_api`): the template's routes, IAM auth, request models, Lambda proxy or StartSyncExecution integration |
+| `http(method, url, headers, body)` | plain HTTPS (a Lambda function URL) | `Deployment.request` (`localcloud.function_urls`) |
 | `upload`, `send_message`, `take_messages` | S3 and SQS | S3 and SQS (notifications, async invokes and mappings emulated) |
 | `wait_until(predicate, deadline, describe)` | polls every 2 s until the deadline | before each poll, runs the stack's event source mappings (LocalCloud polls them only when asked) |
 """
@@ -23,7 +23,7 @@ import urllib.request
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
-from tests.apigateway_local import LocalRestApi, Response
+from localcloud.responses import HttpResponse
 
 T = TypeVar("T")
 WIDTH = 110
@@ -81,33 +81,33 @@ class Target:
 
     # --- HTTP --------------------------------------------------------------------------------
 
-    def post(self, url: str, body: Any, *, signed: bool = True) -> Response:
+    def post(self, url: str, body: Any, *, signed: bool = True) -> HttpResponse:
         return self.api("POST", url, body, signed=signed)
 
-    def get(self, url: str, *, signed: bool = True) -> Response:
+    def get(self, url: str, *, signed: bool = True) -> HttpResponse:
         return self.api("GET", url, None, signed=signed)
 
-    def api(self, method: str, url: str, body: Any, *, signed: bool = True) -> Response:
+    def api(self, method: str, url: str, body: Any, *, signed: bool = True) -> HttpResponse:
         """A request to the stack's REST API (IAM auth: signed with SigV4 unless `signed=False`)."""
         say(f"  {method} {self.show(url)}{' (unsigned)' if not signed else ''} {short(body) if body is not None else ''}".rstrip())
         response = self._api(method, url, body, signed=signed)
-        say(f"    <- {response.status} {short(response.body)}{f'   [{response.via}]' if response.via else ''}")
+        say(f"    <- {response.status} {short(response.text)}{f'   [{response.via}]' if response.via else ''}")
         return response
 
-    def http(self, method: str, url: str, *, headers: dict[str, str], body: bytes) -> Response:
+    def http(self, method: str, url: str, *, headers: dict[str, str], body: bytes) -> HttpResponse:
         """A plain HTTPS request (a Lambda function URL with auth type NONE)."""
         say(f"  {method} {self.show(url)} {short(body.decode('utf-8', 'replace'))}")
         response = self._http(method, url, headers, body)
-        say(f"    <- {response.status} {short(response.body)}{f'   [{response.via}]' if response.via else ''}")
+        say(f"    <- {response.status} {short(response.text)}{f'   [{response.via}]' if response.via else ''}")
         return response
 
     def show(self, url: str) -> str:
         return url
 
-    def _api(self, method: str, url: str, body: Any, *, signed: bool) -> Response:
+    def _api(self, method: str, url: str, body: Any, *, signed: bool) -> HttpResponse:
         raise NotImplementedError
 
-    def _http(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Response:
+    def _http(self, method: str, url: str, headers: dict[str, str], body: bytes) -> HttpResponse:
         raise NotImplementedError
 
     # --- S3 and SQS ----------------------------------------------------------------------------
@@ -166,7 +166,7 @@ class AwsTarget(Target):
             self._clients[service] = self.session.client(service)
         return self._clients[service]
 
-    def _api(self, method: str, url: str, body: Any, *, signed: bool) -> Response:
+    def _api(self, method: str, url: str, body: Any, *, signed: bool) -> HttpResponse:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
@@ -175,19 +175,19 @@ class AwsTarget(Target):
         if signed:
             SigV4Auth(self.session.get_credentials(), "execute-api", self.session.region_name).add_auth(request)
         response = self._send(urllib.request.Request(url, data=data, headers=dict(request.headers), method=method))
-        response.via = f"API Gateway {urlsplit(url).hostname.split('.')[0]}"  # type: ignore[union-attr]
+        response.via = f"API Gateway {(urlsplit(url).hostname or '').split('.')[0]}"
         return response
 
-    def _http(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Response:
+    def _http(self, method: str, url: str, headers: dict[str, str], body: bytes) -> HttpResponse:
         return self._send(urllib.request.Request(url, data=body, headers=headers, method=method))
 
     @staticmethod
-    def _send(request: urllib.request.Request) -> Response:
+    def _send(request: urllib.request.Request) -> HttpResponse:
         try:
             with urllib.request.urlopen(request, timeout=35) as answer:  # noqa: S310 (https URLs from stack outputs)
-                return Response.of(answer.status, answer.read(), dict(answer.headers))
+                return HttpResponse.of(answer.status, answer.read(), dict(answer.headers))
         except urllib.error.HTTPError as error:
-            return Response.of(error.code, error.read(), dict(error.headers))
+            return HttpResponse.of(error.code, error.read(), dict(error.headers))
 
 
 class LocalTarget(Target):
@@ -198,7 +198,7 @@ class LocalTarget(Target):
     def __init__(self, deployment: Any) -> None:
         super().__init__(deployment.stack_id, deployment.outputs)
         self.deployment = deployment
-        self._api_gateway: LocalRestApi | None = None
+        self.caller = f"arn:aws:iam::{deployment.cloud.account}:user/smoke"  # who signs, when a request is signed
         self.mappings = [self._mapping(props) for props in (r["Properties"] for r in deployment.resources_of_type("AWS::Lambda::EventSourceMapping").values())]
 
     def _mapping(self, props: dict[str, Any]) -> tuple[str, str]:
@@ -216,15 +216,11 @@ class LocalTarget(Target):
             return f"{self.stack_id} API /{parts.path.strip('/').partition('/')[2]}"  # the stage segment is moto's
         return url
 
-    def _api(self, method: str, url: str, body: Any, *, signed: bool) -> Response:
-        if self._api_gateway is None:
-            self._api_gateway = LocalRestApi(self.deployment)
-        return self._api_gateway.request(method, url, body, signed=signed)
+    def _api(self, method: str, url: str, body: Any, *, signed: bool) -> HttpResponse:
+        return self.deployment.request(method, url, body=body, signed_by=self.caller if signed else None)
 
-    def _http(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Response:
-        answer = self.deployment.request(method, url, headers=headers, body=body)
-        via = "function URL -> its function" if answer.invoked else "function URL, refused before invoking"
-        return Response.of(answer.status, answer.body, answer.headers, via=via)
+    def _http(self, method: str, url: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+        return self.deployment.request(method, url, headers=headers, body=body)
 
     def pump(self) -> None:
         for kind, function in self.mappings:

@@ -12,7 +12,7 @@ DEADLINE = 180
 # A failing child is retried twice by Lambda (about 1 and 2 minutes apart) before its failure
 # record reaches the ChunkFailed function: up to ~5 minutes in AWS.
 FAILED_DEADLINE = 480
-# 150 lines: two chunks of at most 100 (lambdas/fan_out/api.py CHUNK_SIZE).
+# 150 lines: two chunks of at most 100 (lambdas/fan_out/sales.py CHUNK_SIZE).
 ITEMS = [{"sku": "BOOK-1", "quantity": 2, "unit_price": "3.50"}] * 120 + [{"sku": "MUG-3", "quantity": 1, "unit_price": "8.00"}] * 30
 
 
@@ -22,14 +22,14 @@ def batches_url(target) -> str:
 
 def submit(target, items: list[dict]) -> str:
     response = target.post(batches_url(target), {"currency": "EUR", "items": items})
-    assert (response.status, response.body["chunks_total"]) == (202, 2), response.body
-    return response.body["status_url"]
+    assert (response.status, response.json()["chunks_total"]) == (202, 2), response.text
+    return response.json()["status_url"]
 
 
 def finished(target, status_url: str) -> dict | None:
     response = target.get(status_url)
-    assert response.status == 200, response.body
-    return response.body if response.body["status"] in ("complete", "failed") else None
+    assert response.status == 200, response.text
+    return response.json() if response.json()["status"] in ("complete", "failed") else None
 
 
 def test_a_batch_is_fanned_out_and_fanned_in_to_one_report(target):
@@ -51,4 +51,4 @@ def test_a_chunk_failing_on_every_attempt_fails_the_batch_with_its_error(target)
 
 def test_a_body_failing_the_request_model_is_a_400(target):
     response = target.post(batches_url(target), {"currency": "EUR", "items": []})
-    assert (response.status, response.body["error"]) == (400, "BAD_REQUEST_BODY")
+    assert (response.status, response.json()["error"]) == (400, "BAD_REQUEST_BODY")

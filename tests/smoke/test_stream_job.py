@@ -15,15 +15,15 @@ HOPELESS = {**LOAN, "monthly_payment": "10.00"}
 
 def finished(target, status_url: str) -> dict | None:
     response = target.get(status_url)
-    assert response.status == 200, response.body
-    return response.body if response.body["status"] in ("complete", "failed") else None
+    assert response.status == 200, response.text
+    return response.json() if response.json()["status"] in ("complete", "failed") else None
 
 
 def submit(target, loan: dict) -> str:
     response = target.post(target.outputs[names.JOBS_ENDPOINT_OUTPUT], loan)
-    assert (response.status, response.body["status"]) == (202, "pending"), response.body
-    assert response.headers["location"] == response.body["status_url"]
-    return response.body["status_url"]
+    assert (response.status, response.json()["status"]) == (202, "pending"), response.text
+    assert response.headers["location"] == response.json()["status_url"]
+    return response.json()["status_url"]
 
 
 def test_a_submitted_job_completes_with_its_report(target):
@@ -42,9 +42,9 @@ def test_a_job_that_cannot_be_computed_reports_its_error(target):
 
 def test_an_unsigned_call_is_refused_at_the_gateway(target):
     response = target.post(target.outputs[names.JOBS_ENDPOINT_OUTPUT], LOAN, signed=False)
-    assert (response.status, response.body["error"]) == (403, "MISSING_AUTHENTICATION_TOKEN")
+    assert (response.status, response.json()["error"]) == (403, "MISSING_AUTHENTICATION_TOKEN")
 
 
 def test_a_body_failing_the_request_model_is_a_400(target):
     response = target.post(target.outputs[names.JOBS_ENDPOINT_OUTPUT], {**LOAN, "principal": 1000})
-    assert (response.status, response.body["error"]) == (400, "BAD_REQUEST_BODY")
+    assert (response.status, response.json()["error"]) == (400, "BAD_REQUEST_BODY")

@@ -39,12 +39,12 @@ def record(target, delivery: str) -> dict | None:
 
 def test_a_signed_delivery_is_accepted_and_processed(target):
     delivery, response = deliver(target, PUSH)
-    assert (response.status, response.body) == (200, {"status": "accepted", "delivery_id": delivery})
+    assert (response.status, response.json()) == (200, {"status": "accepted", "delivery_id": delivery})
     stored = target.wait_until(lambda: record(target, delivery), deadline=DEADLINE, describe=f"delivery {delivery} in the deliveries table")
     assert (stored["repository"], stored["sender"], stored["item_count"]) == ("octo-org/smoke", "octocat", "2")
 
 
 def test_a_delivery_with_a_bad_signature_is_a_401_and_not_processed(target):
     delivery, response = deliver(target, PUSH, key=b"a guessed secret")
-    assert (response.status, response.body["error"]) == (401, "UNAUTHORIZED")
+    assert (response.status, response.json()["error"]) == (401, "UNAUTHORIZED")
     assert record(target, delivery) is None

@@ -6,9 +6,10 @@ import json
 import re
 from typing import Iterator
 
-
-def resources(template: dict, resource_type: str) -> dict[str, dict]:
-    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == resource_type}
+# By type, and by type and logical id prefix: the local cloud's lookups, one for every reader.
+from localcloud.resources import find_logical_id as find_logical_id
+from localcloud.resources import find_resource as find_resource
+from localcloud.resources import resources_of_type as resources
 
 
 def construct_resource(template: dict, resource_type: str, construct_id: str) -> tuple[str, dict]:

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.apigateway_vtl import error_context, render_gateway_response
+from localcloud.vtl import error_context, render_gateway_response
 
 # Realistic $context.error values, as API Gateway reports them.
 ERRORS = {

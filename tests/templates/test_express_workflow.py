@@ -15,7 +15,7 @@ from stacks.express_workflow import COLD_START_ESTIMATE_SECONDS, ExpressWorkflow
 from stacks.express_workflow_templates import load, response
 from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT
 from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS
-from tests.templates.helpers import as_list, only_model_schema, policy_statements, ref_target, resources, validated_body_model
+from tests.templates.helpers import as_list, find_logical_id, only_model_schema, policy_statements, ref_target, resources, validated_body_model
 
 VALID_ORDER = {"customer_id": "c-42", "currency": "EUR", "items": [{"sku": "A-1", "quantity": 3, "unit_price": "12.50"}]}
 FUNCTIONS = ("ValidateFunction", "PriceFunction", "StockFunction", "FraudFunction", "AssembleFunction")
@@ -53,8 +53,7 @@ def _states(definition: dict) -> dict:
 
 
 def _function_id(raw: dict, prefix: str) -> str:
-    (logical_id,) = [lid for lid in resources(raw, "AWS::Lambda::Function") if lid.startswith(prefix)]
-    return logical_id
+    return find_logical_id(raw, "AWS::Lambda::Function", prefix)
 
 
 def _method(raw: dict) -> dict:
@@ -247,7 +246,7 @@ def test_responses_use_the_projects_templates_and_no_200_for_a_refused_start(raw
     responses = {r["StatusCode"]: r for r in _method(raw)["Integration"]["IntegrationResponses"]}
     assert set(responses) == {"200", "502"}
     assert "SelectionPattern" not in responses["200"]  # the default: StartSyncExecution answered 2xx
-    assert responses["200"]["ResponseTemplates"] == {"application/json": response()}
+    assert responses["200"]["ResponseTemplates"] == {"application/json": response(names.REJECTED_OUTCOME)}
     assert responses["502"]["SelectionPattern"] == r"[45]\d{2}"
     assert responses["502"]["ResponseTemplates"] == {"application/json": load("start_failed.vtl")}
     method_codes = {r["StatusCode"] for r in _method(raw)["MethodResponses"]}

@@ -14,7 +14,7 @@ import pytest
 
 from express_workflow import names
 from stacks.express_workflow_templates import load, response
-from tests.apigateway_vtl import render
+from localcloud.vtl import render
 
 MACHINE = "arn:aws:states:eu-west-1:123456789012:stateMachine:ExpressWorkflow-OrderCheck"
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
@@ -36,7 +36,7 @@ def _sync_response(status: str, **fields) -> dict:
 
 
 def respond(sync: dict):
-    return render(response(), body=sync, context={"requestId": REQUEST_ID})
+    return render(response(names.REJECTED_OUTCOME), body=sync, context={"requestId": REQUEST_ID})
 
 
 def test_request_passes_the_body_as_the_execution_input_and_names_the_machine():

@@ -7,7 +7,7 @@ from aws_cdk import App, Duration
 from aws_cdk.assertions import Template
 
 from stacks.queue_redrive import QueueRedriveStack
-from tests.templates.helpers import as_list, policy_statements, ref_target, resources
+from tests.templates.helpers import as_list, find_resource, policy_statements, ref_target, resources
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,7 @@ def function(raw) -> dict:
 
 
 def _queue(raw: dict, prefix: str) -> tuple[str, dict]:
-    (match,) = [(lid, q) for lid, q in resources(raw, "AWS::SQS::Queue").items() if lid.startswith(prefix)]
-    return match
+    return find_resource(raw, "AWS::SQS::Queue", prefix)
 
 
 def test_mapping_reads_the_orders_queue_in_bounded_batches(raw, mapping):

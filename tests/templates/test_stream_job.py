@@ -11,7 +11,7 @@ from aws_cdk import App, Duration
 from shared.commerce import MONEY_PATTERN
 from stacks.stream_job import StreamJobStack
 from stream_job import names
-from tests.templates.helpers import api_method, as_list, construct_resource, only_model_schema, policy_statements, ref_target, resources, validated_body_model
+from tests.templates.helpers import api_method, as_list, construct_resource, find_logical_id, only_model_schema, policy_statements, ref_target, resources, validated_body_model
 
 VALID_JOB = {"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "6.25", "monthly_payment": "510.00"}
 
@@ -29,11 +29,10 @@ def mapping(raw) -> dict:
 
 
 def _logical_id(raw: dict, resource_type: str, prefix: str) -> str:
-    matches = [lid for lid in resources(raw, resource_type) if lid.startswith(prefix)]
-    if len(matches) > 1:  # ProcessorFailures and ProcessorFailuresDLQ: the construct itself
+    try:
+        return find_logical_id(raw, resource_type, prefix)
+    except LookupError:  # ProcessorFailures and ProcessorFailuresDLQ: the construct itself
         return construct_resource(raw, resource_type, prefix)[0]
-    (match,) = matches
-    return match
 
 
 def _function(raw: dict, prefix: str) -> dict:

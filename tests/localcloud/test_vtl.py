@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.apigateway_vtl import error_context, escape_javascript, render
+from localcloud.vtl import error_context, escape_javascript, render
 
 ORDER = {"customer": "O'Brien \"Ltd\"", "items": [{"sku": "A-1", "quantity": 2}, {"sku": "B-2", "quantity": 1}]}
 

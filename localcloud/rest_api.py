@@ -1,19 +1,20 @@
 """A deployed stack's REST API, run locally as API Gateway would run it (moto runs none of it).
 
-`LocalRestApi(deployment).request("POST", url, body)` answers the way the stack's API would:
+`LocalRestApi(deployment).request("POST", url, body)` (or `deployment.request(...)` with the API's
+URL) answers the way the stack's API would, as an `HttpResponse`:
 
 1. the route: the deployed template's `AWS::ApiGateway::Resource` tree and `Method`s (the URL's
    first path segment is the stage); no method there -> 403 MISSING_AUTHENTICATION_TOKEN, as API
    Gateway answers an unknown route;
 2. IAM authorization: a method with `AuthorizationType: AWS_IAM` refuses an unsigned request
-   (`signed=False`) with 403 MISSING_AUTHENTICATION_TOKEN; a signed one is taken as valid (no
-   signature is computed or checked, no IAM policy evaluated);
+   with 403 MISSING_AUTHENTICATION_TOKEN; one made with `signed_by=<principal ARN>` is taken as
+   correctly SigV4-signed by it (no signature is computed or checked, no IAM policy evaluated);
 3. the request validator: a body that is not JSON or fails the method's request model (JSON
    Schema draft 4, the template's `AWS::ApiGateway::Model`) -> 400 BAD_REQUEST_BODY;
 4. the integration: `AWS_PROXY` invokes the function with a REST proxy event (path parameters
    filled in from the route) and translates its answer; `AWS` to Step Functions'
-   StartSyncExecution renders the method's request template (tests/apigateway_vtl.py), runs the
-   Express machine in the LocalCloud and renders the 200 integration response.
+   StartSyncExecution renders the method's request template (`vtl.py`), runs the
+   Express machine in the LocalCloud and renders the integration response its status selects.
 
 Gateway responses (2, 3) are the template's own `AWS::ApiGateway::GatewayResponse` bodies
 (DEFAULT_4XX when the type has none), rendered as API Gateway does. Not emulated: throttling,
@@ -24,43 +25,25 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import jsonschema
 from botocore.exceptions import ClientError
 
-from tests.apigateway_vtl import error_context, render, render_gateway_response
-from tests.events import api_gateway_rest
+from localcloud.events import api_gateway_rest
+from localcloud.responses import HttpResponse
+from localcloud.vtl import error_context, render, render_gateway_response
 
 if TYPE_CHECKING:
-    from localcloud import Deployment
+    from localcloud.deployment import Deployment
 
 GATEWAY_ERRORS = {
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
     "BAD_REQUEST_BODY": (400, "Invalid request body"),
 }
-
-
-@dataclass
-class Response:
-    """An HTTP answer: status, body (parsed JSON when it is JSON, else text), lower-case headers."""
-
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-    via: str = ""  # where the request went, for a reader of the smoke output
-
-    @classmethod
-    def of(cls, status: int, text: str | bytes, headers: dict[str, str] | None = None, via: str = "") -> Response:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
-        try:
-            body: Any = json.loads(text) if text.strip() else None
-        except ValueError:
-            body = text
-        return cls(status, body, {k.lower(): v for k, v in (headers or {}).items()}, via)
 
 
 @dataclass
@@ -98,16 +81,19 @@ class LocalRestApi:
             r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::GatewayResponse"
         }
 
-    def request(self, method: str, url: str, body: Any = None, *, signed: bool = True, headers: dict[str, str] | None = None) -> Response:
+    def request(
+        self, method: str, url: str, *, body: Any = None, headers: dict[str, str] | None = None, signed_by: str | None = None
+    ) -> HttpResponse:
+        """`body`: text, bytes, or a value sent as JSON."""
         path = "/" + urlsplit(url).path.strip("/").partition("/")[2]  # drop the stage
         for route in self.routes:
             if route.method["HttpMethod"] == method and (match := route.pattern.match(path)):
                 break
         else:
             return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", f"{method} {path}: no such route")
-        if route.method.get("AuthorizationType") == "AWS_IAM" and not signed:
+        if route.method.get("AuthorizationType") == "AWS_IAM" and signed_by is None:
             return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", f"{method} {route.path}: IAM auth, request unsigned")
-        text = body if isinstance(body, str) or body is None else json.dumps(body)
+        text = body.decode() if isinstance(body, bytes) else body if isinstance(body, str) or body is None else json.dumps(body)
         if (refused := self._validate(route, text)) is not None:
             return refused
         integration = route.method["Integration"]
@@ -119,14 +105,14 @@ class LocalRestApi:
 
     # --- the steps ---------------------------------------------------------------------------
 
-    def _gateway_error(self, response_type: str, why: str) -> Response:
+    def _gateway_error(self, response_type: str, why: str) -> HttpResponse:
         status, message = GATEWAY_ERRORS[response_type]
         props = self.gateway_responses.get(response_type) or self.gateway_responses.get("DEFAULT_4XX") or {}
         template = props.get("ResponseTemplates", {}).get("application/json", '{"message": $context.error.messageString}')
         rendered = render_gateway_response(template, context={"error": error_context(response_type, message)})
-        return Response.of(int(props.get("StatusCode", status)), rendered.body, via=f"API Gateway ({why})")
+        return HttpResponse.of(int(props.get("StatusCode", status)), rendered.body, invoked=False, via=f"API Gateway ({why})")
 
-    def _validate(self, route: Route, text: str | None) -> Response | None:
+    def _validate(self, route: Route, text: str | None) -> HttpResponse | None:
         validator = route.method.get("RequestValidatorId")
         model = route.method.get("RequestModels", {}).get("application/json")
         if not validator or not model:
@@ -140,7 +126,7 @@ class LocalRestApi:
             return self._gateway_error("BAD_REQUEST_BODY", f"request model: {str(error).splitlines()[0]}")
         return None
 
-    def _proxy(self, route: Route, method: str, path: str, parameters: dict[str, str], text: str | None, headers: dict[str, str]) -> Response:
+    def _proxy(self, route: Route, method: str, path: str, parameters: dict[str, str], text: str | None, headers: dict[str, str]) -> HttpResponse:
         event = api_gateway_rest(method, path, raw_body=text)
         event["resource"] = event["requestContext"]["resourcePath"] = route.path
         event["pathParameters"] = parameters or None
@@ -149,10 +135,10 @@ class LocalRestApi:
         via = f"Lambda proxy -> {self.stack.function_name(function)}"
         response, error = self.stack.invoke(function, event)
         if error:  # API Gateway answers a failed proxy integration with 502
-            return Response.of(502, '{"message": "Internal server error"}', via=via)
+            return HttpResponse.of(502, '{"message": "Internal server error"}', via=via)
         merged = dict(response.get("headers") or {})
         merged |= {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
-        return Response.of(response["statusCode"], response.get("body") or "", merged, via=via)
+        return HttpResponse.of(response["statusCode"], response.get("body") or "", merged, via=via)
 
     def _function_of(self, uri: Any) -> str:
         """The logical id of the function in an AWS_PROXY integration's Uri (Fn::Join with GetAtt Arn)."""
@@ -160,9 +146,9 @@ class LocalRestApi:
         (function,) = [lid for lid in found if self.stack.template["Resources"][lid]["Type"] == "AWS::Lambda::Function"]
         return function
 
-    def _start_sync_execution(self, route: Route, text: str) -> Response:
+    def _start_sync_execution(self, route: Route, text: str) -> HttpResponse:
         integration = route.method["Integration"]
-        request_id = f"local-{__import__('uuid').uuid4()}"
+        request_id = f"local-{uuid.uuid4()}"
         context = {"requestId": request_id, "resourcePath": route.path}
         start = render(self.stack.resolve(integration["RequestTemplates"]["application/json"]), body=text, context=context).json()
         via = f"StartSyncExecution -> {start['stateMachineArn'].rsplit(':', 1)[-1]}"
@@ -174,4 +160,4 @@ class LocalRestApi:
         responses = integration["IntegrationResponses"]
         (chosen,) = [r for r in responses if r["StatusCode"] == "200"] if status == "200" else [r for r in responses if re.fullmatch(r.get("SelectionPattern", "(?!)"), status)]
         rendered = render(chosen["ResponseTemplates"]["application/json"], body=wire, context=context)
-        return Response.of(rendered.status or int(chosen["StatusCode"]), rendered.body, via=via)
+        return HttpResponse.of(rendered.status or int(chosen["StatusCode"]), rendered.body, via=via)
