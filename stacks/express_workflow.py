@@ -86,7 +86,11 @@ def worst_case_run(task_timeout: Duration, retry_attempts: int) -> float:
 
 
 class ExpressWorkflow(PatternConstruct):
-    """REST API -> StartSyncExecution -> Express workflow of Lambda tasks: `POST /orders/check`."""
+    """REST API -> StartSyncExecution -> Express workflow of Lambda tasks: `POST /orders/check`.
+
+    Attributes: `api`, `state_machine`, and one function per task: `validate_function`, `price_function`,
+    `stock_function`, `fraud_function`, `assemble_function`.
+    """
 
     def __init__(
         self,

@@ -50,7 +50,12 @@ JOB_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # the execution name is th
 
 
 class StandardWorkflow(PatternConstruct):
-    """S3 upload -> Standard state machine: split, Map over chunks, merge, approval, publish."""
+    """S3 upload -> Standard state machine: split, Map over chunks, merge, approval, publish.
+
+    Attributes: `bucket`, `state_machine`, `jobs_table`, `approval_topic`, `start_function` (and
+    `start_invocation`), `split_function`, `chunk_function`, `merge_function`, `approval_function`,
+    `publish_function`, `failure_function`.
+    """
 
     def __init__(
         self,
