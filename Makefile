@@ -17,7 +17,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help synth test test-fast bench cost smoke deploy destroy redrive approve lock clean
+.PHONY: help synth test test-fast bench cost soak smoke deploy destroy redrive approve lock clean
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
@@ -25,6 +25,7 @@ help:
 	@echo "make test-fast   the inner loop: templates, handlers, scripts, unit tests; nothing deployed locally"
 	@echo "make bench    measure synth, the test suite, handler imports and code sizes against their targets"
 	@echo "make cost     each pattern's monthly cost at 1 million events, from the synthesized templates"
+	@echo "make soak [SEED=1 SCALE=1 PATTERN=QueueRedrive]   every pattern in the local cloud under load and seeded faults; the books balanced"
 	@echo "make smoke [STACK=ApiSync]   drive every pattern: in your account if deployed there, else locally"
 	@echo "make deploy STACK=ApiSync    deploy one pattern (needs AWS credentials)"
 	@echo "make destroy STACK=ApiSync   remove it again"
@@ -46,6 +47,12 @@ bench: $(PY_STAMP) $(NODE_STAMP)
 
 cost: $(PY_STAMP)
 	$(BIN)/python -m scripts.cost
+
+# Volume and faults from a seed (scripts/soak.py, tests/soak/); SCALE multiplies the default volume.
+SEED ?= 1
+SCALE ?= 1
+soak: $(PY_STAMP)
+	@$(BIN)/python -m scripts.soak --seed "$(SEED)" --scale "$(SCALE)" $(if $(PATTERN),--pattern "$(PATTERN)")
 
 # STACK given on the command line (or in the environment) runs one pattern; else all of them.
 smoke: $(PY_STAMP)

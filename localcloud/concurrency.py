@@ -181,6 +181,12 @@ class Concurrency:
             self.in_flight[name] = self.in_flight.get(name, 0) + 1
             return reserved is None
 
+    def throttled(self, function: LambdaFunction) -> None:
+        """Refuse one invocation as if the account were full (an injected throttle): counted, raised."""
+        with self._changed:
+            self.throttles[function.function_name] = self.throttles.get(function.function_name, 0) + 1
+        raise TooManyRequestsException(function.function_name, "ConcurrentInvocationLimitExceeded")
+
     def release(self, function: LambdaFunction, *, unreserved: bool) -> None:
         name = function.function_name
         with self._changed:

@@ -89,6 +89,18 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    greater for a later event of the same key) and repeats it when it delivers an event again: it
    is what tells a new upload of the same bytes from a duplicate delivery. moto's events have
    none; here each event gets the next value of a per-cloud counter, as 18 hex digits.
+20. **CDK's bucket-notifications custom resource applies.** `Custom::S3BucketNotifications` (CDK's
+   `add_event_notification` on a bucket it did not create, such as a pattern's `existing_bucket`)
+   runs a handler that would answer CloudFormation through a pre-signed URL moto cannot serve.
+   Here its configuration is put on the bucket on create, next to the bucket's own notifications
+   when `Managed` is false, as CDK's handler does (`put_bucket_notifications`). Update and delete
+   are not modelled: a local stack is created once and thrown away.
+21. **SQS message operations are atomic.** moto's ReceiveMessage checks a message's visibility,
+   marks it received and moves messages past `maxReceiveCount` to the DLQ in plain Python, with
+   no lock: two pollers receiving at once could both take one message, or both move it to the DLQ
+   (the second fails with ValueError). Here moto's message operations on a queue take one lock, so
+   concurrent pollers see what SQS's would: each message received by one of them at a time, moved
+   to the DLQ once.
 """
 
 from __future__ import annotations
@@ -96,6 +108,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -113,9 +126,42 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 NO_OP_CUSTOM_RESOURCES = {"Custom::S3AutoDeleteObjects"}
+
+
+def put_bucket_notifications(properties: dict[str, Any], region_name: str) -> None:
+    """Patch 20: what CDK's handler for `Custom::S3BucketNotifications` does on create.
+
+    CDK uses it to add notifications to a bucket it did not create (`add_event_notification` on an
+    imported bucket). With `Managed: false` the bucket's other notifications are kept, as CDK's
+    handler keeps them; with `Managed: true` the resource's configuration is the bucket's whole one.
+    """
+    import boto3
+
+    s3 = boto3.client("s3", region_name=region_name)
+    bucket = properties["BucketName"]
+    ours = properties.get("NotificationConfiguration", {})
+    managed = str(properties.get("Managed", "true")).lower() == "true"
+    current = {} if managed else s3.get_bucket_notification_configuration(Bucket=bucket)
+    current.pop("ResponseMetadata", None)
+    merged = {key: [*current.get(key, []), *ours.get(key, [])] for key in ("LambdaFunctionConfigurations", "QueueConfigurations", "TopicConfigurations")}
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={k: v for k, v in merged.items() if v})
+
+
+# Custom resources whose effect the local cloud applies itself instead of running CDK's handler.
+MODELLED_CUSTOM_RESOURCES = {"Custom::S3BucketNotifications": put_bucket_notifications}
 CLOUDFORMATION_MODELS = (FunctionUrlModel, SecretModel)  # resource types moto's CloudFormation lacks (8, 10)
 TASK_ANSWERS = ("send_task_success", "send_task_failure", "send_task_heartbeat")
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+SQS_MESSAGE_OPERATIONS = (
+    "send_message",
+    "send_message_batch",
+    "receive_message",
+    "delete_message",
+    "delete_message_batch",
+    "change_message_visibility",
+    "change_message_visibility_batch",
+    "purge_queue",
+)
 
 
 class TooManyRequests(LambdaClientError):
@@ -255,10 +301,13 @@ class MotoPatches:
             return event
 
         def custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
-            if kwargs["ResourceType"] not in NO_OP_CUSTOM_RESOURCES:
+            resource_type = kwargs["ResourceType"]
+            if resource_type not in NO_OP_CUSTOM_RESOURCES and resource_type not in MODELLED_CUSTOM_RESOURCES:
                 return original[(CustomModel, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
             from moto.cloudformation import cloudformation_backends
 
+            if resource_type in MODELLED_CUSTOM_RESOURCES:
+                MODELLED_CUSTOM_RESOURCES[resource_type](cloudformation_json.get("Properties", {}), region_name)
             resource = CustomModel(region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name)
             cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"]).add_custom_resource(resource)
             resource.set_data({})
@@ -305,9 +354,37 @@ class MotoPatches:
 
         dynamodb_writes = [(DynamoDBBackend, name, atomic(name)) for name in DYNAMODB_WRITES]
 
+        from moto.sqs.models import SQSBackend
+
+        sqs_lock = threading.RLock()
+
+        def one_at_a_time(name: str) -> Any:  # patch 21
+            moto_operation = SQSBackend.__dict__[name]
+
+            def operation(backend: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+                with sqs_lock:
+                    return moto_operation(backend, *args, **kwargs)
+
+            return operation
+
+        receive = one_at_a_time("receive_message")
+
+        def receive_message(backend: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any, **kwargs: Any) -> Any:
+            # A long poll waits for messages outside the lock (a sender must get in), then receives under it.
+            deadline = time.monotonic() + (wait_seconds_timeout or 0)
+            while True:
+                received = receive(backend, queue_name, count, 0, *args, **kwargs)
+                remaining = deadline - time.monotonic()
+                if received or remaining <= 0:
+                    return received
+                backend.get_queue(queue_name).wait_for_messages(min(1, remaining))  # type: ignore[arg-type]
+
+        sqs_operations = [(SQSBackend, name, receive_message if name == "receive_message" else one_at_a_time(name)) for name in SQS_MESSAGE_OPERATIONS]
+
         return [
             *authorization,
             *dynamodb_writes,
+            *sqs_operations,
             (LambdaFunction, "_invoke_lambda", run_in_process),
             (LambdaFunction, "invoke", invoke),
             (LambdaBackend, "create_event_source_mapping", create_event_source_mapping),

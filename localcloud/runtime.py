@@ -5,8 +5,9 @@ handler invoking another synchronously) without seeing each other's environment:
 
 - **Imports are isolated, under a lock.** A function's modules are imported from its extracted
   code zip with `sys.path` and `sys.modules` swapped only for the import. The modules it loaded
-  (its pattern folder, `shared`, ...) are kept per function and code hash: the warm instance. The
-  copies the test process imported from the repository are put back afterwards.
+  (its pattern folder, `shared`, ...) are kept per function and code hash: a warm instance, which
+  runs one invocation at a time (invocations at the same time get an instance each, imported on
+  demand: a cold start). The copies the test process imported from the repository are put back.
 - **The handler runs outside the lock**, in the caller's thread, with the function's environment
   supplied through a context-local overlay: while a `LocalCloud` is active, `os.environ` is an
   `OverlayEnviron` that reads and writes the current invocation's own copy of the environment, so
@@ -14,9 +15,8 @@ handler invoking another synchronously) without seeing each other's environment:
   a handler's writes stay in its invocation.
 
 What is not isolated: imports a handler performs while it runs (not at module level) resolve
-against the test process's `sys.modules`; two concurrent invocations of one function share its
-warm modules (Lambda would give them two instances); threads a handler starts see the test
-process's environment, not the function's (contextvars do not flow into new threads).
+against the test process's `sys.modules`; threads a handler starts see the test process's
+environment, not the function's (contextvars do not flow into new threads).
 """
 
 from __future__ import annotations
@@ -239,6 +239,11 @@ class Fault:
     `after_handler=False`: the handler never runs (the function crashed on start, or Lambda's own
     service failed). `after_handler=True`: the handler runs and its side effects stay, then the
     invocation fails anyway (a timeout or crash after the work): the case that tests exactly-once.
+    `throttle=True`: the invocation is refused for want of concurrency (`TooManyRequestsException`,
+    counted in `concurrency.throttles`) before it takes a slot, and the path it came by handles
+    it as a real throttle: 429 to a synchronous caller, an async event waits and retries, an SQS
+    batch goes back on the queue, a stream batch is read again, a Step Functions task fails with
+    `Lambda.TooManyRequestsException`. Seeded throttling without filling the account.
     """
 
     function_name: str
@@ -246,6 +251,7 @@ class Fault:
     error_type: str = "TransientError"
     message: str = "injected failure"
     after_handler: bool = False
+    throttle: bool = False
     when: Callable[[Any], bool] | None = None
     injected: int = 0
 
@@ -260,7 +266,7 @@ class Runtime:
 
     def __init__(self, credentials: Callable[[LambdaFunction], dict[str, str]] | None = None, concurrency: Concurrency | None = None) -> None:
         self.code_root = Path(tempfile.mkdtemp(prefix="localcloud-code-"))
-        self.warm: dict[str, Callable[..., Any]] = {}  # function ARN + code hash -> its handler
+        self.warm: dict[str, list[Callable[..., Any]]] = {}  # function ARN + code hash -> its idle instances' handlers
         # function -> AWS_ACCESS_KEY_ID/... of its execution role; None: the test process's own
         self.credentials = credentials
         self.sessions: dict[str, Any] = {}  # function ARN -> its boto3 default session
@@ -274,10 +280,10 @@ class Runtime:
         self.faults.clear()
         shutil.rmtree(self.code_root, ignore_errors=True)  # the unzipped code of every function
 
-    def _take_fault(self, function: LambdaFunction, event: Any, *, after_handler: bool) -> Fault | None:
+    def _take_fault(self, function: LambdaFunction, event: Any, *, after_handler: bool, throttle: bool = False) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.after_handler == after_handler and fault.applies(function, event):
+                if fault.after_handler == after_handler and fault.throttle == throttle and fault.applies(function, event):
                     fault.injected += 1
                     return fault
         return None
@@ -304,18 +310,30 @@ class Runtime:
             **{k: str(v) for k, v in (function.environment_vars or {}).items()},
         }
 
-    def _handler(self, function: LambdaFunction) -> Callable[..., Any]:
-        """Import the function's handler from its code zip, once per function and code."""
+    @contextmanager
+    def _instance(self, function: LambdaFunction) -> Iterator[Callable[..., Any]]:
+        """The handler of an idle warm instance of the function, or of a new one (a cold start),
+        for one invocation: an instance runs one invocation at a time, as an execution
+        environment does, so invocations at the same time each have their own module state."""
         code_dir = self._code_dir(function)
         key = f"{function.function_arn}:{code_dir.name}"
-        if key in self.warm:
-            return self.warm[key]
+        with self._lock:
+            idle = self.warm.setdefault(key, [])
+            handler = idle.pop() if idle else None
+        if handler is None:
+            handler = self._import_handler(function, code_dir)
+        try:
+            yield handler
+        finally:
+            with self._lock:
+                self.warm.setdefault(key, []).append(handler)
+
+    def _import_handler(self, function: LambdaFunction, code_dir: Path) -> Callable[..., Any]:
+        """Import the function's handler from its code zip: new modules, a new instance."""
         # The function's top-level packages (its pattern folder, `shared`) shadow any copy the test
         # process imported from the repository, exactly as the asset is the whole world in Lambda.
         packages = {p.stem for p in code_dir.iterdir() if p.is_dir() or p.suffix == ".py"}
         with self._IMPORT_LOCK:
-            if key in self.warm:
-                return self.warm[key]
             saved_path = list(sys.path)
             shadowed = {k: m for k, m in sys.modules.items() if _owned_by(packages, k)}
             for name in shadowed:
@@ -323,15 +341,13 @@ class Runtime:
             sys.path.insert(0, str(code_dir))
             try:
                 module_name, attribute = function.handler.rsplit(".", 1)
-                handler = getattr(importlib.import_module(module_name), attribute)
+                return getattr(importlib.import_module(module_name), attribute)
             finally:
                 loaded: dict[str, ModuleType] = {k: m for k, m in sys.modules.items() if _owned_by(packages, k)}
                 for name in loaded:
                     del sys.modules[name]
                 sys.modules.update(shadowed)
                 sys.path[:] = saved_path
-            self.warm[key] = handler
-            return handler
 
     @contextmanager
     def _own_session(self, function: LambdaFunction) -> Iterator[None]:
@@ -361,6 +377,8 @@ class Runtime:
             event = {}
         if self.concurrency is None:
             return self._invoke(function, event)
+        if self.faults and self._take_fault(function, event, after_handler=False, throttle=True):
+            self.concurrency.throttled(function)
         with self.concurrency.slot(function, event):
             return self._invoke(function, event)
 
@@ -374,8 +392,8 @@ class Runtime:
             return json.dumps({"errorMessage": fault.message, "errorType": fault.error_type, "requestId": request_id}), True
         with function_environment(variables), self._own_session(function):
             try:
-                handler = self._handler(function)  # module-level code runs with the function's environment
-                payload, errored = marshal_response(handler(event, LambdaContext.for_function(function, request_id)))
+                with self._instance(function) as handler:  # module-level code runs with the function's environment
+                    payload, errored = marshal_response(handler(event, LambdaContext.for_function(function, request_id)))
             except Exception as exc:  # an uncaught exception is the function's error, as in Lambda
                 traceback.print_exc()
                 payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": request_id})

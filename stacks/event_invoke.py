@@ -41,7 +41,11 @@ RESULTS_PREFIX = "analysis/"
 
 
 class EventInvoke(PatternConstruct):
-    """S3 object-created events -> Lambda (async) with retries, destinations and a DLQ."""
+    """S3 object-created events -> Lambda (async) with retries, destinations and a DLQ.
+
+    Attributes: `bucket`, `function`, `invocation` (its retries, destinations and DLQ: `invocation.failure_queue`,
+    `invocation.dead_letter_queue`), `results_queue`, `idempotency_table`.
+    """
 
     def __init__(
         self,

@@ -33,7 +33,7 @@ from constructs import Construct
 from .express_workflow_templates import load, response
 from .shared import PatternFunction, PatternRestApi
 from .shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
-from .shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
+from .shared.state_machine import PatternStateMachine, TaskRetry, acknowledge_task_qualifiers, lambda_task, task_function
 from .shared.code import pattern_names
 from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
@@ -86,7 +86,11 @@ def worst_case_run(task_timeout: Duration, retry_attempts: int) -> float:
 
 
 class ExpressWorkflow(PatternConstruct):
-    """REST API -> StartSyncExecution -> Express workflow of Lambda tasks: `POST /orders/check`."""
+    """REST API -> StartSyncExecution -> Express workflow of Lambda tasks: `POST /orders/check`.
+
+    Attributes: `api`, `state_machine`, and one function per task: `validate_function`, `price_function`,
+    `stock_function`, `fraud_function`, `assemble_function`.
+    """
 
     def __init__(
         self,
@@ -131,69 +135,51 @@ class ExpressWorkflow(PatternConstruct):
         # The workflow's tasks: one function per state, all invoked synchronously by Step Functions.
         # The function's timeout bounds its handler (a cold start's init is not counted in it); the
         # task's, longer, bounds the whole invocation, cold start included.
-        def task_function(fn_id: str, handler: str, description: str, **overrides: object) -> PatternFunction:
-            function = PatternFunction(
-                self,
-                fn_id,
-                pattern=PATTERN,
-                handler=handler,
-                description=description,
-                timeout=function_timeout,
-                memory_size=memory_size,
-                **overrides,
+        def function(fn_id: str, handler: str, description: str, **overrides: Any) -> PatternFunction:
+            return task_function(
+                self, fn_id, machine="ExpressWorkflow", pattern=PATTERN, handler=handler, description=description,
+                timeout=function_timeout, memory_size=memory_size, **overrides,
             )
-            function.invoked_synchronously_by("the ExpressWorkflow state machine")
-            return function
 
-        self.validate_function = task_function("ValidateFunction", "handler.validate", "Validates an order (ExpressWorkflow)")
-        self.price_function = task_function("PriceFunction", "handler.price", "Prices an order's lines (ExpressWorkflow)")
-        self.stock_function = task_function("StockFunction", "handler.stock", "Checks stock for an order (ExpressWorkflow)")
-        self.fraud_function = task_function("FraudFunction", "handler.fraud", "Scores an order's fraud risk (ExpressWorkflow)")
-        self.assemble_function = task_function(
+        self.validate_function = function("ValidateFunction", "handler.validate", "Validates an order (ExpressWorkflow)")
+        self.price_function = function("PriceFunction", "handler.price", "Prices an order's lines (ExpressWorkflow)")
+        self.stock_function = function("StockFunction", "handler.stock", "Checks stock for an order (ExpressWorkflow)")
+        self.fraud_function = function("FraudFunction", "handler.fraud", "Scores an order's fraud risk (ExpressWorkflow)")
+        self.assemble_function = function(
             "AssembleFunction",
             "handler.assemble",
             "Assembles the order check's answer (ExpressWorkflow)",
             environment={names.MAX_FRAUD_SCORE_ENV: str(max_fraud_score)},
         )
 
-        def task(state_id: str, function: lambda_.IFunction, **props: object) -> tasks.LambdaInvoke:
-            invoke = tasks.LambdaInvoke(
-                self,
-                state_id,
-                lambda_function=function,
-                payload_response_only=True,  # the state's output is the function's return value
-                retry_on_service_exceptions=False,  # CDK's default retry waits up to 2+4+...+64 s: replaced below
-                task_timeout=sfn.Timeout.duration(task_timeout),
-                **props,
-            )
-            # States.Timeout: the invocation, cold start included, overran the task timeout. A cold
-            # start that overran once is transient (the retry finds the environment warm, or starts
-            # another), and each task is pure computation, safe to run twice.
-            invoke.add_retry(
-                errors=[*TRANSIENT_TASK_ERRORS, sfn.Errors.TIMEOUT],
-                interval=RETRY_INTERVAL,
-                max_attempts=retry_attempts,
-                backoff_rate=RETRY_BACKOFF_RATE,
-                max_delay=RETRY_MAX_DELAY,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
-            return invoke
+        # States.Timeout too: the invocation, cold start included, overran the task timeout. A cold
+        # start that overran once is transient (the retry finds the environment warm, or starts
+        # another), and each task is pure computation, safe to run twice.
+        retry = TaskRetry(
+            attempts=retry_attempts,
+            interval=RETRY_INTERVAL,
+            backoff_rate=RETRY_BACKOFF_RATE,
+            max_delay=RETRY_MAX_DELAY,
+            jitter=sfn.JitterType.FULL,
+            also_on=[sfn.Errors.TIMEOUT],
+        )
 
-        # Validate -> valid? -> Rejected (Succeed: a client's bad order is not a failed run) or
-        # Parallel -> Assemble. The rejection ({"outcome": "rejected", "error", "message", "details"},
-        # written by the Validate function) is the run's output; response.vtl answers it with a 400.
-        rejected = sfn.Succeed(self, "Rejected", output_path="$.rejection")
+        def task(state_id: str, function: lambda_.IFunction) -> tasks.LambdaInvoke:
+            return lambda_task(self, state_id, function, retry=retry, task_timeout=sfn.Timeout.duration(task_timeout))
+
+        # The workflow, in the order it runs: Validate -> Valid? -> Rejected (a Succeed: a client's bad
+        # order is not a failed run), or CheckOrder (Price, Stock and Fraud in parallel) -> Assemble.
+        # A rejection ({"outcome": "rejected", "error", "message", "details"}, written by the Validate
+        # function) is the run's output; response.vtl answers it with a 400.
+        validate = task("Validate", self.validate_function)
         # Each branch gets {"order": ...}; the Parallel's output adds "results": [pricing, stock, fraud].
         checks = sfn.Parallel(self, "CheckOrder", parameters={"order.$": "$.order"}, result_path="$.results")
-        for state_id, function in (("Price", self.price_function), ("Stock", self.stock_function), ("Fraud", self.fraud_function)):
-            checks.branch(task(state_id, function))
-        definition = (
-            task("Validate", self.validate_function)
-            .next(
-                sfn.Choice(self, "Valid?")
-                .when(sfn.Condition.boolean_equals("$.valid", False), rejected)
-                .otherwise(checks.next(task("Assemble", self.assemble_function)))
-            )
+        for state_id, checker in (("Price", self.price_function), ("Stock", self.stock_function), ("Fraud", self.fraud_function)):
+            checks.branch(task(state_id, checker))
+        assemble = task("Assemble", self.assemble_function)
+        rejected = sfn.Succeed(self, "Rejected", output_path="$.rejection")
+        definition = validate.next(
+            sfn.Choice(self, "Valid?").when(sfn.Condition.boolean_equals("$.valid", False), rejected).otherwise(checks.next(assemble))
         )
 
         self.state_machine = PatternStateMachine(
@@ -265,19 +251,9 @@ class ExpressWorkflow(PatternConstruct):
                 "state transition as a log event, and its data are orders (customer ids, prices) the logs should not hold.",
             )
         )
-        # LambdaInvoke grants lambda:InvokeFunction on each function's ARN and `<ARN>:*` (its
-        # versions and aliases). Acknowledged per function, so a wildcard another grant adds still fails.
-        default_policy = machine.role.node.find_child("DefaultPolicy")
-        for function in (self.validate_function, self.price_function, self.stock_function, self.fraud_function, self.assemble_function):
-            logical_id = Stack.of(self).get_logical_id(function.node.default_child)  # type: ignore[arg-type]
-            Validations.of(default_policy).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
-                    reason="CDK's LambdaInvoke grants invoke on the task's function and its qualified versions and "
-                    "aliases (<function ARN>:*); the wildcard names no other function.",
-                )
-            )
-
+        acknowledge_task_qualifiers(
+            machine, (self.validate_function, self.price_function, self.stock_function, self.fraud_function, self.assemble_function)
+        )
 
 class ExpressWorkflowStack(Stack):
     """ExpressWorkflow in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""

@@ -60,7 +60,11 @@ BATCH_REQUEST_SCHEMA = apigw.JsonSchema(
 
 
 class FanOut(PatternConstruct):
-    """REST API -> parent Lambda -> async child Lambdas per chunk -> exactly-once fan-in in DynamoDB."""
+    """REST API -> parent Lambda -> async child Lambdas per chunk -> exactly-once fan-in in DynamoDB.
+
+    Attributes: `api`, `api_function`, `child` (and `invocation`), `chunk_failed`, `table`, `failure_queue`,
+    `failures_dead_letter_queue`.
+    """
 
     def __init__(
         self,

@@ -34,7 +34,10 @@ MIN_RECEIVE_COUNT = 3
 
 
 class QueueRedrive(PatternConstruct):
-    """SQS -> Lambda with partial batch failures, idempotency and a dead-letter queue."""
+    """SQS -> Lambda with partial batch failures, idempotency and a dead-letter queue.
+
+    Attributes: `queue`, `dead_letter_queue`, `function`, `orders_table`, `idempotency_table`.
+    """
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -39,7 +39,7 @@ from constructs import Construct
 from .shared import PatternFunction
 from .shared.async_invoke import AsyncInvoke
 from .shared.buckets import ExistingBucket, NotifyingBucket, secure_bucket
-from .shared.state_machine import TRANSIENT_TASK_ERRORS, PatternStateMachine
+from .shared.state_machine import PatternStateMachine, TaskRetry, acknowledge_task_qualifiers, lambda_task, task_function
 from .shared.tables import secure_table
 from .shared.code import pattern_names
 from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
@@ -50,7 +50,12 @@ JOB_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # the execution name is th
 
 
 class StandardWorkflow(PatternConstruct):
-    """S3 upload -> Standard state machine: split, Map over chunks, merge, approval, publish."""
+    """S3 upload -> Standard state machine: split, Map over chunks, merge, approval, publish.
+
+    Attributes: `bucket`, `state_machine`, `jobs_table`, `approval_topic`, `start_function` (and
+    `start_invocation`), `split_function`, `chunk_function`, `merge_function`, `approval_function`,
+    `publish_function`, `failure_function`.
+    """
 
     def __init__(
         self,
@@ -97,14 +102,14 @@ class StandardWorkflow(PatternConstruct):
         # One function per task, each granted only what its step touches.
         environment = {names.BUCKET_ENV: self.bucket.derived_name, names.JOBS_TABLE_ENV: self.jobs_table.table_name}
         chunking = {names.CHUNK_BYTES_ENV: str(chunk_bytes), names.MAX_CHUNKS_ENV: str(max_chunks)}
-        self.split_function = self._task_function("SplitFunction", "split", Duration.minutes(1), {**environment, **chunking})
-        self.chunk_function = self._task_function("ProcessChunkFunction", "process_chunk", chunk_timeout, {**environment, **chunking}, memory_size=1024)
-        self.merge_function = self._task_function("MergeFunction", "merge", Duration.minutes(2), environment, memory_size=1024)
-        self.approval_function = self._task_function(
+        self.split_function = self._function("SplitFunction", "split", Duration.minutes(1), {**environment, **chunking})
+        self.chunk_function = self._function("ProcessChunkFunction", "process_chunk", chunk_timeout, {**environment, **chunking}, memory_size=1024)
+        self.merge_function = self._function("MergeFunction", "merge", Duration.minutes(2), environment, memory_size=1024)
+        self.approval_function = self._function(
             "RequestApprovalFunction", "request_approval", Duration.seconds(30), {**environment, names.APPROVAL_TOPIC_ENV: self.approval_topic.topic_arn}
         )
-        self.publish_function = self._task_function("PublishFunction", "publish", Duration.seconds(30), environment)
-        self.failure_function = self._task_function("RecordFailureFunction", "record_failure", Duration.seconds(30), environment)
+        self.publish_function = self._function("PublishFunction", "publish", Duration.seconds(30), environment)
+        self.failure_function = self._function("RecordFailureFunction", "record_failure", Duration.seconds(30), environment)
 
         uploads, work, published = names.INCOMING_PREFIX, names.JOBS_PREFIX, names.PUBLISHED_PREFIX
         self.bucket.grant_object_access(self.split_function, read=[uploads], read_write=[work])
@@ -118,31 +123,15 @@ class StandardWorkflow(PatternConstruct):
         # principals use it through SNS.
         self.approval_function.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[self.approval_topic.topic_arn]))
 
-        # The workflow. Only keys and counts travel in the state; the data stays in S3.
-        record_failure = self._task(
-            "RecordFailure",
-            self.failure_function,
-            {"job_id": JOB_ID, "error": sfn.JsonPath.object_at("$.error")},
-            retry_attempts,
-            retry_interval,
-            result_path="$.failure",
-        )
-        record_failure.next(
-            sfn.Choice(self, "HowDidItEnd")
-            .when(sfn.Condition.string_equals("$.failure.status", "REJECTED"), sfn.Succeed(self, "JobRejected", comment="A person rejected the result: a decision, not a fault"))
-            .when(
-                sfn.Condition.string_equals("$.failure.status", "EXPIRED"),
-                sfn.Fail(self, "ApprovalExpired", error="ApprovalExpired", cause="Nobody answered the approval request in time"),
-            )
-            .otherwise(sfn.Fail(self, "JobFailed", error="JobFailed", cause="A step failed; the job record has the reason"))
-        )
-
-        split = self._task(
+        # The workflow, in the order it runs: Split -> ProcessChunks (a Map over the chunks) -> Merge ->
+        # WaitForApproval -> Publish. Only keys and counts travel in the state; the data stays in S3.
+        retry = TaskRetry(attempts=retry_attempts, interval=retry_interval)
+        split = lambda_task(
+            self,
             "Split",
             self.split_function,
-            {"job_id": JOB_ID, "source_key": sfn.JsonPath.string_at("$.source_key"), "group_by": sfn.JsonPath.string_at("$.group_by")},
-            retry_attempts,
-            retry_interval,
+            retry=retry,
+            payload={"job_id": JOB_ID, "source_key": sfn.JsonPath.string_at("$.source_key"), "group_by": sfn.JsonPath.string_at("$.group_by")},
             result_selector={"chunks": sfn.JsonPath.list_at("$.chunks")},
         )
         process_chunks = sfn.Map(
@@ -157,15 +146,8 @@ class StandardWorkflow(PatternConstruct):
             },
             result_path="$.results",
         )
-        process_chunks.item_processor(self._task("ProcessChunk", self.chunk_function, None, retry_attempts, retry_interval))
-        process_chunks.add_catch(record_failure, result_path="$.error")
-        merge = self._task(
-            "Merge",
-            self.merge_function,
-            {"job_id": JOB_ID, "results": sfn.JsonPath.list_at("$.results")},
-            retry_attempts,
-            retry_interval,
-        )
+        process_chunks.item_processor(lambda_task(self, "ProcessChunk", self.chunk_function, retry=retry))
+        merge = lambda_task(self, "Merge", self.merge_function, retry=retry, payload={"job_id": JOB_ID, "results": sfn.JsonPath.list_at("$.results")})
         wait_for_approval = tasks.LambdaInvoke(
             self,
             "WaitForApproval",
@@ -186,19 +168,34 @@ class StandardWorkflow(PatternConstruct):
             retry_on_service_exceptions=False,
             result_path="$.approval",
         )
-        wait_for_approval.add_retry(errors=TRANSIENT_TASK_ERRORS, interval=retry_interval, max_attempts=retry_attempts, backoff_rate=2)
-        wait_for_approval.add_catch(record_failure, errors=APPROVAL_TIMEOUT_ERRORS, result_path="$.error")
-        wait_for_approval.add_catch(record_failure, result_path="$.error")  # Rejected, or any other error
-        publish = self._task(
-            "Publish",
-            self.publish_function,
-            {"job_id": JOB_ID, "merged_key": sfn.JsonPath.string_at("$.merged_key")},
-            retry_attempts,
-            retry_interval,
+        retry.apply(wait_for_approval)
+        publish = lambda_task(
+            self, "Publish", self.publish_function, retry=retry, payload={"job_id": JOB_ID, "merged_key": sfn.JsonPath.string_at("$.merged_key")}
         )
-        for step in (split, merge, publish):
-            step.add_catch(record_failure, result_path="$.error")
         definition = split.next(process_chunks).next(merge).next(wait_for_approval).next(publish).next(sfn.Succeed(self, "Published"))
+
+        # How a job ends otherwise: any step that failed after its retries, a rejection or an expired
+        # approval is recorded on the job, then the run ends as a decision (JobRejected) or a failure.
+        record_failure = lambda_task(
+            self,
+            "RecordFailure",
+            self.failure_function,
+            retry=retry,
+            payload={"job_id": JOB_ID, "error": sfn.JsonPath.object_at("$.error")},
+            result_path="$.failure",
+        )
+        record_failure.next(
+            sfn.Choice(self, "HowDidItEnd")
+            .when(sfn.Condition.string_equals("$.failure.status", "REJECTED"), sfn.Succeed(self, "JobRejected", comment="A person rejected the result: a decision, not a fault"))
+            .when(
+                sfn.Condition.string_equals("$.failure.status", "EXPIRED"),
+                sfn.Fail(self, "ApprovalExpired", error="ApprovalExpired", cause="Nobody answered the approval request in time"),
+            )
+            .otherwise(sfn.Fail(self, "JobFailed", error="JobFailed", cause="A step failed; the job record has the reason"))
+        )
+        wait_for_approval.add_catch(record_failure, errors=APPROVAL_TIMEOUT_ERRORS, result_path="$.error")
+        for step in (split, process_chunks, merge, wait_for_approval, publish):
+            step.add_catch(record_failure, result_path="$.error")  # for WaitForApproval: Rejected, or any other error
 
         self.state_machine = PatternStateMachine(
             self,
@@ -210,7 +207,10 @@ class StandardWorkflow(PatternConstruct):
             # Not the data: WaitForApproval's input holds the task token, which answers the approval.
             include_execution_data=False,
         )
-        self._acknowledge_function_versions()
+        acknowledge_task_qualifiers(
+            self.state_machine,
+            (self.split_function, self.chunk_function, self.merge_function, self.approval_function, self.publish_function, self.failure_function),
+        )
 
         # Upload -> execution. A small function starts it (not an EventBridge rule): it names the
         # execution from the object's key and the event's sequencer, so S3's at-least-once delivery
@@ -229,56 +229,11 @@ class StandardWorkflow(PatternConstruct):
         self.state_machine.grant_start_execution(self.start_function)
         self.bucket.invoke_on_object_created(self.start_function, prefix=uploads, suffix=names.CSV_SUFFIX)  # no job for a folder marker or a .txt
 
-    def _acknowledge_function_versions(self) -> None:
-        """Each LambdaInvoke task lets the machine invoke its function and the function's versions
-        and aliases (`<function ARN>:*`): a wildcard over one function's qualifiers, nothing wider."""
-        policy = self.state_machine.role.node.find_child("DefaultPolicy")
-        for function in (self.split_function, self.chunk_function, self.merge_function, self.approval_function, self.publish_function, self.failure_function):
-            logical_id = Stack.of(self).get_logical_id(function.node.default_child)  # type: ignore[arg-type]
-            Validations.of(policy).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
-                    reason=f"lambda:InvokeFunction on {function.node.id}'s versions and aliases, as CDK's "
-                    "LambdaInvoke grants it; the wildcard covers qualifiers of this one function only.",
-                )
-            )
-
-    def _task_function(self, id: str, handler: str, timeout: Duration, environment: dict[str, str], **overrides: object) -> PatternFunction:
-        function = PatternFunction(
-            self,
-            id,
-            pattern=PATTERN,
-            handler=f"handler.{handler}",
-            description=f"StandardWorkflow task: {handler}",
-            timeout=timeout,
-            environment=environment,
-            **overrides,
+    def _function(self, id: str, handler: str, timeout: Duration, environment: dict[str, str], **overrides: Any) -> PatternFunction:
+        return task_function(
+            self, id, machine="StandardWorkflow", pattern=PATTERN, handler=f"handler.{handler}",
+            description=f"StandardWorkflow task: {handler}", timeout=timeout, environment=environment, **overrides,
         )
-        function.invoked_synchronously_by("the StandardWorkflow state machine")
-        return function
-
-    def _task(
-        self,
-        id: str,
-        function: PatternFunction,
-        payload: dict[str, object] | None,
-        retry_attempts: int,
-        retry_interval: Duration,
-        **options: object,
-    ) -> tasks.LambdaInvoke:
-        """A Lambda task whose result is the function's return value, retried on transient errors only."""
-        task = tasks.LambdaInvoke(
-            self,
-            id,
-            lambda_function=function,
-            payload=None if payload is None else sfn.TaskInput.from_object(payload),  # None: the state input
-            payload_response_only=True,
-            retry_on_service_exceptions=False,  # replaced by the retry below, which adds TransientError
-            **options,  # type: ignore[arg-type]
-        )
-        task.add_retry(errors=TRANSIENT_TASK_ERRORS, interval=retry_interval, max_attempts=retry_attempts, backoff_rate=2)
-        return task
-
 
 class StandardWorkflowStack(Stack):
     """StandardWorkflow in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""

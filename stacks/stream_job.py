@@ -73,7 +73,11 @@ JOB_REQUEST_SCHEMA = apigw.JsonSchema(
 
 
 class StreamJob(PatternConstruct):
-    """Job API -> DynamoDB (pending) -> stream (filtered) -> processor -> status to poll."""
+    """Job API -> DynamoDB (pending) -> stream (filtered) -> processor -> status to poll.
+
+    Attributes: `api`, `api_function`, `table`, `processor` (and `stream`: its mapping and failure queue),
+    `failed_jobs`, `failure_queue`, `failures_dead_letter_queue`.
+    """
 
     def __init__(
         self,

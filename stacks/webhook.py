@@ -74,7 +74,11 @@ PAYLOAD_EXPIRY = Duration.days(4 * int(DLQ_RETENTION.to_days()))
 
 
 class Webhook(PatternConstruct):
-    """Function URL -> Lambda that verifies signatures, answers at once and hands the slow work to itself through SQS."""
+    """Function URL -> Lambda that verifies signatures, answers at once and hands the slow work to itself through SQS.
+
+    Attributes: `function`, `function_url`, `queue`, `dead_letter_queue`, `mapping`, `deliveries_table`,
+    `idempotency_table`, `github_secret`, `slack_secret`, `payloads_bucket`.
+    """
 
     def __init__(
         self,

@@ -35,9 +35,9 @@ pytest_plugins = ["localcloud.pytest_plugin"]
 
 
 # `make test-fast` runs everything but these: tests that deploy stacks into a local cloud (the
-# end-to-end and smoke suites, and localcloud's own tests of its deployments).
+# end-to-end, smoke and soak suites, and localcloud's own tests of its deployments).
 DEPLOYING_FIXTURES = frozenset({"local_cloud", "deploy"})
-DEPLOYING_SUITES = ("e2e", "smoke")
+DEPLOYING_SUITES = ("e2e", "smoke", "soak")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,5 +1,10 @@
 """The shared construct library: the project's defaults, written once.
 
+- `pattern`: `PatternConstruct`, the base of every pattern construct (`ApiSync`, `Webhook`, ...):
+  the props every pattern accepts (removal policy, existing alarm topic, `*_props`, code
+  directory), checked, and names unique per pattern in a stack.
+- `code`: where the Lambda code is (the one place that says so), each pattern's code asset and
+  its `names.py`.
 - `settings`: context-driven choices (removal policy, log retention, Powertools layer version).
 - `props`: how every construct merges its defaults with a caller's props (the caller wins).
 - `PatternFunction`: a Lambda function with runtime, architecture, tracing, logs, role, layer and
@@ -14,7 +19,7 @@
 - `PatternRestApi`: a REST API with IAM auth, throttling, access logs, JSON errors and alarms.
 - `monitoring`: the stack's alarm topic and alarm helpers.
 - `dashboard`: the stack's CloudWatch dashboard, which each construct above adds its graphs to.
-- `checks`: CloudFormation validation and cdk-nag packs for the whole app.
+- `checks`: CloudFormation validation and cdk-nag packs for a whole app: `add_checks(app)`.
 """
 
 from .api import PatternRestApi

@@ -11,21 +11,31 @@
 - alarms on ExecutionsFailed, ExecutionsTimedOut and ExecutionThrottled to the stack's alarm
   topic (`self.alarms`), and a row on the stack's dashboard (executions by outcome, execution time).
 Any other `sfn.StateMachine` prop overrides the default of the same name.
+
+The tasks of a machine, written once for every workflow:
+- `task_function`: a PatternFunction that only the machine invokes (synchronously);
+- `lambda_task`: a LambdaInvoke task whose result is the function's return value, retried on
+  transient errors only, with a `TaskRetry` policy (attempts, interval, backoff, cap, jitter);
+- `acknowledge_task_qualifiers`: the one finding each Lambda task brings, acknowledged per function.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from . import dashboard, settings
-from .function import XRAY_WRITE_ACTIONS
+from .checks import as_nag_renders
+from .function import XRAY_WRITE_ACTIONS, PatternFunction
 from .monitoring import DEFAULT_PERIOD, alarm
 from .pattern import path_in_stack
 from .props import consolidate_props
@@ -140,3 +150,77 @@ class PatternStateMachine(sfn.StateMachine):
             )
         )
 
+
+
+@dataclass(frozen=True)
+class TaskRetry:
+    """How a task retries: `attempts` after the first, `interval` before the first retry, growing by
+    `backoff_rate`, capped at `max_delay` (if set), with `jitter` (if set); on TRANSIENT_TASK_ERRORS
+    and the errors in `also_on`."""
+
+    attempts: int
+    interval: Duration
+    backoff_rate: float = 2
+    max_delay: Duration | None = None
+    jitter: sfn.JitterType | None = None
+    also_on: Sequence[str] = ()
+
+    def apply(self, task: sfn.TaskStateBase) -> None:
+        task.add_retry(
+            errors=[*TRANSIENT_TASK_ERRORS, *self.also_on],
+            interval=self.interval,
+            max_attempts=self.attempts,
+            backoff_rate=self.backoff_rate,
+            max_delay=self.max_delay,
+            jitter_strategy=self.jitter,
+        )
+
+
+def task_function(scope: Construct, id: str, *, machine: str, **props: Any) -> PatternFunction:
+    """A PatternFunction that only the state machine `machine` invokes, as a task (synchronously)."""
+    function = PatternFunction(scope, id, **props)
+    function.invoked_synchronously_by(f"the {machine} state machine")
+    return function
+
+
+def lambda_task(
+    scope: Construct,
+    id: str,
+    function: lambda_.IFunction,
+    *,
+    retry: TaskRetry,
+    payload: dict[str, Any] | None = None,
+    **options: Any,
+) -> tasks.LambdaInvoke:
+    """A Lambda task whose output is the function's return value, retried by `retry` only.
+
+    `payload` is the function's event (None: the state's input). CDK's default retry on Lambda's
+    service errors (up to 2+4+...+64 s of waiting) is off: `retry` replaces it, and adds
+    TransientError. `options` are any other LambdaInvoke props (`task_timeout`, `result_path`...).
+    """
+    task = tasks.LambdaInvoke(
+        scope,
+        id,
+        lambda_function=function,
+        payload=None if payload is None else sfn.TaskInput.from_object(payload),
+        payload_response_only=True,
+        retry_on_service_exceptions=False,
+        **options,
+    )
+    retry.apply(task)
+    return task
+
+
+def acknowledge_task_qualifiers(machine: sfn.StateMachine, functions: Iterable[lambda_.IFunction]) -> None:
+    """CDK's LambdaInvoke grants the machine lambda:InvokeFunction on each task's function and on
+    `<function ARN>:*` (its versions and aliases). That wildcard is acknowledged per function, on
+    the machine's default policy, so a wildcard any other grant adds there still fails the checks."""
+    policy = machine.role.node.find_child("DefaultPolicy")
+    for function in functions:
+        Validations.of(policy).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{as_nag_renders(policy, function.function_arn)}:*]",
+                reason=f"lambda:InvokeFunction on {function.node.id}'s versions and aliases, as CDK's "
+                "LambdaInvoke grants it; the wildcard covers qualifiers of this one function only.",
+            )
+        )

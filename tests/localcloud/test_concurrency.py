@@ -52,6 +52,20 @@ def test_children_run_at_the_same_time_with_several_workers(stack):
     assert sorted(c["item"] for c in rendezvous.calls) == [1, 2, 3]
 
 
+def test_invocations_running_at_the_same_time_have_an_instance_each_and_a_finished_one_is_reused(stack):
+    # Module state (a Powertools BatchProcessor, a cache) belongs to one execution environment,
+    # which runs one invocation at a time: three at once are three instances, as in Lambda.
+    stack.invoke("Parent", {"items": [1, 2, 3], "child": {"meet": True}})
+    stack.settle()
+    concurrent = {c["instance"] for c in rendezvous.calls}
+    assert len(concurrent) == CHILDREN
+    rendezvous.calls.clear()
+    stack.invoke("Parent", {"items": [4], "child": {}})
+    stack.settle()
+    (again,) = rendezvous.calls
+    assert again["instance"] in concurrent  # warm: no new instance while one is free
+
+
 def test_children_that_cannot_meet_fail_so_the_barrier_proves_overlap(stack):
     # Four children meeting in threes: the fourth finds no partners and fails, showing that the
     # barrier is what the previous test's success depends on.

@@ -72,3 +72,26 @@ def test_failures_exhausting_retries_reach_the_failure_destination(stack):
     (record,) = [m["body"] for m in stack.messages("Failed")]
     assert record["responsePayload"]["errorType"] == "TransientError"
     assert handler_runs(stack) == []
+
+
+def test_an_injected_throttle_is_a_429_to_a_synchronous_caller_and_the_handler_does_not_run(stack):
+    from botocore.exceptions import ClientError
+
+    name = stack.function_name("RetryNone")
+    before = stack.cloud.concurrency.throttles.get(name, 0)
+    fault = stack.inject_failure("RetryNone", throttle=True)
+    with pytest.raises(ClientError) as refused:
+        stack.invoke("RetryNone", {"id": "t-1"})
+    assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert fault.injected == 1 and stack.cloud.concurrency.throttles[name] == before + 1
+    assert handler_runs(stack) == []
+    assert stack.cloud.concurrency.in_flight.get(name, 0) == 0  # no slot was taken, none is leaked
+
+
+def test_an_injected_throttle_makes_an_async_event_wait_and_run_once_without_spending_a_retry(stack):
+    stack.inject_failure("RetryTwice", throttle=True, times=2)
+    stack.cloud.async_invocations.clear()
+    stack.invoke_async("RetryTwice", {"id": "t-2"})
+    (invocation,) = stack.settle()
+    assert (invocation.throttles, invocation.attempts, invocation.condition) == (2, 1, "Success")
+    assert handler_runs(stack) == [{"id": "t-2"}]

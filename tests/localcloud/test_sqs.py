@@ -75,3 +75,26 @@ def test_a_function_error_retries_the_whole_batch(stack):
     assert counts["crash"] == MAX_RECEIVE_COUNT
     assert counts["good"] == MAX_RECEIVE_COUNT  # processed again with its failing batch-mate
     assert sorted(m["body"] for m in stack.messages("ReportingDLQ")) == ["crash", "good"]
+
+
+def test_receivers_at_the_same_time_move_each_message_to_the_dlq_once(stack):
+    """Several pollers receiving at once (a mapping's pollers, a consumer's threads): each message
+    reaches the DLQ once after maxReceiveCount receives, and no receive fails (moto's queue moves
+    messages to its DLQ inside ReceiveMessage with no lock of its own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sqs, url = stack.client("sqs"), stack.queue_url("ReportingQueue")
+    bodies = [f"race-{i}" for i in range(120)]
+    for start in range(0, len(bodies), 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[start : start + 10])])
+
+    def receive_until_empty() -> int:
+        received = 0
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", []):
+            received += len(messages)
+        return received
+
+    with ThreadPoolExecutor(6) as pool:
+        received = sum(f.result() for f in [pool.submit(receive_until_empty) for _ in range(6)])
+    assert received >= len(bodies) * MAX_RECEIVE_COUNT
+    assert sorted(m["body"] for m in stack.messages("ReportingDLQ")) == sorted(bodies)

@@ -11,6 +11,8 @@ import os
 
 import boto3
 
+INSTANCE = object()  # one per execution environment: module state a warm instance keeps
+
 
 def _evidence(kind: str, payload: object) -> None:
     boto3.client("sqs").send_message(
@@ -84,7 +86,7 @@ def child(event, context):
     if event.get("meet"):
         rendezvous.meet()
     time.sleep(event.get("seconds", 0))
-    rendezvous.record(function=context.function_name, item=event["item"])
+    rendezvous.record(function=context.function_name, item=event["item"], instance=id(INSTANCE))
     return {"item": event["item"]}
 
 
