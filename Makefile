@@ -21,7 +21,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
-	@echo "make test     run the test suite"
+	@echo "make test     check lint, format and types (make lint), then run the test suite"
+	@echo "make lint     ruff (lint and format) and mypy (strict), as configured in pyproject.toml"
 	@echo "make test-fast   the inner loop: templates, handlers, scripts, unit tests; nothing deployed locally"
 	@echo "make bench    measure synth, the test suite, handler imports and code sizes against their targets"
 	@echo "make cost     each pattern's monthly cost at 1 million events, from the synthesized templates"
@@ -35,7 +36,15 @@ help:
 synth: $(PY_STAMP) $(NODE_STAMP)
 	$(CDK) synth --quiet
 
-test: $(PY_STAMP) $(NODE_STAMP)
+# What ruff checks and formats; mypy's files are in pyproject.toml.
+LINT_PATHS := app.py stacks
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+
+test: lint $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 # Every test but those that deploy stacks into a local cloud (marker `deploys`, tests/conftest.py).
