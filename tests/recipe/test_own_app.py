@@ -85,7 +85,11 @@ def user_environment() -> dict[str, str]:
     PATH (as after `source .venv/bin/activate`), and no PYTHONPATH."""
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(CDK_DISABLE_VERSION_CHECK="1", CDK_DISABLE_CLI_TELEMETRY="true", JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
+    env.update(
+        CDK_DISABLE_VERSION_CHECK="1",
+        CDK_DISABLE_CLI_TELEMETRY="true",
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+    )
     return env
 
 
@@ -101,7 +105,11 @@ def build(folder: Path) -> None:
     (folder / "app.py").write_text(USER_APP)
     # What `cdk init app --language python` writes (its feature flags are this project's), plus the
     # page's line for the code folder.
-    flags = {key: value for key, value in json.loads((ROOT / "cdk.json").read_text())["context"].items() if key.startswith("@")}
+    flags = {
+        key: value
+        for key, value in json.loads((ROOT / "cdk.json").read_text())["context"].items()
+        if key.startswith("@")
+    }
     context = {**flags, **json.loads("{" + CODE_CONTEXT_LINE + "}")}
     (folder / "cdk.json").write_text(json.dumps({"app": "python3 app.py", "context": context}, indent=2))
 
@@ -128,21 +136,34 @@ def test_the_page_shows_the_app_this_test_builds():
 
 
 def test_nothing_of_this_repository_is_importable_in_the_users_app(user_app):
-    probe = "import importlib.util as u, sys; sys.exit(any(u.find_spec(n) for n in ('stacks', 'localcloud', 'queue_redrive')))"
+    # This repository's library, local cloud and Lambda code, by the names they have here.
+    names = ("stacks", "localcloud", "queue_redrive")
+    probe = f"import importlib.util as u, sys; sys.exit(any(u.find_spec(n) for n in {names}))"
     assert subprocess.run(["python3", "-c", probe], cwd=user_app.folder, env=user_app.env).returncode == 0
 
 
 def test_the_users_app_synthesizes_clean_with_both_packs(user_app):
     assert user_app.synth.returncode == 0, user_app.synth.stdout[-2000:] + user_app.synth.stderr[-4000:]
     report = json.loads((user_app.folder / "cdk.out" / "validation-report.json").read_text())
-    assert {plugin["pluginName"]: plugin["conclusion"] for plugin in report["pluginReports"]} == {"AwsSolutions": "success", "Serverless": "success"}
+    assert {plugin["pluginName"]: plugin["conclusion"] for plugin in report["pluginReports"]} == {
+        "AwsSolutions": "success",
+        "Serverless": "success",
+    }
     stacks = json.loads((user_app.folder / "cdk.out" / "manifest.json").read_text())["artifacts"]
     assert {"AccountSetup", "Orders"} <= set(stacks)
 
 
 def order(order_id: str) -> str:
     line = {"sku": "CABLE-2M", "quantity": 4, "unit_price": "3.25"}
-    return json.dumps({"order_id": order_id, "customer_id": "C-7", "currency": "USD", "placed_at": "2026-11-22T09:30:00+00:00", "lines": [line]})
+    return json.dumps(
+        {
+            "order_id": order_id,
+            "customer_id": "C-7",
+            "currency": "USD",
+            "placed_at": "2026-11-22T09:30:00+00:00",
+            "lines": [line],
+        }
+    )
 
 
 def test_each_of_two_queue_redrives_fills_its_own_table(user_app, deploy):
@@ -154,5 +175,8 @@ def test_each_of_two_queue_redrives_fills_its_own_table(user_app, deploy):
         sqs.send_message(QueueUrl=stack.outputs[f"{kind}QueueUrl"], MessageBody=order(f"{kind}-1"))
     for kind in kinds:
         stack.drain_sqs(f"{kind}Orders")  # the one function of the construct with that id
-    landed = {kind: {item["order_id"]["S"] for item in dynamodb.scan(TableName=stack.outputs[f"{kind}TableName"])["Items"]} for kind in kinds}
+    landed = {
+        kind: {item["order_id"]["S"] for item in dynamodb.scan(TableName=stack.outputs[f"{kind}TableName"])["Items"]}
+        for kind in kinds
+    }
     assert landed == {"Shop": {"Shop-1"}, "Wholesale": {"Wholesale-1"}}
