@@ -17,7 +17,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help synth test test-fast bench cost soak smoke deploy destroy redrive approve lock clean
+.PHONY: help synth lint test test-fast bench cost soak smoke deploy diff destroy redrive approve lock clean
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
@@ -29,6 +29,7 @@ help:
 	@echo "make soak [SEED=1 SCALE=1 PATTERN=QueueRedrive]   every pattern in the local cloud under load and seeded faults; the books balanced"
 	@echo "make smoke [STACK=ApiSync]   drive every pattern: in your account if deployed there, else locally"
 	@echo "make deploy STACK=ApiSync    deploy one pattern (needs AWS credentials)"
+	@echo "make diff STACK=ApiSync      what a deploy would change in the account"
 	@echo "make destroy STACK=ApiSync   remove it again"
 	@echo "make redrive [STACK=QueueRedrive]   move a DLQ's messages back to their queue"
 	@echo "make approve JOB=<id> [DECISION=reject REASON=...]   answer a StandardWorkflow approval"
@@ -71,6 +72,10 @@ smoke: $(PY_STAMP)
 deploy: $(PY_STAMP) $(NODE_STAMP)
 	@$(BIN)/python -m scripts.preflight deploy "$(STACK)"
 	$(CDK) deploy $(STACK)
+
+diff: $(PY_STAMP) $(NODE_STAMP)
+	@$(BIN)/python -m scripts.preflight diff "$(STACK)"
+	$(CDK) diff $(STACK)
 
 destroy: $(PY_STAMP) $(NODE_STAMP)
 	@$(BIN)/python -m scripts.preflight destroy "$(STACK)"
