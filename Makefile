@@ -53,7 +53,7 @@ test-fast: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -m "not deploys"
 
 bench: $(PY_STAMP) $(NODE_STAMP)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --write
 
 cost: $(PY_STAMP)
 	$(BIN)/python -m scripts.cost --write
