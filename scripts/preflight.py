@@ -1,6 +1,7 @@
 """The checks every operator command makes before it touches an account, in one place.
 
     make deploy STACK=ApiSync      -> python -m scripts.preflight deploy ApiSync, then the CDK CLI
+    make diff STACK=ApiSync        -> python -m scripts.preflight diff ApiSync (a deploy's checks), then the CDK CLI
     make destroy STACK=ApiSync     -> python -m scripts.preflight destroy ApiSync, then the CDK CLI
     make redrive / make approve / make smoke -> the same functions, from their scripts
 
@@ -157,16 +158,19 @@ def run(command: str, body: Callable[[], int | None]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m scripts.preflight deploy|destroy STACK`: the checks `make deploy/destroy` run."""
+    """`python -m scripts.preflight deploy|diff|destroy STACK`: the checks `make deploy/diff/destroy` run.
+
+    A diff makes a deploy's checks: it compares what a deploy would change, so it needs what a
+    deploy needs, and a stack not deployed yet diffs as all new."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or args[0] not in ("deploy", "destroy"):
-        print("usage: python -m scripts.preflight deploy|destroy STACK", file=sys.stderr)
+    if len(args) != 2 or args[0] not in ("deploy", "diff", "destroy"):
+        print("usage: python -m scripts.preflight deploy|diff|destroy STACK", file=sys.stderr)
         return 2
     command, stack = args
 
     def body() -> int:
         found = check(stack, deployed=command == "destroy")
-        if command == "deploy":
+        if command in ("deploy", "diff"):
             layer_available(stack, found.region_name)
         print(f"{command} {stack} in {found.region_name}")
         return 0
