@@ -1,14 +1,15 @@
 """Webhook handler: one function, two entry shapes, told apart by the event's shape only.
 
-1. Function URL request (payload format 2.0, it always has `requestContext.http`): check the size,
+1. Function URL request (payload format 2.0, it always has `requestContext.http`; read as
+   Powertools' `LambdaFunctionUrlEvent`): check the size,
    pick the provider by path (/github, /slack), verify its signature over the raw bytes with the
    secret from Secrets Manager, hand the delivery to this same function through the stack's work
    queue, and answer 200 at once (providers give up after about 3 seconds). A delivery whose
    message would be over SQS's limit is stored in the payloads bucket first and the message
    carries its key (a claim check).
 2. SQS event (`Records` from `aws:sqs`, sent only by the stack's mapping on its work queue): for
-   each message, do the slow work once per provider delivery id and record it in the deliveries
-   table (Powertools BatchProcessor). A message that fails is reported in `batchItemFailures`, so
+   each message (an `SQSRecord` whose body is a `HandOff`), do the slow work once per provider
+   delivery id and record it in the deliveries table (Powertools BatchProcessor). A message that fails is reported in `batchItemFailures`, so
    SQS redelivers only it and, after the queue's maxReceiveCount, moves it to the DLQ.
 
 A signing secret that cannot be read or is empty fails closed: 503 with a JSON body, nothing
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, field_validator, model_validator
 
@@ -103,15 +105,15 @@ def _is_text(value: Any) -> bool:
 # --- 1. the HTTP path -----------------------------------------------------------------------
 
 
-def _raw_body(event: dict[str, Any]) -> bytes:
-    body = event.get("body") or ""
+def _raw_body(request: LambdaFunctionUrlEvent) -> bytes:
+    body = request.body or ""
     if not isinstance(body, str):
         raise Rejected(400, "MALFORMED_BODY", "The request body is not text.")
     # A base64 body is 4/3 its size: refuse an oversized one before decoding it.
-    if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if event.get("isBase64Encoded") else MAX_BODY_BYTES * 4):
+    if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if request.is_base64_encoded else MAX_BODY_BYTES * 4):
         raise Rejected(413, "PAYLOAD_TOO_LARGE", f"The request body is over the limit of {MAX_BODY_BYTES} bytes.")
     try:
-        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+        raw = base64.b64decode(body, validate=True) if request.is_base64_encoded else body.encode("utf-8", "surrogatepass")
     except (binascii.Error, ValueError):
         raise Rejected(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.") from None
     if len(raw) > MAX_BODY_BYTES:
@@ -192,15 +194,15 @@ def _hand_off(delivery: Delivery, context: LambdaContext) -> None:
         raise Rejected(503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted.") from None
 
 
-def _accept(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    http = event["requestContext"]["http"]
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    provider = str(http.get("path") or "").strip("/")
+def _accept(request: LambdaFunctionUrlEvent, context: LambdaContext) -> dict[str, Any]:
+    http = request.request_context.http
+    headers = {key: str(value) for key, value in request.headers.items()}  # keys lower-cased
+    provider = http.path.strip("/")
     if provider not in SECRET_ENVS:
         raise Rejected(401, "UNAUTHORIZED", "The request is not signed by a known sender.")
-    if http.get("method") != "POST":
+    if http.method != "POST":
         raise Rejected(405, "METHOD_NOT_ALLOWED", "Webhooks are POSTed.")
-    raw = _raw_body(event)
+    raw = _raw_body(request)
     _verify(provider, raw, headers)
     payload = _payload(raw, headers)
     if provider == "slack" and payload.get("type") == "url_verification":
@@ -276,7 +278,9 @@ def _forget_payload(key: str) -> None:
 
 
 def _is_http(event: Any) -> bool:
-    return isinstance(event, dict) and isinstance(event.get("requestContext"), dict) and isinstance(event["requestContext"].get("http"), dict)
+    """A Function URL request: `requestContext.http` with its method and path, as Lambda always sends."""
+    http = event.get("requestContext", {}).get("http") if isinstance(event, dict) and isinstance(event.get("requestContext"), dict) else None
+    return isinstance(http, dict) and isinstance(http.get("method"), str) and isinstance(http.get("path"), str)
 
 
 def _is_sqs(event: Any) -> bool:
@@ -296,7 +300,7 @@ def _is_sqs(event: Any) -> bool:
 def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if _is_http(event):
         try:
-            return _accept(event, context)
+            return _accept(LambdaFunctionUrlEvent(event), context)
         except Rejected as rejected:
             return rejected.response
     if _is_sqs(event):

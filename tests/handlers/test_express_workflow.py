@@ -97,6 +97,27 @@ def test_assemble_rejects_missing_branch_results(context):
         handler.assemble({"order": ORDER, "results": [{}]}, context)
 
 
+PRICING = {"lines": [{"sku": "A-1", "quantity": 3, "line_total": "37.50"}], "subtotal": "37.50"}
+STOCK = {"in_stock": True, "short": []}
+
+
+@pytest.mark.parametrize(
+    ("entry", "event", "field"),
+    [
+        ("price", {"order": {}}, "order.customer_id"),
+        ("stock", {"order": {**ORDER, "items": "A-1"}}, "order.items"),
+        ("assemble", {"order": ORDER, "results": [{}, {}, {}]}, "results.0.lines"),
+        ("assemble", {"order": ORDER, "results": [PRICING, STOCK, {"score": "high"}]}, "results.2.score"),
+    ],
+    ids=["order-without-fields", "items-not-a-list", "results-without-fields", "score-not-a-number"],
+)
+def test_a_malformed_state_input_is_malformed_data_naming_the_field(context, entry, event, field):
+    # A state input of the right outline but the wrong content is a bug in the workflow: a
+    # permanent MalformedData saying which field, never a KeyError from deep in the work.
+    with pytest.raises(MalformedData, match=field.replace(".", r"\.")):
+        getattr(handler, entry)(event, context)
+
+
 # --- property: no order makes a task fail, and every task's answer can leave the function ---------
 
 

@@ -184,6 +184,20 @@ def test_missing_keys_and_objects_are_permanent_errors(aws, context, entry, even
         getattr(aws, entry)(event, context)
 
 
+@pytest.mark.parametrize(
+    ("entry", "event", "field"),
+    [
+        ("process_chunk", {"job_id": "j", "manifest_key": "m", "chunk": True}, "chunk"),
+        ("merge", {"job_id": "j", "results": [{"result_key": ""}]}, "results.0.result_key"),
+        ("publish", {"job_id": "j", "merged_key": 7}, "merged_key"),
+    ],
+    ids=["chunk-a-boolean", "empty-result-key", "merged-key-a-number"],
+)
+def test_a_task_input_of_the_wrong_type_is_malformed_data_naming_the_field(aws, context, entry, event, field):
+    with pytest.raises(MalformedData, match=field.replace(".", r"\.")):
+        getattr(aws, entry)(event, context)
+
+
 def approval_request(job_id: str, merged_key: str, token: str, *, attempt: int = 0, requested_at: str = "2026-11-22T09:30:15.250Z", timeout_seconds: int = 86400) -> dict:
     """WaitForApproval's payload, as the state machine builds it ($$.State.EnteredTime as AWS writes it)."""
     return {"job_id": job_id, "merged_key": merged_key, "task_token": token, "attempt": attempt, "requested_at": requested_at, "timeout_seconds": timeout_seconds}
