@@ -17,17 +17,19 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help synth test test-fast bench cost soak smoke deploy destroy redrive approve lock clean
+.PHONY: help synth lint test test-fast bench cost soak smoke deploy diff destroy redrive approve lock clean
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
-	@echo "make test     run the test suite"
+	@echo "make test     check lint, format and types (make lint), then run the test suite"
+	@echo "make lint     ruff (lint and format) and mypy (strict), as configured in pyproject.toml"
 	@echo "make test-fast   the inner loop: templates, handlers, scripts, unit tests; nothing deployed locally"
 	@echo "make bench    measure synth, the test suite, handler imports and code sizes against their targets"
 	@echo "make cost     each pattern's monthly cost at 1 million events, from the synthesized templates"
 	@echo "make soak [SEED=1 SCALE=1 PATTERN=QueueRedrive]   every pattern in the local cloud under load and seeded faults; the books balanced"
 	@echo "make smoke [STACK=ApiSync]   drive every pattern: in your account if deployed there, else locally"
 	@echo "make deploy STACK=ApiSync    deploy one pattern (needs AWS credentials)"
+	@echo "make diff STACK=ApiSync      what a deploy would change in the account"
 	@echo "make destroy STACK=ApiSync   remove it again"
 	@echo "make redrive [STACK=QueueRedrive]   move a DLQ's messages back to their queue"
 	@echo "make approve JOB=<id> [DECISION=reject REASON=...]   answer a StandardWorkflow approval"
@@ -35,7 +37,15 @@ help:
 synth: $(PY_STAMP) $(NODE_STAMP)
 	$(CDK) synth --quiet
 
-test: $(PY_STAMP) $(NODE_STAMP)
+# What ruff checks and formats; mypy's files are in pyproject.toml.
+LINT_PATHS := app.py stacks
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+
+test: lint $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 # Every test but those that deploy stacks into a local cloud (marker `deploys`, tests/conftest.py).
@@ -62,6 +72,10 @@ smoke: $(PY_STAMP)
 deploy: $(PY_STAMP) $(NODE_STAMP)
 	@$(BIN)/python -m scripts.preflight deploy "$(STACK)"
 	$(CDK) deploy $(STACK)
+
+diff: $(PY_STAMP) $(NODE_STAMP)
+	@$(BIN)/python -m scripts.preflight diff "$(STACK)"
+	$(CDK) diff $(STACK)
 
 destroy: $(PY_STAMP) $(NODE_STAMP)
 	@$(BIN)/python -m scripts.preflight destroy "$(STACK)"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 
 from stacks.account_setup import AccountSetupStack
@@ -41,8 +43,8 @@ def app_stacks(app: cdk.App) -> dict[str, type[cdk.Stack]]:
     return {**(ACCOUNT_STACKS if settings.account_setup(app) else {}), **PATTERNS}
 
 
-def build_app(**app_kwargs: object) -> cdk.App:
-    app = cdk.App(**app_kwargs)  # type: ignore[arg-type]
+def build_app(**app_kwargs: Any) -> cdk.App:
+    app = cdk.App(**app_kwargs)
     for stack_id, stack_class in app_stacks(app).items():
         stack_class(app, stack_id)
     add_checks(app)

@@ -44,7 +44,9 @@ def decide(dynamodb: Any, sfn: Any, table: str, job_id: str, *, reject: bool, re
         raise Refused(f"job {job_id} is {status}, not waiting for approval")
     try:
         if reject:
-            sfn.send_task_failure(taskToken=token, error=names.REJECTED_ERROR, cause=reason or "rejected by an operator")
+            sfn.send_task_failure(
+                taskToken=token, error=names.REJECTED_ERROR, cause=reason or "rejected by an operator"
+            )
             return f"job {job_id} rejected: {reason or 'no reason given'}"
         sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
         return f"job {job_id} approved: it will publish {item.get('merged_key', {}).get('S', 'its result')}"
@@ -55,12 +57,18 @@ def decide(dynamodb: Any, sfn: Any, table: str, job_id: str, *, reject: bool, re
         # Step Functions retries a failed approval request with a new token, stored on the job:
         # the token read above may have been superseded meanwhile.
         now = dynamodb.get_item(TableName=table, Key={"job_id": {"S": job_id}}).get("Item") or {}
-        if now.get("status", {}).get("S") == "AWAITING_APPROVAL" and now.get("task_token", {}).get("S") not in (None, token):
+        if now.get("status", {}).get("S") == "AWAITING_APPROVAL" and now.get("task_token", {}).get("S") not in (
+            None,
+            token,
+        ):
             raise Refused(
-                f"job {job_id}'s approval request was sent again while you answered, and the token you answered is superseded ({code}); "
+                f"job {job_id}'s approval request was sent again while you answered, and the token you answered is "
+                f"superseded ({code}); "
                 f"nothing was decided: run make approve JOB={job_id} again"
             ) from None
-        raise Refused(f"job {job_id}'s approval request is no longer open ({code}): it expired or was answered") from None
+        raise Refused(
+            f"job {job_id}'s approval request is no longer open ({code}): it expired or was answered"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         session = preflight.check(args.stack)
         table = table_name(session.client("cloudformation"), args.stack)
         client = session.client
-        print(decide(client("dynamodb"), client("stepfunctions"), table, args.job, reject=args.decision == "reject", reason=args.reason))
+        print(
+            decide(
+                client("dynamodb"),
+                client("stepfunctions"),
+                table,
+                args.job,
+                reject=args.decision == "reject",
+                reason=args.reason,
+            )
+        )
         return 0
 
     return preflight.run("approve", body)

@@ -150,7 +150,9 @@ def functions(assembly: Path) -> list[Function]:
                     handler=str(props.get("Handler", "")),
                     runtime=str(props.get("Runtime", "")),
                     asset=str(source.get("path", "")),
-                    environment={k: v if isinstance(v, str) else f"bench-{logical_id}-{k.lower()}" for k, v in variables.items()},
+                    environment={
+                        k: v if isinstance(v, str) else f"bench-{logical_id}-{k.lower()}" for k, v in variables.items()
+                    },
                 )
             )
     return found
@@ -177,7 +179,7 @@ def assets(found: list[Function]) -> dict[str, list[Function]]:
 
 
 def asset_label(users: list[Function]) -> str:
-    """"code of FanOut (fan_out.api, fan_out.child)": the stacks and handler modules using an asset."""
+    """ "code of FanOut (fan_out.api, fan_out.child)": the stacks and handler modules using an asset."""
     stacks = ", ".join(sorted({f.stack for f in users}))
     modules = sorted({f.handler.rsplit(".", 1)[0] for f in users if f.runtime.startswith("python")})
     return f"code of {stacks} ({', '.join(modules) if modules else f'{users[0].logical_id}, {users[0].runtime}'})"
@@ -189,7 +191,9 @@ def asset_label(users: list[Function]) -> str:
 def timed(command: list[str], *, cwd: Path = ROOT, env: dict[str, str] | None = None, check: bool = True) -> float:
     """Wall seconds `command` takes; with check=False, negative when it fails."""
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, env={**os.environ, **QUIET_ENV, **(env or {})}, check=check, capture_output=True)
+    done = subprocess.run(
+        command, cwd=cwd, env={**os.environ, **QUIET_ENV, **(env or {})}, check=check, capture_output=True
+    )
     seconds = time.perf_counter() - start
     return seconds if done.returncode == 0 else -seconds
 
@@ -212,7 +216,10 @@ def machine_speed(runs: int = 3) -> float:
     the machine is at the time. Its speed swings by a third from hour to hour, so the absolute
     figures (the suite's seconds) are read against this one."""
     code = "import time; t = time.process_time(); sum(i * i for i in range(15_000_000)); print(time.process_time() - t)"
-    samples = [float(subprocess.run([PYTHON, "-c", code], check=True, capture_output=True, text=True).stdout) for _ in range(runs)]
+    samples = [
+        float(subprocess.run([PYTHON, "-c", code], check=True, capture_output=True, text=True).stdout)
+        for _ in range(runs)
+    ]
     return statistics.median(samples)
 
 
@@ -221,10 +228,18 @@ def synth_figures(runs: int, tmp: Path) -> tuple[list[Figure], Path]:
     fulls, floors = [], []
     for _ in range(runs):  # alternated, so a change in the machine's load hits both sides
         fulls.append(timed([*CDK, "synth", "--quiet", "-o", str(tmp / "full")]))
-        floors.append(timed([*CDK, "synth", "--quiet", "--app", f"{PYTHON} one_queue.py", "-o", str(tmp / "floor")], cwd=tmp))
+        floors.append(
+            timed([*CDK, "synth", "--quiet", "--app", f"{PYTHON} one_queue.py", "-o", str(tmp / "floor")], cwd=tmp)
+        )
     full, floor = statistics.median(fulls), statistics.median(floors)
     return [
-        ratio_figure("`cdk synth`, every stack, with nag and validation, vs an app with one SQS queue", full, floor, MAX_SYNTH_RATIO, "s"),
+        ratio_figure(
+            "`cdk synth`, every stack, with nag and validation, vs an app with one SQS queue",
+            full,
+            floor,
+            MAX_SYNTH_RATIO,
+            "s",
+        ),
         Figure("`cdk synth`, an app with one SQS queue (the baseline)", f"{floor:.1f} s"),
         per_stack_figure(full, floor, len(list((tmp / "full").glob("*.template.json")))),
     ], tmp / "full"
@@ -236,7 +251,12 @@ def suite_figure(runs: int) -> Figure:
     seconds = statistics.median(abs(result) for result in results)
     failed = sum(1 for result in results if result < 0)
     value = f"{seconds:.0f} s" + (f" (FAILED in {failed} of {runs} runs)" if failed else "")
-    return Figure("test suite, as `make test` runs it", value, f"≤ {MAX_SUITE_SECONDS:g} s", seconds <= MAX_SUITE_SECONDS and not failed)
+    return Figure(
+        "test suite, as `make test` runs it",
+        value,
+        f"≤ {MAX_SUITE_SECONDS:g} s",
+        seconds <= MAX_SUITE_SECONDS and not failed,
+    )
 
 
 def import_figures(runs: int, found: list[Function]) -> list[Figure]:
@@ -249,7 +269,9 @@ def import_figures(runs: int, found: list[Function]) -> list[Figure]:
     baseline = statistics.median(samples.pop("boto3"))
     figures = [Figure("cold `import boto3` (the baseline)", f"{baseline * 1000:.0f} ms")]
     for module, times in samples.items():
-        figures.append(ratio_figure(f"cold `import {module}`", statistics.median(times), baseline, MAX_IMPORT_RATIO, "ms", 1000))
+        figures.append(
+            ratio_figure(f"cold `import {module}`", statistics.median(times), baseline, MAX_IMPORT_RATIO, "ms", 1000)
+        )
     return figures
 
 
@@ -270,8 +292,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
     parser.add_argument("--test-runs", type=int, default=3, help="runs of the test suite (default 3)")
-    parser.add_argument("--only", type=parse_only, default=PARTS, help=f"what to measure, comma-separated (default {','.join(PARTS)})")
-    parser.add_argument("--assembly", type=Path, help="a synthesized cloud assembly to read functions from (default: synthesize one)")
+    parser.add_argument(
+        "--only", type=parse_only, default=PARTS, help=f"what to measure, comma-separated (default {','.join(PARTS)})"
+    )
+    parser.add_argument(
+        "--assembly", type=Path, help="a synthesized cloud assembly to read functions from (default: synthesize one)"
+    )
     args = parser.parse_args(argv)
 
     figures: list[Figure] = []

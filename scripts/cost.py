@@ -29,9 +29,10 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, ROOT / "lambdas"):  # the work functions import as they do in Lambda
@@ -57,7 +58,10 @@ PRICES: dict[str, tuple[float, str]] = {
     "sfn_express_request": (1.00 / 1e6, "Step Functions Express: $1.00 per million requests"),
     "sfn_express_gb_s": (0.00001667, "Step Functions Express: $0.00001667 per GB-second (64 MB, 100 ms steps)"),
     "dynamodb_wru": (0.625 / 1e6, "DynamoDB on-demand: $0.625 per million write request units"),
-    "dynamodb_rru": (0.125 / 1e6, "DynamoDB on-demand: $0.125 per million read request units; stream reads by Lambda free"),
+    "dynamodb_rru": (
+        0.125 / 1e6,
+        "DynamoDB on-demand: $0.125 per million read request units; stream reads by Lambda free",
+    ),
     "s3_put": (0.005 / 1000, "S3 Standard: $0.005 per 1,000 PUT, COPY, POST, LIST"),
     "s3_get": (0.0004 / 1000, "S3 Standard: $0.0004 per 1,000 GET, HEAD"),
     "sns_publish": (0.50 / 1e6, "SNS: $0.50 per million publishes"),
@@ -113,7 +117,7 @@ class Template:
         except LookupError as error:
             raise LookupError(f"{self.stack_id}: {error}") from None
 
-    def function(self, prefix: str) -> "FunctionConfig":
+    def function(self, prefix: str) -> FunctionConfig:
         lid, resource = self.one("AWS::Lambda::Function", prefix)
         props = resource["Properties"]
         return FunctionConfig(
@@ -137,15 +141,20 @@ class Template:
         return found[0]
 
     def sqs_mappings(self) -> int:
-        return sum(1 for r in self.of_type("AWS::Lambda::EventSourceMapping").values() if "Queue" in json.dumps(r["Properties"].get("EventSourceArn")))
+        return sum(
+            1
+            for r in self.of_type("AWS::Lambda::EventSourceMapping").values()
+            if "Queue" in json.dumps(r["Properties"].get("EventSourceArn"))
+        )
 
     def alarm_metrics(self) -> int:
         """Alarm metrics billed: one per standard alarm, one per metric of a metric-math alarm."""
         return sum(
-            max(1, sum(1 for m in a["Properties"].get("Metrics", []) if "MetricStat" in m)) for a in self.of_type("AWS::CloudWatch::Alarm").values()
+            max(1, sum(1 for m in a["Properties"].get("Metrics", []) if "MetricStat" in m))
+            for a in self.of_type("AWS::CloudWatch::Alarm").values()
         )
 
-    def state_machine(self) -> "StateMachineConfig":
+    def state_machine(self) -> StateMachineConfig:
         (lid, resource), *others = self.of_type("AWS::StepFunctions::StateMachine").items()
         if others:
             raise LookupError(f"{self.stack_id}: more than one state machine")
@@ -177,7 +186,9 @@ class StateMachineConfig:
 
 
 def _refers_to(value: Any, logical_id: str) -> bool:
-    return value == {"Ref": logical_id} or (isinstance(value, dict) and value.get("Fn::GetAtt", [None])[0] == logical_id)
+    return value == {"Ref": logical_id} or (
+        isinstance(value, dict) and value.get("Fn::GetAtt", [None])[0] == logical_id
+    )
 
 
 def definition(definition_string: Any) -> dict[str, Any]:
@@ -306,10 +317,16 @@ class Invocation:
         self.config = template.function(self.function)
         self.work_ms = measure_ms(self.work) * self.work_scale if self.work else 0.0
         self.duration_ms = (
-            self.work_ms + ASSUMED_INVOKE_OVERHEAD_MS + self.aws_calls * ASSUMED_CALL_MS + self.transfer_mb / ASSUMED_S3_MB_PER_S * 1000
+            self.work_ms
+            + ASSUMED_INVOKE_OVERHEAD_MS
+            + self.aws_calls * ASSUMED_CALL_MS
+            + self.transfer_mb / ASSUMED_S3_MB_PER_S * 1000
         )
         if self.duration_ms > self.config.timeout_s * 1000:
-            raise ValueError(f"{template.stack_id} {self.function}: {self.duration_ms:.0f} ms is over its {self.config.timeout_s} s timeout")
+            raise ValueError(
+                f"{template.stack_id} {self.function}: {self.duration_ms:.0f} ms is over its {self.config.timeout_s} s "
+                "timeout"
+            )
 
 
 @dataclass
@@ -364,7 +381,10 @@ def cost(stack_id: str, template: Template, model: Model, events: int = EVENTS_P
         assert inv.config is not None
         invocations += inv.per_event
         add("Lambda requests", inv.per_event * price("lambda_request"))
-        add("Lambda duration", lambda_compute(inv.per_event, inv.duration_ms, inv.config.memory_mb, inv.config.architecture))
+        add(
+            "Lambda duration",
+            lambda_compute(inv.per_event, inv.duration_ms, inv.config.memory_mb, inv.config.architecture),
+        )
     add("API Gateway REST", model.api_requests * price("apigw_rest_request"))
     add("SQS", model.sqs_requests * price("sqs_request"))
     add("DynamoDB writes", model.dynamodb_wru * price("dynamodb_wru"))
@@ -392,7 +412,8 @@ def cost(stack_id: str, template: Template, model: Model, events: int = EVENTS_P
 
     secrets = template.count("AWS::SecretsManager::Secret")
     monthly = {
-        "alarms": template.alarm_metrics() * price("alarm_month") + template.count("AWS::CloudWatch::CompositeAlarm") * price("composite_alarm_month"),
+        "alarms": template.alarm_metrics() * price("alarm_month")
+        + template.count("AWS::CloudWatch::CompositeAlarm") * price("composite_alarm_month"),
         "dashboards": template.count("AWS::CloudWatch::Dashboard") * price("dashboard_month"),
         "KMS keys": template.count("AWS::KMS::Key") * price("kms_key_month"),
         "secrets": secrets * price("secret_month"),
@@ -402,7 +423,9 @@ def cost(stack_id: str, template: Template, model: Model, events: int = EVENTS_P
         monthly["secrets"] += secrets * SECONDS_PER_MONTH / model.secret_cache_s * price("secret_call")
     monthly = {k: v for k, v in monthly.items() if v}
     facts["functions"] = ", ".join(
-        f"{inv.config.logical_id[:-8]} {inv.config.memory_mb} MB {inv.config.architecture} {inv.duration_ms:.0f} ms" for inv in model.invocations if inv.config
+        f"{inv.config.logical_id[:-8]} {inv.config.memory_mb} MB {inv.config.architecture} {inv.duration_ms:.0f} ms"
+        for inv in model.invocations
+        if inv.config
     )
     return Cost(stack_id, model, per_event, monthly, facts)
 
@@ -422,7 +445,14 @@ def api_sync(template: Template, events: int) -> Model:
     return Model(
         event="request",
         api_requests=1,
-        invocations=[Invocation("QuotesFunction", 1, lambda: price_quote(QuoteRequest.model_validate(body)).model_dump_json(), what="a 5-line quote")],
+        invocations=[
+            Invocation(
+                "QuotesFunction",
+                1,
+                lambda: price_quote(QuoteRequest.model_validate(body)).model_dump_json(),
+                what="a 5-line quote",
+            )
+        ],
     )
 
 
@@ -434,8 +464,12 @@ def event_invoke(template: Template, events: int) -> Model:
         event="upload",
         invocations=[
             Invocation(
-                "AnalyzeFunction", 1, lambda: analyze("incoming/notes.txt", text, max_bytes=10 * 2**20),
-                aws_calls=4, transfer_mb=len(text) / 2**20, what="a 22 KB text file: idempotency put + update, GET, PUT",
+                "AnalyzeFunction",
+                1,
+                lambda: analyze("incoming/notes.txt", text, max_bytes=10 * 2**20),
+                aws_calls=4,
+                transfer_mb=len(text) / 2**20,
+                what="a 22 KB text file: idempotency put + update, GET, PUT",
             )
         ],
         s3_puts=2,  # the upload itself, the analysis result
@@ -448,7 +482,13 @@ def event_invoke(template: Template, events: int) -> Model:
 def queue_redrive(template: Template, events: int) -> Model:
     from queue_redrive.orders import Order, fulfil_order
 
-    order = {"order_id": "O-1001", "customer_id": "C-42", "currency": "EUR", "placed_at": "2026-11-22T12:00:00Z", "lines": _line_items(3)}
+    order = {
+        "order_id": "O-1001",
+        "customer_id": "C-42",
+        "currency": "EUR",
+        "placed_at": "2026-11-22T12:00:00Z",
+        "lines": _line_items(3),
+    }
     function = template.function("OrdersFunction")
     mapping = template.mapping(function.logical_id)
     batch = messages_per_batch(events, mapping["BatchSize"], mapping.get("MaximumBatchingWindowInSeconds", 0))
@@ -456,14 +496,20 @@ def queue_redrive(template: Template, events: int) -> Model:
         event="order",
         invocations=[
             Invocation(
-                "OrdersFunction", 1 / batch, lambda: fulfil_order(Order.model_validate(order)).model_dump_json(),
-                work_scale=batch, aws_calls=3 * batch, what=f"a batch of {batch:.1f} orders (rate x window): 3 DynamoDB writes each",
+                "OrdersFunction",
+                1 / batch,
+                lambda: fulfil_order(Order.model_validate(order)).model_dump_json(),
+                work_scale=batch,
+                aws_calls=3 * batch,
+                what=f"a batch of {batch:.1f} orders (rate x window): 3 DynamoDB writes each",
             )
         ],
         sqs_requests=1 + 2 / batch,  # send; a receive and a batched delete per batch
         dynamodb_wru=3,  # idempotency in progress and completed, the order
-        notes=[f"batches of {batch:.1f}: {events:,} orders a month arrive at {events / SECONDS_PER_MONTH:.2f}/s into a "
-               f"{mapping.get('MaximumBatchingWindowInSeconds', 0)} s window (BatchSize {mapping['BatchSize']})"],
+        notes=[
+            f"batches of {batch:.1f}: {events:,} orders a month arrive at {events / SECONDS_PER_MONTH:.2f}/s into a "
+            f"{mapping.get('MaximumBatchingWindowInSeconds', 0)} s window (BatchSize {mapping['BatchSize']})"
+        ],
     )
 
 
@@ -481,7 +527,9 @@ def express_workflow(template: Template, events: int) -> Model:
             Invocation("PriceFunction", 1, lambda: orders.price_lines(order)),
             Invocation("StockFunction", 1, lambda: orders.check_stock(order)),
             Invocation("FraudFunction", 1, lambda: orders.fraud_score(order)),
-            Invocation("AssembleFunction", 1, lambda: orders.assemble(order, pricing, stock, fraud, max_fraud_score=60)),
+            Invocation(
+                "AssembleFunction", 1, lambda: orders.assemble(order, pricing, stock, fraud, max_fraud_score=60)
+            ),
         ],
     )
 
@@ -494,7 +542,9 @@ def standard_workflow(template: Template, events: int) -> Model:
 
     chunk_bytes = int(template.function("ProcessChunkFunction").environment["CHUNK_BYTES"])
     chunks = math.ceil(ASSUMED_JOB_BYTES / chunk_bytes)
-    sample = b"region,units,revenue\n" + b"".join(f"{r},{i % 97},{i % 1000}.25\n".encode() for i in range(40_000) for r in ["eu-west"])
+    sample = b"region,units,revenue\n" + b"".join(
+        f"{r},{i % 97},{i % 1000}.25\n".encode() for i in range(40_000) for r in ["eu-west"]
+    )
     size = len(sample)
     columns, start = aggregate.parse_header(sample, "region")
 
@@ -507,11 +557,32 @@ def standard_workflow(template: Template, events: int) -> Model:
         map_items=chunks,
         invocations=[
             Invocation("StartFunction", 1, aws_calls=1, what="StartExecution"),
-            Invocation("SplitFunction", 1, lambda: aggregate.byte_ranges(start, ASSUMED_JOB_BYTES, chunk_bytes), aws_calls=4 + chunks,
-                       what="2 job updates, HEAD, GET of the header, a manifest PUT per chunk"),
-            Invocation("ProcessChunkFunction", chunks, chunk_work, work_scale=chunk_bytes / size, aws_calls=4, transfer_mb=chunk_bytes / 2**20,
-                       what=f"a chunk of {chunk_bytes / 2**20:.0f} MB (timed on {size / 2**20:.1f} MB, scaled): manifest GET, range GET, result PUT, job update"),
-            Invocation("MergeFunction", 1, lambda: aggregate.merge_results(results), aws_calls=chunks + 1, what="a GET per chunk result, PUT"),
+            Invocation(
+                "SplitFunction",
+                1,
+                lambda: aggregate.byte_ranges(start, ASSUMED_JOB_BYTES, chunk_bytes),
+                aws_calls=4 + chunks,
+                what="2 job updates, HEAD, GET of the header, a manifest PUT per chunk",
+            ),
+            Invocation(
+                "ProcessChunkFunction",
+                chunks,
+                chunk_work,
+                work_scale=chunk_bytes / size,
+                aws_calls=4,
+                transfer_mb=chunk_bytes / 2**20,
+                what=(
+                    f"a chunk of {chunk_bytes / 2**20:.0f} MB (timed on {size / 2**20:.1f} MB, scaled): manifest GET, "
+                    "range GET, result PUT, job update"
+                ),
+            ),
+            Invocation(
+                "MergeFunction",
+                1,
+                lambda: aggregate.merge_results(results),
+                aws_calls=chunks + 1,
+                what="a GET per chunk result, PUT",
+            ),
             Invocation("RequestApprovalFunction", 1, aws_calls=2, what="job update, SNS publish"),
             Invocation("PublishFunction", 1, aws_calls=2, what="COPY, job update"),
         ],
@@ -519,8 +590,11 @@ def standard_workflow(template: Template, events: int) -> Model:
         s3_gets=2 + chunks * 2 + chunks,  # HEAD + header; manifest + range per chunk; merge reads each result
         dynamodb_wru=4 + chunks,  # start, processing, awaiting approval, published; each chunk done
         sns_publishes=1,
-        notes=[f"a {ASSUMED_JOB_BYTES // 2**20} MB file in {chunks} chunks of CHUNK_BYTES {chunk_bytes // 2**20} MiB (from the template): "
-               f"the Map runs its item states once per chunk; the person's approval is not timed"],
+        notes=[
+            f"a {ASSUMED_JOB_BYTES // 2**20} MB file in {chunks} chunks of CHUNK_BYTES {chunk_bytes // 2**20} MiB "
+            "(from the template): "
+            f"the Map runs its item states once per chunk; the person's approval is not timed"
+        ],
     )
 
 
@@ -529,30 +603,49 @@ ASSUMED_STATUS_POLLS = 2  # FanOut: GETs a client makes before the batch is comp
 
 
 def fan_out(template: Template, events: int) -> Model:
-    from fan_out.sales import CHUNK_SIZE, BatchRequest, SaleLine, chunked, merge, summarize_chunk
+    from fan_out.sales import CHUNK_SIZE, BatchRequest, SaleLine, chunked, summarize_chunk
 
     chunk_size = CHUNK_SIZE
     chunks = math.ceil(ASSUMED_BATCH_ITEMS / chunk_size)
     skus = ["BOOK-1", "PEN-2", "MUG-3", "TEA-4"]
-    body = {"currency": "EUR", "items": [{"sku": skus[i % 4], "quantity": 1 + i % 7, "unit_price": f"{i % 50}.25"} for i in range(ASSUMED_BATCH_ITEMS)]}
+    body = {
+        "currency": "EUR",
+        "items": [
+            {"sku": skus[i % 4], "quantity": 1 + i % 7, "unit_price": f"{i % 50}.25"}
+            for i in range(ASSUMED_BATCH_ITEMS)
+        ],
+    }
     lines = [SaleLine.model_validate(item) for item in body["items"][:chunk_size]]
     summaries = [summarize_chunk(lines) for _ in range(chunks)]
     return Model(
         event="batch",
         api_requests=1 + ASSUMED_STATUS_POLLS,
         invocations=[
-            Invocation("ApiFunction", 1, lambda: chunked(BatchRequest.model_validate(body).items, chunk_size), aws_calls=1 + chunks,
-                       what=f"POST of {ASSUMED_BATCH_ITEMS:,} lines: put the batch, one async invoke per chunk"),
+            Invocation(
+                "ApiFunction",
+                1,
+                lambda: chunked(BatchRequest.model_validate(body).items, chunk_size),
+                aws_calls=1 + chunks,
+                what=f"POST of {ASSUMED_BATCH_ITEMS:,} lines: put the batch, one async invoke per chunk",
+            ),
             Invocation("ApiFunction", ASSUMED_STATUS_POLLS, aws_calls=1, what="GET the batch's status"),
-            Invocation("ChildFunction", chunks, lambda: summarize_chunk(lines), aws_calls=3 + 3 / chunks,
-                       what=f"a chunk of {chunk_size}: get, transaction, get; the last one also claims, batch-gets, completes"),
+            Invocation(
+                "ChildFunction",
+                chunks,
+                lambda: summarize_chunk(lines),
+                aws_calls=3 + 3 / chunks,
+                what=f"a chunk of {chunk_size}: get, transaction, get; the last one also claims, batch-gets, completes",
+            ),
         ],
         # Batch put 1; per chunk a transaction of 2 items (2 WRU each); the claim 1; the completed report ~2 KB: 2.
         dynamodb_wru=1 + chunks * 4 + 1 + 2,
         # Strongly consistent: 2 gets per chunk, the fan-in's batch-get of each chunk, each status poll.
         dynamodb_rru=chunks * 2 + chunks + ASSUMED_STATUS_POLLS,
-        notes=[f"a batch of {ASSUMED_BATCH_ITEMS:,} lines in {chunks} chunks of CHUNK_SIZE {chunk_size} "
-               f"(lambdas/fan_out/sales.py), polled {ASSUMED_STATUS_POLLS} times; merge of {len(summaries)} chunk summaries included in the last child"],
+        notes=[
+            f"a batch of {ASSUMED_BATCH_ITEMS:,} lines in {chunks} chunks of CHUNK_SIZE {chunk_size} "
+            f"(lambdas/fan_out/sales.py), polled {ASSUMED_STATUS_POLLS} times; merge of {len(summaries)} chunk "
+            "summaries included in the last child"
+        ],
     )
 
 
@@ -571,17 +664,32 @@ def stream_job(template: Template, events: int) -> Model:
         event="job",
         api_requests=1 + ASSUMED_JOB_POLLS,
         invocations=[
-            Invocation("ApiFunction", 1, lambda: LoanReportRequest.model_validate(body), aws_calls=1, what="POST: put the pending job"),
+            Invocation(
+                "ApiFunction",
+                1,
+                lambda: LoanReportRequest.model_validate(body),
+                aws_calls=1,
+                what="POST: put the pending job",
+            ),
             Invocation("ApiFunction", ASSUMED_JOB_POLLS, aws_calls=1, what="GET the job"),
-            Invocation("ProcessorFunction", 1 / batch, lambda: amortize(LoanReportRequest.model_validate(body)).model_dump_json(),
-                       work_scale=batch, aws_calls=(2 + years) * batch, what=f"a {years}-year loan report: claim, progress each year, complete"),
+            Invocation(
+                "ProcessorFunction",
+                1 / batch,
+                lambda: amortize(LoanReportRequest.model_validate(body)).model_dump_json(),
+                work_scale=batch,
+                aws_calls=(2 + years) * batch,
+                what=f"a {years}-year loan report: claim, progress each year, complete",
+            ),
         ],
         # put; claim; a progress write a year; the ~2 KB completed job: 2.
         dynamodb_wru=1 + 1 + years + 2,
         dynamodb_rru=ASSUMED_JOB_POLLS,  # strongly consistent GetItem of a job under 4 KB
-        notes=[f"a client polls {ASSUMED_JOB_POLLS} times; stream records reach the processor "
-               f"{batch:.0f} at a time (BatchSize {mapping['BatchSize']}, window {mapping.get('MaximumBatchingWindowInSeconds', 0)} s); "
-               "stream reads by Lambda and filtered-out records are free"],
+        notes=[
+            f"a client polls {ASSUMED_JOB_POLLS} times; stream records reach the processor "
+            f"{batch:.0f} at a time (BatchSize {mapping['BatchSize']}, window "
+            f"{mapping.get('MaximumBatchingWindowInSeconds', 0)} s); "
+            "stream reads by Lambda and filtered-out records are free"
+        ],
     )
 
 
@@ -592,7 +700,12 @@ def webhook(template: Template, events: int) -> Model:
     from webhook.deliveries import Delivery, summarize
     from webhook.signatures import github_problem
 
-    payload = {"action": "opened", "repository": {"full_name": "octo/repo"}, "sender": {"login": "octo"}, "commits": [{"id": str(i)} for i in range(20)]}
+    payload = {
+        "action": "opened",
+        "repository": {"full_name": "octo/repo"},
+        "sender": {"login": "octo"},
+        "commits": [{"id": str(i)} for i in range(20)],
+    }
     raw = json.dumps(payload).encode()
     secret = b"s" * 32
     headers = {"x-hub-signature-256": "sha256=" + hmac.new(secret, raw, hashlib.sha256).hexdigest()}
@@ -603,17 +716,30 @@ def webhook(template: Template, events: int) -> Model:
     return Model(
         event="delivery",
         invocations=[
-            Invocation("WebhookFunction", 1, lambda: (github_problem(raw, headers, secret), json.loads(raw)), aws_calls=1,
-                       what="URL request: verify the HMAC (secret cached), send to its own queue"),
-            Invocation("WebhookFunction", 1 / batch, lambda: summarize(Delivery.model_validate(delivery)), work_scale=batch, aws_calls=3 * batch,
-                       what=f"SQS path, {batch:.0f} a batch: idempotency put, delivery put, idempotency update"),
+            Invocation(
+                "WebhookFunction",
+                1,
+                lambda: (github_problem(raw, headers, secret), json.loads(raw)),
+                aws_calls=1,
+                what="URL request: verify the HMAC (secret cached), send to its own queue",
+            ),
+            Invocation(
+                "WebhookFunction",
+                1 / batch,
+                lambda: summarize(Delivery.model_validate(delivery)),
+                work_scale=batch,
+                aws_calls=3 * batch,
+                what=f"SQS path, {batch:.0f} a batch: idempotency put, delivery put, idempotency update",
+            ),
         ],
         sqs_requests=1 + 2 / batch,  # send; a receive and a delete per batch
         dynamodb_wru=3,  # idempotency in progress and completed, the delivery record
         secret_cache_s=float(function.environment["SECRET_MAX_AGE_SECONDS"]),
-        notes=["the function URL costs nothing beyond the invocation; each secret is read once per cache period "
-               "(SECRET_MAX_AGE_SECONDS, from the template) by one warm instance; no delivery is over 1 MiB, so no "
-               "claim check (each one adds an S3 PUT and GET)"],
+        notes=[
+            "the function URL costs nothing beyond the invocation; each secret is read once per cache period "
+            "(SECRET_MAX_AGE_SECONDS, from the template) by one warm instance; no delivery is over 1 MiB, so no "
+            "claim check (each one adds an S3 PUT and GET)"
+        ],
     )
 
 
@@ -656,7 +782,8 @@ def summary_table(costs: list[Cost], events: int) -> str:
     for c in costs:
         top = sorted(c.per_event.items(), key=lambda kv: -kv[1])[:3]
         rows.append(
-            f"| [`{c.stack_id}`](#{SECTIONS.get(c.stack_id, '')}) | one {c.model.event} | {usd(c.variable(events))} | {usd(c.fixed())} "
+            f"| [`{c.stack_id}`](#{SECTIONS.get(c.stack_id, '')}) | one {c.model.event} | {usd(c.variable(events))} | "
+            f"{usd(c.fixed())} "
             f"| **{usd(c.total(events))}** | {', '.join(f'{k} {usd(v * events)}' for k, v in top)} |"
         )
     return "\n".join(rows)
@@ -665,13 +792,29 @@ def summary_table(costs: list[Cost], events: int) -> str:
 def detail_table(costs: list[Cost], events: int) -> str:
     rows = ["| stack | what one event does (template and model) | item | a month |", "|---|---|---|---:|"]
     for c in costs:
-        usage = [f"{inv.per_event:.3g} x {inv.function} ({inv.config.memory_mb} MB {inv.config.architecture}, timeout {inv.config.timeout_s} s): "
-                 f"{inv.duration_ms:.0f} ms = {inv.work_ms:.2f} measured + {inv.duration_ms - inv.work_ms:.0f} assumed; {inv.what}".rstrip("; ")
-                 for inv in c.model.invocations if inv.config]
+        usage = [
+            (
+                f"{inv.per_event:.3g} x {inv.function} ({inv.config.memory_mb} MB {inv.config.architecture}, timeout "
+                f"{inv.config.timeout_s} s): {inv.duration_ms:.0f} ms = {inv.work_ms:.2f} measured + "
+                f"{inv.duration_ms - inv.work_ms:.0f} assumed; {inv.what}"
+            ).rstrip("; ")
+            for inv in c.model.invocations
+            if inv.config
+        ]
         m = c.model
-        counts = [f"{label} {value:.3g}" for label, value in (
-            ("REST requests", m.api_requests), ("SQS requests", m.sqs_requests), ("DynamoDB WRU", m.dynamodb_wru),
-            ("RRU", m.dynamodb_rru), ("S3 PUT", m.s3_puts), ("S3 GET", m.s3_gets), ("SNS publishes", m.sns_publishes)) if value]
+        counts = [
+            f"{label} {value:.3g}"
+            for label, value in (
+                ("REST requests", m.api_requests),
+                ("SQS requests", m.sqs_requests),
+                ("DynamoDB WRU", m.dynamodb_wru),
+                ("RRU", m.dynamodb_rru),
+                ("S3 PUT", m.s3_puts),
+                ("S3 GET", m.s3_gets),
+                ("SNS publishes", m.sns_publishes),
+            )
+            if value
+        ]
         if "states" in c.facts:
             counts.append(c.facts["states"])
         text = "<br>".join(usage + ["; ".join(counts)] + m.notes)
@@ -687,15 +830,20 @@ def assumptions() -> str:
             f"Prices: us-east-1 on-demand list prices as of {PRICES_AS_OF}, free tiers ignored:",
             *[f"- {text}" for _, text in PRICES.values()],
             "Assumptions:",
-            f"- events spread evenly over a 30-day month; no failures, retries or cold starts; no storage",
-            f"- a function's duration: its work function timed in-process (CPU time, fastest of {WORK_RUNS} runs), plus "
+            "- events spread evenly over a 30-day month; no failures, retries or cold starts; no storage",
+            f"- a function's duration: its work function timed in-process (CPU time, fastest of {WORK_RUNS} runs), "
+            "plus "
             f"{ASSUMED_INVOKE_OVERHEAD_MS:g} ms for the handler and {ASSUMED_CALL_MS:g} ms per AWS call (assumed), "
             f"plus S3 reads at {ASSUMED_S3_MB_PER_S:g} MB/s (assumed)",
-            f"- logs: {ASSUMED_LOG_KB_PER_INVOCATION:g} KB a Lambda invocation, {ASSUMED_LOG_KB_PER_API_REQUEST:g} KB an API "
-            f"access-log line, {ASSUMED_STATE_LOG_EVENTS_PER_STATE} x {ASSUMED_LOG_KB_PER_STATE_LOG_EVENT:g} KB a state at level ALL "
+            f"- logs: {ASSUMED_LOG_KB_PER_INVOCATION:g} KB a Lambda invocation, {ASSUMED_LOG_KB_PER_API_REQUEST:g} KB "
+            "an API "
+            f"access-log line, {ASSUMED_STATE_LOG_EVENTS_PER_STATE} x {ASSUMED_LOG_KB_PER_STATE_LOG_EVENT:g} KB a "
+            "state at level ALL "
             "(ERROR logs nothing on success)",
-            "- X-Ray: one trace an event (at ~0.4 events a second the default rule, 1 a second and 5 %, records nearly all)",
-            f"- Express: {ASSUMED_EXPRESS_MEMORY_MB} MB billed, for the run's critical path (the slowest Parallel branch)",
+            "- X-Ray: one trace an event (at ~0.4 events a second the default rule, 1 a second and 5 %, records nearly "
+            "all)",
+            f"- Express: {ASSUMED_EXPRESS_MEMORY_MB} MB billed, for the run's critical path (the slowest Parallel "
+            "branch)",
             f"- an SQS event source mapping long-polls an empty queue with {ASSUMED_SQS_POLLERS} pollers "
             f"({sqs_idle_polls_per_month():,.0f} requests a month)",
             "- fixed costs: alarms, dashboards (the first 3 in an account are free: 8 stacks pay for 5), "
@@ -723,13 +871,24 @@ def read_assembly(cdk_out: Path) -> dict[str, dict[str, Any]]:
 
 
 def price_all(templates: dict[str, dict[str, Any]], events: int) -> list[Cost]:
-    return [cost(stack_id, Template(stack_id, templates[stack_id]), model(Template(stack_id, templates[stack_id]), events), events)
-            for stack_id, model in MODELS.items()]
+    return [
+        cost(
+            stack_id,
+            Template(stack_id, templates[stack_id]),
+            model(Template(stack_id, templates[stack_id]), events),
+            events,
+        )
+        for stack_id, model in MODELS.items()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cdk-out", type=Path, help="read the templates from this cloud assembly instead of synthesizing")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cdk-out", type=Path, help="read the templates from this cloud assembly instead of synthesizing"
+    )
     parser.add_argument("--events", type=int, default=EVENTS_PER_MONTH, help="events a month (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.cdk_out:

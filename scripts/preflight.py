@@ -1,6 +1,7 @@
 """The checks every operator command makes before it touches an account, in one place.
 
     make deploy STACK=ApiSync      -> python -m scripts.preflight deploy ApiSync, then the CDK CLI
+    make diff STACK=ApiSync        -> python -m scripts.preflight diff ApiSync (a deploy's checks), then the CDK CLI
     make destroy STACK=ApiSync     -> python -m scripts.preflight destroy ApiSync, then the CDK CLI
     make redrive / make approve / make smoke -> the same functions, from their scripts
 
@@ -16,12 +17,19 @@ from __future__ import annotations
 import ast
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # Statuses in which a stack's resources and outputs are there to use.
-USABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
+USABLE = {
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
+    "IMPORT_ROLLBACK_COMPLETE",
+}
 
 
 class Refused(Exception):
@@ -32,7 +40,11 @@ def _stack_ids(dict_name: str) -> list[str]:
     """The keys of one stack dict in app.py, read from its source: importing app.py starts the CDK."""
     tree = ast.parse((ROOT / "app.py").read_text())
     for node in tree.body:
-        target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        target = (
+            node.target
+            if isinstance(node, ast.AnnAssign)
+            else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        )
         if isinstance(target, ast.Name) and target.id == dict_name and isinstance(node.value, ast.Dict):
             return [key.value for key in node.value.keys if isinstance(key, ast.Constant)]
     raise RuntimeError(f"app.py has no {dict_name} dict")
@@ -70,7 +82,9 @@ def session() -> Any:
     except BotoCoreError as error:  # a broken profile, a credential process that failed, ...
         raise Refused(f"AWS credentials could not be loaded: {error}") from None
     if credentials is None:
-        raise Refused("no AWS credentials found: configure a profile (aws configure / aws sso login) or set AWS_PROFILE")
+        raise Refused(
+            "no AWS credentials found: configure a profile (aws configure / aws sso login) or set AWS_PROFILE"
+        )
     if not found.region_name:
         raise Refused("no AWS region set: set AWS_REGION (or a region in your AWS profile)")
     return found
@@ -87,7 +101,9 @@ def deployed_stack(cloudformation: Any, name: str, region: str) -> dict[str, Any
             raise Refused(f"{name} is not deployed in {region}: run make deploy STACK={name}") from None
         raise
     if stack["StackStatus"] not in USABLE:
-        raise Refused(f"{name} is {stack['StackStatus']} in {region}, not deployed and ready: see the CloudFormation console")
+        raise Refused(
+            f"{name} is {stack['StackStatus']} in {region}, not deployed and ready: see the CloudFormation console"
+        )
     return stack
 
 
@@ -126,7 +142,11 @@ def run(command: str, body: Callable[[], int | None]) -> int:
     except Refused as refused:
         print(f"{command}: {refused}", file=sys.stderr)
     except NoCredentialsError:
-        print(f"{command}: no AWS credentials found: configure a profile (aws configure / aws sso login) or set AWS_PROFILE", file=sys.stderr)
+        print(
+            f"{command}: no AWS credentials found: configure a profile (aws configure / aws sso login) or set "
+            "AWS_PROFILE",
+            file=sys.stderr,
+        )
     except ClientError as error:
         print(f"{command}: AWS refused: {error}", file=sys.stderr)
     except BotoCoreError as error:
@@ -138,16 +158,19 @@ def run(command: str, body: Callable[[], int | None]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m scripts.preflight deploy|destroy STACK`: the checks `make deploy/destroy` run."""
+    """`python -m scripts.preflight deploy|diff|destroy STACK`: the checks `make deploy/diff/destroy` run.
+
+    A diff makes a deploy's checks: it compares what a deploy would change, so it needs what a
+    deploy needs, and a stack not deployed yet diffs as all new."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or args[0] not in ("deploy", "destroy"):
-        print("usage: python -m scripts.preflight deploy|destroy STACK", file=sys.stderr)
+    if len(args) != 2 or args[0] not in ("deploy", "diff", "destroy"):
+        print("usage: python -m scripts.preflight deploy|diff|destroy STACK", file=sys.stderr)
         return 2
     command, stack = args
 
     def body() -> int:
         found = check(stack, deployed=command == "destroy")
-        if command == "deploy":
+        if command in ("deploy", "diff"):
             layer_available(stack, found.region_name)
         print(f"{command} {stack} in {found.region_name}")
         return 0

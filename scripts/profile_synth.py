@@ -239,7 +239,10 @@ def main() -> None:
             totals.update(row)
         label = f"  {name}" if nested else name
         print(f"{label:45} {row['wall']:7.2f} {row['python_cpu']:7.2f} {row['node_cpu']:8.2f} {row['jsii_calls']:10d}")
-    print(f"{'total':45} {totals['wall']:7.2f} {totals['python_cpu']:7.2f} {totals['node_cpu']:8.2f} {totals['jsii_calls']:10d}")
+    print(
+        f"{'total':45} {totals['wall']:7.2f} {totals['python_cpu']:7.2f} {totals['node_cpu']:8.2f} "
+        f"{totals['jsii_calls']:10d}"
+    )
 
     print("\nCDK's own counters during synth (ms, calls):")
     for name, value in counters.items():

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lambdas.queue_redrive import names
 from scripts import preflight
@@ -51,7 +52,10 @@ def redrive(
         tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
         task = next((t for t in tasks if t.get("TaskHandle") == handle), tasks[0] if tasks else {})
         status = task.get("Status", "UNKNOWN")
-        report(f"{status}: {task.get('ApproximateNumberOfMessagesMoved', 0)} of {task.get('ApproximateNumberOfMessagesToMove', '?')} moved")
+        report(
+            f"{status}: {task.get('ApproximateNumberOfMessagesMoved', 0)} of "
+            f"{task.get('ApproximateNumberOfMessagesToMove', '?')} moved"
+        )
         if status in FINISHED:
             return task
         sleep(poll_seconds)
@@ -76,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             dlq_arn, destination_arn = args.dlq_arn, args.destination_arn
         task = redrive(session.client("sqs"), dlq_arn, destination_arn, rate=args.rate)
         if task.get("Status") != "COMPLETED":
-            raise preflight.Refused(f"move task ended {task.get('Status')}: {task.get('FailureReason', 'no reason given')}")
+            raise preflight.Refused(
+                f"move task ended {task.get('Status')}: {task.get('FailureReason', 'no reason given')}"
+            )
         return 0
 
     return preflight.run("redrive", body)

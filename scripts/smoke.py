@@ -27,7 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def deployed_patterns(session: Any) -> list[str]:
     """The app's pattern stacks deployed and usable in the session's account and region."""
     paginator = session.client("cloudformation").get_paginator("list_stacks")
-    names = {s["StackName"] for page in paginator.paginate(StackStatusFilter=sorted(preflight.USABLE)) for s in page["StackSummaries"]}
+    names = {
+        s["StackName"]
+        for page in paginator.paginate(StackStatusFilter=sorted(preflight.USABLE))
+        for s in page["StackSummaries"]
+    }
     return [name for name in preflight.pattern_names() if name in names]
 
 
@@ -42,17 +46,27 @@ def choose_target(stack: str | None, forced: str) -> tuple[str, str]:
             return "aws", f"SMOKE_TARGET=aws, {stack} deployed in {session.region_name}"
         found = deployed_patterns(session)
         if not found:
-            raise preflight.Refused(f"no pattern stack is deployed in {session.region_name}: run make deploy STACK=<one of {', '.join(preflight.pattern_names())}>")
+            raise preflight.Refused(
+                f"no pattern stack is deployed in {session.region_name}: run make deploy STACK=<one of "
+                f"{', '.join(preflight.pattern_names())}>"
+            )
         return "aws", f"SMOKE_TARGET=aws, deployed in {session.region_name}: {', '.join(found)}"
     try:
         session = preflight.session()
-        found = [stack] if stack and stack in deployed_patterns(session) else ([] if stack else deployed_patterns(session))
+        found = (
+            [stack] if stack and stack in deployed_patterns(session) else ([] if stack else deployed_patterns(session))
+        )
     except preflight.Refused as refused:
         return "local", f"{refused}; SMOKE_TARGET=aws to insist"
     except Exception as error:  # expired credentials, no network: the local cloud still works
         return "local", f"AWS unreachable ({type(error).__name__}: {error})"
     if not found:
-        return "local", f"{stack} is not deployed in {session.region_name}" if stack else f"no pattern stack is deployed in {session.region_name}"
+        return (
+            "local",
+            f"{stack} is not deployed in {session.region_name}"
+            if stack
+            else f"no pattern stack is deployed in {session.region_name}",
+        )
     return "aws", f"deployed in {session.region_name}: {', '.join(found)}"
 
 
@@ -84,13 +98,21 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         if forced not in ("", "aws", "local"):
-            raise preflight.Refused(f"SMOKE_TARGET={forced!r}: use aws or local (or leave it unset to choose automatically)")
+            raise preflight.Refused(
+                f"SMOKE_TARGET={forced!r}: use aws or local (or leave it unset to choose automatically)"
+            )
         if stack:
             preflight.known_stack(stack, patterns_only=True)
         chosen["target"], why = choose_target(stack, forced)
-        print(f"smoke: running against {'your AWS account' if chosen['target'] == 'aws' else 'the local cloud'} ({why})", flush=True)
+        print(
+            f"smoke: running against {'your AWS account' if chosen['target'] == 'aws' else 'the local cloud'} ({why})",
+            flush=True,
+        )
         if chosen["target"] == "local":
-            print("smoke: synthesizing the app (a minute or so), then deploying each stack into a local cloud (moto)", flush=True)
+            print(
+                "smoke: synthesizing the app (a minute or so), then deploying each stack into a local cloud (moto)",
+                flush=True,
+            )
         return 0
 
     if (status := preflight.run("smoke", body)) != 0:
@@ -99,7 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SMOKE_STEPS"] = "1"  # tests/smoke/targets.say writes to the terminal
     os.chdir(ROOT)
     # --capture=sys: the steps go to the terminal, the functions' own logs stay captured.
-    options = ["-q", "--capture=sys", "-p", "no:cacheprovider", "-rfEs", "--tb=short", "-o", "console_output_style=classic"]
+    options = [
+        "-q",
+        "--capture=sys",
+        "-p",
+        "no:cacheprovider",
+        "-rfEs",
+        "--tb=short",
+        "-o",
+        "console_output_style=classic",
+    ]
     return int(pytest.main([*options, module_of(stack) if stack else "tests/smoke"], plugins=[StepReporter()]))
 
 

@@ -20,6 +20,8 @@ deleted role, so API logs stop arriving until AccountSetup is deployed again: de
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
@@ -37,9 +39,9 @@ CLOUDWATCH_ROLE_OUTPUT = "ApiGatewayCloudWatchRoleArn"
 class AccountSetupStack(Stack):
     """API Gateway's CloudWatch role and the region's account setting that points at it."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(
-            scope, id, description="AccountSetup: API Gateway's CloudWatch role, once per account and region", **kwargs  # type: ignore[arg-type]
+            scope, id, description="AccountSetup: API Gateway's CloudWatch role, once per account and region", **kwargs
         )
         self.cloud_watch_role = iam.Role(
             self,
@@ -59,5 +61,12 @@ class AccountSetupStack(Stack):
                 "API Gateway names itself.",
             )
         )
-        self.api_gateway_account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=self.cloud_watch_role.role_arn)
-        CfnOutput(self, CLOUDWATCH_ROLE_OUTPUT, value=self.cloud_watch_role.role_arn, description="The role API Gateway logs with in this region")
+        self.api_gateway_account = apigw.CfnAccount(
+            self, "ApiGatewayAccount", cloud_watch_role_arn=self.cloud_watch_role.role_arn
+        )
+        CfnOutput(
+            self,
+            CLOUDWATCH_ROLE_OUTPUT,
+            value=self.cloud_watch_role.role_arn,
+            description="The role API Gateway logs with in this region",
+        )

@@ -100,13 +100,14 @@ class ApiSync(PatternConstruct):
         )
 
 
-
 class ApiSyncStack(Stack):
     """ApiSync in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
 
     def __init__(self, scope: Construct, id: str, **props: Any) -> None:
         stack_props, pattern_props = split_stack_props(props)
-        super().__init__(scope, id, **{"description": "ApiSync: API Gateway -> Lambda, request-response", **stack_props})
+        super().__init__(
+            scope, id, **{"description": "ApiSync: API Gateway -> Lambda, request-response", **stack_props}
+        )
         self.pattern = ApiSync(self, ID_IN_ITS_OWN_STACK, **pattern_props)
         names = self.pattern.names
         CfnOutput(self, names.QUOTES_ENDPOINT_OUTPUT, value=self.pattern.api.url_for_path("/quotes"))

@@ -28,11 +28,11 @@ from constructs import Construct
 from .shared import PatternFunction
 from .shared.async_invoke import AsyncInvoke
 from .shared.buckets import ExistingBucket, NotifyingBucket, secure_bucket
+from .shared.code import pattern_names
 from .shared.monitoring import DEFAULT_PERIOD, alarm
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 from .shared.queues import dead_letter_queue, secure_queue
 from .shared.tables import secure_table
-from .shared.code import pattern_names
-from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
 PATTERN = "event_invoke"
 METRICS_NAMESPACE = "ServerlessAsyncPatterns"
@@ -80,13 +80,17 @@ class EventInvoke(PatternConstruct):
             )
 
         # Where success records go, for a consumer (with its own DLQ), and idempotency records.
-        results_dlq = dead_letter_queue(self, "AnalysisResultsDLQ", holds="success records a consumer failed to process")
+        results_dlq = dead_letter_queue(
+            self, "AnalysisResultsDLQ", holds="success records a consumer failed to process"
+        )
         self.results_queue = secure_queue(
             self,
             "AnalysisResults",
             dead_letter_queue=sqs.DeadLetterQueue(queue=results_dlq, max_receive_count=3),
         )
-        self.idempotency_table = secure_table(self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration")
+        self.idempotency_table = secure_table(
+            self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration"
+        )
 
         # The function S3 invokes asynchronously: retries, event age, destinations, DLQ, alarms.
         self.function = PatternFunction(
@@ -140,7 +144,11 @@ class EventInvokeStack(Stack):
 
     def __init__(self, scope: Construct, id: str, **props: Any) -> None:
         stack_props, pattern_props = split_stack_props(props)
-        super().__init__(scope, id, **{"description": "EventInvoke: S3 -> Lambda async invoke with destinations and a DLQ", **stack_props})
+        super().__init__(
+            scope,
+            id,
+            **{"description": "EventInvoke: S3 -> Lambda async invoke with destinations and a DLQ", **stack_props},
+        )
         self.pattern = EventInvoke(self, ID_IN_ITS_OWN_STACK, **pattern_props)
         names = self.pattern.names
         CfnOutput(self, names.BUCKET_NAME_OUTPUT, value=self.pattern.bucket.bucket_name)

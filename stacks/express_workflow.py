@@ -33,9 +33,15 @@ from constructs import Construct
 from .express_workflow_templates import load, response
 from .shared import PatternFunction, PatternRestApi
 from .shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
-from .shared.state_machine import PatternStateMachine, TaskRetry, acknowledge_task_qualifiers, lambda_task, task_function
 from .shared.code import pattern_names
 from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
+from .shared.state_machine import (
+    PatternStateMachine,
+    TaskRetry,
+    acknowledge_task_qualifiers,
+    lambda_task,
+    task_function,
+)
 
 PATTERN = "express_workflow"
 
@@ -80,7 +86,8 @@ def worst_case_run(task_timeout: Duration, retry_attempts: int) -> float:
     """Seconds a run takes when every stage uses every attempt up to the task timeout, with the
     longest backoff before each retry (full jitter waits between 0 and this)."""
     delays = sum(
-        min(RETRY_INTERVAL.to_seconds() * RETRY_BACKOFF_RATE**attempt, RETRY_MAX_DELAY.to_seconds()) for attempt in range(retry_attempts)
+        min(RETRY_INTERVAL.to_seconds() * RETRY_BACKOFF_RATE**attempt, RETRY_MAX_DELAY.to_seconds())
+        for attempt in range(retry_attempts)
     )
     return SEQUENTIAL_TASK_STAGES * ((1 + retry_attempts) * task_timeout.to_seconds() + delays)
 
@@ -111,15 +118,25 @@ class ExpressWorkflow(PatternConstruct):
         super().__init__(scope, id, **common)
         self.names = names = pattern_names(self, PATTERN)
         if workflow_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
-            raise ValueError("workflow_timeout must be under API Gateway's 29 s integration timeout, or the client gets a gateway timeout instead of a 504 naming the workflow")
+            raise ValueError(
+                "workflow_timeout must be under API Gateway's 29 s integration timeout, or the client gets a gateway "
+                "timeout instead of a 504 naming the workflow"
+            )
         if task_timeout.to_seconds() < 1.5 * COLD_START_ESTIMATE_SECONDS:
-            raise ValueError(f"task_timeout must leave a margin over a cold start ({COLD_START_ESTIMATE_SECONDS} s): at least 1.5x that")
+            raise ValueError(
+                f"task_timeout must leave a margin over a cold start ({COLD_START_ESTIMATE_SECONDS} s): at least 1.5x "
+                "that"
+            )
         if function_timeout.to_seconds() >= task_timeout.to_seconds():
-            raise ValueError("function_timeout must be shorter than task_timeout, so a task's timeout means its cold start overran")
+            raise ValueError(
+                "function_timeout must be shorter than task_timeout, so a task's timeout means its cold start overran"
+            )
         if worst_case_run(task_timeout, retry_attempts) > workflow_timeout.to_seconds():
             raise ValueError(
-                f"{SEQUENTIAL_TASK_STAGES} stages of {1 + retry_attempts} attempts of up to {task_timeout.to_seconds()} s and their "
-                f"backoff ({worst_case_run(task_timeout, retry_attempts)} s) do not fit in workflow_timeout ({workflow_timeout.to_seconds()} s)"
+                f"{SEQUENTIAL_TASK_STAGES} stages of {1 + retry_attempts} attempts of up to "
+                f"{task_timeout.to_seconds()} s and their "
+                f"backoff ({worst_case_run(task_timeout, retry_attempts)} s) do not fit in workflow_timeout "
+                f"({workflow_timeout.to_seconds()} s)"
             )
 
         # Client -> API Gateway: signed requests only, throttled, logged, traced.
@@ -137,14 +154,25 @@ class ExpressWorkflow(PatternConstruct):
         # task's, longer, bounds the whole invocation, cold start included.
         def function(fn_id: str, handler: str, description: str, **overrides: Any) -> PatternFunction:
             return task_function(
-                self, fn_id, machine="ExpressWorkflow", pattern=PATTERN, handler=handler, description=description,
-                timeout=function_timeout, memory_size=memory_size, **overrides,
+                self,
+                fn_id,
+                machine="ExpressWorkflow",
+                pattern=PATTERN,
+                handler=handler,
+                description=description,
+                timeout=function_timeout,
+                memory_size=memory_size,
+                **overrides,
             )
 
-        self.validate_function = function("ValidateFunction", "handler.validate", "Validates an order (ExpressWorkflow)")
+        self.validate_function = function(
+            "ValidateFunction", "handler.validate", "Validates an order (ExpressWorkflow)"
+        )
         self.price_function = function("PriceFunction", "handler.price", "Prices an order's lines (ExpressWorkflow)")
         self.stock_function = function("StockFunction", "handler.stock", "Checks stock for an order (ExpressWorkflow)")
-        self.fraud_function = function("FraudFunction", "handler.fraud", "Scores an order's fraud risk (ExpressWorkflow)")
+        self.fraud_function = function(
+            "FraudFunction", "handler.fraud", "Scores an order's fraud risk (ExpressWorkflow)"
+        )
         self.assemble_function = function(
             "AssembleFunction",
             "handler.assemble",
@@ -174,12 +202,18 @@ class ExpressWorkflow(PatternConstruct):
         validate = task("Validate", self.validate_function)
         # Each branch gets {"order": ...}; the Parallel's output adds "results": [pricing, stock, fraud].
         checks = sfn.Parallel(self, "CheckOrder", parameters={"order.$": "$.order"}, result_path="$.results")
-        for state_id, checker in (("Price", self.price_function), ("Stock", self.stock_function), ("Fraud", self.fraud_function)):
+        for state_id, checker in (
+            ("Price", self.price_function),
+            ("Stock", self.stock_function),
+            ("Fraud", self.fraud_function),
+        ):
             checks.branch(task(state_id, checker))
         assemble = task("Assemble", self.assemble_function)
         rejected = sfn.Succeed(self, "Rejected", output_path="$.rejection")
         definition = validate.next(
-            sfn.Choice(self, "Valid?").when(sfn.Condition.boolean_equals("$.valid", False), rejected).otherwise(checks.next(assemble))
+            sfn.Choice(self, "Valid?")
+            .when(sfn.Condition.boolean_equals("$.valid", False), rejected)
+            .otherwise(checks.next(assemble))
         )
 
         self.state_machine = PatternStateMachine(
@@ -211,9 +245,13 @@ class ExpressWorkflow(PatternConstruct):
             credentials_role=start_role,  # CDK grants states:StartSyncExecution on this machine to it
             # CDK's default response mapping answers a failed run with a 500 whose body is the raw
             # cause, and a timed-out run with a 200: the project's templates replace it.
-            request_templates={"application/json": load("request.vtl", StateMachineArn=self.state_machine.state_machine_arn)},
+            request_templates={
+                "application/json": load("request.vtl", StateMachineArn=self.state_machine.state_machine_arn)
+            },
             integration_responses=[
-                apigw.IntegrationResponse(status_code="200", response_templates={"application/json": response(names.REJECTED_OUTCOME)}),
+                apigw.IntegrationResponse(
+                    status_code="200", response_templates={"application/json": response(names.REJECTED_OUTCOME)}
+                ),
                 apigw.IntegrationResponse(
                     status_code="502",
                     selection_pattern=r"[45]\d{2}",  # Step Functions refused the start
@@ -244,24 +282,40 @@ class ExpressWorkflow(PatternConstruct):
 
     def _acknowledge_state_machine_findings(self) -> None:
         machine = self.state_machine
-        Validations.of(machine.node.default_child).acknowledge(  # type: ignore[arg-type]
+        Validations.of(machine.node.find_child("Resource")).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-SF1",
                 reason="Logs at ERROR without execution data: Express runs at high volume, where ALL bills every "
-                "state transition as a log event, and its data are orders (customer ids, prices) the logs should not hold.",
+                "state transition as a log event, and its data are orders (customer ids, prices) the logs should not "
+                "hold.",
             )
         )
         acknowledge_task_qualifiers(
-            machine, (self.validate_function, self.price_function, self.stock_function, self.fraud_function, self.assemble_function)
+            machine,
+            (
+                self.validate_function,
+                self.price_function,
+                self.stock_function,
+                self.fraud_function,
+                self.assemble_function,
+            ),
         )
+
 
 class ExpressWorkflowStack(Stack):
     """ExpressWorkflow in a stack of its own, with the outputs that tests, scripts and `make smoke` read."""
 
     def __init__(self, scope: Construct, id: str, **props: Any) -> None:
         stack_props, pattern_props = split_stack_props(props)
-        super().__init__(scope, id, **{"description": "ExpressWorkflow: API Gateway -> synchronous Express workflow", **stack_props})
+        super().__init__(
+            scope, id, **{"description": "ExpressWorkflow: API Gateway -> synchronous Express workflow", **stack_props}
+        )
         self.pattern = ExpressWorkflow(self, ID_IN_ITS_OWN_STACK, **pattern_props)
         names = self.pattern.names
-        CfnOutput(self, names.ORDER_CHECK_URL_OUTPUT, value=self.pattern.api.url_for_path("/orders/check"), description="POST an order here (SigV4)")
+        CfnOutput(
+            self,
+            names.ORDER_CHECK_URL_OUTPUT,
+            value=self.pattern.api.url_for_path("/orders/check"),
+            description="POST an order here (SigV4)",
+        )
         CfnOutput(self, names.STATE_MACHINE_ARN_OUTPUT, value=self.pattern.state_machine.state_machine_arn)

@@ -1,11 +1,11 @@
 """Pattern 6, FanOut: a batch of independent items processed in parallel, aggregated exactly once.
 
-    client --SigV4--> API Gateway --proxy--> ApiFunction --(InvocationType=Event, one per chunk)--> ChildFunction
-      POST /batches          |  writes the batch (running, chunks_total)                             |  retries, max event age
-      GET  /batches/{id}     v                                                                       v
+    client --SigV4--> API Gateway --proxy--> ApiFunction --(Event, one per chunk)--> ChildFunction
+      POST /batches          |  writes the batch (running, chunks_total)           |  retries, max event age
+      GET  /batches/{id}     v                                                     v
                          BatchesTable  <-- each chunk recorded once (+ chunks_done); the last one claims the fan-in
                                        <-- ChunkFailedFunction marks the batch failed
-                                                                                                     | after the last retry
+                                                                                   | after the last retry
                          ChunkFailures (on-failure invocation records) --(SQS mapping)--> ChunkFailedFunction
                              |  after max_receive_count receives
                              v
@@ -33,10 +33,10 @@ from constructs import Construct
 from .shared import PatternFunction, PatternRestApi
 from .shared.api import API_GATEWAY_INTEGRATION_LIMIT, line_items_schema
 from .shared.async_invoke import AsyncInvoke
-from .shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
-from .shared.tables import secure_table
 from .shared.code import pattern_names
 from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
+from .shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
+from .shared.tables import secure_table
 
 PATTERN = "fan_out"
 MIN_RECEIVE_COUNT = 3
@@ -54,7 +54,9 @@ BATCH_REQUEST_SCHEMA = apigw.JsonSchema(
     additional_properties=False,
     properties={
         "currency": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
-        "items": line_items_schema(max_items=MAX_ITEMS, sku=apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=SKU_PATTERN)),
+        "items": line_items_schema(
+            max_items=MAX_ITEMS, sku=apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=SKU_PATTERN)
+        ),
     },
 )
 
@@ -115,12 +117,16 @@ class FanOut(PatternConstruct):
             # throttles on every run, and Lambda retries those; the event-age alarm means work at risk.
             invoked_asynchronously=True,
         )
-        self.failures_dead_letter_queue = dead_letter_queue(self, "ChunkFailuresDLQ", holds="chunk failure records the chunk-failed handler could not handle")
+        self.failures_dead_letter_queue = dead_letter_queue(
+            self, "ChunkFailuresDLQ", holds="chunk failure records the chunk-failed handler could not handle"
+        )
         self.failure_queue = secure_queue(
             self,
             "ChunkFailures",
             visibility_timeout=consumer_visibility_timeout(chunk_failed_timeout, failure_batching_window),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.failures_dead_letter_queue, max_receive_count=max_receive_count),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.failures_dead_letter_queue, max_receive_count=max_receive_count
+            ),
         )
         self.invocation = AsyncInvoke(
             self.child,
@@ -131,7 +137,9 @@ class FanOut(PatternConstruct):
             on_failure=self.failure_queue,
         )
         # Read the batch, record the chunk and count it (a transaction of Put and Update), fan in.
-        self.table.grant(self.child, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem")
+        self.table.grant(
+            self.child, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"
+        )
 
         # API Gateway -> parent: record the batch, invoke the child per chunk, answer status.
         self.api_function = PatternFunction(
@@ -180,7 +188,11 @@ class FanOutStack(Stack):
 
     def __init__(self, scope: Construct, id: str, **props: Any) -> None:
         stack_props, pattern_props = split_stack_props(props)
-        super().__init__(scope, id, **{"description": "FanOut: parent Lambda fans chunks out to async children, fan-in once", **stack_props})
+        super().__init__(
+            scope,
+            id,
+            **{"description": "FanOut: parent Lambda fans chunks out to async children, fan-in once", **stack_props},
+        )
         self.pattern = FanOut(self, ID_IN_ITS_OWN_STACK, **pattern_props)
         names = self.pattern.names
         CfnOutput(self, names.BATCHES_ENDPOINT_OUTPUT, value=self.pattern.api.url)

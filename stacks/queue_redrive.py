@@ -22,11 +22,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .shared import PatternFunction
+from .shared.code import pattern_names
 from .shared.monitoring import DEFAULT_PERIOD, alarm
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 from .shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
 from .shared.tables import secure_table
-from .shared.code import pattern_names
-from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
 PATTERN = "queue_redrive"
 
@@ -58,7 +58,9 @@ class QueueRedrive(PatternConstruct):
         super().__init__(scope, id, **common)
         self.names = names = pattern_names(self, PATTERN)
         if max_receive_count < MIN_RECEIVE_COUNT:
-            raise ValueError(f"max_receive_count must be at least {MIN_RECEIVE_COUNT}: fewer sends throttled messages to the DLQ")
+            raise ValueError(
+                f"max_receive_count must be at least {MIN_RECEIVE_COUNT}: fewer sends throttled messages to the DLQ"
+            )
 
         # Producer -> queue; failures move to the DLQ after max_receive_count receives.
         self.dead_letter_queue = dead_letter_queue(self, "OrdersDLQ", holds="orders that failed every attempt")
@@ -73,13 +75,18 @@ class QueueRedrive(PatternConstruct):
             "OrdersQueueBacklog",
             metric=self.queue.metric_approximate_age_of_oldest_message(period=DEFAULT_PERIOD, statistic="Maximum"),
             threshold=oldest_message_alarm_age.to_seconds(),
-            description=f"OrdersQueue's oldest message is over {oldest_message_alarm_age.to_minutes()} minutes old: consumers are not keeping up",
+            description=(
+                f"OrdersQueue's oldest message is over {oldest_message_alarm_age.to_minutes()} minutes old: "
+                "consumers are not keeping up"
+            ),
         )
 
         # Where processed orders and idempotency records go.
         # Or an existing table of yours, keyed on the string attribute "order_id".
         self.orders_table = existing_orders_table or secure_table(self, "OrdersTable", partition_key="order_id")
-        self.idempotency_table = secure_table(self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration")
+        self.idempotency_table = secure_table(
+            self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration"
+        )
 
         # Queue -> function: batches, bounded concurrency, per-message failure reports.
         self.function = PatternFunction(
@@ -96,7 +103,13 @@ class QueueRedrive(PatternConstruct):
             },
         )
         self.function.invoked_synchronously_by("the SQS event source mapping")
-        consume(self.function, self.queue, batch_size=batch_size, batching_window=batching_window, max_concurrency=max_concurrency)
+        consume(
+            self.function,
+            self.queue,
+            batch_size=batch_size,
+            batching_window=batching_window,
+            max_concurrency=max_concurrency,
+        )
         self.orders_table.grant_write_data(self.function)
         self.idempotency_table.grant_read_write_data(self.function)
 
@@ -106,7 +119,9 @@ class QueueRedriveStack(Stack):
 
     def __init__(self, scope: Construct, id: str, **props: Any) -> None:
         stack_props, pattern_props = split_stack_props(props)
-        super().__init__(scope, id, **{"description": "QueueRedrive: SQS -> Lambda with redrive to a DLQ", **stack_props})
+        super().__init__(
+            scope, id, **{"description": "QueueRedrive: SQS -> Lambda with redrive to a DLQ", **stack_props}
+        )
         self.pattern = QueueRedrive(self, ID_IN_ITS_OWN_STACK, **pattern_props)
         names = self.pattern.names
         CfnOutput(self, names.QUEUE_URL_OUTPUT, value=self.pattern.queue.queue_url)

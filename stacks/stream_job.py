@@ -38,11 +38,11 @@ from constructs import Construct
 
 from .shared import PatternFunction, PatternRestApi
 from .shared.api import API_GATEWAY_INTEGRATION_LIMIT, MONEY_PATTERN
+from .shared.code import pattern_names
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 from .shared.queues import consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
 from .shared.streams import consume_stream
 from .shared.tables import secure_table
-from .shared.code import pattern_names
-from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
 PATTERN = "stream_job"
 # Lambda's own limit: a job that needs longer belongs in StandardWorkflow.
@@ -104,7 +104,9 @@ class StreamJob(PatternConstruct):
         if api_timeout.to_seconds() >= API_GATEWAY_INTEGRATION_LIMIT.to_seconds():
             raise ValueError("api_timeout must be under API Gateway's 29 s integration timeout")
         if processor_timeout.to_seconds() > LAMBDA_TIMEOUT_LIMIT.to_seconds():
-            raise ValueError("processor_timeout is capped at 15 minutes by Lambda: split longer jobs (StandardWorkflow)")
+            raise ValueError(
+                "processor_timeout is capped at 15 minutes by Lambda: split longer jobs (StandardWorkflow)"
+            )
 
         # The jobs: one item per job, its stream carrying each new item, expired by TTL.
         self.table = secure_table(
@@ -160,15 +162,22 @@ class StreamJob(PatternConstruct):
         self.table.grant(self.processor, "dynamodb:GetItem", "dynamodb:UpdateItem")
         # Batches the mapping gave up on: consumed, with a dead-letter queue of their own.
         self.failures_dead_letter_queue = dead_letter_queue(
-            self, "ProcessorFailuresDLQ", holds="stream failure records the failed-jobs handler could not handle (their jobs are not marked failed)"
+            self,
+            "ProcessorFailuresDLQ",
+            holds="stream failure records the failed-jobs handler could not handle (their jobs are not marked failed)",
         )
         self.failure_queue = secure_queue(
             self,
             "ProcessorFailures",
             visibility_timeout=Duration.seconds(
-                max(consumer_visibility_timeout(failed_jobs_timeout).to_seconds(), (processor_timeout.plus(CLAIM_EXPIRY_MARGIN)).to_seconds())
+                max(
+                    consumer_visibility_timeout(failed_jobs_timeout).to_seconds(),
+                    (processor_timeout.plus(CLAIM_EXPIRY_MARGIN)).to_seconds(),
+                )
             ),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.failures_dead_letter_queue, max_receive_count=failure_max_receive_count),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.failures_dead_letter_queue, max_receive_count=failure_max_receive_count
+            ),
         )
         self.stream = consume_stream(
             self.processor,
@@ -193,7 +202,13 @@ class StreamJob(PatternConstruct):
             environment={names.JOBS_TABLE_ENV: self.table.table_name},
         )
         self.failed_jobs.invoked_synchronously_by("the SQS event source mapping")
-        consume(self.failed_jobs, self.failure_queue, batch_size=failure_batch_size, batching_window=Duration.seconds(0), max_concurrency=failure_max_concurrency)
+        consume(
+            self.failed_jobs,
+            self.failure_queue,
+            batch_size=failure_batch_size,
+            batching_window=Duration.seconds(0),
+            max_concurrency=failure_max_concurrency,
+        )
         self.table.grant(self.failed_jobs, "dynamodb:GetItem", "dynamodb:UpdateItem")
         self.table.grant_stream(self.failed_jobs, "dynamodb:GetShardIterator", "dynamodb:GetRecords")
 
@@ -203,7 +218,11 @@ class StreamJobStack(Stack):
 
     def __init__(self, scope: Construct, id: str, **props: Any) -> None:
         stack_props, pattern_props = split_stack_props(props)
-        super().__init__(scope, id, **{"description": "StreamJob: job API -> DynamoDB stream -> processor, status to poll", **stack_props})
+        super().__init__(
+            scope,
+            id,
+            **{"description": "StreamJob: job API -> DynamoDB stream -> processor, status to poll", **stack_props},
+        )
         self.pattern = StreamJob(self, ID_IN_ITS_OWN_STACK, **pattern_props)
         names = self.pattern.names
         CfnOutput(self, names.JOBS_ENDPOINT_OUTPUT, value=self.pattern.api.url_for_path("/jobs"))

@@ -1,11 +1,12 @@
 """Pattern 8, Webhook: verify, answer within a second, do the slow work in the same function later.
 
-    GitHub / Slack --POST /github, /slack--> WebhookUrl (AuthType NONE) --> WebhookFunction (URL path)
-                                                                               | 1. verify HMAC (secret from
-                                                                               |    GitHubWebhookSecret / SlackSigningSecret)
-                                                                               | 2. body over 1 MiB: PayloadsBucket (claim check)
-                                                                               | 3. SendMessage to WebhookQueue
-                                                                               | 4. answer 200
+    GitHub / Slack --POST /github, /slack--> WebhookUrl (AuthType NONE)
+                                           --> WebhookFunction (URL path)
+                                               | 1. verify HMAC (secret from
+                                               |    GitHubWebhookSecret / SlackSigningSecret)
+                                               | 2. body over 1 MiB: PayloadsBucket (claim check)
+                                               | 3. SendMessage to WebhookQueue
+                                               | 4. answer 200
                                  WebhookQueue (visibility 6 x function timeout, 5 receives)
                                    |                              \\ after 5 failed receives
                                    | mapping: MaximumConcurrency   +--> WebhookDLQ (alarm; make redrive)
@@ -37,8 +38,8 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
@@ -46,12 +47,12 @@ from constructs import Construct
 
 from .shared import PatternFunction
 from .shared.buckets import NotifyingBucket, secure_bucket
+from .shared.code import pattern_names
 from .shared.monitoring import DEFAULT_PERIOD, alarm
+from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 from .shared.queues import DLQ_RETENTION, consume, consumer_visibility_timeout, dead_letter_queue, secure_queue
 from .shared.secrets import shared_secret
 from .shared.tables import secure_table
-from .shared.code import pattern_names
-from .shared.pattern import ID_IN_ITS_OWN_STACK, PatternConstruct, split_stack_props
 
 PATTERN = "webhook"
 MIN_RECEIVE_COUNT = 3
@@ -103,16 +104,23 @@ class Webhook(PatternConstruct):
         super().__init__(scope, id, **common)
         self.names = names = pattern_names(self, PATTERN)
         if max_receive_count < MIN_RECEIVE_COUNT:
-            raise ValueError(f"max_receive_count must be at least {MIN_RECEIVE_COUNT}: fewer sends throttled deliveries to the DLQ")
+            raise ValueError(
+                f"max_receive_count must be at least {MIN_RECEIVE_COUNT}: fewer sends throttled deliveries to the DLQ"
+            )
         if max_concurrency < MIN_MAX_CONCURRENCY:
-            raise ValueError(f"max_concurrency must be at least {MIN_MAX_CONCURRENCY} (the least an SQS mapping's MaximumConcurrency may be)")
+            raise ValueError(
+                f"max_concurrency must be at least {MIN_MAX_CONCURRENCY} (the least an SQS mapping's "
+                "MaximumConcurrency may be)"
+            )
         if reserved_concurrency is not None and max_concurrency >= reserved_concurrency:
             raise ValueError(
                 f"max_concurrency ({max_concurrency}) must be below reserved_concurrency ({reserved_concurrency}): "
                 "the slow path would take every reserved slot and the URL would answer 429"
             )
         if not 0 < max_body_bytes <= FUNCTION_URL_PAYLOAD_BYTES:
-            raise ValueError(f"max_body_bytes must be 1 to {FUNCTION_URL_PAYLOAD_BYTES}: a Function URL passes no larger request")
+            raise ValueError(
+                f"max_body_bytes must be 1 to {FUNCTION_URL_PAYLOAD_BYTES}: a Function URL passes no larger request"
+            )
 
         # The providers' secrets: generated on deploy, the real values put afterwards (README).
         # Or secrets of yours that already hold them (a plain secret string each).
@@ -125,12 +133,18 @@ class Webhook(PatternConstruct):
 
         # Where processed deliveries and idempotency records go.
         # Or an existing table of yours, keyed on the string attribute "delivery_id".
-        self.deliveries_table = existing_deliveries_table or secure_table(self, "DeliveriesTable", partition_key="delivery_id")
-        self.idempotency_table = secure_table(self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration")
+        self.deliveries_table = existing_deliveries_table or secure_table(
+            self, "DeliveriesTable", partition_key="delivery_id"
+        )
+        self.idempotency_table = secure_table(
+            self, "IdempotencyTable", partition_key="id", time_to_live_attribute="expiration"
+        )
 
         # The hand-off: verified deliveries wait here for the slow path; after max_receive_count
         # failed receives one moves to the alarmed DLQ, from which `make redrive` brings it back.
-        self.dead_letter_queue = dead_letter_queue(self, "WebhookDLQ", holds="deliveries whose slow work failed every attempt")
+        self.dead_letter_queue = dead_letter_queue(
+            self, "WebhookDLQ", holds="deliveries whose slow work failed every attempt"
+        )
         self.queue = secure_queue(
             self,
             "WebhookQueue",
@@ -167,7 +181,13 @@ class Webhook(PatternConstruct):
             purpose="payloads",
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="payloads/",
-            lifecycle_rules=[s3.LifecycleRule(id="ExpireClaimChecks", expiration=PAYLOAD_EXPIRY, abort_incomplete_multipart_upload_after=Duration.days(1))],
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireClaimChecks",
+                    expiration=PAYLOAD_EXPIRY,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
         )
 
         # No fixed function name: nothing refers to the function by a name it must know in advance,
@@ -200,10 +220,18 @@ class Webhook(PatternConstruct):
         self.deliveries_table.grant(self.function, "dynamodb:PutItem")  # one record per delivery, nothing else
         self.idempotency_table.grant_read_write_data(self.function)
         self.queue.grant_send_messages(self.function)
-        payloads_access = self.payloads_bucket.grant_object_access(self.function, read_write=[names.PAYLOADS_PREFIX], delete=[names.PAYLOADS_PREFIX])
+        payloads_access = self.payloads_bucket.grant_object_access(
+            self.function, read_write=[names.PAYLOADS_PREFIX], delete=[names.PAYLOADS_PREFIX]
+        )
 
         # The slow path: the same function consumes its queue, at most max_concurrency at once.
-        self.mapping = consume(self.function, self.queue, batch_size=batch_size, batching_window=Duration.seconds(0), max_concurrency=max_concurrency)
+        self.mapping = consume(
+            self.function,
+            self.queue,
+            batch_size=batch_size,
+            batching_window=Duration.seconds(0),
+            max_concurrency=max_concurrency,
+        )
         self.mapping.node.add_dependency(payloads_access)  # no poll before the claim-check grant exists
 
         # The public URL. AuthType NONE on purpose: GitHub and Slack cannot SigV4-sign a request,
@@ -218,7 +246,10 @@ class Webhook(PatternConstruct):
             "WebhookUrl5xx",
             metric=self.function.metric("Url5xxCount", period=DEFAULT_PERIOD, statistic="Sum"),
             threshold=1,
-            description="WebhookUrl answered 5xx: deliveries were refused (secret unreadable or empty, hand-off failed); redeliver them from the provider after the fix",
+            description=(
+                "WebhookUrl answered 5xx: deliveries were refused (secret unreadable or empty, hand-off "
+                "failed); redeliver them from the provider after the fix"
+            ),
         )
 
 
@@ -227,7 +258,14 @@ class WebhookStack(Stack):
 
     def __init__(self, scope: Construct, id: str, **props: Any) -> None:
         stack_props, pattern_props = split_stack_props(props)
-        super().__init__(scope, id, **{"description": "Webhook: Function URL -> signature check -> own queue -> the same function", **stack_props})
+        super().__init__(
+            scope,
+            id,
+            **{
+                "description": "Webhook: Function URL -> signature check -> own queue -> the same function",
+                **stack_props,
+            },
+        )
         self.pattern = Webhook(self, ID_IN_ITS_OWN_STACK, **pattern_props)
         names = self.pattern.names
         CfnOutput(self, names.FUNCTION_URL_OUTPUT, value=self.pattern.function_url.url)

@@ -15,8 +15,8 @@
 """
 
 from __future__ import annotations
-from typing import Any
 
+from typing import Any
 
 from aws_cdk import Acknowledgment, Aws, CfnOutput, Duration, Validations
 from aws_cdk import aws_apigateway as apigw
@@ -40,7 +40,6 @@ ACCESS_LOG_FIELDS = apigw.AccessLogFormat.json_with_standard_fields(
     status=True,
     user=True,
 )
-
 
 
 # A price: plain decimal digits with at most two decimals, below 10,000,000 (lambdas/shared/commerce.py

@@ -35,16 +35,18 @@ async-safe in one place. `function.dead_letter_queue` stays None: use `invocatio
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
 
 from . import dashboard
 from .monitoring import DEFAULT_PERIOD, alarm
+from .pattern import parent
 from .queues import alarm_on_failure_records, dead_letter_queue, failure_destination_queue
 
 DEFAULT_RETRY_ATTEMPTS = 2
@@ -80,16 +82,23 @@ class AsyncInvoke:
         on_success: lambda_.IDestination | None = None,
         on_failure: sqs.Queue | None = None,
     ) -> None:
-        scope: Construct = function.node.scope  # type: ignore[assignment]
+        scope = parent(function)
         self.function = function
         self.alarms: list[cloudwatch.Alarm] = []
         if on_failure is None:
-            self.failure_queue = failure_destination_queue(scope, f"{name}Failures", holds=f"{event} that failed every attempt, with the error")
+            self.failure_queue = failure_destination_queue(
+                scope, f"{name}Failures", holds=f"{event} that failed every attempt, with the error"
+            )
         else:
             self.failure_queue = on_failure
             self.alarms.append(
                 alarm_on_failure_records(
-                    scope, name, on_failure, description=f"{event} failed every attempt: Lambda sent the invocation record to {on_failure.node.id}"
+                    scope,
+                    name,
+                    on_failure,
+                    description=(
+                        f"{event} failed every attempt: Lambda sent the invocation record to {on_failure.node.id}"
+                    ),
                 )
             )
         self.dead_letter_queue = dead_letter_queue(scope, f"{name}DLQ", holds=f"{event} that failed every attempt")
@@ -110,21 +119,30 @@ class AsyncInvoke:
             )
             for metric_name, what in DELIVERY_FAILURE_METRICS.items()
         ]
-        if getattr(function, "invoked_asynchronously", False):  # no throttles alarm: the events at risk are alarmed here
+        if getattr(
+            function, "invoked_asynchronously", False
+        ):  # no throttles alarm: the events at risk are alarmed here
             self.alarms.append(
                 alarm(
                     scope,
                     f"{function.node.id}EventAge",
                     metric=function.metric("AsyncEventAge", period=DEFAULT_PERIOD, statistic="Maximum"),
                     threshold=max_event_age.to_milliseconds() * EVENT_AGE_ALARM_FRACTION,
-                    description=f"{event} waiting in {function.node.id}'s event queue are halfway to their maximum age ({max_event_age.to_human_string()}): throttled or failing for long",
+                    description=(
+                        f"{event} waiting in {function.node.id}'s event queue are halfway to their maximum age "
+                        f"({max_event_age.to_human_string()}): throttled or failing for long"
+                    ),
                 )
             )
-        function.async_invoke = self  # type: ignore[attr-defined]
+        function.async_invoke = self  # type: ignore[attr-defined]  # a mark for PatternFunction's check that it has one
         dashboard.show_async_invoke(function)
 
     def _set_dead_letter_queue(self) -> None:
         """DeadLetterConfig on the function, and the one permission Lambda needs to use it."""
-        cfn_function: lambda_.CfnFunction = self.function.node.default_child  # type: ignore[assignment]
-        cfn_function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(target_arn=self.dead_letter_queue.queue_arn)
-        self.function.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]))
+        cfn_function = cast(lambda_.CfnFunction, self.function.node.default_child)
+        cfn_function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
+            target_arn=self.dead_letter_queue.queue_arn
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn])
+        )

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from aws_cdk import Acknowledgment, Aws, Fn, Stack, Validations
 from aws_cdk import aws_iam as iam
@@ -26,9 +27,8 @@ from constructs import Construct
 
 from . import settings
 from .checks import as_nag_renders
-from .pattern import path_in_stack
+from .pattern import parent, path_in_stack
 from .props import consolidate_props
-
 
 # S3 bucket names are 3-63 characters. A derived name ends in -<account id>-<region>: 12 digits,
 # and a region name of at most 14 characters (ap-southeast-2, us-gov-west-1, cn-northwest-1).
@@ -88,7 +88,9 @@ class NotifyingBucket(s3.Bucket):
     def __init__(self, scope: Construct, id: str, *, purpose: str, **overrides: Any) -> None:
         self.name_prefix = bucket_name_prefix(Stack.of(scope).stack_name, purpose, path_in_stack(scope))
         self.derived_name = Fn.join("-", [self.name_prefix, Aws.ACCOUNT_ID, Aws.REGION])
-        super().__init__(scope, id, **consolidate_props(default_bucket_props(scope), {"bucket_name": self.derived_name, **overrides}))
+        super().__init__(
+            scope, id, **consolidate_props(default_bucket_props(scope), {"bucket_name": self.derived_name, **overrides})
+        )
         self._lambda_configurations: list[s3.CfnBucket.LambdaConfigurationProperty] = []
 
     def derived_arn(self, object_prefix: str | None = None) -> str:
@@ -96,11 +98,13 @@ class NotifyingBucket(s3.Bucket):
         arn = Fn.join("", ["arn:", Aws.PARTITION, ":s3:::", self.derived_name])
         return arn if object_prefix is None else Fn.join("", [arn, "/", object_prefix, "*"])
 
-    def invoke_on_object_created(self, function: lambda_.IFunction, *, prefix: str, suffix: str | None = None) -> lambda_.CfnPermission:
+    def invoke_on_object_created(
+        self, function: lambda_.IFunction, *, prefix: str, suffix: str | None = None
+    ) -> lambda_.CfnPermission:
         """S3 invokes `function` (asynchronously) for each object created under `prefix` (and, with
         `suffix`, whose key ends with it: S3 compares both case-sensitively)."""
         permission = lambda_.CfnPermission(
-            self.node.scope,  # type: ignore[arg-type]  # a bucket always has a scope
+            parent(self),
             f"Allow{self.node.id}Invoke{function.node.id}",
             action="lambda:InvokeFunction",
             function_name=function.function_arn,
@@ -122,8 +126,10 @@ class NotifyingBucket(s3.Bucket):
                 ),
             )
         )
-        cfn_bucket: s3.CfnBucket = self.node.default_child  # type: ignore[assignment]
-        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(lambda_configurations=self._lambda_configurations)
+        cfn_bucket = cast(s3.CfnBucket, self.node.default_child)
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            lambda_configurations=self._lambda_configurations
+        )
         cfn_bucket.add_resource_dependency(permission)
         return permission
 
@@ -145,7 +151,13 @@ class NotifyingBucket(s3.Bucket):
         permission on the bucket, not for a prefix-conditioned one.
         """
         return grant_object_access(
-            self, function, bucket_arn=self.derived_arn(), objects_arn=self.derived_arn, read=read, read_write=read_write, delete=delete,
+            self,
+            function,
+            bucket_arn=self.derived_arn(),
+            objects_arn=self.derived_arn,
+            read=read,
+            read_write=read_write,
+            delete=delete,
             whose="this stack's own bucket",
         )
 
@@ -168,10 +180,18 @@ def grant_object_access(
     if read:
         statements.append(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects_arn(p) for p in read]))
     if read_write:
-        statements.append(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[objects_arn(p) for p in read_write]))
+        statements.append(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject"], resources=[objects_arn(p) for p in read_write]
+            )
+        )
     if delete:
         statements.append(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[objects_arn(p) for p in delete]))
-    policy = iam.Policy(bucket.node.scope, f"{function.node.id}{bucket.node.id}Access", roles=[function.role], statements=statements)  # type: ignore[arg-type, list-item]  # a bucket always has a scope; a PatternFunction always has a role
+    if function.role is None:
+        raise ValueError(f"{function.node.id} has no role to grant {bucket.node.id}'s objects to")
+    policy = iam.Policy(
+        parent(bucket), f"{function.node.id}{bucket.node.id}Access", roles=[function.role], statements=statements
+    )
     for prefix in dict.fromkeys((*read, *read_write, *delete)):
         Validations.of(policy).acknowledge(
             Acknowledgment(
@@ -202,7 +222,9 @@ class ExistingBucket(Construct):
 
     def invoke_on_object_created(self, function: lambda_.IFunction, *, prefix: str, suffix: str | None = None) -> None:
         self.bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(function), s3.NotificationKeyFilter(prefix=prefix, suffix=suffix)
+            s3.EventType.OBJECT_CREATED,
+            s3n.LambdaDestination(function),
+            s3.NotificationKeyFilter(prefix=prefix, suffix=suffix),
         )
         _acknowledge_notifications_handler(Stack.of(self))
 
@@ -218,8 +240,14 @@ class ExistingBucket(Construct):
         if key is not None:
             (key.grant_encrypt_decrypt if read_write else key.grant_decrypt)(function)
         return grant_object_access(
-            self, function, bucket_arn=self.bucket.bucket_arn, objects_arn=lambda prefix: self.bucket.arn_for_objects(f"{prefix}*"),
-            read=read, read_write=read_write, delete=delete, whose="the bucket given as existing_bucket",
+            self,
+            function,
+            bucket_arn=self.bucket.bucket_arn,
+            objects_arn=lambda prefix: self.bucket.arn_for_objects(f"{prefix}*"),
+            read=read,
+            read_write=read_write,
+            delete=delete,
+            whose="the bucket given as existing_bucket",
         )
 
 

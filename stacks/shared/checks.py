@@ -22,7 +22,7 @@ from typing import Any
 
 from aws_cdk import Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
-from constructs import Construct
+from constructs import IConstruct
 
 
 def add_checks(stage: Stage) -> None:
@@ -30,7 +30,7 @@ def add_checks(stage: Stage) -> None:
     Validations.of(stage).add_plugins(AwsSolutionsChecks(stage), ServerlessChecks(stage))
 
 
-def as_nag_renders(scope: Construct, value: str) -> str:
+def as_nag_renders(scope: IConstruct, value: str) -> str:
     """`value` (a string that may hold CDK tokens) as cdk-nag writes it in a finding's id.
 
     cdk-nag names the resource of a finding such as `AwsSolutions-IAM5[Resource::...]` from the
@@ -53,5 +53,5 @@ def _render(node: Any) -> str:
             return f"<{'.'.join(argument)}>"
         if function == "Fn::Join":
             separator, parts = argument
-            return separator.join(_render(part) for part in parts)
+            return str(separator).join(_render(part) for part in parts)
     raise ValueError(f"cannot render {node!r} as cdk-nag does")

@@ -26,7 +26,7 @@ function win over both (pattern.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import Acknowledgment, Aws, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, Token, Validations
@@ -38,8 +38,8 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IValidation
 
 from . import dashboard, settings
-from .monitoring import function_error_alarms
 from .code import pattern_code
+from .monitoring import function_error_alarms
 from .pattern import overrides_for
 from .props import consolidate_props
 
@@ -55,7 +55,9 @@ XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 def default_log_group(scope: Construct, id: str) -> logs.LogGroup:
     """A log group owned by the stack, with the project's retention and removal policy."""
-    return logs.LogGroup(scope, id, retention=settings.log_retention(scope), removal_policy=settings.removal_policy(scope))
+    return logs.LogGroup(
+        scope, id, retention=settings.log_retention(scope), removal_policy=settings.removal_policy(scope)
+    )
 
 
 def default_role(scope: Construct, id: str, *, description: str, log_group: logs.ILogGroup) -> iam.Role:
@@ -79,7 +81,13 @@ def default_role(scope: Construct, id: str, *, description: str, log_group: logs
 
 
 def default_function_props(
-    scope: Construct, *, pattern: str, handler: str, log_group: logs.ILogGroup, role: iam.IRole, layers: list[lambda_.ILayerVersion]
+    scope: Construct,
+    *,
+    pattern: str,
+    handler: str,
+    log_group: logs.ILogGroup,
+    role: iam.IRole,
+    layers: list[lambda_.ILayerVersion],
 ) -> dict[str, Any]:
     """The keyword arguments every function gets unless its caller overrides them.
 
@@ -104,7 +112,7 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     stack = Stack.of(scope)
     existing = stack.node.try_find_child("PowertoolsLayer")
     if existing is not None:
-        return existing  # type: ignore[return-value]
+        return cast(lambda_.ILayerVersion, existing)  # the child created below on first use
     parameter = POWERTOOLS_PARAMETER.format(
         arch=ARCHITECTURE.name,  # "arm64" or "x86_64", as the parameter path spells them
         runtime=RUNTIME.name,
@@ -149,7 +157,10 @@ class _NeedsAsyncInvoke:
 
     def validate(self) -> list[str]:
         if getattr(self.function, "async_invoke", None) is None:
-            return [f"{self.function.node.id} is invoked_asynchronously but has no AsyncInvoke: nothing would alarm when its events are at risk"]
+            return [
+                f"{self.function.node.id} is invoked_asynchronously but has no AsyncInvoke: nothing would alarm when "
+                "its events are at risk"
+            ]
         return []
 
 
@@ -188,14 +199,20 @@ class PatternFunction(lambda_.Function):
         invoked_asynchronously: bool = False,
         **overrides: Any,
     ) -> None:
-        overrides = consolidate_props({"timeout": timeout, **overrides}, overrides_for(scope, "function"), merge_keys=["environment"])
+        overrides = consolidate_props(
+            {"timeout": timeout, **overrides}, overrides_for(scope, "function"), merge_keys=["environment"]
+        )
         log_group = overrides.get("log_group") or default_log_group(scope, f"{id}Logs")
-        role = overrides.get("role") or default_role(scope, f"{id}Role", description=f"Execution role of {id}", log_group=log_group)
+        role = overrides.get("role") or default_role(
+            scope, f"{id}Role", description=f"Execution role of {id}", log_group=log_group
+        )
         # A caller's own layers (say, Powertools bundled for a region without the public layer)
         # replace the public one entirely: no layer parameter, no region rule.
         layers = overrides.get("layers") or [powertools_layer(scope)]
         props = consolidate_props(
-            default_function_props(scope, pattern=pattern, handler=handler, log_group=log_group, role=role, layers=layers),
+            default_function_props(
+                scope, pattern=pattern, handler=handler, log_group=log_group, role=role, layers=layers
+            ),
             overrides,
             merge_keys=["environment"],
         )
@@ -203,7 +220,9 @@ class PatternFunction(lambda_.Function):
         if "tracing" not in overrides:
             self._enable_active_tracing(scope, id, props["role"])
         self.invoked_asynchronously = invoked_asynchronously
-        self.alarms: list[cloudwatch.Alarm] = function_error_alarms(scope, id, self, throttles=not invoked_asynchronously) if alarms else []
+        self.alarms: list[cloudwatch.Alarm] = (
+            function_error_alarms(scope, id, self, throttles=not invoked_asynchronously) if alarms else []
+        )
         if invoked_asynchronously:
             self.node.add_validation(_NeedsAsyncInvoke(self))
         dashboard.show_function(self, reserved_concurrency=overrides.get("reserved_concurrent_executions"))
@@ -222,7 +241,7 @@ class PatternFunction(lambda_.Function):
         a wildcard some later grant adds. Here the two actions get a policy of their own, and only
         that policy carries the acknowledgment.
         """
-        cfn_function: lambda_.CfnFunction = self.node.default_child  # type: ignore[assignment]
+        cfn_function = cast(lambda_.CfnFunction, self.node.default_child)
         cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
         xray = iam.Policy(
             scope,

@@ -20,11 +20,14 @@ alarm history.
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -56,7 +59,7 @@ def alarm_topic(scope: Construct) -> sns.ITopic:
     stack = Stack.of(scope)
     existing = stack.node.try_find_child("AlarmTopic")
     if existing is not None:
-        return existing  # type: ignore[return-value]
+        return cast(sns.ITopic, existing)  # the child created below on first use
     key = kms.Key(
         stack,
         "AlarmTopicKey",
@@ -116,7 +119,9 @@ def alarm(
     return created
 
 
-def function_error_alarms(scope: Construct, id: str, function, *, throttles: bool = True) -> list[cloudwatch.Alarm]:
+def function_error_alarms(
+    scope: Construct, id: str, function: lambda_.IFunction, *, throttles: bool = True
+) -> list[cloudwatch.Alarm]:
     """Errors and throttles of one function: the two signs that work is not getting done.
 
     `throttles=False` leaves out the throttles alarm, for a function only Lambda's event queue

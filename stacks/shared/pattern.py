@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, cast
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from . import code, settings
 
@@ -45,7 +46,9 @@ COMMON_PROPS = (
 # the logical ids of everything inside it, so each pattern's resources keep the logical ids they
 # had when the pattern was a stack of its own, and a deployed stack updates in place.
 ID_IN_ITS_OWN_STACK = "Default"
-STACK_PROPS = tuple(name for name in inspect.signature(Stack.__init__).parameters if name not in ("self", "scope", "id"))
+STACK_PROPS = tuple(
+    name for name in inspect.signature(Stack.__init__).parameters if name not in ("self", "scope", "id")
+)
 
 
 class PatternConstruct(Construct):
@@ -72,7 +75,9 @@ class PatternConstruct(Construct):
         # code.code_directory); it must be set before the first child is added.
         if removal_policy is not None:
             if removal_policy not in (RemovalPolicy.DESTROY, RemovalPolicy.RETAIN):
-                raise ValueError(f"{type(self).__name__} {id}: removal_policy must be RemovalPolicy.DESTROY or RemovalPolicy.RETAIN")
+                raise ValueError(
+                    f"{type(self).__name__} {id}: removal_policy must be RemovalPolicy.DESTROY or RemovalPolicy.RETAIN"
+                )
             self.node.set_context(settings.KEEP_DATA_CONTEXT, removal_policy == RemovalPolicy.RETAIN)
         if code_directory is not None:
             self.node.set_context(code.CODE_DIRECTORY_CONTEXT, str(Path(code_directory).resolve()))
@@ -122,7 +127,15 @@ def split_stack_props(props: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     return stack_props, {key: value for key, value in props.items() if key not in STACK_PROPS}
 
 
-def path_in_stack(construct: Construct) -> list[str]:
+def parent(construct: IConstruct) -> Construct:
+    """The scope `construct` was created in: where its siblings (alarms, policies) go."""
+    scope = construct.node.scope
+    if scope is None:
+        raise ValueError(f"{construct.node.id} is the root of its tree: it has no parent")
+    return cast(Construct, scope)
+
+
+def path_in_stack(construct: IConstruct) -> list[str]:
     """The construct's path inside its stack, without `Default` (the id CDK leaves out of logical ids).
 
     `["WebhookFunction"]` in this app's Webhook stack; `["GitHubHooks", "WebhookFunction"]` for a
@@ -133,6 +146,6 @@ def path_in_stack(construct: Construct) -> list[str]:
     return [c.node.id for c in construct.node.scopes[stack_depth:] if c.node.id != ID_IN_ITS_OWN_STACK]
 
 
-def label(construct: Construct) -> str:
+def label(construct: IConstruct) -> str:
     """`path_in_stack` joined with `/`: how a dashboard or alarm names a construct."""
     return "/".join(path_in_stack(construct))

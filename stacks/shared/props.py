@@ -13,7 +13,8 @@ default variable, override it.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 def consolidate_props(

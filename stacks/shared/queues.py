@@ -18,7 +18,8 @@ dead-letter queue alarmed.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -36,7 +37,9 @@ DLQ_RETENTION = Duration.days(14)
 VISIBILITY_TIMEOUT_FACTOR = 6
 
 
-def consumer_visibility_timeout(function_timeout: Duration, batching_window: Duration = Duration.seconds(0)) -> Duration:
+def consumer_visibility_timeout(
+    function_timeout: Duration, batching_window: Duration = Duration.seconds(0)
+) -> Duration:
     """At least 6 x the function timeout plus the batching window (AWS's guidance for Lambda
     consumers), so a message is not redelivered while a retried batch is still being processed."""
     seconds = VISIBILITY_TIMEOUT_FACTOR * function_timeout.to_seconds() + batching_window.to_seconds()
@@ -60,7 +63,10 @@ def _queue(scope: Construct, id: str, overrides: Mapping[str, Any]) -> sqs.Queue
         },
         overrides,
     )
-    if props.get("dead_letter_queue") is not None and props["retention_period"].to_seconds() >= DLQ_RETENTION.to_seconds():
+    if (
+        props.get("dead_letter_queue") is not None
+        and props["retention_period"].to_seconds() >= DLQ_RETENTION.to_seconds()
+    ):
         raise ValueError(
             f"{id}: retention_period must be shorter than its dead-letter queue's {DLQ_RETENTION.to_days()} days, "
             "or a redriven message could expire on arrival"
@@ -75,7 +81,9 @@ def dead_letter_queue(scope: Construct, id: str, *, holds: str) -> sqs.Queue:
 
     `holds` says what ends up there, for the alarm's description.
     """
-    queue = _queue(scope, id, {"retention_period": DLQ_RETENTION})  # not the pattern's queue_props: those are for work queues
+    queue = _queue(
+        scope, id, {"retention_period": DLQ_RETENTION}
+    )  # not the pattern's queue_props: those are for work queues
     Validations.of(queue).acknowledge(
         Acknowledgment(
             id="Serverless::Serverless-SQSRedrivePolicy",
@@ -112,7 +120,10 @@ def alarm_on_failure_records(scope: Construct, name: str, queue: sqs.Queue, *, d
     on-failure destination that a function consumes (NumberOfMessagesSent >= 1). The queue must
     redrive to a dead-letter queue, or a record its consumer cannot handle expires unseen."""
     if queue.dead_letter_queue is None:
-        raise ValueError(f"{name}: the on_failure queue must redrive to a dead-letter queue, or a record its consumer cannot handle expires unseen")
+        raise ValueError(
+            f"{name}: the on_failure queue must redrive to a dead-letter queue, or a record its consumer cannot handle "
+            "expires unseen"
+        )
     return alarm(
         scope,
         f"{name}FailureRecords",

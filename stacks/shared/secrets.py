@@ -30,7 +30,9 @@ def shared_secret(scope: Construct, id: str, *, description: str, shared_with: s
         scope,
         id,
         description=description,
-        generate_secret_string=secretsmanager.SecretStringGenerator(password_length=GENERATED_LENGTH, exclude_punctuation=True),
+        generate_secret_string=secretsmanager.SecretStringGenerator(
+            password_length=GENERATED_LENGTH, exclude_punctuation=True
+        ),
         removal_policy=settings.removal_policy(scope),
     )
     Validations.of(secret).acknowledge(

@@ -99,7 +99,9 @@ def powertools_layer_version(scope: Construct) -> str:
     """
     value = str(_context(scope, "powertools_layer_version", POWERTOOLS_VERSION))
     if value != "latest" and not re.fullmatch(r"\d+\.\d+\.\d+", value):
-        raise ValueError(f"powertools_layer_version must be a release such as {POWERTOOLS_VERSION} or 'latest', not {value!r}")
+        raise ValueError(
+            f"powertools_layer_version must be a release such as {POWERTOOLS_VERSION} or 'latest', not {value!r}"
+        )
     return value
 
 

@@ -21,14 +21,15 @@ The tasks of a machine, written once for every workflow:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, cast
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -82,7 +83,8 @@ class PatternStateMachine(sfn.StateMachine):
         self.log_group = logs.LogGroup(
             scope,
             f"{id}Logs",
-            log_group_name=VENDED_LOGS_PREFIX + "-".join([Stack.of(scope).stack_name, *path_in_stack(scope), id]),  # unique per stack and pattern
+            log_group_name=VENDED_LOGS_PREFIX
+            + "-".join([Stack.of(scope).stack_name, *path_in_stack(scope), id]),  # unique per stack and pattern
             retention=settings.log_retention(scope),
             removal_policy=settings.removal_policy(scope),
         )
@@ -113,7 +115,9 @@ class PatternStateMachine(sfn.StateMachine):
         ]
         dashboard.show_state_machine(self)
 
-    def _log_and_trace(self, scope: Construct, id: str, *, log_level: sfn.LogLevel, include_execution_data: bool) -> None:
+    def _log_and_trace(
+        self, scope: Construct, id: str, *, log_level: sfn.LogLevel, include_execution_data: bool
+    ) -> None:
         """Logging and X-Ray tracing, with their wildcard permissions kept out of the default policy.
 
         `logs=` and `tracing_enabled=True` would add the log-delivery and X-Ray actions on `*` to
@@ -122,14 +126,16 @@ class PatternStateMachine(sfn.StateMachine):
         PatternFunction's tracing, these actions get a policy of their own, the only one
         acknowledged, and the state machine waits for it.
         """
-        cfn: sfn.CfnStateMachine = self.node.default_child  # type: ignore[assignment]
+        cfn = cast(sfn.CfnStateMachine, self.node.default_child)
         cfn.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True)
         cfn.logging_configuration = sfn.CfnStateMachine.LoggingConfigurationProperty(
             level=log_level.value,
             include_execution_data=include_execution_data,
             destinations=[
                 sfn.CfnStateMachine.LogDestinationProperty(
-                    cloud_watch_logs_log_group=sfn.CfnStateMachine.CloudWatchLogsLogGroupProperty(log_group_arn=self.log_group.log_group_arn)
+                    cloud_watch_logs_log_group=sfn.CfnStateMachine.CloudWatchLogsLogGroupProperty(
+                        log_group_arn=self.log_group.log_group_arn
+                    )
                 )
             ],
         )
@@ -149,7 +155,6 @@ class PatternStateMachine(sfn.StateMachine):
                 "resource-level permissions (Step Functions logging and tracing docs); this policy holds only those.",
             )
         )
-
 
 
 @dataclass(frozen=True)

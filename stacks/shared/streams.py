@@ -32,8 +32,9 @@ Any other `EventSourceMapping` prop can be passed and overrides the default of t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -45,6 +46,7 @@ from aws_cdk import aws_sqs as sqs
 
 from . import dashboard
 from .monitoring import alarm
+from .pattern import parent
 from .props import consolidate_props
 from .queues import alarm_on_failure_records, failure_destination_queue
 
@@ -86,15 +88,22 @@ def consume_stream(
         raise ValueError(f"{table.node.id} has no stream: create it with stream=StreamViewType...")
     if not 0 <= retry_attempts <= MAX_RETRY_ATTEMPTS:
         raise ValueError(f"retry_attempts must be 0..{MAX_RETRY_ATTEMPTS}: -1 retries a poison record until it expires")
-    scope = function.node.scope
+    scope = parent(function)
     if failure_queue is None:
-        failure_queue = failure_destination_queue(scope, f"{name}Failures", holds=f"{name} stream batches that failed every retry (shard and sequence numbers)")  # type: ignore[arg-type]
+        failure_queue = failure_destination_queue(
+            scope,
+            f"{name}Failures",
+            holds=f"{name} stream batches that failed every retry (shard and sequence numbers)",
+        )
     else:
         alarm_on_failure_records(
-            scope,  # type: ignore[arg-type]
+            scope,
             name,
             failure_queue,
-            description=f"{function.node.id} gave up on a batch of {table.node.id}'s stream: Lambda sent its failure record to {failure_queue.node.id}",
+            description=(
+                f"{function.node.id} gave up on a batch of {table.node.id}'s stream: Lambda sent its failure "
+                f"record to {failure_queue.node.id}"
+            ),
         )
     props = consolidate_props(
         {
@@ -114,11 +123,13 @@ def consume_stream(
     mapping = function.add_event_source_mapping(f"{name}StreamSource", **props)
     _grant_stream_read(function, table, name)
     iterator_age = alarm(
-        scope,  # type: ignore[arg-type]
+        scope,
         f"{name}IteratorAge",
         metric=function.metric("IteratorAge", period=Duration.minutes(1), statistic="Maximum"),
         threshold=iterator_age_alarm.to_milliseconds(),
-        description=f"{function.node.id} is over {iterator_age_alarm.to_minutes()} minutes behind {table.node.id}'s stream",
+        description=(
+            f"{function.node.id} is over {iterator_age_alarm.to_minutes()} minutes behind {table.node.id}'s stream"
+        ),
         evaluation_periods=5,
     )
     dashboard.show_stream_consumer(function, table.node.id)
@@ -133,7 +144,7 @@ def _grant_stream_read(function: lambda_.Function, table: dynamodb.ITable, name:
     """
     table.grant_stream(function, "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
     list_streams = iam.Policy(
-        function.node.scope,  # type: ignore[arg-type]
+        parent(function),
         f"{name}ListStreams",
         roles=[function.role] if function.role else [],
         statements=[iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"])],

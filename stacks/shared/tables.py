@@ -24,7 +24,9 @@ def secure_table(
         "partition_key": dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
         "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
         "encryption": dynamodb.TableEncryption.AWS_MANAGED,
-        "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+        "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
         "time_to_live_attribute": time_to_live_attribute,
         "stream": stream,
         "removal_policy": settings.removal_policy(scope),

@@ -43,6 +43,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 COMMANDS = {
     "deploy": ["scripts.preflight", "deploy", "ApiSync"],
+    "diff": ["scripts.preflight", "diff", "ApiSync"],
     "destroy": ["scripts.preflight", "destroy", "ApiSync"],
     "redrive": ["scripts.redrive", "QueueRedrive"],
     "approve": ["scripts.approve", "j-1"],
@@ -72,6 +73,7 @@ def test_without_a_region_each_command_says_so_in_one_line(empty_aws_config, com
     ("command", "args"),
     [
         ("deploy", ["scripts.preflight", "deploy", "ApiSynk"]),
+        ("diff", ["scripts.preflight", "diff", "ApiSynk"]),
         ("destroy", ["scripts.preflight", "destroy", "ApiSynk"]),
         ("redrive", ["scripts.redrive", "ApiSynk"]),
         ("approve", ["scripts.approve", "j-1", "--stack", "ApiSynk"]),
@@ -149,12 +151,13 @@ def test_aws_region_alone_sets_the_region_as_for_the_cdk_cli(empty_aws_config):
     assert (result.returncode, result.stdout.splitlines(), result.stderr) == (0, [f"deploy ApiSync in {REGION}"], "")
 
 
-def test_deploying_a_pattern_where_powertools_publishes_no_layer_is_one_line(empty_aws_config):
+@pytest.mark.parametrize("command", ["deploy", "diff"])
+def test_deploying_a_pattern_where_powertools_publishes_no_layer_is_one_line(empty_aws_config, command):
     env = empty_aws_config | {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example", "AWS_REGION": "me-south-1"}
-    result = run(COMMANDS["deploy"], env)
+    result = run(COMMANDS[command], env)
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith("deploy: Powertools for AWS Lambda publishes no layer parameter in me-south-1")
+    assert line.startswith(f"{command}: Powertools for AWS Lambda publishes no layer parameter in me-south-1")
     assert "Traceback" not in result.stdout + result.stderr
 
 
