@@ -23,6 +23,7 @@ def task_input(model: type[Model], event: Any, *, expected: str) -> Model:
         return model.model_validate(event)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or 'the input'}: {e['msg']}" for e in error.errors()[:MAX_PROBLEMS]
+            f"{'.'.join(str(part) for part in e['loc']) or 'the input'}: {e['msg']}"
+            for e in error.errors()[:MAX_PROBLEMS]
         )
         raise MalformedData(f"expected {expected} ({problems})") from None
