@@ -17,7 +17,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help synth lint test test-fast bench cost soak smoke deploy diff destroy redrive approve lock clean
+.PHONY: help synth lint test test-fast bench cost cost-measure soak smoke deploy diff destroy redrive approve lock clean
 
 help:
 	@echo "make synth    synthesize every stack into cdk.out (no AWS account needed)"
@@ -25,7 +25,7 @@ help:
 	@echo "make lint     ruff (lint and format) and mypy (strict), as configured in pyproject.toml"
 	@echo "make test-fast   the inner loop: templates, handlers, scripts, unit tests; nothing deployed locally"
 	@echo "make bench    measure synth, the test suite, handler imports and code sizes against their targets"
-	@echo "make cost     each pattern's monthly cost at 1 million events, from the synthesized templates"
+	@echo "make cost     write docs/cost.md: each pattern's monthly cost at 1 million events, from the templates"
 	@echo "make soak [SEED=1 SCALE=1 PATTERN=QueueRedrive]   every pattern in the local cloud under load and seeded faults; the books balanced"
 	@echo "make smoke [STACK=ApiSync]   drive every pattern: in your account if deployed there, else locally"
 	@echo "make deploy STACK=ApiSync    deploy one pattern (needs AWS credentials)"
@@ -53,10 +53,14 @@ test-fast: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -m "not deploys"
 
 bench: $(PY_STAMP) $(NODE_STAMP)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --write
 
 cost: $(PY_STAMP)
-	$(BIN)/python -m scripts.cost
+	$(BIN)/python -m scripts.cost --write
+
+# Time the cost model's work functions again (scripts/cost_measurements.json), then write docs/cost.md.
+cost-measure: $(PY_STAMP)
+	$(BIN)/python -m scripts.cost --measure --write
 
 # Volume and faults from a seed (scripts/soak.py, tests/soak/); SCALE multiplies the default volume.
 SEED ?= 1

@@ -17,6 +17,7 @@ Every figure is printed with its target and whether it is met:
 
 A report, not a test: it exits 0 whether targets are met or not. Medians of --runs runs.
 `--only imports,assets` skips the slow parts; `--assembly cdk.out` reuses a synthesized app.
+`--write` (what `make bench` passes) also writes docs/benchmarks.md: the table, the machine, the date.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+PAGE = ROOT / "docs" / "benchmarks.md"
 CDK = [str(ROOT / "node_modules" / ".bin" / "cdk")]
 QUIET_ENV = {
     "CDK_DISABLE_VERSION_CHECK": "1",
@@ -298,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--assembly", type=Path, help="a synthesized cloud assembly to read functions from (default: synthesize one)"
     )
+    parser.add_argument("--write", action="store_true", help=f"also write {PAGE.relative_to(ROOT)}")
     args = parser.parse_args(argv)
 
     figures: list[Figure] = []
@@ -321,16 +324,32 @@ def main(argv: list[str] | None = None) -> None:
             figures += asset_figures(assembly, found)
 
     missed = sum(1 for f in figures if f.met is False)
-    print(
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"medians of {args.runs} runs ({args.test_runs} for the test suite). "
-        f"A fixed Python loop took {speed_before:.2f} s of CPU before and {machine_speed():.2f} s after "
-        "(the machine's speed varies by a third from hour to hour: read absolute figures against it)."
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"medians of {args.runs} runs ({args.test_runs} for the test suite); a fixed Python loop took "
+        f"{speed_before:.2f} s of CPU before and {machine_speed():.2f} s after"
     )
-    print()
-    print(table(figures))
-    print()
-    print("Every target met." if not missed else f"{missed} target(s) NOT met.")
+    verdict_line = "Every target met." if not missed else f"{missed} target(s) NOT met."
+    print(f"Machine: {machine}.\n\n{table(figures)}\n\n{verdict_line}")
+    if args.write:
+        PAGE.write_text(page(figures, machine, verdict_line, args.only))
+        print(f"wrote {PAGE.relative_to(ROOT)}")
+
+
+def page(figures: list[Figure], machine: str, verdict_line: str, parts: Iterable[str]) -> str:
+    """docs/benchmarks.md: what was measured, where and when, and the table."""
+    from datetime import date
+
+    return (
+        "# Benchmarks\n\n"
+        "Written by `make bench` (scripts/bench.py, which says how each figure is measured and why its "
+        "target is what it is); do not edit by hand.\n\n"
+        f"- Date: {date.today().isoformat()}\n"
+        f"- Machine: {machine}\n"
+        f"- Measured: {', '.join(parts)}\n\n"
+        f"{table(figures)}\n\n"
+        f"{verdict_line}\n"
+    )
 
 
 if __name__ == "__main__":

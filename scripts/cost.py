@@ -1,9 +1,10 @@
 """What each pattern costs at 1 million events a month, from its synthesized template.
 
-    .venv/bin/python -m scripts.cost                    # synthesizes the app in a temporary directory
+    make cost                                           # writes docs/cost.md
+    make cost-measure                                   # times the work functions again, then make cost
+    .venv/bin/python -m scripts.cost                    # prints the page (synthesizes the app in a temporary directory)
     .venv/bin/python -m scripts.cost --cdk-out cdk.out  # reads an assembly `cdk synth` wrote
     .venv/bin/python -m scripts.cost --events 5000000
-    make cost
 
 Three inputs, kept apart so each can be checked:
 - PRICES: us-east-1 on-demand list prices, as of PRICES_AS_OF. Free tiers are ignored.
@@ -15,7 +16,9 @@ Three inputs, kept apart so each can be checked:
   duration is its work function timed here, in-process, on a representative input (the plain
   code a handler calls, free of AWS calls: `measured`), plus ASSUMED_CALL_MS for each AWS call
   the handler makes and ASSUMED_INVOKE_OVERHEAD_MS for the handler around the work (`assumed`).
-  Work timings are CPU time on the machine running this script, not a Graviton.
+  Work timings are CPU time, not a Graviton's. They are recorded as data in MEASUREMENTS (with when,
+  where and how they were taken) by `make cost-measure`, not re-timed on every run, so the same
+  templates give the same page on any machine.
 Events are spread evenly over a 30-day month. No failures, retries or cold starts (Lambda bills
 the INIT phase too: ~0.4-0.7 s a cold start, `make bench`); no storage (S3, DynamoDB, logs kept).
 """
@@ -88,6 +91,43 @@ ASSUMED_EXPRESS_MEMORY_MB = 64  # Express bills in 64 MB steps; small definition
 ASSUMED_SQS_POLLERS = 5  # an SQS event source mapping long-polls with 5 pollers when idle
 SQS_LONG_POLL_SECONDS = 20
 WORK_RUNS = 7  # each work function is timed this many times; the fastest counts
+MEASUREMENTS = ROOT / "scripts" / "cost_measurements.json"
+PAGE = ROOT / "docs" / "cost.md"
+
+
+class Measurements:
+    """The work functions' timings: read from MEASUREMENTS, or taken now (`record=True`)."""
+
+    def __init__(self, *, record: bool = False) -> None:
+        self.record = record
+        self.data: dict[str, Any] = {"work_ms": {}} if record else json.loads(MEASUREMENTS.read_text())
+
+    def work_ms(self, key: str, work: Callable[[], object]) -> float:
+        """Milliseconds of CPU one call of `work` takes (`key`: stack/function)."""
+        if self.record:
+            self.data["work_ms"][key] = round(measure_ms(work), 3)
+        if key not in self.data["work_ms"]:
+            raise KeyError(f"{MEASUREMENTS.name} has no timing for {key}: run make cost-measure")
+        return float(self.data["work_ms"][key])
+
+    def save(self) -> None:
+        import platform
+        from datetime import date
+
+        self.data["measured_on"] = date.today().isoformat()
+        self.data["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        self.data["how"] = f"CPU time (time.process_time) of one call, in-process, fastest of {WORK_RUNS} runs"
+        MEASUREMENTS.write_text(json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+
+
+_recorded: list[Measurements] = []
+
+
+def recorded() -> Measurements:
+    """The recorded timings (MEASUREMENTS), read once."""
+    if not _recorded:
+        _recorded.append(Measurements())
+    return _recorded[0]
 
 
 def price(key: str) -> float:
@@ -313,9 +353,12 @@ class Invocation:
     work_ms: float = 0.0
     duration_ms: float = 0.0
 
-    def resolve(self, template: Template) -> None:
+    def resolve(self, template: Template, measurements: Measurements | None = None) -> None:
         self.config = template.function(self.function)
-        self.work_ms = measure_ms(self.work) * self.work_scale if self.work else 0.0
+        measured = measurements or recorded()
+        self.work_ms = (
+            measured.work_ms(f"{template.stack_id}/{self.function}", self.work) * self.work_scale if self.work else 0.0
+        )
         self.duration_ms = (
             self.work_ms
             + ASSUMED_INVOKE_OVERHEAD_MS
@@ -366,7 +409,13 @@ class Cost:
         return self.variable(events) + self.fixed()
 
 
-def cost(stack_id: str, template: Template, model: Model, events: int = EVENTS_PER_MONTH) -> Cost:
+def cost(
+    stack_id: str,
+    template: Template,
+    model: Model,
+    events: int = EVENTS_PER_MONTH,
+    measurements: Measurements | None = None,
+) -> Cost:
     """Price one pattern: the model's per-event usage at the template's configuration."""
     per_event: dict[str, float] = {}
     facts: dict[str, str] = {}
@@ -377,7 +426,7 @@ def cost(stack_id: str, template: Template, model: Model, events: int = EVENTS_P
 
     invocations = 0.0
     for inv in model.invocations:
-        inv.resolve(template)
+        inv.resolve(template, measurements)
         assert inv.config is not None
         invocations += inv.per_event
         add("Lambda requests", inv.per_event * price("lambda_request"))
@@ -753,7 +802,8 @@ MODELS: dict[str, Callable[[Template, int], Model]] = {
     "StreamJob": stream_job,
     "Webhook": webhook,
 }
-# README anchors of each pattern's section.
+# Where each pattern is described, relative to docs/ (the page's folder): its README section.
+PATTERN_DOCS = "../README.md#"
 SECTIONS = {
     "ApiSync": "1-apisync-synchronous-api",
     "EventInvoke": "2-eventinvoke-asynchronous-invoke-that-cannot-fail-silently",
@@ -782,7 +832,7 @@ def summary_table(costs: list[Cost], events: int) -> str:
     for c in costs:
         top = sorted(c.per_event.items(), key=lambda kv: -kv[1])[:3]
         rows.append(
-            f"| [`{c.stack_id}`](#{SECTIONS.get(c.stack_id, '')}) | one {c.model.event} | {usd(c.variable(events))} | "
+            f"| [`{c.stack_id}`]({PATTERN_DOCS}{SECTIONS.get(c.stack_id, '')}) | one {c.model.event} | {usd(c.variable(events))} | "
             f"{usd(c.fixed())} "
             f"| **{usd(c.total(events))}** | {', '.join(f'{k} {usd(v * events)}' for k, v in top)} |"
         )
@@ -824,26 +874,26 @@ def detail_table(costs: list[Cost], events: int) -> str:
     return "\n".join(rows)
 
 
-def assumptions() -> str:
+def assumptions(measurements: Measurements) -> str:
+    measured = measurements.data
     return "\n".join(
         [
             f"Prices: us-east-1 on-demand list prices as of {PRICES_AS_OF}, free tiers ignored:",
             *[f"- {text}" for _, text in PRICES.values()],
+            "",
             "Assumptions:",
             "- events spread evenly over a 30-day month; no failures, retries or cold starts; no storage",
-            f"- a function's duration: its work function timed in-process (CPU time, fastest of {WORK_RUNS} runs), "
-            "plus "
-            f"{ASSUMED_INVOKE_OVERHEAD_MS:g} ms for the handler and {ASSUMED_CALL_MS:g} ms per AWS call (assumed), "
-            f"plus S3 reads at {ASSUMED_S3_MB_PER_S:g} MB/s (assumed)",
+            f"- a function's duration: its work function's recorded time ({MEASUREMENTS.name}: "
+            f"{measured.get('how', 'not recorded yet')}; measured {measured.get('measured_on', '-')} on "
+            f"{measured.get('machine', '-')}), plus {ASSUMED_INVOKE_OVERHEAD_MS:g} ms for the handler and "
+            f"{ASSUMED_CALL_MS:g} ms per AWS call (assumed), plus S3 reads at {ASSUMED_S3_MB_PER_S:g} MB/s (assumed)",
             f"- logs: {ASSUMED_LOG_KB_PER_INVOCATION:g} KB a Lambda invocation, {ASSUMED_LOG_KB_PER_API_REQUEST:g} KB "
-            "an API "
-            f"access-log line, {ASSUMED_STATE_LOG_EVENTS_PER_STATE} x {ASSUMED_LOG_KB_PER_STATE_LOG_EVENT:g} KB a "
-            "state at level ALL "
-            "(ERROR logs nothing on success)",
-            "- X-Ray: one trace an event (at ~0.4 events a second the default rule, 1 a second and 5 %, records nearly "
-            "all)",
-            f"- Express: {ASSUMED_EXPRESS_MEMORY_MB} MB billed, for the run's critical path (the slowest Parallel "
-            "branch)",
+            f"an API access-log line, {ASSUMED_STATE_LOG_EVENTS_PER_STATE} x {ASSUMED_LOG_KB_PER_STATE_LOG_EVENT:g} "
+            "KB a state at level ALL (ERROR logs nothing on success)",
+            "- X-Ray: one trace an event (at ~0.4 events a second the default rule, 1 a second and 5 %, "
+            "records nearly all)",
+            f"- Express: {ASSUMED_EXPRESS_MEMORY_MB} MB billed, for the run's critical path "
+            "(the slowest Parallel branch)",
             f"- an SQS event source mapping long-polls an empty queue with {ASSUMED_SQS_POLLERS} pollers "
             f"({sqs_idle_polls_per_month():,.0f} requests a month)",
             "- fixed costs: alarms, dashboards (the first 3 in an account are free: 8 stacks pay for 5), "
@@ -852,8 +902,21 @@ def assumptions() -> str:
     )
 
 
-def report(costs: list[Cost], events: int) -> str:
-    return "\n\n".join([summary_table(costs, events), detail_table(costs, events), assumptions()])
+def report(costs: list[Cost], events: int, measurements: Measurements | None = None) -> str:
+    return "\n\n".join(
+        [summary_table(costs, events), detail_table(costs, events), assumptions(measurements or recorded())]
+    )
+
+
+def page(costs: list[Cost], events: int, measurements: Measurements | None = None) -> str:
+    """docs/cost.md: the report under a title, and how it is made."""
+    return (
+        "# What each pattern costs\n\n"
+        "Generated by `make cost` from the synthesized templates and the recorded work timings in "
+        f"`scripts/{MEASUREMENTS.name}`; do not edit by hand (a test fails when this page differs from what "
+        "`make cost` writes). `make cost-measure` times the work functions again.\n\n"
+        f"{report(costs, events, measurements)}\n"
+    )
 
 
 def synthesize(outdir: Path) -> dict[str, dict[str, Any]]:
@@ -870,13 +933,16 @@ def read_assembly(cdk_out: Path) -> dict[str, dict[str, Any]]:
     return {stack_id: json.loads((cdk_out / f"{stack_id}.template.json").read_text()) for stack_id in MODELS}
 
 
-def price_all(templates: dict[str, dict[str, Any]], events: int) -> list[Cost]:
+def price_all(
+    templates: dict[str, dict[str, Any]], events: int, measurements: Measurements | None = None
+) -> list[Cost]:
     return [
         cost(
             stack_id,
             Template(stack_id, templates[stack_id]),
             model(Template(stack_id, templates[stack_id]), events),
             events,
+            measurements,
         )
         for stack_id, model in MODELS.items()
     ]
@@ -890,13 +956,26 @@ def main(argv: list[str] | None = None) -> int:
         "--cdk-out", type=Path, help="read the templates from this cloud assembly instead of synthesizing"
     )
     parser.add_argument("--events", type=int, default=EVENTS_PER_MONTH, help="events a month (default: %(default)s)")
+    parser.add_argument("--write", action="store_true", help=f"write {PAGE.relative_to(ROOT)} instead of printing")
+    parser.add_argument(
+        "--measure", action="store_true", help=f"time the work functions again into {MEASUREMENTS.name}"
+    )
     args = parser.parse_args(argv)
     if args.cdk_out:
         templates = read_assembly(args.cdk_out)
     else:
         with tempfile.TemporaryDirectory() as outdir:
             templates = synthesize(Path(outdir))
-    print(report(price_all(templates, args.events), args.events))
+    measurements = Measurements(record=args.measure)
+    text = page(price_all(templates, args.events, measurements), args.events, measurements)
+    if args.measure:
+        measurements.save()
+        text = page(price_all(templates, args.events), args.events, Measurements())  # as make cost reads it back
+    if args.write:
+        PAGE.write_text(text)
+        print(f"wrote {PAGE.relative_to(ROOT)}")
+    else:
+        print(text)
     return 0
 
 

@@ -21,12 +21,16 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Stack, Stage, Validations
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
 
 def add_checks(stage: Stage) -> None:
-    """Run both nag packs on every template in `stage` (an App) when it is synthesized."""
+    """Run both nag packs on every template in `stage` (an App) when it is synthesized.
+
+    cdk-nag is imported here only: the patterns' acknowledgments use CDK's own `Validations`, so an
+    app that never adds the checks does not need cdk-nag installed."""
+    from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
     Validations.of(stage).add_plugins(AwsSolutionsChecks(stage), ServerlessChecks(stage))
 
 

@@ -5,7 +5,7 @@ times as wanted, and its stack in this app (`ApiSyncStack`, ...) only holds one 
 Besides its own props, every pattern accepts these, for everything it creates:
 
 - `removal_policy`: `RemovalPolicy.DESTROY` (a sandbox's `cdk destroy` leaves nothing behind) or
-  `RemovalPolicy.RETAIN` (queues, tables, buckets, secrets, keys and logs are kept). Unset, the
+  `RemovalPolicy.RETAIN` (its queues, tables, buckets, secrets and logs are kept). Unset, the
   app-wide context value `keep_data` decides (settings.py), and DESTROY without it.
 - `existing_alarm_topic`: an SNS topic of yours that every alarm of the pattern notifies, in place of
   the stack's own alarm topic (monitoring.py).

@@ -129,3 +129,11 @@ def test_the_suite_runs_as_make_test_runs_it_and_a_failing_run_misses_the_target
     assert figure == bench.Figure("test suite, as `make test` runs it", "80 s (FAILED in 1 of 3 runs)", "≤ 90 s", False)
     results = iter([95.0, 60.0, 89.0])
     assert bench.suite_figure(3) == bench.Figure("test suite, as `make test` runs it", "89 s", "≤ 90 s", True)
+
+
+def test_the_page_is_the_table_with_its_machine_and_date():
+    figures = [bench.Figure("synth", "1.2x", "at most 1.5x", True), bench.Figure("tests", "95 s", "at most 90 s", False)]
+    text = bench.page(figures, "x86_64, 2 cores", "1 target(s) NOT met.", ("synth", "tests"))
+    assert text.startswith("# Benchmarks\n")
+    assert "- Machine: x86_64, 2 cores\n" in text and "- Measured: synth, tests\n" in text
+    assert bench.table(figures) in text and text.endswith("1 target(s) NOT met.\n")

@@ -198,3 +198,28 @@ def test_the_report_prices_every_pattern_from_the_session_templates(templates):
     assert by_stack["Webhook"].monthly["secrets"] == pytest.approx(0.80 + 0.0864)
     table = cost.summary_table(costs, 1_000_000)
     assert table.count("\n") == 1 + len(cost.MODELS)
+
+
+# --- the generated page ----------------------------------------------------------------------------
+
+
+def test_docs_cost_md_is_what_make_cost_writes(templates):
+    # The page is generated from the templates and the recorded timings only: any change to a
+    # template the model reads, a price or an assumption must come with `make cost`.
+    written = cost.PAGE.read_text()
+    assert cost.page(cost.price_all(templates, cost.EVENTS_PER_MONTH), cost.EVENTS_PER_MONTH) == written
+
+
+def test_the_page_reads_recorded_timings_and_times_nothing(templates, monkeypatch):
+    def no_timing(*args, **kwargs):
+        raise AssertionError("make cost must not time anything: it reads scripts/cost_measurements.json")
+
+    monkeypatch.setattr(cost, "measure_ms", no_timing)
+    first = cost.page(cost.price_all(templates, 1_000_000), 1_000_000)
+    assert first == cost.page(cost.price_all(templates, 1_000_000), 1_000_000)
+
+
+def test_a_function_without_a_recorded_timing_says_how_to_record_it():
+    measurements = cost.Measurements()
+    with pytest.raises(KeyError, match="make cost-measure"):
+        measurements.work_ms("NoSuchStack/NoFunction", lambda: None)

@@ -12,6 +12,8 @@ and props, its checks travelling with it.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from tests.templates.test_copies_and_destroy import NOT_NAMES, SCOPED_TO_THEIR_A
 
 PATTERNS = (ApiSync, EventInvoke, QueueRedrive, ExpressWorkflow, StandardWorkflow, FanOut, StreamJob, Webhook)
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:team-alarms"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def new_stack(name: str = "Users", **context: object) -> Stack:
@@ -220,3 +223,12 @@ def test_every_acknowledgment_on_a_users_stack_is_used(user_app):
     suppressed = {(s["acknowledgedAt"], s["acknowledgedId"]) for plugin in report["pluginReports"] for s in plugin["suppressedViolations"]}
     at_handler = {rule for path, rule in suppressed if NOTIFICATIONS_HANDLER in path and path.startswith("Existing/")}
     assert at_handler == set(NOTIFICATIONS_HANDLER_FINDINGS)
+
+
+def test_the_patterns_need_cdk_nag_only_to_add_the_checks():
+    # A user who does not add the checks need not install cdk-nag: no module of the library
+    # imports it but add_checks, when called.
+    modules = ", ".join(f"stacks.{p}" for p in ("api_sync", "event_invoke", "queue_redrive", "express_workflow", "standard_workflow", "fan_out", "stream_job", "webhook"))
+    code = f"import sys; sys.modules['cdk_nag'] = None; import {modules}, stacks.shared.checks; print('imported')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "imported" in result.stdout, result.stderr[-2000:]
