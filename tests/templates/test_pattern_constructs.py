@@ -12,6 +12,7 @@ and props, its checks travelling with it.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -232,3 +233,19 @@ def test_the_patterns_need_cdk_nag_only_to_add_the_checks():
     code = f"import sys; sys.modules['cdk_nag'] = None; import {modules}, stacks.shared.checks; print('imported')"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "imported" in result.stdout, result.stderr[-2000:]
+
+
+def test_a_code_directory_elsewhere_is_used_and_tool_leftovers_stay_out_of_the_asset(tmp_path):
+    code = tmp_path / "pattern_code"
+    for folder in ("api_sync", "shared"):
+        shutil.copytree(ROOT / "lambdas" / folder, code / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for leftover in (".mypy_cache/3.11", ".ruff_cache", "__pycache__", "api_sync/.pytest_cache", "shared/.hypothesis"):
+        (code / leftover).mkdir(parents=True, exist_ok=True)
+        (code / leftover / "junk").write_text("left by a tool")
+    app = App(outdir=str(tmp_path / "out"), context=cdk_context())
+    ApiSync(Stack(app, "Elsewhere"), "Quotes", code_directory=code)
+    app.synth()
+    (asset,) = [d for d in (tmp_path / "out").iterdir() if d.name.startswith("asset.") and d.is_dir()]
+    files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
+    assert "api_sync/handler.py" in files and "shared/errors.py" in files
+    assert [f for f in files if "junk" in f or "cache" in f or "hypothesis" in f] == []
