@@ -53,7 +53,7 @@ THROTTLE_TICK_SECONDS = 0.1  # real time a throttled event waits for a free slot
 
 def throttle_backoff(throttles: int) -> int:
     """Simulated seconds before the next retry of an event throttled `throttles` times (1, 2, 4, ... 300)."""
-    return min(2 ** (throttles - 1), THROTTLE_BACKOFF_MAX_SECONDS)
+    return int(min(2 ** (throttles - 1), THROTTLE_BACKOFF_MAX_SECONDS))
 
 
 def now() -> str:
@@ -66,7 +66,7 @@ def client(service: str, arn: str) -> Any:
 
 def queue_url(queue_arn: str) -> str:
     _, _, _, region, account, name = queue_arn.split(":")
-    return client("sqs", queue_arn).get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    return str(client("sqs", queue_arn).get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
 
 
 @dataclass

@@ -231,7 +231,7 @@ class LocalCloud:
         url: str,
         *,
         headers: dict[str, str] | None = None,
-        body: bytes | str | dict | list | None = None,
+        body: bytes | str | dict[str, Any] | list[Any] | None = None,
         signed_by: str | None = None,
     ) -> HttpResponse:
         """Send an HTTP request to a deployed Lambda function URL (see localcloud.function_urls)."""

@@ -141,7 +141,8 @@ class Deployment(StackResources):
             events = cloudformation.describe_stack_events(StackName=self.stack_id)["StackEvents"]
             failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
             raise RuntimeError(f"{self.stack_id}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}".rstrip() + "".join(f"\n  {line}" for line in failed))
-        return stack
+        described: dict[str, Any] = stack
+        return described
 
     # --- reading the deployed stack ----------------------------------------------------------
 
@@ -185,7 +186,7 @@ class Deployment(StackResources):
         response = self.client("lambda").invoke(
             FunctionName=self.function_name(function_prefix), InvocationType="Event", Payload=json.dumps(event)
         )
-        return response["StatusCode"]
+        return int(response["StatusCode"])
 
     def inject_failure(self, function_prefix: str, **fault: Any) -> Any:
         """The next invocation(s) of one of the stack's functions fail: see LocalCloud.inject_failure."""

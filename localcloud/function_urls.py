@@ -61,17 +61,17 @@ class FunctionUrlModel(CloudFormationModel):
 
     @property
     def physical_resource_id(self) -> str:
-        return self.config.function.function_arn
+        return str(self.config.function.function_arn)
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         if attribute_name == "FunctionArn":
-            return self.config.function.function_arn
+            return str(self.config.function.function_arn)
         if attribute_name == "FunctionUrl":
-            return self.config.url
+            return str(self.config.url)
         raise NotImplementedError(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def, override]
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
         from moto.awslambda.utils import get_backend
 
         props = cloudformation_json["Properties"]
@@ -82,12 +82,12 @@ class FunctionUrlModel(CloudFormationModel):
         return cls(url_config)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def, override]
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> Any:
         original_resource.config.update(cloudformation_json["Properties"])
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def, override]
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
         from moto.awslambda.utils import get_backend
 
         get_backend(account_id, region_name).delete_function_url_config(cloudformation_json["Properties"]["TargetFunctionArn"])
@@ -124,7 +124,7 @@ def request(
     url: str,
     *,
     headers: dict[str, str] | None = None,
-    body: bytes | str | dict | list | None = None,
+    body: bytes | str | dict[str, Any] | list[Any] | None = None,
     signed_by: str | None = None,
 ) -> HttpResponse:
     """Send an HTTP request to a deployed function URL (`url` may carry a path and query)."""

@@ -247,7 +247,7 @@ class MotoPatches:
                 table.lambda_event_source_mappings.pop(mapping.function_arn, None)
             return mapping
 
-        def bucket_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+        def bucket_from_cloudformation(cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
             bucket = original[(FakeBucket, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
             notifications_config = cloudformation_json.get("Properties", {}).get("NotificationConfiguration", {})
             lambdas = [
@@ -300,15 +300,15 @@ class MotoPatches:
                 record["s3"]["object"]["sequencer"] = f"{next(self.sequencer):018X}"
             return event
 
-        def custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+        def custom_resource_from_cloudformation(cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
             resource_type = kwargs["ResourceType"]
             if resource_type not in NO_OP_CUSTOM_RESOURCES and resource_type not in MODELLED_CUSTOM_RESOURCES:
                 return original[(CustomModel, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-            from moto.cloudformation import cloudformation_backends
+            from moto.cloudformation.models import cloudformation_backends
 
             if resource_type in MODELLED_CUSTOM_RESOURCES:
                 MODELLED_CUSTOM_RESOURCES[resource_type](cloudformation_json.get("Properties", {}), region_name)
-            resource = CustomModel(region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name)
+            resource = CustomModel(region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name)  # type: ignore[abstract]  # as moto's own CloudFormation makes it
             cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"]).add_custom_resource(resource)
             resource.set_data({})
             return resource
@@ -377,7 +377,7 @@ class MotoPatches:
                 remaining = deadline - time.monotonic()
                 if received or remaining <= 0:
                     return received
-                backend.get_queue(queue_name).wait_for_messages(min(1, remaining))  # type: ignore[arg-type]
+                backend.get_queue(queue_name).wait_for_messages(min(1, remaining))  # type: ignore[arg-type]  # moto declares int seconds; a float waits as well
 
         sqs_operations = [(SQSBackend, name, receive_message if name == "receive_message" else one_at_a_time(name)) for name in SQS_MESSAGE_OPERATIONS]
 
@@ -414,7 +414,7 @@ class MotoPatches:
         for owner, attribute, replacement in self._targets():
             self.original[(owner, attribute)] = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
             if callable(replacement) and not isinstance(replacement, (classmethod, staticmethod)):
-                replacement.__localcloud__ = True  # type: ignore[attr-defined]
+                replacement.__localcloud__ = True
             setattr(owner, attribute, replacement)
         for model in CLOUDFORMATION_MODELS:
             get_model_map()[model.cloudformation_type()] = model
@@ -441,7 +441,7 @@ def lambda_error_names(from_error: Any) -> Any:
         failure = from_error(state, env, ex)
         if isinstance(ex, ClientError) and failure.event_details:
             name = f"Lambda.{ex.response['Error']['Code']}"
-            failure.error_name = CustomErrorName(name)  # type: ignore[misc]
+            failure.error_name = CustomErrorName(name)
             failure.event_details["lambdaFunctionFailedEventDetails"]["error"] = name
         return failure
 
@@ -487,7 +487,8 @@ def fresh_token_per_attempt(evaluate_with_timeout: Any, closed: set[str]) -> Any
 
     def evaluate(state: Any, env: Any) -> Any:
         context = env.states.context_object.context_object_data
-        waits = isinstance(state, StateTaskServiceCallback) and state._is_integration_pattern() and state.resource.condition == ResourceCondition.WaitForTaskToken
+        integration: bool = state._is_integration_pattern() if isinstance(state, StateTaskServiceCallback) else False  # type: ignore[no-untyped-call]  # moto's method has no annotations
+        waits = integration and state.resource.condition == ResourceCondition.WaitForTaskToken
         if not waits or "Task" not in context:
             return evaluate_with_timeout(state, env)
         if context["State"]["RetryCount"] > 0:  # moto made one token when the state was entered
@@ -516,7 +517,7 @@ def refuse_closed_tokens(send: Any, closed: set[str]) -> Any:
 def key_policy_as_text(original: dict[tuple[Any, str], Any]) -> Any:
     """Patch 14: Key.create_from_cloudformation_json, with the `KeyPolicy` object stored as JSON."""
 
-    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+    def create(cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
         properties = cloudformation_json.get("Properties", {})
         if isinstance(properties.get("KeyPolicy"), dict):
             cloudformation_json = {**cloudformation_json, "Properties": {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])}}
@@ -534,7 +535,7 @@ def send_task_failure_with_cause(response: Any) -> Any:
     return EmptyResult()
 
 
-def _state_machine_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+def _state_machine_from_cloudformation(cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
     from moto.stepfunctions.responses import get_backend
 
     props = cloudformation_json["Properties"]
@@ -563,7 +564,7 @@ def put_public_parameter(account: str, region: str, name: str, value: str) -> No
     from moto.ssm.models import Parameter, ssm_backends
 
     ssm_backends[account][region]._parameters[name].append(
-        Parameter(
+        Parameter(  # type: ignore[abstract]  # as moto's SSM backend makes it
             account_id=account,
             name=name,
             value=value,

@@ -65,7 +65,8 @@ class StackResources:
 
     def properties(self, resource_type: str, prefix: str = "") -> dict[str, Any]:
         """The template's Properties of one resource."""
-        return self.template["Resources"][self.logical_id(resource_type, prefix)].get("Properties", {})
+        properties: dict[str, Any] = self.template["Resources"][self.logical_id(resource_type, prefix)].get("Properties", {})
+        return properties
 
     def function_name(self, prefix: str = "") -> str:
         return self.physical_id("AWS::Lambda::Function", prefix)

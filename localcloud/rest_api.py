@@ -144,7 +144,7 @@ class LocalRestApi:
         """The logical id of the function in an AWS_PROXY integration's Uri (Fn::Join with GetAtt Arn)."""
         found = re.findall(r'"Fn::GetAtt": \["([^"]+)", "Arn"\]', json.dumps(uri))
         (function,) = [lid for lid in found if self.stack.template["Resources"][lid]["Type"] == "AWS::Lambda::Function"]
-        return function
+        return str(function)
 
     def _start_sync_execution(self, route: Route, text: str) -> HttpResponse:
         integration = route.method["Integration"]

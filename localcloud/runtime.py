@@ -91,7 +91,7 @@ class LambdaContext:
 _OVERLAY: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("localcloud_environ", default=None)
 
 
-class OverlayEnviron(MutableMapping):
+class OverlayEnviron(MutableMapping[str, str]):
     """`os.environ` while a LocalCloud is active: the current invocation's environment if there is
     one, the process environment otherwise."""
 
@@ -128,13 +128,13 @@ def install_environ_overlay() -> OverlayEnviron:
     if isinstance(os.environ, OverlayEnviron):
         return os.environ
     overlay = OverlayEnviron(os.environ)
-    os.environ = overlay  # type: ignore[assignment]
+    os.environ = overlay  # type: ignore[assignment]  # each function thread sees its own variables (OverlayEnviron)
     return overlay
 
 
 def uninstall_environ_overlay() -> None:
     if isinstance(os.environ, OverlayEnviron):
-        os.environ = os.environ.base  # type: ignore[assignment]
+        os.environ = os.environ.base  # type: ignore[assignment]  # the process's own mapping back
 
 
 @contextmanager
@@ -340,8 +340,9 @@ class Runtime:
                 del sys.modules[name]
             sys.path.insert(0, str(code_dir))
             try:
-                module_name, attribute = function.handler.rsplit(".", 1)
-                return getattr(importlib.import_module(module_name), attribute)
+                module_name, attribute = str(function.handler).rsplit(".", 1)
+                handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
+                return handler
             finally:
                 loaded: dict[str, ModuleType] = {k: m for k, m in sys.modules.items() if _owned_by(packages, k)}
                 for name in loaded:

@@ -14,7 +14,7 @@ from localcloud.async_invoke import client
 T = TypeVar("T")
 
 
-def wait_for(outcome: Callable[[], T], *, timeout: float = 30, what: str = "outcome") -> T:
+def wait_for(outcome: Callable[[], T | None], *, timeout: float = 30, what: str = "outcome") -> T:
     """Poll `outcome` until it returns something truthy: a bounded wait on an outcome, not a sleep."""
     deadline = time.monotonic() + timeout
     while not (result := outcome()):

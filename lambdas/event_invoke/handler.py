@@ -61,7 +61,8 @@ def _read(bucket: str, key: str, etag: str) -> bytes:
         if code in ("PreconditionFailed", "412"):
             raise Rejected("the object was replaced before it could be analyzed; the newer upload has its own event") from None
         raise  # throttling, 5xx, access: transient or fixable, so Lambda retries
-    return response["Body"].read(MAX_OBJECT_BYTES + 1)
+    body: bytes = response["Body"].read(MAX_OBJECT_BYTES + 1)
+    return body
 
 
 @aws.idempotent(data_keyword_argument="source", config=idempotency, table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV])
@@ -87,7 +88,8 @@ def analyze_record(record: S3EventRecord) -> dict[str, Any]:
         "key": unquote_plus(record.s3.get_object.key),
         "etag": (record.s3.get_object.etag or "").strip('"'),
     }
-    return analyze_object(source=source, size=record.s3.get_object.size or 0)
+    result: dict[str, Any] = analyze_object(source=source, size=record.s3.get_object.size or 0)
+    return result
 
 
 @logger.inject_lambda_context

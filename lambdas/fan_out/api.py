@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from fan_out import batches, names
 from fan_out.sales import CHUNK_SIZE, BatchReport, BatchRequest, SaleLine, chunked
 from shared import aws
-from shared.http import error_response, install_json_errors, reject_unreadable_body, resource_url
+from shared.http import error_response, install_json_errors, on_error, reject_unreadable_body, resource_url
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_CHUNK_PAYLOAD_BYTES = 64 * 1024  # a sixteenth of Lambda's 1 MB limit for an async invoke payload
@@ -74,13 +74,13 @@ def chunk_payload(batch_id: str, chunk: int, currency: str, lines: list[SaleLine
     return payload
 
 
-@app.exception_handler(BatchNotFound)
-def _batch_not_found(exc: BatchNotFound) -> Response:
+@on_error(app, BatchNotFound)
+def _batch_not_found(exc: BatchNotFound) -> Response[str]:
     return error_response(404, "NOT_FOUND", f"No batch {exc}: it does not exist or has expired.")
 
 
-@app.exception_handler(FanOutFailed)
-def _fan_out_failed(exc: FanOutFailed) -> Response:
+@on_error(app, FanOutFailed)
+def _fan_out_failed(exc: FanOutFailed) -> Response[str]:
     return error_response(503, "FAN_OUT_FAILED", str(exc))
 
 

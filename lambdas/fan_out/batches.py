@@ -95,7 +95,8 @@ def create(table: Any, batch_id: str, *, currency: str, item_count: int, chunks_
 
 
 def get(table: Any, batch_id: str) -> dict[str, Any] | None:
-    return table.get_item(Key=batch_key(batch_id), ConsistentRead=True).get("Item")
+    item: dict[str, Any] | None = table.get_item(Key=batch_key(batch_id), ConsistentRead=True).get("Item")
+    return item
 
 
 def record_chunk(table: Any, batch_id: str, chunk: int, summary: dict[str, Any], *, expires_at: int, now: float) -> Recorded:

@@ -124,7 +124,10 @@ def idempotent(*, data_keyword_argument: str, config: Any, table_name: str) -> C
             # clients have loaded (the layer would otherwise start a session of its own).
             store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=_session().client("dynamodb"))
             resolved = config.resolve() if isinstance(config, Lazy) else config
-            return idempotent_function(function, data_keyword_argument=data_keyword_argument, config=resolved, persistence_store=store)
+            made: Callable[..., Any] = idempotent_function(
+                function, data_keyword_argument=data_keyword_argument, config=resolved, persistence_store=store
+            )
+            return made
 
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -100,7 +101,7 @@ class FailureInput(BaseModel):
         return error if isinstance(error, dict) else {}
 
 
-def _aws(call, *args, **kwargs):
+def _aws(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call AWS; throttling and 5xx become TransientError, a missing object MalformedData."""
     try:
         return call(*args, **kwargs)

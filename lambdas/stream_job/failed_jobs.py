@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -34,6 +34,9 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
 
 from shared import aws
 from stream_job import jobs, names
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 MAX_ERROR_CHARS = 1000
 MAX_PAGES = 50  # GetRecords calls to reach the end of one batch (an open shard may answer empty pages)
@@ -143,5 +146,5 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def main(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

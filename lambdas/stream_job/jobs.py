@@ -68,7 +68,8 @@ def insert_pending(table: Any, job_id: str, request: dict[str, Any], *, now: flo
 
 
 def get(table: Any, job_id: str) -> dict[str, Any] | None:
-    return table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+    item: dict[str, Any] | None = table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+    return item
 
 
 def claim(table: Any, job_id: str, claim_id: str, *, now: float, until: float) -> bool:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -39,6 +39,9 @@ from pydantic import ValidationError
 from shared import aws
 from stream_job import jobs, names
 from stream_job.loans import JobFailed, LoanReportRequest, amortize
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 logger = Logger()
 tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
@@ -98,5 +101,5 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> Non
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def main(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

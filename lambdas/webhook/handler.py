@@ -24,7 +24,7 @@ import functools
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger, Tracer
@@ -91,7 +91,7 @@ class HandOff(BaseModel):
         return self
 
 
-def _is_text(value: Any) -> bool:
+def _is_text(value: Any) -> TypeGuard[str]:
     """A non-empty string that UTF-8 can carry (a JSON escape can spell a lone surrogate; it cannot)."""
     if not isinstance(value, str) or not value:
         return False
@@ -227,10 +227,11 @@ def _accept(request: LambdaFunctionUrlEvent, context: LambdaContext) -> dict[str
 def process(handoff: dict[str, Any]) -> dict[str, Any]:
     """Once per provider delivery id: the slow work, then its record in the deliveries table."""
     parsed = HandOff.model_validate(handoff)
-    payload = parsed.payload
     if parsed.payload_key is not None:  # a claim check: the payload is in the bucket
         stored = s3.get_object(Bucket=os.environ[names.PAYLOADS_BUCKET_ENV], Key=parsed.payload_key)
-        payload = json.loads(stored["Body"].read())
+        payload: dict[str, Any] = json.loads(stored["Body"].read())
+    else:
+        payload = parsed.payload or {}  # inline (HandOff checks that it carries exactly one)
     delivery = Delivery(provider=parsed.provider, delivery_id=parsed.delivery_id, event_type=parsed.event_type, payload=payload)
     summary = summarize(delivery)
     item = {
@@ -306,5 +307,8 @@ def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if _is_sqs(event):
         idempotency.register_lambda_context(context)
         processor, process_partial_response = _batch_processing()
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        batch_failures: dict[str, Any] = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        return batch_failures
     raise ValueError("not a Function URL request nor an SQS event from this function's queue")

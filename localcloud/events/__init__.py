@@ -29,11 +29,12 @@ SOURCE_IP = "198.51.100.10"  # TEST-NET-2: a documentation address
 USER_AGENT = "localcloud"
 
 
-def load(name: str) -> dict:
-    return json.loads((EVENTS / name).read_text())
+def load(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
 
 
-def api_gateway_rest(method: str, path: str, body: object = None, *, raw_body: str | None = None, base64_body: bool = False) -> dict:
+def api_gateway_rest(method: str, path: str, body: object = None, *, raw_body: str | None = None, base64_body: bool = False) -> dict[str, Any]:
     """An API Gateway REST proxy event for `method path`, as the `v1` stage sends it."""
     event = copy.deepcopy(load("apigw_rest_proxy.json"))
     event["httpMethod"] = event["requestContext"]["httpMethod"] = method
@@ -48,7 +49,7 @@ def api_gateway_rest(method: str, path: str, body: object = None, *, raw_body: s
     return event
 
 
-def sqs(*bodies: str) -> dict:
+def sqs(*bodies: str) -> dict[str, Any]:
     """An SQS event with one record per body, each with its own message id."""
     (template,) = load("sqs.json")["Records"]
     records = []
@@ -60,7 +61,7 @@ def sqs(*bodies: str) -> dict:
     return {"Records": records}
 
 
-def s3_put(bucket: str, key: str, *, size: int, etag: str, sequencer: str | None = None) -> dict:
+def s3_put(bucket: str, key: str, *, size: int, etag: str, sequencer: str | None = None) -> dict[str, Any]:
     """An S3 ObjectCreated:Put notification; the key is URL-encoded as S3 sends it. `sequencer`
     (hex, S3's order of the events of one key) is the sample's unless given."""
     from urllib.parse import quote_plus
@@ -178,7 +179,7 @@ def function_url(
 _sequence = iter(range(100_000_000_000_000_000_000, 10**30))
 
 
-def dynamodb_stream(table: str, key: str, *new_images: dict, event_name: str = "INSERT") -> dict:
+def dynamodb_stream(table: str, key: str, *new_images: dict[str, Any], event_name: str = "INSERT") -> dict[str, Any]:
     """A DynamoDB stream event (NEW_IMAGE view) with one record per item, in the order given.
 
     Items are plain Python as boto3's resource API takes them; they are typed (`{"S": ...}`) here.
