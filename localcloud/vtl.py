@@ -210,13 +210,17 @@ def render(
     }
     text = airspeed.Template(template).merge(namespace)
     status = override["status"]
-    return Rendered(body=text.strip(), status=int(status) if status is not None else None, headers=dict(override["header"]))
+    return Rendered(
+        body=text.strip(), status=int(status) if status is not None else None, headers=dict(override["header"])
+    )
 
 
 _SUBSTITUTION = re.compile(r"\$(context|stageVariables)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
-def render_gateway_response(template: str, *, context: dict[str, Any], stage_variables: dict[str, str] | None = None) -> Rendered:
+def render_gateway_response(
+    template: str, *, context: dict[str, Any], stage_variables: dict[str, str] | None = None
+) -> Rendered:
     """A gateway response's body: "isn't processed by the VTL engine", only `$context.x` and
     `$stageVariables.x` are substituted (x-amazon-apigateway-gateway-responses.responseTemplates)."""
     roots: dict[str, Any] = {"context": default_context(**context), "stageVariables": dict(stage_variables or {})}

@@ -75,7 +75,10 @@ def _order(event: Any) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def validate(event: object, context: LambdaContext) -> dict[str, Any]:
     result = validate_order(event)
-    logger.info("order validated", extra={"valid": result["valid"], "problems": len(result.get("rejection", {}).get("details", []))})
+    logger.info(
+        "order validated",
+        extra={"valid": result["valid"], "problems": len(result.get("rejection", {}).get("details", []))},
+    )
     return result
 
 
@@ -97,9 +100,13 @@ def fraud(event: Any, context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def assemble(event: Any, context: LambdaContext) -> dict[str, Any]:
-    state = task_input(AssembleInput, event, expected='{"order": ..., "results": [pricing, stock, fraud]} from the Parallel state')
+    state = task_input(
+        AssembleInput, event, expected='{"order": ..., "results": [pricing, stock, fraud]} from the Parallel state'
+    )
     pricing, stock_result, fraud_result = (result.model_dump(mode="json") for result in state.results)
     order = state.order.model_dump(mode="json")
-    decision = assemble_order(order, pricing, stock_result, fraud_result, max_fraud_score=int(os.environ[names.MAX_FRAUD_SCORE_ENV]))
+    decision = assemble_order(
+        order, pricing, stock_result, fraud_result, max_fraud_score=int(os.environ[names.MAX_FRAUD_SCORE_ENV])
+    )
     logger.info("order checked", extra={"decision": decision["decision"], "reasons": decision["reasons"]})
     return decision

@@ -66,7 +66,9 @@ def describe(record: InvocationRecord) -> str:
     error = f"{response.get('errorType', 'Error')}: {response.get('errorMessage', 'no error message')}"
     condition = record.requestContext.get("condition", "failed")
     attempts = record.requestContext.get("approximateInvokeCount", "?")
-    return f"chunk {record.requestPayload.chunk} failed ({condition} after {attempts} attempts): {error}"[:MAX_ERROR_CHARS]
+    return f"chunk {record.requestPayload.chunk} failed ({condition} after {attempts} attempts): {error}"[
+        :MAX_ERROR_CHARS
+    ]
 
 
 @tracer.capture_method

@@ -69,8 +69,7 @@ def record_handler(record: SQSRecord) -> None:
     except IdempotencyValidationError:
         logger.error("conflicting order", extra={"order_id": order.order_id, "message_id": record.message_id})
         raise ConflictingOrder(
-            f"order {order.order_id} was already fulfilled with a different body; "
-            "an amended order needs a new order_id"
+            f"order {order.order_id} was already fulfilled with a different body; an amended order needs a new order_id"
         ) from None
 
 

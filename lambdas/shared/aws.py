@@ -110,7 +110,9 @@ def idempotency_config(**options: Any) -> Any:
     return Lazy(make)
 
 
-def idempotent(*, data_keyword_argument: str, config: Any, table_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def idempotent(
+    *, data_keyword_argument: str, config: Any, table_name: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Powertools' `idempotent_function` with a DynamoDB persistence layer for `table_name`, built
     on the first call rather than at import (the layer makes its DynamoDB client when built).
     `config` is an `IdempotencyConfig`, or one from `idempotency_config`."""

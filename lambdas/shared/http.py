@@ -144,7 +144,11 @@ def reject_unreadable_body(event: dict[str, Any], max_bytes: int) -> dict[str, A
     if not isinstance(body, str):
         return proxy_error(400, "MALFORMED_BODY", "The request body is not text.")
     try:
-        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+        raw = (
+            base64.b64decode(body, validate=True)
+            if event.get("isBase64Encoded")
+            else body.encode("utf-8", "surrogatepass")
+        )
     except (binascii.Error, ValueError):
         return proxy_error(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.")
     if len(raw) > max_bytes:
@@ -184,7 +188,8 @@ def on_error(
 ) -> Callable[[Callable[[Failure], Response[str]]], Callable[[Failure], Response[str]]]:
     """`@app.exception_handler(exception)` with its types: Powertools' decorator has none."""
     return cast(
-        "Callable[[Callable[[Failure], Response[str]]], Callable[[Failure], Response[str]]]", app.exception_handler(exception)
+        "Callable[[Callable[[Failure], Response[str]]], Callable[[Failure], Response[str]]]",
+        app.exception_handler(exception),
     )
 
 
@@ -201,12 +206,13 @@ def install_json_errors(app: ApiGatewayResolver) -> None:
         malformed = [err for err in exc.errors() if err.get("type") == "json_invalid"]
         if malformed:
             reason = malformed[0].get("ctx", {}).get("error") or malformed[0].get("msg", "")
-            return error_response(400, "MALFORMED_JSON", f"The request body is not valid JSON: {reason}".rstrip(": ") + ".")
-        details = [
-            {"field": _field_path(tuple(err.get("loc", ()))), "problem": _problem(err)}
-            for err in exc.errors()
-        ]
-        return error_response(422, "VALIDATION_FAILED", "The request does not match what this endpoint accepts.", details)
+            return error_response(
+                400, "MALFORMED_JSON", f"The request body is not valid JSON: {reason}".rstrip(": ") + "."
+            )
+        details = [{"field": _field_path(tuple(err.get("loc", ()))), "problem": _problem(err)} for err in exc.errors()]
+        return error_response(
+            422, "VALIDATION_FAILED", "The request does not match what this endpoint accepts.", details
+        )
 
     @on_error(app, RequestUnsupportedContentType)
     def _unsupported(_exc: RequestUnsupportedContentType) -> Response[str]:

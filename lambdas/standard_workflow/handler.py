@@ -1,7 +1,8 @@
 """StandardWorkflow handlers: one entry point per Task state, each reading its input into a model
 below (`SplitInput`, ...). Only S3 keys travel in state.
 
-  split           {"job_id", "source_key", "group_by"} -> {"job_id", "chunk_count", "chunks": [{"manifest_key", "chunk"}]}
+  split           {"job_id", "source_key", "group_by"}
+                  -> {"job_id", "chunk_count", "chunks": [{"manifest_key", "chunk"}]}
   process_chunk   {"job_id", "manifest_key", "chunk"}  -> {"result_key"}
   merge           {"job_id", "results": [{"result_key"}]} -> {"merged_key", "groups"}
   request_approval {"job_id", "merged_key", "task_token", "attempt", "requested_at", "timeout_seconds"}
@@ -30,7 +31,15 @@ from shared.errors import MalformedData, TransientError
 from shared.tasks import Text, task_input
 from standard_workflow import aggregate, jobs, names
 
-THROTTLING = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ProvisionedThroughputExceededException", "ServiceUnavailable", "InternalError"}
+THROTTLING = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "ServiceUnavailable",
+    "InternalError",
+}
 
 logger = Logger()
 tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
@@ -134,7 +143,13 @@ def split(event: Any, context: LambdaContext) -> dict[str, Any]:
     jobs.start(table, job_id, source_key)
     head = _aws(s3.head_object, Bucket=BUCKET, Key=source_key)
     size, etag = head["ContentLength"], head["ETag"]
-    first = _aws(s3.get_object, Bucket=BUCKET, Key=source_key, Range=f"bytes=0-{aggregate.MAX_ROW_BYTES}", IfMatch=etag)["Body"].read() if size else b""
+    first = (
+        _aws(s3.get_object, Bucket=BUCKET, Key=source_key, Range=f"bytes=0-{aggregate.MAX_ROW_BYTES}", IfMatch=etag)[
+            "Body"
+        ].read()
+        if size
+        else b""
+    )
     columns, data_start = aggregate.parse_header(first, group_by)
     ranges = aggregate.byte_ranges(data_start, size, int(os.environ[names.CHUNK_BYTES_ENV]))
     if len(ranges) > int(os.environ[names.MAX_CHUNKS_ENV]):
@@ -142,7 +157,18 @@ def split(event: Any, context: LambdaContext) -> dict[str, Any]:
     chunks = []
     for index, (start, end) in enumerate(ranges):
         manifest_key = f"{job_prefix(job_id)}chunks/{index:05d}.json"
-        _put_json(manifest_key, {"source_key": source_key, "etag": etag, "size": size, "start": start, "end": end, "columns": columns, "group_by": group_by})
+        _put_json(
+            manifest_key,
+            {
+                "source_key": source_key,
+                "etag": etag,
+                "size": size,
+                "start": start,
+                "end": end,
+                "columns": columns,
+                "group_by": group_by,
+            },
+        )
         chunks.append({"manifest_key": manifest_key, "chunk": index})
     jobs.processing(table, job_id, len(chunks))
     logger.info("split", extra={"job_id": job_id, "bytes": size, "chunks": len(chunks)})
@@ -156,10 +182,18 @@ def process_chunk(event: Any, context: LambdaContext) -> dict[str, Any]:
     manifest = _get_json(manifest_key)
     start, end, size = manifest["start"], manifest["end"], manifest["size"]
     if end - start > int(os.environ[names.CHUNK_BYTES_ENV]):
-        raise MalformedData(f"chunk {chunk} spans {end - start} bytes; the limit is {os.environ[names.CHUNK_BYTES_ENV]}")
+        raise MalformedData(
+            f"chunk {chunk} spans {end - start} bytes; the limit is {os.environ[names.CHUNK_BYTES_ENV]}"
+        )
     window_start = max(start - 1, 0)
     window_end = min(end + aggregate.MAX_ROW_BYTES, size) - 1
-    window = _aws(s3.get_object, Bucket=BUCKET, Key=manifest["source_key"], Range=f"bytes={window_start}-{window_end}", IfMatch=manifest["etag"])["Body"].read()
+    window = _aws(
+        s3.get_object,
+        Bucket=BUCKET,
+        Key=manifest["source_key"],
+        Range=f"bytes={window_start}-{window_end}",
+        IfMatch=manifest["etag"],
+    )["Body"].read()
     lines = aggregate.owned_lines(window, window_start, start, end, size)
     result = aggregate.aggregate_rows(lines, manifest["columns"], manifest["group_by"])
     result_key = f"{job_prefix(job_id)}results/{chunk:05d}.json"
@@ -183,11 +217,20 @@ def merge(event: Any, context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def request_approval(event: Any, context: LambdaContext) -> dict[str, Any]:
-    task = task_input(ApprovalInput, event, expected='{"job_id", "merged_key", "task_token", "attempt", "requested_at", "timeout_seconds"}')
+    task = task_input(
+        ApprovalInput,
+        event,
+        expected='{"job_id", "merged_key", "task_token", "attempt", "requested_at", "timeout_seconds"}',
+    )
     job_id, merged_key, token, attempt = task.job_id, task.merged_key, task.task_token, task.attempt
     deadline = jobs.approval_deadline(task.requested_at, task.timeout_seconds)
     jobs.awaiting_approval(table, job_id, token, merged_key, attempt)
-    _aws(sns.publish, TopicArn=os.environ[names.APPROVAL_TOPIC_ENV], Subject=f"Approve job {job_id}"[:100], Message=approval_message(job_id, merged_key, deadline, attempt))
+    _aws(
+        sns.publish,
+        TopicArn=os.environ[names.APPROVAL_TOPIC_ENV],
+        Subject=f"Approve job {job_id}"[:100],
+        Message=approval_message(job_id, merged_key, deadline, attempt),
+    )
     logger.info("approval requested", extra={"job_id": job_id, "attempt": attempt, "deadline": deadline})
     return {"deadline": deadline}
 

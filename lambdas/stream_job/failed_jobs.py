@@ -99,7 +99,10 @@ def batch_records(info: BatchInfo) -> list[dict[str, Any]]:
     """The stream records from the batch's first sequence number to its last, read back."""
     start, end = int(info.startSequenceNumber), int(info.endSequenceNumber)
     iterator = streams.get_shard_iterator(
-        StreamArn=info.streamArn, ShardId=info.shardId, ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=info.startSequenceNumber
+        StreamArn=info.streamArn,
+        ShardId=info.shardId,
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        SequenceNumber=info.startSequenceNumber,
     )["ShardIterator"]
     records: list[dict[str, Any]] = []
     for _ in range(MAX_PAGES):
@@ -140,8 +143,19 @@ def record_handler(record: SQSRecord) -> None:
         if current is None or current["status"] in jobs.TERMINAL:
             continue
         if jobs.give_up(table, job_id, reason(failure, current), now=time.time()):
-            logger.warning("job failed: the processor gave up on it", extra={"job_id": job_id, "condition": failure.requestContext.get("condition")})
-    logger.info("stream failure handled", extra={"shard": info.shardId, "start": info.startSequenceNumber, "end": info.endSequenceNumber, "jobs": job_ids})
+            logger.warning(
+                "job failed: the processor gave up on it",
+                extra={"job_id": job_id, "condition": failure.requestContext.get("condition")},
+            )
+    logger.info(
+        "stream failure handled",
+        extra={
+            "shard": info.shardId,
+            "start": info.startSequenceNumber,
+            "end": info.endSequenceNumber,
+            "jobs": job_ids,
+        },
+    )
 
 
 @logger.inject_lambda_context

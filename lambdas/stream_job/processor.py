@@ -58,7 +58,10 @@ def _claim_or_skip(job_id: str, claim_id: str, deadline: float) -> bool:
         return True
     current = jobs.get(table, job_id)
     if current is None or current["status"] in jobs.TERMINAL:
-        logger.info("job already finished or gone; record skipped", extra={"job_id": job_id, "status": (current or {}).get("status")})
+        logger.info(
+            "job already finished or gone; record skipped",
+            extra={"job_id": job_id, "status": (current or {}).get("status")},
+        )
         return False
     raise JobBusy(f"job {job_id} is {current['status']} under another run's claim")
 
@@ -66,7 +69,9 @@ def _claim_or_skip(job_id: str, claim_id: str, deadline: float) -> bool:
 def _run(job_id: str, claim_id: str, stored_request: Any) -> None:
     try:
         request = LoanReportRequest.model_validate(stored_request)
-        report = amortize(request, progress=lambda percent: jobs.set_progress(table, job_id, claim_id, percent, now=time.time()))
+        report = amortize(
+            request, progress=lambda percent: jobs.set_progress(table, job_id, claim_id, percent, now=time.time())
+        )
     except (JobFailed, ValidationError) as error:
         message = str(error) if isinstance(error, JobFailed) else f"the stored request is not valid: {error}"
         jobs.fail(table, job_id, claim_id, message, now=time.time())

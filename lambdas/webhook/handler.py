@@ -9,8 +9,9 @@
    carries its key (a claim check).
 2. SQS event (`Records` from `aws:sqs`, sent only by the stack's mapping on its work queue): for
    each message (an `SQSRecord` whose body is a `HandOff`), do the slow work once per provider
-   delivery id and record it in the deliveries table (Powertools BatchProcessor). A message that fails is reported in `batchItemFailures`, so
-   SQS redelivers only it and, after the queue's maxReceiveCount, moves it to the DLQ.
+   delivery id and record it in the deliveries table (Powertools BatchProcessor). A message that
+   fails is reported in `batchItemFailures`, so SQS redelivers only it and, after the queue's
+   maxReceiveCount, moves it to the DLQ.
 
 A signing secret that cannot be read or is empty fails closed: 503 with a JSON body, nothing
 accepted, an error logged (and the stack alarms on the URL's 5xx answers).
@@ -113,11 +114,17 @@ def _raw_body(request: LambdaFunctionUrlEvent) -> bytes:
     if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if request.is_base64_encoded else MAX_BODY_BYTES * 4):
         raise Rejected(413, "PAYLOAD_TOO_LARGE", f"The request body is over the limit of {MAX_BODY_BYTES} bytes.")
     try:
-        raw = base64.b64decode(body, validate=True) if request.is_base64_encoded else body.encode("utf-8", "surrogatepass")
+        raw = (
+            base64.b64decode(body, validate=True)
+            if request.is_base64_encoded
+            else body.encode("utf-8", "surrogatepass")
+        )
     except (binascii.Error, ValueError):
         raise Rejected(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.") from None
     if len(raw) > MAX_BODY_BYTES:
-        raise Rejected(413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.")
+        raise Rejected(
+            413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}."
+        )
     return raw
 
 
@@ -129,16 +136,22 @@ def _secret(provider: str) -> bytes:
         key = value.encode("utf-8") if isinstance(value, str) else bytes(value)
     except Exception:  # GetParameterError wraps every Secrets Manager failure; KeyError, a missing variable
         logger.exception("webhook secret unreadable", extra={"provider": provider})
-        raise Rejected(503, "SECRET_UNAVAILABLE", "The webhook cannot verify deliveries now; this one was not accepted.") from None
+        raise Rejected(
+            503, "SECRET_UNAVAILABLE", "The webhook cannot verify deliveries now; this one was not accepted."
+        ) from None
     if not key:
         logger.error("webhook secret empty", extra={"provider": provider})
-        raise Rejected(503, "SECRET_UNAVAILABLE", "The webhook cannot verify deliveries now; this one was not accepted.")
+        raise Rejected(
+            503, "SECRET_UNAVAILABLE", "The webhook cannot verify deliveries now; this one was not accepted."
+        )
     return key
 
 
 def _verify(provider: str, raw: bytes, headers: dict[str, str]) -> None:
     secret = _secret(provider)
-    problem = github_problem(raw, headers, secret) if provider == "github" else slack_problem(raw, headers, secret, clock())
+    problem = (
+        github_problem(raw, headers, secret) if provider == "github" else slack_problem(raw, headers, secret, clock())
+    )
     if problem:
         logger.warning("webhook rejected", extra={"provider": provider, "reason": problem})
         raise Rejected(401, "UNAUTHORIZED", "The request is not signed by a known sender.")
@@ -170,7 +183,12 @@ def _delivery(provider: str, headers: dict[str, str], payload: dict[str, Any]) -
     # Ids become table keys: text that UTF-8 can carry, or the delivery is refused here, not lost later.
     if not _is_text(delivery_id) or not _is_text(event_type):
         raise Rejected(400, "MALFORMED_BODY", "The delivery has no delivery id or event type.")
-    return Delivery(provider=provider, delivery_id=delivery_id[:MAX_ID_LENGTH], event_type=event_type[:MAX_ID_LENGTH], payload=payload)
+    return Delivery(
+        provider=provider,
+        delivery_id=delivery_id[:MAX_ID_LENGTH],
+        event_type=event_type[:MAX_ID_LENGTH],
+        payload=payload,
+    )
 
 
 def _hand_off(delivery: Delivery, context: LambdaContext) -> None:
@@ -180,18 +198,36 @@ def _hand_off(delivery: Delivery, context: LambdaContext) -> None:
     if len(message) > HANDOFF_MAX_BYTES:
         key = f"{names.PAYLOADS_PREFIX}{delivery.provider}/{context.aws_request_id}.json"
         try:
-            s3.put_object(Bucket=os.environ[names.PAYLOADS_BUCKET_ENV], Key=key, Body=json.dumps(delivery.payload).encode(), ContentType="application/json")
+            s3.put_object(
+                Bucket=os.environ[names.PAYLOADS_BUCKET_ENV],
+                Key=key,
+                Body=json.dumps(delivery.payload).encode(),
+                ContentType="application/json",
+            )
         except Exception:  # as for the send below: nothing was stored, nothing accepted
-            logger.exception("webhook payload not stored", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id})
-            raise Rejected(503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted.") from None
-        claim = HandOff(provider=delivery.provider, delivery_id=delivery.delivery_id, event_type=delivery.event_type, payload_key=key)
+            logger.exception(
+                "webhook payload not stored", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id}
+            )
+            raise Rejected(
+                503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted."
+            ) from None
+        claim = HandOff(
+            provider=delivery.provider,
+            delivery_id=delivery.delivery_id,
+            event_type=delivery.event_type,
+            payload_key=key,
+        )
         message = json.dumps(claim.model_dump(mode="json", exclude_none=True))
         logger.info("webhook payload stored", extra={"delivery_id": delivery.delivery_id, "key": key})
     try:
         sqs.send_message(QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], MessageBody=message)
     except Exception:  # botocore's ClientError or a connection error: nothing was queued
-        logger.exception("webhook hand-off failed", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id})
-        raise Rejected(503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted.") from None
+        logger.exception(
+            "webhook hand-off failed", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id}
+        )
+        raise Rejected(
+            503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted."
+        ) from None
 
 
 def _accept(request: LambdaFunctionUrlEvent, context: LambdaContext) -> dict[str, Any]:
@@ -232,7 +268,9 @@ def process(handoff: dict[str, Any]) -> dict[str, Any]:
         payload: dict[str, Any] = json.loads(stored["Body"].read())
     else:
         payload = parsed.payload or {}  # inline (HandOff checks that it carries exactly one)
-    delivery = Delivery(provider=parsed.provider, delivery_id=parsed.delivery_id, event_type=parsed.event_type, payload=payload)
+    delivery = Delivery(
+        provider=parsed.provider, delivery_id=parsed.delivery_id, event_type=parsed.event_type, payload=payload
+    )
     summary = summarize(delivery)
     item = {
         "delivery_id": f"{delivery.provider}#{delivery.delivery_id}",
@@ -280,7 +318,11 @@ def _forget_payload(key: str) -> None:
 
 def _is_http(event: Any) -> bool:
     """A Function URL request: `requestContext.http` with its method and path, as Lambda always sends."""
-    http = event.get("requestContext", {}).get("http") if isinstance(event, dict) and isinstance(event.get("requestContext"), dict) else None
+    http = (
+        event.get("requestContext", {}).get("http")
+        if isinstance(event, dict) and isinstance(event.get("requestContext"), dict)
+        else None
+    )
     return isinstance(http, dict) and isinstance(http.get("method"), str) and isinstance(http.get("path"), str)
 
 

@@ -12,7 +12,7 @@ import base64
 import copy
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,7 +24,13 @@ __all__ = ["LambdaContext", "api_gateway_rest", "dynamodb_stream", "function_url
 EVENTS = Path(__file__).parent
 ACCOUNT = "123456789012"
 URL_DOMAIN = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws"  # for a bare path
-URL_TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml", "application/x-www-form-urlencoded")
+URL_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/javascript",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+)
 SOURCE_IP = "198.51.100.10"  # TEST-NET-2: a documentation address
 USER_AGENT = "localcloud"
 
@@ -34,7 +40,9 @@ def load(name: str) -> dict[str, Any]:
     return event
 
 
-def api_gateway_rest(method: str, path: str, body: object = None, *, raw_body: str | None = None, base64_body: bool = False) -> dict[str, Any]:
+def api_gateway_rest(
+    method: str, path: str, body: object = None, *, raw_body: str | None = None, base64_body: bool = False
+) -> dict[str, Any]:
     """An API Gateway REST proxy event for `method path`, as the `v1` stage sends it."""
     event = copy.deepcopy(load("apigw_rest_proxy.json"))
     event["httpMethod"] = event["requestContext"]["httpMethod"] = method
@@ -121,14 +129,20 @@ def function_url(
     query: dict[str, str] = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         query[key] = f"{query[key]},{value}" if key in query else value
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     path = parts.path or "/"
     context: dict[str, Any] = {
         "accountId": "anonymous" if signed_by is None else account,
         "apiId": domain.split(".", 1)[0],
         "domainName": domain,
         "domainPrefix": domain.split(".", 1)[0],
-        "http": {"method": method.upper(), "path": path, "protocol": "HTTP/1.1", "sourceIp": SOURCE_IP, "userAgent": lowered["user-agent"]},
+        "http": {
+            "method": method.upper(),
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": SOURCE_IP,
+            "userAgent": lowered["user-agent"],
+        },
         "requestId": str(uuid.uuid4()),
         "routeKey": "$default",
         "stage": "$default",
