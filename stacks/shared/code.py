@@ -30,7 +30,14 @@ DEFAULT_CODE_DIRECTORY = Path(__file__).resolve().parents[2] / "lambdas"
 SHARED_PACKAGE = "shared"
 # What tools leave in a code folder and no function needs: kept out of every asset, so its hash
 # (and so the deploy) does not change when someone runs the tests or a type checker there.
-TOOL_LEFTOVERS = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.ruff_cache", "**/.pytest_cache", "**/.hypothesis"]
+TOOL_LEFTOVERS = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+    "**/.pytest_cache",
+    "**/.hypothesis",
+]
 
 _names_modules: dict[Path, ModuleType] = {}
 
