@@ -37,12 +37,10 @@ help:
 synth: $(PY_STAMP) $(NODE_STAMP)
 	$(CDK) synth --quiet
 
-# What ruff checks and formats; mypy's files are in pyproject.toml.
-LINT_PATHS := app.py stacks
-
+# ruff checks and formats every Python file; mypy's files are in pyproject.toml.
 lint: $(PY_STAMP)
-	$(BIN)/ruff check $(LINT_PATHS)
-	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: lint $(PY_STAMP) $(NODE_STAMP)

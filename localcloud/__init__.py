@@ -27,7 +27,22 @@ _HOMES = {
     "wait_for_execution": "localcloud.stepfunctions",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "AsyncInvocation",
+    "Batch",
+    "Deployment",
+    "Fault",
+    "HttpResponse",
+    "LambdaContext",
+    "LocalCloud",
+    "StackResources",
+    "find_logical_id",
+    "find_resource",
+    "resources_of_type",
+    "start_sync_execution",
+    "wait_for",
+    "wait_for_execution",
+]
 
 if TYPE_CHECKING:
     from localcloud.async_invoke import AsyncInvocation

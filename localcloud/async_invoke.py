@@ -28,9 +28,10 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -53,11 +54,11 @@ THROTTLE_TICK_SECONDS = 0.1  # real time a throttled event waits for a free slot
 
 def throttle_backoff(throttles: int) -> int:
     """Simulated seconds before the next retry of an event throttled `throttles` times (1, 2, 4, ... 300)."""
-    return min(2 ** (throttles - 1), THROTTLE_BACKOFF_MAX_SECONDS)
+    return int(min(2 ** (throttles - 1), THROTTLE_BACKOFF_MAX_SECONDS))
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def client(service: str, arn: str) -> Any:
@@ -66,7 +67,7 @@ def client(service: str, arn: str) -> Any:
 
 def queue_url(queue_arn: str) -> str:
     _, _, _, region, account, name = queue_arn.split(":")
-    return client("sqs", queue_arn).get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    return str(client("sqs", queue_arn).get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
 
 
 @dataclass
@@ -208,7 +209,11 @@ class AsyncInvoker:
             for attempt in range(config.retry_attempts + 1):
                 if attempt:
                     invocation.age += RETRY_DELAYS_SECONDS[min(attempt - 1, len(RETRY_DELAYS_SECONDS) - 1)]
-                ran = None if invocation.age > config.max_event_age else self._when_free(function, invocation, config.max_event_age)
+                ran = (
+                    None
+                    if invocation.age > config.max_event_age
+                    else self._when_free(function, invocation, config.max_event_age)
+                )
                 if ran is None:
                     invocation.condition = "EventAgeExceeded"
                     break
@@ -218,20 +223,28 @@ class AsyncInvoker:
                 if not errored:
                     invocation.condition, invocation.response = "Success", response
                     if config.on_success:
-                        self._deliver(invocation, config.on_success, self._record(function, request_id, invocation, response, None))
+                        self._deliver(
+                            invocation,
+                            config.on_success,
+                            self._record(function, request_id, invocation, response, None),
+                        )
                     return
             else:
                 invocation.condition = "RetriesExhausted"
             invocation.response = response
             if config.on_failure:
                 error = "Unhandled" if invocation.attempts else None  # an event that never ran has no function error
-                self._deliver(invocation, config.on_failure, self._record(function, request_id, invocation, response, error))
+                self._deliver(
+                    invocation, config.on_failure, self._record(function, request_id, invocation, response, error)
+                )
             if config.dead_letter:
                 self._dead_letter(invocation, config.dead_letter, request_id, response)
         finally:
             invocation.finished = time.monotonic()
 
-    def _when_free(self, function: LambdaFunction, invocation: AsyncInvocation, max_age: float) -> tuple[str, bool] | None:
+    def _when_free(
+        self, function: LambdaFunction, invocation: AsyncInvocation, max_age: float
+    ) -> tuple[str, bool] | None:
         """Run one attempt once a concurrency slot is free; None if the event expired waiting."""
         concurrency = self.cloud.concurrency
         throttled = 0
@@ -250,7 +263,9 @@ class AsyncInvoker:
                     return None
 
     @staticmethod
-    def _record(function: LambdaFunction, request_id: str, invocation: AsyncInvocation, response: Any, error: str | None) -> dict[str, Any]:
+    def _record(
+        function: LambdaFunction, request_id: str, invocation: AsyncInvocation, response: Any, error: str | None
+    ) -> dict[str, Any]:
         record: dict[str, Any] = {
             "version": "1.0",
             "timestamp": now(),
@@ -283,7 +298,9 @@ class AsyncInvoker:
             client("sns", destination_arn).publish(TopicArn=destination_arn, Message=body)
         elif service == "events":
             client("events", destination_arn).put_events(
-                Entries=[{"Source": "lambda", "DetailType": detail_type, "Detail": body, "EventBusName": destination_arn}]
+                Entries=[
+                    {"Source": "lambda", "DetailType": detail_type, "Detail": body, "EventBusName": destination_arn}
+                ]
             )
         elif service == "lambda":
             self.submit(self.cloud.lambda_function(destination_arn), record)  # queued like any Event invocation
@@ -293,7 +310,11 @@ class AsyncInvoker:
     @staticmethod
     def _dead_letter(invocation: AsyncInvocation, target: str, request_id: str, response: Any) -> None:
         """A DLQ receives the event itself, with the error in message attributes."""
-        message = (response or {}).get("errorMessage", invocation.condition) if isinstance(response, dict) else invocation.condition
+        message = (
+            (response or {}).get("errorMessage", invocation.condition)
+            if isinstance(response, dict)
+            else invocation.condition
+        )
         attributes = {
             "RequestID": {"DataType": "String", "StringValue": request_id},
             "ErrorCode": {"DataType": "Number", "StringValue": "200"},
@@ -301,7 +322,9 @@ class AsyncInvoker:
         }
         body = json.dumps(invocation.event)
         if target.split(":")[2] == "sqs":
-            client("sqs", target).send_message(QueueUrl=queue_url(target), MessageBody=body, MessageAttributes=attributes)
+            client("sqs", target).send_message(
+                QueueUrl=queue_url(target), MessageBody=body, MessageAttributes=attributes
+            )
         else:
             client("sns", target).publish(TopicArn=target, Message=body, MessageAttributes=attributes)
         invocation.delivered_to.append(target)

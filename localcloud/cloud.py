@@ -16,10 +16,11 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, ContextManager
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -81,7 +82,9 @@ class LocalCloud:
         self.stream_checkpoints: dict[str, int] = {}
         self.role_credentials = RoleCredentials(self)
         self.concurrency = Concurrency(concurrency_limit, functions=self._functions)
-        self.runtime = Runtime(credentials=self.role_credentials.for_function if enforce_iam else None, concurrency=self.concurrency)
+        self.runtime = Runtime(
+            credentials=self.role_credentials.for_function if enforce_iam else None, concurrency=self.concurrency
+        )
         self.async_invoker = AsyncInvoker(self, workers=async_workers, throttle_tick=throttle_tick)
         self.patches = MotoPatches(self)
         self._mock: Any = None
@@ -112,7 +115,9 @@ class LocalCloud:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._restore()
 
     def _restore(self) -> None:
@@ -180,7 +185,7 @@ class LocalCloud:
         """Wait until no async invocation is queued or running; raise TimeoutError after `timeout`."""
         return self.async_invoker.settle(timeout)
 
-    def hold_async(self) -> ContextManager[None]:
+    def hold_async(self) -> AbstractContextManager[None]:
         """`with cloud.hold_async():` async invocations queue but start only after the block."""
         return self.async_invoker.held()
 
@@ -231,7 +236,7 @@ class LocalCloud:
         url: str,
         *,
         headers: dict[str, str] | None = None,
-        body: bytes | str | dict | list | None = None,
+        body: bytes | str | dict[str, Any] | list[Any] | None = None,
         signed_by: str | None = None,
     ) -> HttpResponse:
         """Send an HTTP request to a deployed Lambda function URL (see localcloud.function_urls)."""

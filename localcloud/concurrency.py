@@ -26,9 +26,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaFunction
@@ -76,7 +76,11 @@ class Hold:
     _changed: threading.Condition = field(default_factory=threading.Condition)
 
     def applies(self, function: LambdaFunction, event: Any) -> bool:
-        return not self._open.is_set() and self.function_name == function.function_name and (self.when is None or self.when(event))
+        return (
+            not self._open.is_set()
+            and self.function_name == function.function_name
+            and (self.when is None or self.when(event))
+        )
 
     def wait_here(self) -> None:
         with self._changed:
@@ -97,7 +101,9 @@ class Hold:
             while self.held < count:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"{self.held} of {count} invocations of {self.function_name} held after {timeout} s")
+                    raise TimeoutError(
+                        f"{self.held} of {count} invocations of {self.function_name} held after {timeout} s"
+                    )
                 self._changed.wait(remaining)
             return self.held
 
@@ -241,7 +247,9 @@ class Concurrency:
                 self.mapping_in_flight[mapping_id] -= 1
                 self._changed.notify_all()
 
-    def wait_until(self, condition: Callable[[Concurrency], bool], *, timeout: float = 10, what: str = "condition") -> None:
+    def wait_until(
+        self, condition: Callable[[Concurrency], bool], *, timeout: float = 10, what: str = "condition"
+    ) -> None:
         """Wait (bounded) until `condition(self)` holds, re-checking whenever a count changes."""
         deadline = time.monotonic() + timeout
         with self._changed:

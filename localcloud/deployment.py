@@ -14,8 +14,9 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
@@ -44,13 +45,23 @@ def zip_directory(directory: Path) -> bytes:
 # (resource type, attribute) -> the deployed value, from the deployment and the physical id.
 Getter = Callable[["Deployment", str], str]
 ATTRIBUTES: dict[tuple[str, str], Getter] = {
-    ("AWS::SQS::Queue", "Arn"): lambda d, physical: d.client("sqs").get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"],
+    ("AWS::SQS::Queue", "Arn"): lambda d, physical: d.client("sqs").get_queue_attributes(
+        QueueUrl=physical, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"],
     ("AWS::SQS::Queue", "QueueName"): lambda d, physical: physical.rsplit("/", 1)[1],
-    ("AWS::Lambda::Function", "Arn"): lambda d, physical: d.client("lambda").get_function(FunctionName=physical)["Configuration"]["FunctionArn"],
-    ("AWS::Lambda::Url", "FunctionUrl"): lambda d, physical: d.client("lambda").get_function_url_config(FunctionName=physical)["FunctionUrl"],
+    ("AWS::Lambda::Function", "Arn"): lambda d, physical: d.client("lambda").get_function(FunctionName=physical)[
+        "Configuration"
+    ]["FunctionArn"],
+    ("AWS::Lambda::Url", "FunctionUrl"): lambda d, physical: d.client("lambda").get_function_url_config(
+        FunctionName=physical
+    )["FunctionUrl"],
     ("AWS::Lambda::Url", "FunctionArn"): lambda d, physical: physical,
-    ("AWS::DynamoDB::Table", "Arn"): lambda d, physical: d.client("dynamodb").describe_table(TableName=physical)["Table"]["TableArn"],
-    ("AWS::DynamoDB::Table", "StreamArn"): lambda d, physical: d.client("dynamodb").describe_table(TableName=physical)["Table"]["LatestStreamArn"],
+    ("AWS::DynamoDB::Table", "Arn"): lambda d, physical: d.client("dynamodb").describe_table(TableName=physical)[
+        "Table"
+    ]["TableArn"],
+    ("AWS::DynamoDB::Table", "StreamArn"): lambda d, physical: d.client("dynamodb").describe_table(TableName=physical)[
+        "Table"
+    ]["LatestStreamArn"],
     ("AWS::S3::Bucket", "Arn"): lambda d, physical: f"arn:aws:s3:::{physical}",
     ("AWS::Events::EventBus", "Arn"): lambda d, physical: d.client("events").describe_event_bus(Name=physical)["Arn"],
     ("AWS::SNS::Topic", "TopicArn"): lambda d, physical: physical,
@@ -76,7 +87,12 @@ class Deployment(StackResources):
 
     def deploy(self) -> Deployment:
         self._bootstrap()
-        pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::StackName": self.stack_id, "AWS::Partition": "aws"}
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account,
+            "AWS::StackName": self.stack_id,
+            "AWS::Partition": "aws",
+        }
         rules.check_rules(self.template, pseudo, self._ssm_parameter_values())
         cloudformation = self.client("cloudformation")
         cloudformation.create_stack(
@@ -95,11 +111,17 @@ class Deployment(StackResources):
     def _bootstrap(self) -> None:
         """What `cdk bootstrap` leaves in an account, the public Powertools layer parameter, and the
         assets `cdk deploy` uploads."""
-        self.client("ssm").put_parameter(Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value="30", Type="String", Overwrite=True)
+        self.client("ssm").put_parameter(
+            Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value="30", Type="String", Overwrite=True
+        )
         for parameter in self.template.get("Parameters", {}).values():
             default = parameter.get("Default", "")
-            if parameter["Type"].startswith("AWS::SSM::Parameter::Value") and default.startswith("/aws/service/powertools/"):
-                moto_patches.put_public_parameter(self.account, self.region, default, FAKE_LAYER_ARN.format(region=self.region))
+            if parameter["Type"].startswith("AWS::SSM::Parameter::Value") and default.startswith(
+                "/aws/service/powertools/"
+            ):
+                moto_patches.put_public_parameter(
+                    self.account, self.region, default, FAKE_LAYER_ARN.format(region=self.region)
+                )
         manifest = json.loads((self.assembly_dir / f"{self.stack_id}.assets.json").read_text())
         s3 = self.client("s3")
         for asset in manifest.get("files", {}).values():
@@ -107,9 +129,17 @@ class Deployment(StackResources):
                 continue
             body = zip_directory(self.assembly_dir / asset["source"]["path"])
             for destination in asset["destinations"].values():
-                bucket = destination["bucketName"].replace("${AWS::AccountId}", self.account).replace("${AWS::Region}", self.region)
+                bucket = (
+                    destination["bucketName"]
+                    .replace("${AWS::AccountId}", self.account)
+                    .replace("${AWS::Region}", self.region)
+                )
                 if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-                    located = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+                    located = (
+                        {}
+                        if self.region == "us-east-1"
+                        else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+                    )
                     s3.create_bucket(Bucket=bucket, **located)
                 s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
 
@@ -121,7 +151,11 @@ class Deployment(StackResources):
             for name, spec in self.template.get("Parameters", {}).items()
             if spec["Type"].startswith("AWS::SSM::Parameter::Value") and "Default" in spec
         }
-        found = {p["Name"]: p["Value"] for p in ssm.get_parameters(Names=list(wanted.values()))["Parameters"]} if wanted else {}
+        found = (
+            {p["Name"]: p["Value"] for p in ssm.get_parameters(Names=list(wanted.values()))["Parameters"]}
+            if wanted
+            else {}
+        )
         missing = [path for path in wanted.values() if path not in found]
         if missing:  # CloudFormation's answer, before anything is created
             message = f"Unable to fetch parameters [{','.join(missing)}] from parameter store for this account."
@@ -139,9 +173,17 @@ class Deployment(StackResources):
             time.sleep(0.05)
         if stack["StackStatus"] != "CREATE_COMPLETE":
             events = cloudformation.describe_stack_events(StackName=self.stack_id)["StackEvents"]
-            failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
-            raise RuntimeError(f"{self.stack_id}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}".rstrip() + "".join(f"\n  {line}" for line in failed))
-        return stack
+            failed = [
+                f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+                for e in events
+                if e["ResourceStatus"] == "CREATE_FAILED"
+            ]
+            raise RuntimeError(
+                f"{self.stack_id}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}".rstrip()
+                + "".join(f"\n  {line}" for line in failed)
+            )
+        described: dict[str, Any] = stack
+        return described
 
     # --- reading the deployed stack ----------------------------------------------------------
 
@@ -177,7 +219,9 @@ class Deployment(StackResources):
         """Invoke a deployed function synchronously: (decoded payload, FunctionError or None).
         A throttled invocation raises botocore's ClientError `TooManyRequestsException` (429),
         at once: this client does not retry."""
-        response = self.cloud.client("lambda", retries=False).invoke(FunctionName=self.function_name(function_prefix), Payload=json.dumps(event))
+        response = self.cloud.client("lambda", retries=False).invoke(
+            FunctionName=self.function_name(function_prefix), Payload=json.dumps(event)
+        )
         return json.loads(response["Payload"].read() or "null"), response.get("FunctionError")
 
     def invoke_async(self, function_prefix: str, event: Any) -> int:
@@ -185,7 +229,7 @@ class Deployment(StackResources):
         response = self.client("lambda").invoke(
             FunctionName=self.function_name(function_prefix), InvocationType="Event", Payload=json.dumps(event)
         )
-        return response["StatusCode"]
+        return int(response["StatusCode"])
 
     def inject_failure(self, function_prefix: str, **fault: Any) -> Any:
         """The next invocation(s) of one of the stack's functions fail: see LocalCloud.inject_failure."""
@@ -222,7 +266,9 @@ class Deployment(StackResources):
         """Receive and delete everything visible on a queue: [{"body": ..., "attributes": ...}]."""
         sqs = self.client("sqs")
         found: list[dict[str, Any]] = []
-        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", []):
+        while batch := sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", []):
             for message in batch:
                 try:
                     body = json.loads(message["Body"])

@@ -61,17 +61,19 @@ class FunctionUrlModel(CloudFormationModel):
 
     @property
     def physical_resource_id(self) -> str:
-        return self.config.function.function_arn
+        return str(self.config.function.function_arn)
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         if attribute_name == "FunctionArn":
-            return self.config.function.function_arn
+            return str(self.config.function.function_arn)
         if attribute_name == "FunctionUrl":
-            return self.config.url
+            return str(self.config.url)
         raise NotImplementedError(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def, override]
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
         from moto.awslambda.utils import get_backend
 
         props = cloudformation_json["Properties"]
@@ -82,15 +84,21 @@ class FunctionUrlModel(CloudFormationModel):
         return cls(url_config)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def, override]
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> Any:
         original_resource.config.update(cloudformation_json["Properties"])
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def, override]
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
         from moto.awslambda.utils import get_backend
 
-        get_backend(account_id, region_name).delete_function_url_config(cloudformation_json["Properties"]["TargetFunctionArn"])
+        get_backend(account_id, region_name).delete_function_url_config(
+            cloudformation_json["Properties"]["TargetFunctionArn"]
+        )
 
 
 def translate_response(payload: Any) -> HttpResponse:
@@ -100,7 +108,11 @@ def translate_response(payload: Any) -> HttpResponse:
         if payload.get("cookies"):
             headers["set-cookie"] = ", ".join(payload["cookies"])
         raw = payload.get("body") or ""
-        body = base64.b64decode(raw) if payload.get("isBase64Encoded") else (raw if isinstance(raw, str) else json.dumps(raw)).encode()
+        body = (
+            base64.b64decode(raw)
+            if payload.get("isBase64Encoded")
+            else (raw if isinstance(raw, str) else json.dumps(raw)).encode()
+        )
         return HttpResponse(int(payload["statusCode"]), headers, body)
     return HttpResponse(200, {"content-type": "application/json"}, json.dumps(payload).encode())
 
@@ -124,7 +136,7 @@ def request(
     url: str,
     *,
     headers: dict[str, str] | None = None,
-    body: bytes | str | dict | list | None = None,
+    body: bytes | str | dict[str, Any] | list[Any] | None = None,
     signed_by: str | None = None,
 ) -> HttpResponse:
     """Send an HTTP request to a deployed function URL (`url` may carry a path and query)."""
@@ -137,14 +149,33 @@ def request(
     if isinstance(body, str):
         body = body.encode()
     if config.config.get("AuthType", "NONE") == "AWS_IAM" and signed_by is None:
-        return HttpResponse(403, {"content-type": "application/json", "x-amzn-errortype": "AccessDeniedException"}, b'{"Message":"Forbidden"}', invoked=False, via=REFUSED)
-    event = function_url(method, url, body or None, headers=headers, signed_by=signed_by, account=config.function.account_id)
+        return HttpResponse(
+            403,
+            {"content-type": "application/json", "x-amzn-errortype": "AccessDeniedException"},
+            b'{"Message":"Forbidden"}',
+            invoked=False,
+            via=REFUSED,
+        )
+    event = function_url(
+        method, url, body or None, headers=headers, signed_by=signed_by, account=config.function.account_id
+    )
     try:
         payload, errored = cloud.runtime.invoke(config.function, event)
     except TooManyRequestsException:  # no concurrency slot: the function did not run
-        return HttpResponse(429, {"content-type": "application/json", "x-amzn-errortype": "TooManyRequestsException"}, b'{"Message":"Rate Exceeded."}', invoked=False, via=REFUSED)
+        return HttpResponse(
+            429,
+            {"content-type": "application/json", "x-amzn-errortype": "TooManyRequestsException"},
+            b'{"Message":"Rate Exceeded."}',
+            invoked=False,
+            via=REFUSED,
+        )
     if errored:
-        return HttpResponse(502, {"content-type": "application/json", "x-amzn-errortype": "InternalServerError"}, b'{"Message":"Internal Server Error"}', via=INVOKED)
+        return HttpResponse(
+            502,
+            {"content-type": "application/json", "x-amzn-errortype": "InternalServerError"},
+            b'{"Message":"Internal Server Error"}',
+            via=INVOKED,
+        )
     response = translate_response(json.loads(payload) if payload else None)
     response.via = INVOKED
     return response

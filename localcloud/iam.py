@@ -40,7 +40,8 @@ policies, SCPs and KMS key policies.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaFunction
@@ -60,7 +61,9 @@ class RoleCredentials:
     def for_function(self, function: LambdaFunction) -> dict[str, str]:
         with self._lock:
             if function.function_arn not in self.by_function:
-                credentials = self.cloud.client("sts").assume_role(RoleArn=function.role, RoleSessionName=function.function_name[:64])["Credentials"]
+                credentials = self.cloud.client("sts").assume_role(
+                    RoleArn=function.role, RoleSessionName=function.function_name[:64]
+                )["Credentials"]
                 self.access_keys.add(credentials["AccessKeyId"])
                 self.by_function[function.function_arn] = {
                     "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
@@ -86,13 +89,20 @@ def _dynamodb(response: Any) -> list[str]:
         tables.append(params["TableName"])
     tables += list(params.get("RequestItems") or {})  # BatchGetItem, BatchWriteItem
     for item in params.get("TransactItems") or []:  # TransactGetItems, TransactWriteItems
-        tables += [operation["TableName"] for operation in item.values() if isinstance(operation, dict) and "TableName" in operation]
+        tables += [
+            operation["TableName"]
+            for operation in item.values()
+            if isinstance(operation, dict) and "TableName" in operation
+        ]
     stream, iterator = response._get_param("StreamArn"), response._get_param("ShardIterator")
     if stream:  # DynamoDB Streams: DescribeStream, GetShardIterator
         tables.append(stream)
     if iterator:  # GetRecords: IAM checks the stream; moto's iterator begins with its ARN
         tables.append(iterator.partition("|")[0])
-    return [name if name.startswith("arn:") else _arn(response, "dynamodb", f"table/{name}") for name in dict.fromkeys(tables)]
+    return [
+        name if name.startswith("arn:") else _arn(response, "dynamodb", f"table/{name}")
+        for name in dict.fromkeys(tables)
+    ]
 
 
 def _sns(response: Any) -> list[str]:
@@ -127,7 +137,13 @@ ACTIONS = {"lambda:Invoke": "lambda:InvokeFunction"}
 
 # IAM has no TransactWriteItems or TransactGetItems action: each item of a transaction needs its
 # own action on its own table (DynamoDB developer guide, "Using IAM with DynamoDB transactions").
-TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem", "ConditionCheck": "dynamodb:ConditionCheckItem", "Get": "dynamodb:GetItem"}
+TRANSACT_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
 
 
 def _transact_items(response: Any) -> list[tuple[str, str]]:
@@ -137,8 +153,14 @@ def _transact_items(response: Any) -> list[tuple[str, str]]:
     for item in params.get("TransactItems") or []:
         for kind, operation in item.items():
             name = operation["TableName"]
-            checks.append((TRANSACT_ITEM_ACTIONS[kind], name if name.startswith("arn:") else _arn(response, "dynamodb", f"table/{name}")))
+            checks.append(
+                (
+                    TRANSACT_ITEM_ACTIONS[kind],
+                    name if name.startswith("arn:") else _arn(response, "dynamodb", f"table/{name}"),
+                )
+            )
     return list(dict.fromkeys(checks))
+
 
 RESOURCES: dict[str, Callable[[Any], list[str]]] = {
     "dynamodb": _dynamodb,
@@ -170,7 +192,9 @@ def _bucket_exists(response: Any, resource: str) -> bool:
     from moto.utilities.utils import get_partition
 
     bucket = resource.partition(":::")[2].partition("/")[0]
-    return bucket in ("", "*") or bucket in s3_backends[response.current_account][get_partition(response.region)].buckets
+    return (
+        bucket in ("", "*") or bucket in s3_backends[response.current_account][get_partition(response.region)].buckets
+    )
 
 
 def _missing_object(response: Any, resource: str) -> bool:
@@ -221,7 +245,11 @@ def authenticate_and_authorize(cloud: LocalCloud, original: Callable[..., None])
             return  # S3 answers NoSuchBucket before evaluating any policy (even to anonymous callers)
         if resource != "*" or iam_request_cls is not IAMRequest:
             request.check_action_permitted(resource)
-            if iam_request_cls is not IAMRequest and request._action == "s3:GetObject" and _missing_object(response, resource):
+            if (
+                iam_request_cls is not IAMRequest
+                and request._action == "s3:GetObject"
+                and _missing_object(response, resource)
+            ):
                 # AWS: 404 NoSuchKey only to a caller who may list the bucket, 403 AccessDenied otherwise.
                 request._action = "s3:ListBucket"
                 request.check_action_permitted(resource.partition("/")[0])

@@ -27,6 +27,7 @@ Polling happens when a test asks (`cloud.drain_sqs(name)`), in the test's thread
 
 from __future__ import annotations
 
+from datetime import datetime
 import json
 import threading
 import uuid
@@ -67,7 +68,8 @@ def _mapping(function_name: str, service: str) -> dict[str, Any]:
     ]
     if len(mappings) != 1:
         raise LookupError(f"{function_name} has {len(mappings)} {service} mappings")
-    return mappings[0]
+    mapping: dict[str, Any] = mappings[0]
+    return mapping
 
 
 def _matches(pattern: Any, value: Any) -> bool:
@@ -84,7 +86,7 @@ def _matches(pattern: Any, value: Any) -> bool:
         return True
     if isinstance(pattern, list):
         return any(_matches_leaf(option, value) for option in pattern)
-    return pattern == value
+    return bool(pattern == value)
 
 
 def _matches_leaf(option: Any, value: Any) -> bool:
@@ -95,9 +97,9 @@ def _matches_leaf(option: Any, value: Any) -> bool:
             excluded = option["anything-but"]
             return value not in (excluded if isinstance(excluded, list) else [excluded])
         if "exists" in option:
-            return option["exists"]
+            return bool(option["exists"])
         return _matches(option, value)
-    return option == value
+    return bool(option == value)
 
 
 def passes_filters(filter_criteria: dict[str, Any] | None, record: dict[str, Any]) -> bool:
@@ -283,7 +285,7 @@ def _as_delivered(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     epoch seconds (a number in the event's JSON; boto3 parses it into a datetime)."""
     dynamodb = dict(record["dynamodb"])
     created = dynamodb.get("ApproximateCreationDateTime")
-    if hasattr(created, "timestamp"):
+    if isinstance(created, datetime):
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
     return {**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn}
 

@@ -143,8 +143,13 @@ def put_bucket_notifications(properties: dict[str, Any], region_name: str) -> No
     managed = str(properties.get("Managed", "true")).lower() == "true"
     current = {} if managed else s3.get_bucket_notification_configuration(Bucket=bucket)
     current.pop("ResponseMetadata", None)
-    merged = {key: [*current.get(key, []), *ours.get(key, [])] for key in ("LambdaFunctionConfigurations", "QueueConfigurations", "TopicConfigurations")}
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={k: v for k, v in merged.items() if v})
+    merged = {
+        key: [*current.get(key, []), *ours.get(key, [])]
+        for key in ("LambdaFunctionConfigurations", "QueueConfigurations", "TopicConfigurations")
+    }
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={k: v for k, v in merged.items() if v}
+    )
 
 
 # Custom resources whose effect the local cloud applies itself instead of running CDK's handler.
@@ -171,7 +176,9 @@ class TooManyRequests(LambdaClientError):
 
     def __init__(self, reason: str) -> None:
         super().__init__("TooManyRequestsException", "Rate Exceeded.")
-        self.description = json.dumps({"__type": "TooManyRequestsException", "message": "Rate Exceeded.", "Reason": reason, "Type": "User"})
+        self.description = json.dumps(
+            {"__type": "TooManyRequestsException", "message": "Rate Exceeded.", "Reason": reason, "Type": "User"}
+        )
 
 
 class ResourceCreateFailed(Exception):
@@ -186,9 +193,17 @@ class ResourceCreateFailed(Exception):
         message (as the resource handler words it), then the stack's rollback."""
         from moto.cloudformation.models import Event
 
-        reason = f"Resource handler returned message: \"{self.message} (Service: Lambda, Status Code: 400)\" (HandlerErrorCode: InvalidRequest)"
-        stack.events.append(Event(stack.stack_id, stack.name, self.logical_id, "", self.resource_type, "CREATE_FAILED", reason, None))
-        stack._add_stack_event("ROLLBACK_IN_PROGRESS", f"The following resource(s) failed to create: [{self.logical_id}]. Rollback requested by user.")
+        reason = (
+            f'Resource handler returned message: "{self.message} (Service: Lambda, Status Code: 400)" '
+            "(HandlerErrorCode: InvalidRequest)"
+        )
+        stack.events.append(
+            Event(stack.stack_id, stack.name, self.logical_id, "", self.resource_type, "CREATE_FAILED", reason, None)
+        )
+        stack._add_stack_event(
+            "ROLLBACK_IN_PROGRESS",
+            f"The following resource(s) failed to create: [{self.logical_id}]. Rollback requested by user.",
+        )
         stack.status = "ROLLBACK_COMPLETE"
         stack._add_stack_event("ROLLBACK_COMPLETE")
         # A rolled-back stack has no resources and no outputs; moto would create its resources
@@ -247,8 +262,12 @@ class MotoPatches:
                 table.lambda_event_source_mappings.pop(mapping.function_arn, None)
             return mapping
 
-        def bucket_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
-            bucket = original[(FakeBucket, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        def bucket_from_cloudformation(
+            cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
+            bucket = original[(FakeBucket, "create_from_cloudformation_json")].__func__(
+                cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+            )
             notifications_config = cloudformation_json.get("Properties", {}).get("NotificationConfiguration", {})
             lambdas = [
                 {
@@ -300,42 +319,50 @@ class MotoPatches:
                 record["s3"]["object"]["sequencer"] = f"{next(self.sequencer):018X}"
             return event
 
-        def custom_resource_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+        def custom_resource_from_cloudformation(
+            cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
             resource_type = kwargs["ResourceType"]
             if resource_type not in NO_OP_CUSTOM_RESOURCES and resource_type not in MODELLED_CUSTOM_RESOURCES:
-                return original[(CustomModel, "create_from_cloudformation_json")].__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-            from moto.cloudformation import cloudformation_backends
+                return original[(CustomModel, "create_from_cloudformation_json")].__func__(
+                    cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+                )
+            from moto.cloudformation.models import cloudformation_backends
 
             if resource_type in MODELLED_CUSTOM_RESOURCES:
                 MODELLED_CUSTOM_RESOURCES[resource_type](cloudformation_json.get("Properties", {}), region_name)
-            resource = CustomModel(region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name)
+            resource = CustomModel(region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name)  # type: ignore[abstract]  # as moto's own CloudFormation makes it
             cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"]).add_custom_resource(resource)
             resource.set_data({})
             return resource
 
         from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.iam.models import Role
+        from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+        from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+        from moto.stepfunctions.responses import StepFunctionResponse
 
         from localcloud.iam import authenticate_and_authorize
-
-        from moto.iam.models import Role
-        from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
-
-        from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
-        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
-        from moto.stepfunctions.responses import StepFunctionResponse
 
         original_heartbeat = CallbackEndpoint.__dict__["setup_heartbeat_endpoint"]
 
         def role_policy_as_text(role: Role, policy_name: str, policy_json: Any) -> None:
             """Role.put_policy: a document given as a dict (CloudFormation's `Policies`) is stored as JSON."""
-            original[(Role, "put_policy")](role, policy_name, json.dumps(policy_json) if isinstance(policy_json, dict) else policy_json)
+            original[(Role, "put_policy")](
+                role, policy_name, json.dumps(policy_json) if isinstance(policy_json, dict) else policy_json
+            )
 
         authorization: list[tuple[Any, str, Any]] = []
         if cloud.enforce_iam:
             moto_check = ActionAuthenticatorMixin.__dict__["_authenticate_and_authorize_action"]
             authorization += [
-                (ActionAuthenticatorMixin, "_authenticate_and_authorize_action", authenticate_and_authorize(cloud, moto_check)),
+                (
+                    ActionAuthenticatorMixin,
+                    "_authenticate_and_authorize_action",
+                    authenticate_and_authorize(cloud, moto_check),
+                ),
                 (Role, "put_policy", role_policy_as_text),
             ]
 
@@ -369,7 +396,9 @@ class MotoPatches:
 
         receive = one_at_a_time("receive_message")
 
-        def receive_message(backend: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any, **kwargs: Any) -> Any:
+        def receive_message(
+            backend: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any, **kwargs: Any
+        ) -> Any:
             # A long poll waits for messages outside the lock (a sender must get in), then receives under it.
             deadline = time.monotonic() + (wait_seconds_timeout or 0)
             while True:
@@ -377,9 +406,12 @@ class MotoPatches:
                 remaining = deadline - time.monotonic()
                 if received or remaining <= 0:
                     return received
-                backend.get_queue(queue_name).wait_for_messages(min(1, remaining))  # type: ignore[arg-type]
+                backend.get_queue(queue_name).wait_for_messages(min(1, remaining))  # type: ignore[arg-type]  # moto declares int seconds; a float waits as well
 
-        sqs_operations = [(SQSBackend, name, receive_message if name == "receive_message" else one_at_a_time(name)) for name in SQS_MESSAGE_OPERATIONS]
+        sqs_operations = [
+            (SQSBackend, name, receive_message if name == "receive_message" else one_at_a_time(name))
+            for name in SQS_MESSAGE_OPERATIONS
+        ]
 
         return [
             *authorization,
@@ -397,8 +429,19 @@ class MotoPatches:
             (CustomModel, "create_from_cloudformation_json", classmethod(custom_resource_from_cloudformation)),
             (CallbackEndpoint, "setup_heartbeat_endpoint", heartbeat_after_outcome(original_heartbeat)),
             (StepFunctionResponse, "send_task_failure", send_task_failure_with_cause),
-            (ExecutionState, "_evaluate_with_timeout", fresh_token_per_attempt(ExecutionState.__dict__["_evaluate_with_timeout"], self.closed_tokens)),
-            *[(StepFunctionsParserBackend, name, refuse_closed_tokens(StepFunctionsParserBackend.__dict__[name], self.closed_tokens)) for name in TASK_ANSWERS],
+            (
+                ExecutionState,
+                "_evaluate_with_timeout",
+                fresh_token_per_attempt(ExecutionState.__dict__["_evaluate_with_timeout"], self.closed_tokens),
+            ),
+            *[
+                (
+                    StepFunctionsParserBackend,
+                    name,
+                    refuse_closed_tokens(StepFunctionsParserBackend.__dict__[name], self.closed_tokens),
+                )
+                for name in TASK_ANSWERS
+            ],
             (StateTaskLambda, "_from_error", lambda_error_names(StateTaskLambda.__dict__["_from_error"])),
             (Key, "create_from_cloudformation_json", classmethod(key_policy_as_text(original))),
             (CloudFormationStack, "parse_template", staticmethod(json_first(CloudFormationStack.parse_template))),
@@ -412,9 +455,11 @@ class MotoPatches:
         if getattr(LambdaFunction._invoke_lambda, "__localcloud__", False):
             raise RuntimeError("another LocalCloud is active in this process: moto's classes are process-wide")
         for owner, attribute, replacement in self._targets():
-            self.original[(owner, attribute)] = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+            self.original[(owner, attribute)] = (
+                owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+            )
             if callable(replacement) and not isinstance(replacement, (classmethod, staticmethod)):
-                replacement.__localcloud__ = True  # type: ignore[attr-defined]
+                replacement.__localcloud__ = True
             setattr(owner, attribute, replacement)
         for model in CLOUDFORMATION_MODELS:
             get_model_map()[model.cloudformation_type()] = model
@@ -441,7 +486,7 @@ def lambda_error_names(from_error: Any) -> Any:
         failure = from_error(state, env, ex)
         if isinstance(ex, ClientError) and failure.event_details:
             name = f"Lambda.{ex.response['Error']['Code']}"
-            failure.error_name = CustomErrorName(name)  # type: ignore[misc]
+            failure.error_name = CustomErrorName(name)
             failure.event_details["lambdaFunctionFailedEventDetails"]["error"] = name
         return failure
 
@@ -449,7 +494,8 @@ def lambda_error_names(from_error: Any) -> Any:
 
 
 def json_first(parse_yaml: Any) -> Any:
-    """Patch 15: moto's Stack.parse_template reads a JSON template with `json`, anything else with moto's YAML loader."""
+    """Patch 15: moto's Stack.parse_template reads a JSON template with `json`, anything else with
+    moto's YAML loader."""
 
     def parse_template(template: str) -> Any:
         try:
@@ -483,11 +529,14 @@ def fresh_token_per_attempt(evaluate_with_timeout: Any, closed: set[str]) -> Any
     """Patch 16: ExecutionState._evaluate_with_timeout (one attempt of a state), with a new task token
     for each retry of a waitForTaskToken task, and the attempt's token added to `closed` when it ends."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import StateTaskServiceCallback
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
 
     def evaluate(state: Any, env: Any) -> Any:
         context = env.states.context_object.context_object_data
-        waits = isinstance(state, StateTaskServiceCallback) and state._is_integration_pattern() and state.resource.condition == ResourceCondition.WaitForTaskToken
+        integration: bool = state._is_integration_pattern() if isinstance(state, StateTaskServiceCallback) else False  # type: ignore[no-untyped-call]  # moto's method has no annotations
+        waits = integration and state.resource.condition == ResourceCondition.WaitForTaskToken
         if not waits or "Task" not in context:
             return evaluate_with_timeout(state, env)
         if context["State"]["RetryCount"] > 0:  # moto made one token when the state was entered
@@ -516,10 +565,15 @@ def refuse_closed_tokens(send: Any, closed: set[str]) -> Any:
 def key_policy_as_text(original: dict[tuple[Any, str], Any]) -> Any:
     """Patch 14: Key.create_from_cloudformation_json, with the `KeyPolicy` object stored as JSON."""
 
-    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+    def create(
+        cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
         properties = cloudformation_json.get("Properties", {})
         if isinstance(properties.get("KeyPolicy"), dict):
-            cloudformation_json = {**cloudformation_json, "Properties": {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])}}
+            cloudformation_json = {
+                **cloudformation_json,
+                "Properties": {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])},
+            }
         moto_create = original[(Key, "create_from_cloudformation_json")].__func__
         return moto_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
@@ -530,11 +584,15 @@ def send_task_failure_with_cause(response: Any) -> Any:
     """Patch 13: SendTaskFailure with its error and its cause."""
     from moto.core.responses import EmptyResult
 
-    response.stepfunction_backend.send_task_failure(response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause"))
+    response.stepfunction_backend.send_task_failure(
+        response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+    )
     return EmptyResult()
 
 
-def _state_machine_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+def _state_machine_from_cloudformation(
+    cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
     from moto.stepfunctions.responses import get_backend
 
     props = cloudformation_json["Properties"]
@@ -563,7 +621,7 @@ def put_public_parameter(account: str, region: str, name: str, value: str) -> No
     from moto.ssm.models import Parameter, ssm_backends
 
     ssm_backends[account][region]._parameters[name].append(
-        Parameter(
+        Parameter(  # type: ignore[abstract]  # as moto's SSM backend makes it
             account_id=account,
             name=name,
             value=value,

@@ -23,7 +23,9 @@ def find_resource(template: dict[str, Any], resource_type: str, prefix: str = ""
     `prefix`; LookupError when none or several do."""
     matches = [(lid, r) for lid, r in resources_of_type(template, resource_type).items() if lid.startswith(prefix)]
     if len(matches) != 1:
-        raise LookupError(f"{len(matches)} {resource_type} resources start with {prefix!r}: {[lid for lid, _ in matches]}")
+        raise LookupError(
+            f"{len(matches)} {resource_type} resources start with {prefix!r}: {[lid for lid, _ in matches]}"
+        )
     return matches[0]
 
 
@@ -35,7 +37,9 @@ def find_logical_id(template: dict[str, Any], resource_type: str, prefix: str = 
 class StackResources:
     """A deployed stack's template, physical ids and outputs, looked up by logical id prefix."""
 
-    def __init__(self, template: dict[str, Any], physical_ids: dict[str, str], outputs: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, template: dict[str, Any], physical_ids: dict[str, str], outputs: dict[str, str] | None = None
+    ) -> None:
         self.template = template
         self.physical_ids = physical_ids
         self.outputs = outputs or {}
@@ -65,7 +69,10 @@ class StackResources:
 
     def properties(self, resource_type: str, prefix: str = "") -> dict[str, Any]:
         """The template's Properties of one resource."""
-        return self.template["Resources"][self.logical_id(resource_type, prefix)].get("Properties", {})
+        properties: dict[str, Any] = self.template["Resources"][self.logical_id(resource_type, prefix)].get(
+            "Properties", {}
+        )
+        return properties
 
     def function_name(self, prefix: str = "") -> str:
         return self.physical_id("AWS::Lambda::Function", prefix)

@@ -20,7 +20,15 @@ class HttpResponse:
     via: str = ""
 
     @classmethod
-    def of(cls, status: int, body: bytes | str, headers: dict[str, str] | None = None, *, invoked: bool = True, via: str = "") -> HttpResponse:
+    def of(
+        cls,
+        status: int,
+        body: bytes | str,
+        headers: dict[str, str] | None = None,
+        *,
+        invoked: bool = True,
+        via: str = "",
+    ) -> HttpResponse:
         """From text or bytes and headers in any case."""
         raw = body.encode() if isinstance(body, str) else body
         return cls(int(status), {k.lower(): str(v) for k, v in (headers or {}).items()}, raw, invoked, via)

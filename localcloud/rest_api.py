@@ -78,11 +78,19 @@ class LocalRestApi:
                 pattern = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
                 self.routes.append(Route(path, r["Properties"], pattern))
         self.gateway_responses = {
-            r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::GatewayResponse"
+            r["Properties"]["ResponseType"]: r["Properties"]
+            for r in resources.values()
+            if r["Type"] == "AWS::ApiGateway::GatewayResponse"
         }
 
     def request(
-        self, method: str, url: str, *, body: Any = None, headers: dict[str, str] | None = None, signed_by: str | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        signed_by: str | None = None,
     ) -> HttpResponse:
         """`body`: text, bytes, or a value sent as JSON."""
         path = "/" + urlsplit(url).path.strip("/").partition("/")[2]  # drop the stage
@@ -92,8 +100,16 @@ class LocalRestApi:
         else:
             return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", f"{method} {path}: no such route")
         if route.method.get("AuthorizationType") == "AWS_IAM" and signed_by is None:
-            return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", f"{method} {route.path}: IAM auth, request unsigned")
-        text = body.decode() if isinstance(body, bytes) else body if isinstance(body, str) or body is None else json.dumps(body)
+            return self._gateway_error(
+                "MISSING_AUTHENTICATION_TOKEN", f"{method} {route.path}: IAM auth, request unsigned"
+            )
+        text = (
+            body.decode()
+            if isinstance(body, bytes)
+            else body
+            if isinstance(body, str) or body is None
+            else json.dumps(body)
+        )
         if (refused := self._validate(route, text)) is not None:
             return refused
         integration = route.method["Integration"]
@@ -101,16 +117,22 @@ class LocalRestApi:
             return self._proxy(route, method, path, match.groupdict(), text, headers or {})
         if "StartSyncExecution" in json.dumps(integration["Uri"]):
             return self._start_sync_execution(route, text or "{}")
-        raise NotImplementedError(f"{route.path}: integration {integration['Type']} {integration['Uri']} is not emulated")
+        raise NotImplementedError(
+            f"{route.path}: integration {integration['Type']} {integration['Uri']} is not emulated"
+        )
 
     # --- the steps ---------------------------------------------------------------------------
 
     def _gateway_error(self, response_type: str, why: str) -> HttpResponse:
         status, message = GATEWAY_ERRORS[response_type]
         props = self.gateway_responses.get(response_type) or self.gateway_responses.get("DEFAULT_4XX") or {}
-        template = props.get("ResponseTemplates", {}).get("application/json", '{"message": $context.error.messageString}')
+        template = props.get("ResponseTemplates", {}).get(
+            "application/json", '{"message": $context.error.messageString}'
+        )
         rendered = render_gateway_response(template, context={"error": error_context(response_type, message)})
-        return HttpResponse.of(int(props.get("StatusCode", status)), rendered.body, invoked=False, via=f"API Gateway ({why})")
+        return HttpResponse.of(
+            int(props.get("StatusCode", status)), rendered.body, invoked=False, via=f"API Gateway ({why})"
+        )
 
     def _validate(self, route: Route, text: str | None) -> HttpResponse | None:
         validator = route.method.get("RequestValidatorId")
@@ -126,7 +148,15 @@ class LocalRestApi:
             return self._gateway_error("BAD_REQUEST_BODY", f"request model: {str(error).splitlines()[0]}")
         return None
 
-    def _proxy(self, route: Route, method: str, path: str, parameters: dict[str, str], text: str | None, headers: dict[str, str]) -> HttpResponse:
+    def _proxy(
+        self,
+        route: Route,
+        method: str,
+        path: str,
+        parameters: dict[str, str],
+        text: str | None,
+        headers: dict[str, str],
+    ) -> HttpResponse:
         event = api_gateway_rest(method, path, raw_body=text)
         event["resource"] = event["requestContext"]["resourcePath"] = route.path
         event["pathParameters"] = parameters or None
@@ -144,20 +174,31 @@ class LocalRestApi:
         """The logical id of the function in an AWS_PROXY integration's Uri (Fn::Join with GetAtt Arn)."""
         found = re.findall(r'"Fn::GetAtt": \["([^"]+)", "Arn"\]', json.dumps(uri))
         (function,) = [lid for lid in found if self.stack.template["Resources"][lid]["Type"] == "AWS::Lambda::Function"]
-        return function
+        return str(function)
 
     def _start_sync_execution(self, route: Route, text: str) -> HttpResponse:
         integration = route.method["Integration"]
         request_id = f"local-{uuid.uuid4()}"
         context = {"requestId": request_id, "resourcePath": route.path}
-        start = render(self.stack.resolve(integration["RequestTemplates"]["application/json"]), body=text, context=context).json()
+        start = render(
+            self.stack.resolve(integration["RequestTemplates"]["application/json"]), body=text, context=context
+        ).json()
         via = f"StartSyncExecution -> {start['stateMachineArn'].rsplit(':', 1)[-1]}"
         try:
-            run = self.stack.cloud.start_sync_execution(start["stateMachineArn"], name=start["name"], input_text=start["input"])
+            run = self.stack.cloud.start_sync_execution(
+                start["stateMachineArn"], name=start["name"], input_text=start["input"]
+            )
             status, wire = "200", json.dumps(run, default=lambda value: value.timestamp())  # dates in epoch seconds
         except ClientError as error:  # Step Functions refused the start: the 4xx/5xx integration response
-            status, wire = str(error.response["ResponseMetadata"].get("HTTPStatusCode", 400)), json.dumps({"__type": error.response["Error"]["Code"]})
+            status, wire = (
+                str(error.response["ResponseMetadata"].get("HTTPStatusCode", 400)),
+                json.dumps({"__type": error.response["Error"]["Code"]}),
+            )
         responses = integration["IntegrationResponses"]
-        (chosen,) = [r for r in responses if r["StatusCode"] == "200"] if status == "200" else [r for r in responses if re.fullmatch(r.get("SelectionPattern", "(?!)"), status)]
+        (chosen,) = (
+            [r for r in responses if r["StatusCode"] == "200"]
+            if status == "200"
+            else [r for r in responses if re.fullmatch(r.get("SelectionPattern", "(?!)"), status)]
+        )
         rendered = render(chosen["ResponseTemplates"]["application/json"], body=wire, context=context)
         return HttpResponse.of(rendered.status or int(chosen["StatusCode"]), rendered.body, via=via)

@@ -10,12 +10,15 @@ template parameter); any other function is refused loudly rather than passed.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 
-def check_rules(template: Mapping[str, Any], pseudo: Mapping[str, str], parameters: Mapping[str, Any] | None = None) -> None:
+def check_rules(
+    template: Mapping[str, Any], pseudo: Mapping[str, str], parameters: Mapping[str, Any] | None = None
+) -> None:
     """Raise CreateStack's ValidationError for the first failing assertion of a template's rules.
 
     `pseudo`: the pseudo parameters (`AWS::Region`, ...); `parameters`: the template parameters'

@@ -36,13 +36,13 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from moto.awslambda.models import LambdaFunction
@@ -91,7 +91,7 @@ class LambdaContext:
 _OVERLAY: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("localcloud_environ", default=None)
 
 
-class OverlayEnviron(MutableMapping):
+class OverlayEnviron(MutableMapping[str, str]):
     """`os.environ` while a LocalCloud is active: the current invocation's environment if there is
     one, the process environment otherwise."""
 
@@ -128,13 +128,13 @@ def install_environ_overlay() -> OverlayEnviron:
     if isinstance(os.environ, OverlayEnviron):
         return os.environ
     overlay = OverlayEnviron(os.environ)
-    os.environ = overlay  # type: ignore[assignment]
+    os.environ = overlay  # type: ignore[assignment]  # noqa: B003 (on purpose: each function thread sees its own variables)
     return overlay
 
 
 def uninstall_environ_overlay() -> None:
     if isinstance(os.environ, OverlayEnviron):
-        os.environ = os.environ.base  # type: ignore[assignment]
+        os.environ = os.environ.base  # type: ignore[assignment]  # noqa: B003 (the process's own mapping back)
 
 
 @contextmanager
@@ -220,11 +220,15 @@ def marshal_response(result: Any) -> tuple[str, bool]:
     try:
         text = _DECIMAL.sub(r"\1", json.dumps(result, ensure_ascii=False, allow_nan=True, default=default))
     except (TypeError, ValueError, RecursionError) as error:
-        return json.dumps({"errorMessage": f"Unable to marshal response: {error}", "errorType": "Runtime.MarshalError"}), True
+        return json.dumps(
+            {"errorMessage": f"Unable to marshal response: {error}", "errorType": "Runtime.MarshalError"}
+        ), True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        return json.dumps({"errorMessage": f"Runtime exited with error: {error}", "errorType": "Runtime.ExitError"}), True
+        return json.dumps(
+            {"errorMessage": f"Runtime exited with error: {error}", "errorType": "Runtime.ExitError"}
+        ), True
     return text, False
 
 
@@ -256,7 +260,11 @@ class Fault:
     injected: int = 0
 
     def applies(self, function: LambdaFunction, event: Any) -> bool:
-        return self.injected < self.times and self.function_name == function.function_name and (self.when is None or self.when(event))
+        return (
+            self.injected < self.times
+            and self.function_name == function.function_name
+            and (self.when is None or self.when(event))
+        )
 
 
 class Runtime:
@@ -264,7 +272,11 @@ class Runtime:
 
     _IMPORT_LOCK = threading.RLock()  # sys.path and sys.modules are process-wide
 
-    def __init__(self, credentials: Callable[[LambdaFunction], dict[str, str]] | None = None, concurrency: Concurrency | None = None) -> None:
+    def __init__(
+        self,
+        credentials: Callable[[LambdaFunction], dict[str, str]] | None = None,
+        concurrency: Concurrency | None = None,
+    ) -> None:
         self.code_root = Path(tempfile.mkdtemp(prefix="localcloud-code-"))
         self.warm: dict[str, list[Callable[..., Any]]] = {}  # function ARN + code hash -> its idle instances' handlers
         # function -> AWS_ACCESS_KEY_ID/... of its execution role; None: the test process's own
@@ -280,10 +292,16 @@ class Runtime:
         self.faults.clear()
         shutil.rmtree(self.code_root, ignore_errors=True)  # the unzipped code of every function
 
-    def _take_fault(self, function: LambdaFunction, event: Any, *, after_handler: bool, throttle: bool = False) -> Fault | None:
+    def _take_fault(
+        self, function: LambdaFunction, event: Any, *, after_handler: bool, throttle: bool = False
+    ) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.after_handler == after_handler and fault.throttle == throttle and fault.applies(function, event):
+                if (
+                    fault.after_handler == after_handler
+                    and fault.throttle == throttle
+                    and fault.applies(function, event)
+                ):
                     fault.injected += 1
                     return fault
         return None
@@ -340,8 +358,9 @@ class Runtime:
                 del sys.modules[name]
             sys.path.insert(0, str(code_dir))
             try:
-                module_name, attribute = function.handler.rsplit(".", 1)
-                return getattr(importlib.import_module(module_name), attribute)
+                module_name, attribute = str(function.handler).rsplit(".", 1)
+                handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
+                return handler
             finally:
                 loaded: dict[str, ModuleType] = {k: m for k, m in sys.modules.items() if _owned_by(packages, k)}
                 for name in loaded:
@@ -389,18 +408,33 @@ class Runtime:
         if self.credentials is not None:  # its execution role's keys, before its modules are imported
             variables.update(self.credentials(function))
         if fault := self._take_fault(function, event, after_handler=False):
-            return json.dumps({"errorMessage": fault.message, "errorType": fault.error_type, "requestId": request_id}), True
+            return json.dumps(
+                {"errorMessage": fault.message, "errorType": fault.error_type, "requestId": request_id}
+            ), True
         with function_environment(variables), self._own_session(function):
             try:
                 with self._instance(function) as handler:  # module-level code runs with the function's environment
-                    payload, errored = marshal_response(handler(event, LambdaContext.for_function(function, request_id)))
+                    payload, errored = marshal_response(
+                        handler(event, LambdaContext.for_function(function, request_id))
+                    )
             except Exception as exc:  # an uncaught exception is the function's error, as in Lambda
                 traceback.print_exc()
-                payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": request_id})
+                payload = json.dumps(
+                    {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": request_id}
+                )
                 errored = True
         if not errored and (fault := self._take_fault(function, event, after_handler=True)):
-            return json.dumps({"errorMessage": fault.message, "errorType": fault.error_type, "requestId": request_id}), True
-        if time.monotonic() - started > float(function.timeout):  # cannot pre-empt in-process: report it as Lambda would
-            payload = json.dumps({"errorMessage": f"Task timed out after {float(function.timeout):.2f} seconds", "errorType": "Sandbox.Timedout"})
+            return json.dumps(
+                {"errorMessage": fault.message, "errorType": fault.error_type, "requestId": request_id}
+            ), True
+        if time.monotonic() - started > float(
+            function.timeout
+        ):  # cannot pre-empt in-process: report it as Lambda would
+            payload = json.dumps(
+                {
+                    "errorMessage": f"Task timed out after {float(function.timeout):.2f} seconds",
+                    "errorType": "Sandbox.Timedout",
+                }
+            )
             errored = True
         return payload, errored

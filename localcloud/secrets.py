@@ -42,10 +42,12 @@ def _backend(account_id: str, region_name: str) -> Any:
 def generated_value(backend: Any, spec: dict[str, Any]) -> str:
     """The secret string CloudFormation generates from a `GenerateSecretString` property."""
     options = {arg: spec.get(prop, default) for prop, (arg, default) in GENERATE_OPTIONS.items()}
-    password = json.loads(backend.get_random_password(password_length=int(spec.get("PasswordLength", DEFAULT_PASSWORD_LENGTH)), **options))["RandomPassword"]
+    password = json.loads(
+        backend.get_random_password(password_length=int(spec.get("PasswordLength", DEFAULT_PASSWORD_LENGTH)), **options)
+    )["RandomPassword"]
     if "SecretStringTemplate" in spec and "GenerateStringKey" in spec:
         return json.dumps({**json.loads(spec["SecretStringTemplate"]), spec["GenerateStringKey"]: password})
-    return password
+    return str(password)
 
 
 class SecretModel(CloudFormationModel):
@@ -76,11 +78,17 @@ class SecretModel(CloudFormationModel):
         raise NotImplementedError(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def, override]
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
         props = cloudformation_json.get("Properties", {})
         backend = _backend(account_id, region_name)
         name = props.get("Name") or f"{resource_name}-{uuid.uuid4().hex[:12]}"
-        value = props["SecretString"] if "SecretString" in props else generated_value(backend, props.get("GenerateSecretString") or {})
+        value = (
+            props["SecretString"]
+            if "SecretString" in props
+            else generated_value(backend, props.get("GenerateSecretString") or {})
+        )
         created = backend.create_secret(
             name=name,
             secret_string=value,
@@ -92,8 +100,14 @@ class SecretModel(CloudFormationModel):
             replica_regions=[],
             force_overwrite=False,
         )
-        return cls(json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"], name, account_id, region_name)
+        return cls(
+            json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"], name, account_id, region_name
+        )
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def, override]
-        _backend(account_id, region_name).delete_secret(resource_name, recovery_window_in_days=None, force_delete_without_recovery=True)
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        _backend(account_id, region_name).delete_secret(
+            resource_name, recovery_window_in_days=None, force_delete_without_recovery=True
+        )

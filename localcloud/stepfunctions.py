@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from localcloud.async_invoke import client
 
 T = TypeVar("T")
 
 
-def wait_for(outcome: Callable[[], T], *, timeout: float = 30, what: str = "outcome") -> T:
+def wait_for(outcome: Callable[[], T | None], *, timeout: float = 30, what: str = "outcome") -> T:
     """Poll `outcome` until it returns something truthy: a bounded wait on an outcome, not a sleep."""
     deadline = time.monotonic() + timeout
     while not (result := outcome()):
@@ -56,9 +57,22 @@ def start_sync_execution(
     sfn = client("stepfunctions", state_machine_arn)
     machine_type = sfn.describe_state_machine(stateMachineArn=state_machine_arn)["type"]
     if machine_type != "EXPRESS":
-        raise ValueError(f"StateMachineTypeNotSupported: StartSyncExecution needs an EXPRESS machine, not {machine_type}")
+        raise ValueError(
+            f"StateMachineTypeNotSupported: StartSyncExecution needs an EXPRESS machine, not {machine_type}"
+        )
     text = input_text if input_text is not None else json.dumps(execution_input)
     started = sfn.start_execution(stateMachineArn=state_machine_arn, name=name or str(uuid.uuid4()), input=text)
     execution = wait_for_execution(started["executionArn"], timeout=timeout)
-    fields = ("executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate", "input", "output", "error", "cause")
+    fields = (
+        "executionArn",
+        "stateMachineArn",
+        "name",
+        "status",
+        "startDate",
+        "stopDate",
+        "input",
+        "output",
+        "error",
+        "cause",
+    )
     return {key: execution[key] for key in fields if key in execution}

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import airspeed
-from jsonpath_ng import parse as jsonpath
+from jsonpath_ng.parser import parse as jsonpath
 
 # Velocity 1.7, which API Gateway runs, keeps backslashes in string literals as they are: the
 # guide's `.replaceAll("\\'", "'")` hands Java's regex engine `\\'` (a backslash, a quote).
@@ -58,7 +58,7 @@ def escape_javascript(value: object) -> str:
     """commons-lang 2 StringEscapeUtils.escapeJavaScript, as API Gateway's $util.escapeJavaScript."""
     text = "" if value is None else str(value)
     named = {"\b": "\\b", "\n": "\\n", "\t": "\\t", "\f": "\\f", "\r": "\\r"}
-    out = []
+    out: list[str] = []
     for ch in text:
         code = ord(ch)
         if code > 0x7F:
@@ -192,7 +192,7 @@ class Rendered:
 def render(
     template: str,
     *,
-    body: str | dict | list = "",
+    body: str | dict[str, Any] | list[Any] = "",
     params: dict[str, dict[str, str]] | None = None,
     context: dict[str, Any] | None = None,
     stage_variables: dict[str, str] | None = None,
@@ -210,13 +210,17 @@ def render(
     }
     text = airspeed.Template(template).merge(namespace)
     status = override["status"]
-    return Rendered(body=text.strip(), status=int(status) if status is not None else None, headers=dict(override["header"]))
+    return Rendered(
+        body=text.strip(), status=int(status) if status is not None else None, headers=dict(override["header"])
+    )
 
 
 _SUBSTITUTION = re.compile(r"\$(context|stageVariables)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
-def render_gateway_response(template: str, *, context: dict[str, Any], stage_variables: dict[str, str] | None = None) -> Rendered:
+def render_gateway_response(
+    template: str, *, context: dict[str, Any], stage_variables: dict[str, str] | None = None
+) -> Rendered:
     """A gateway response's body: "isn't processed by the VTL engine", only `$context.x` and
     `$stageVariables.x` are substituted (x-amazon-apigateway-gateway-responses.responseTemplates)."""
     roots: dict[str, Any] = {"context": default_context(**context), "stageVariables": dict(stage_variables or {})}

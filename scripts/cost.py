@@ -832,7 +832,8 @@ def summary_table(costs: list[Cost], events: int) -> str:
     for c in costs:
         top = sorted(c.per_event.items(), key=lambda kv: -kv[1])[:3]
         rows.append(
-            f"| [`{c.stack_id}`]({PATTERN_DOCS}{SECTIONS.get(c.stack_id, '')}) | one {c.model.event} | {usd(c.variable(events))} | "
+            f"| [`{c.stack_id}`]({PATTERN_DOCS}{SECTIONS.get(c.stack_id, '')}) | one {c.model.event} | "
+            f"{usd(c.variable(events))} | "
             f"{usd(c.fixed())} "
             f"| **{usd(c.total(events))}** | {', '.join(f'{k} {usd(v * events)}' for k, v in top)} |"
         )

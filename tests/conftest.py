@@ -12,8 +12,8 @@ import fcntl
 import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import botocore.loaders
 import botocore.session
@@ -42,7 +42,11 @@ DEPLOYING_SUITES = ("e2e", "smoke", "soak")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        suite = Path(item.path).relative_to(ROOT / "tests").parts[0] if Path(item.path).is_relative_to(ROOT / "tests") else ""
+        suite = (
+            Path(item.path).relative_to(ROOT / "tests").parts[0]
+            if Path(item.path).is_relative_to(ROOT / "tests")
+            else ""
+        )
         if suite in DEPLOYING_SUITES or DEPLOYING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.deploys)
 

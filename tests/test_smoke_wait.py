@@ -22,7 +22,15 @@ class Clock:
 
 def test_returns_the_first_truthy_outcome_pumping_before_each_poll():
     clock, pumped, answers = Clock(), [], iter([None, [], {"status": "complete"}])
-    result = wait_until(lambda: next(answers), deadline=10, describe="x", pump=lambda: pumped.append(1), interval=2, clock=clock, sleep=clock.sleep)
+    result = wait_until(
+        lambda: next(answers),
+        deadline=10,
+        describe="x",
+        pump=lambda: pumped.append(1),
+        interval=2,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert result == {"status": "complete"}
     assert (len(pumped), clock.sleeps) == (3, [2, 2])
 

@@ -7,7 +7,7 @@ finish well inside the function timeout, which itself stays under API Gateway's 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
@@ -66,9 +66,11 @@ class Quote(BaseModel):
 
 def price_quote(request: QuoteRequest, *, now: datetime | None = None, quote_id: str | None = None) -> Quote:
     """Line totals, subtotal, tax rounded half-up to the cent, and the total."""
-    created_at = now or datetime.now(timezone.utc)
+    created_at = now or datetime.now(UTC)
     lines = [
-        QuoteLine(sku=item.sku, quantity=item.quantity, unit_price=item.unit_price, line_total=item.unit_price * item.quantity)
+        QuoteLine(
+            sku=item.sku, quantity=item.quantity, unit_price=item.unit_price, line_total=item.unit_price * item.quantity
+        )
         for item in request.items
     ]
     subtotal = sum((line.line_total for line in lines), Decimal("0.00"))

@@ -53,15 +53,20 @@ def result_key(key: str) -> str:
 def _read(bucket: str, key: str, etag: str) -> bytes:
     """The object's bytes, if it is still the version this event is about."""
     try:
-        response = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag) if etag else s3.get_object(Bucket=bucket, Key=key)
+        response = (
+            s3.get_object(Bucket=bucket, Key=key, IfMatch=etag) if etag else s3.get_object(Bucket=bucket, Key=key)
+        )
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code in ("NoSuchKey", "404"):
             raise Rejected("the object was deleted before it could be analyzed") from None
         if code in ("PreconditionFailed", "412"):
-            raise Rejected("the object was replaced before it could be analyzed; the newer upload has its own event") from None
+            raise Rejected(
+                "the object was replaced before it could be analyzed; the newer upload has its own event"
+            ) from None
         raise  # throttling, 5xx, access: transient or fixable, so Lambda retries
-    return response["Body"].read(MAX_OBJECT_BYTES + 1)
+    body: bytes = response["Body"].read(MAX_OBJECT_BYTES + 1)
+    return body
 
 
 @aws.idempotent(data_keyword_argument="source", config=idempotency, table_name=os.environ[names.IDEMPOTENCY_TABLE_ENV])
@@ -70,12 +75,18 @@ def analyze_object(source: dict[str, Any], size: int) -> dict[str, Any]:
     bucket, key, etag = source["bucket"], source["key"], source["etag"]
     try:
         check_size(size, MAX_OBJECT_BYTES)
-        result = {"status": "analyzed", "source": source, **analyze(key, _read(bucket, key, etag), max_bytes=MAX_OBJECT_BYTES).as_dict()}
+        result = {
+            "status": "analyzed",
+            "source": source,
+            **analyze(key, _read(bucket, key, etag), max_bytes=MAX_OBJECT_BYTES).as_dict(),
+        }
     except Rejected as reason:
         logger.warning("rejected", extra={**source, "reason": str(reason)})
         metrics.add_metric(name="RejectedObjects", unit=MetricUnit.Count, value=1)
         result = {"status": "rejected", "source": source, "reason": str(reason)}
-    s3.put_object(Bucket=bucket, Key=result_key(key), Body=json.dumps(result, indent=2).encode(), ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket, Key=result_key(key), Body=json.dumps(result, indent=2).encode(), ContentType="application/json"
+    )
     return result
 
 
@@ -87,7 +98,8 @@ def analyze_record(record: S3EventRecord) -> dict[str, Any]:
         "key": unquote_plus(record.s3.get_object.key),
         "etag": (record.s3.get_object.etag or "").strip('"'),
     }
-    return analyze_object(source=source, size=record.s3.get_object.size or 0)
+    result: dict[str, Any] = analyze_object(source=source, size=record.s3.get_object.size or 0)
+    return result
 
 
 @logger.inject_lambda_context

@@ -44,7 +44,10 @@ def validate(request: object) -> dict[str, Any]:
         order = OrderRequest.model_validate(request)
     except ValidationError as error:
         details = [
-            {"field": _field(tuple(e.get("loc", ()))), "problem": str(e.get("msg", "invalid")).removeprefix("Value error, ")}
+            {
+                "field": _field(tuple(e.get("loc", ()))),
+                "problem": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+            }
             for e in error.errors()
         ][:MAX_PROBLEMS]
         rejection = {
@@ -59,7 +62,11 @@ def validate(request: object) -> dict[str, Any]:
 
 def price_lines(order: dict[str, Any]) -> dict[str, Any]:
     lines = [
-        {"sku": item["sku"], "quantity": item["quantity"], "line_total": str(Decimal(item["unit_price"]) * item["quantity"])}
+        {
+            "sku": item["sku"],
+            "quantity": item["quantity"],
+            "line_total": str(Decimal(item["unit_price"]) * item["quantity"]),
+        }
         for item in order["items"]
     ]
     return {"lines": lines, "subtotal": str(sum((Decimal(line["line_total"]) for line in lines), Decimal("0.00")))}
@@ -81,7 +88,14 @@ def fraud_score(order: dict[str, Any]) -> dict[str, Any]:
     return {"score": score}
 
 
-def assemble(order: dict[str, Any], pricing: dict[str, Any], stock: dict[str, Any], fraud: dict[str, Any], *, max_fraud_score: int) -> dict[str, Any]:
+def assemble(
+    order: dict[str, Any],
+    pricing: dict[str, Any],
+    stock: dict[str, Any],
+    fraud: dict[str, Any],
+    *,
+    max_fraud_score: int,
+) -> dict[str, Any]:
     """The API's 200 body: a decision and the facts behind it."""
     reasons = []
     if not stock["in_stock"]:

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from fan_out import batches, names
 from fan_out.sales import CHUNK_SIZE, BatchReport, BatchRequest, SaleLine, chunked
 from shared import aws
-from shared.http import error_response, install_json_errors, reject_unreadable_body, resource_url
+from shared.http import error_response, install_json_errors, on_error, reject_unreadable_body, resource_url
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_CHUNK_PAYLOAD_BYTES = 64 * 1024  # a sixteenth of Lambda's 1 MB limit for an async invoke payload
@@ -68,19 +68,29 @@ class BatchView(BaseModel):
 
 def chunk_payload(batch_id: str, chunk: int, currency: str, lines: list[SaleLine]) -> bytes:
     """The child's event for one chunk; what `child.ChunkEvent` parses."""
-    payload = json.dumps({"batch_id": batch_id, "chunk": chunk, "currency": currency, "lines": [line.model_dump(mode="json") for line in lines]}).encode()
+    payload = json.dumps(
+        {
+            "batch_id": batch_id,
+            "chunk": chunk,
+            "currency": currency,
+            "lines": [line.model_dump(mode="json") for line in lines],
+        }
+    ).encode()
     if len(payload) > MAX_CHUNK_PAYLOAD_BYTES:
-        raise ValueError(f"chunk {chunk} is {len(payload)} bytes, over {MAX_CHUNK_PAYLOAD_BYTES}: lower CHUNK_SIZE or pass chunks through S3")
+        raise ValueError(
+            f"chunk {chunk} is {len(payload)} bytes, over {MAX_CHUNK_PAYLOAD_BYTES}: lower CHUNK_SIZE or pass chunks "
+            "through S3"
+        )
     return payload
 
 
-@app.exception_handler(BatchNotFound)
-def _batch_not_found(exc: BatchNotFound) -> Response:
+@on_error(app, BatchNotFound)
+def _batch_not_found(exc: BatchNotFound) -> Response[str]:
     return error_response(404, "NOT_FOUND", f"No batch {exc}: it does not exist or has expired.")
 
 
-@app.exception_handler(FanOutFailed)
-def _fan_out_failed(exc: FanOutFailed) -> Response:
+@on_error(app, FanOutFailed)
+def _fan_out_failed(exc: FanOutFailed) -> Response[str]:
     return error_response(503, "FAN_OUT_FAILED", str(exc))
 
 
@@ -89,7 +99,15 @@ def submit_batch(request: BatchRequest) -> Response[dict[str, Any]]:
     batch_id = batches.new_batch_id()
     chunks = chunked(request.items, CHUNK_SIZE)
     payloads = [chunk_payload(batch_id, index, request.currency, lines) for index, lines in enumerate(chunks)]
-    batches.create(table, batch_id, currency=request.currency, item_count=len(request.items), chunks_total=len(chunks), now=time.time(), ttl_seconds=BATCH_TTL_SECONDS)
+    batches.create(
+        table,
+        batch_id,
+        currency=request.currency,
+        item_count=len(request.items),
+        chunks_total=len(chunks),
+        now=time.time(),
+        ttl_seconds=BATCH_TTL_SECONDS,
+    )
     for index, payload in enumerate(payloads):
         try:
             lambda_client.invoke(FunctionName=CHILD_FUNCTION, InvocationType="Event", Payload=payload)
@@ -97,7 +115,9 @@ def submit_batch(request: BatchRequest) -> Response[dict[str, Any]]:
             # Chunks already started find the batch failed and stop; the client may submit again.
             logger.exception("could not start a chunk", extra={"batch_id": batch_id, "chunk": index})
             batches.fail(table, batch_id, chunk=index, error=f"could not start chunk {index}: {error}", now=time.time())
-            raise FanOutFailed(f"Batch {batch_id} could not start chunk {index} of {len(chunks)}; submit it again.") from error
+            raise FanOutFailed(
+                f"Batch {batch_id} could not start chunk {index} of {len(chunks)}; submit it again."
+            ) from error
     logger.info("batch fanned out", extra={"batch_id": batch_id, "chunks": len(chunks), "items": len(request.items)})
     status_url = resource_url(app, f"/batches/{batch_id}")
     return Response(
@@ -116,7 +136,12 @@ def batch_status(batch_id: str) -> Response[dict[str, Any]]:
         raise BatchNotFound(repr(batch_id))
     view = BatchView.model_validate({name: item[name] for name in BatchView.model_fields if name in item})
     headers = {} if item["status"] in batches.TERMINAL else {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=view.model_dump(mode="json", exclude_none=True), headers=headers)
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=view.model_dump(mode="json", exclude_none=True),
+        headers=headers,
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

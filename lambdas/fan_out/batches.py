@@ -72,12 +72,19 @@ def chunk_key(batch_id: str, chunk: int) -> dict[str, str]:
 def _aggregation(table: Any, batch_id: str) -> Lease:
     """A child run's claim on the fan-in: running -> aggregating until the run's deadline."""
     return Lease(
-        table, batch_key(batch_id), free=RUNNING, held=AGGREGATING,
-        claim_attribute="aggregation_claim", until_attribute="aggregation_until", lost=AggregationLost,
-    )  # fmt: skip
+        table,
+        batch_key(batch_id),
+        free=RUNNING,
+        held=AGGREGATING,
+        claim_attribute="aggregation_claim",
+        until_attribute="aggregation_until",
+        lost=AggregationLost,
+    )
 
 
-def create(table: Any, batch_id: str, *, currency: str, item_count: int, chunks_total: int, now: float, ttl_seconds: int) -> dict[str, Any]:
+def create(
+    table: Any, batch_id: str, *, currency: str, item_count: int, chunks_total: int, now: float, ttl_seconds: int
+) -> dict[str, Any]:
     item = {
         **batch_key(batch_id),
         "batch_id": batch_id,
@@ -95,10 +102,13 @@ def create(table: Any, batch_id: str, *, currency: str, item_count: int, chunks_
 
 
 def get(table: Any, batch_id: str) -> dict[str, Any] | None:
-    return table.get_item(Key=batch_key(batch_id), ConsistentRead=True).get("Item")
+    item: dict[str, Any] | None = table.get_item(Key=batch_key(batch_id), ConsistentRead=True).get("Item")
+    return item
 
 
-def record_chunk(table: Any, batch_id: str, chunk: int, summary: dict[str, Any], *, expires_at: int, now: float) -> Recorded:
+def record_chunk(
+    table: Any, batch_id: str, chunk: int, summary: dict[str, Any], *, expires_at: int, now: float
+) -> Recorded:
     """Put the chunk's result and count it, both or neither, once."""
     try:
         table.meta.client.transact_write_items(
@@ -106,7 +116,14 @@ def record_chunk(table: Any, batch_id: str, chunk: int, summary: dict[str, Any],
                 {
                     "Put": {
                         "TableName": table.name,
-                        "Item": {**chunk_key(batch_id, chunk), "batch_id": batch_id, "chunk": chunk, "summary": summary, "recorded_at": iso(now), "expires_at": expires_at},
+                        "Item": {
+                            **chunk_key(batch_id, chunk),
+                            "batch_id": batch_id,
+                            "chunk": chunk,
+                            "summary": summary,
+                            "recorded_at": iso(now),
+                            "expires_at": expires_at,
+                        },
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
@@ -174,10 +191,14 @@ def fail(table: Any, batch_id: str, *, chunk: int | None, error: str, now: float
             ConditionExpression="#status IN (:running, :aggregating)",
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
             ExpressionAttributeValues={
-                ":failed": FAILED, ":error": error, ":chunk": chunk, ":now": iso(now),
-                ":running": RUNNING, ":aggregating": AGGREGATING,
+                ":failed": FAILED,
+                ":error": error,
+                ":chunk": chunk,
+                ":now": iso(now),
+                ":running": RUNNING,
+                ":aggregating": AGGREGATING,
             },
-        )  # fmt: skip
+        )
     except ClientError as exc:
         if conditional_failed(exc):
             return False

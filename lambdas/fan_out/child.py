@@ -58,7 +58,10 @@ def fan_in(batch_id: str, context: LambdaContext) -> bool:
     if not batches.claim_aggregation(table, batch_id, claim, now=time.time(), until=deadline):
         return False
     try:
-        summaries = [ChunkSummary.model_validate(stored) for stored in batches.chunk_summaries(table, batch_id, int(batch["chunks_total"]))]
+        summaries = [
+            ChunkSummary.model_validate(stored)
+            for stored in batches.chunk_summaries(table, batch_id, int(batch["chunks_total"]))
+        ]
         report = merge(summaries)
         batches.complete(table, batch_id, claim, report.model_dump(mode="json"), now=time.time())
     except batches.AggregationLost:
@@ -84,7 +87,12 @@ def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.warning("batch gone (expired?); chunk dropped", extra={"batch_id": chunk.batch_id, "chunk": chunk.chunk})
         return {"batch_id": chunk.batch_id, "chunk": chunk.chunk, "recorded": batches.Recorded.BATCH_NOT_RUNNING.value}
     recorded = batches.record_chunk(
-        table, chunk.batch_id, chunk.chunk, summary.model_dump(mode="json"), expires_at=int(batch["expires_at"]), now=time.time()
+        table,
+        chunk.batch_id,
+        chunk.chunk,
+        summary.model_dump(mode="json"),
+        expires_at=int(batch["expires_at"]),
+        now=time.time(),
     )
     logger.info("chunk processed", extra={"batch_id": chunk.batch_id, "chunk": chunk.chunk, "recorded": recorded.value})
     aggregated = recorded is not batches.Recorded.BATCH_NOT_RUNNING and fan_in(chunk.batch_id, context)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -30,6 +30,9 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
 
 from fan_out import batches, names
 from shared import aws
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 MAX_ERROR_CHARS = 1000
 
@@ -63,7 +66,9 @@ def describe(record: InvocationRecord) -> str:
     error = f"{response.get('errorType', 'Error')}: {response.get('errorMessage', 'no error message')}"
     condition = record.requestContext.get("condition", "failed")
     attempts = record.requestContext.get("approximateInvokeCount", "?")
-    return f"chunk {record.requestPayload.chunk} failed ({condition} after {attempts} attempts): {error}"[:MAX_ERROR_CHARS]
+    return f"chunk {record.requestPayload.chunk} failed ({condition} after {attempts} attempts): {error}"[
+        :MAX_ERROR_CHARS
+    ]
 
 
 @tracer.capture_method
@@ -76,5 +81,5 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def main(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

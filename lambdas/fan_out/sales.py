@@ -48,7 +48,9 @@ class Totals(BaseModel):
     revenue: Decimal = Decimal("0.00")
 
     def plus(self, other: Totals) -> Totals:
-        return Totals(lines=self.lines + other.lines, units=self.units + other.units, revenue=self.revenue + other.revenue)
+        return Totals(
+            lines=self.lines + other.lines, units=self.units + other.units, revenue=self.revenue + other.revenue
+        )
 
 
 class ChunkSummary(BaseModel):

@@ -17,7 +17,7 @@ Two decisions a user should know:
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -27,6 +27,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from queue_redrive import names
 from queue_redrive.orders import Order, fulfil_order
 from shared import aws
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 logger = Logger()
 tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
@@ -56,7 +59,9 @@ def record_handler(record: SQSRecord) -> None:
     # A body that is not a valid order, or that conflicts with the order already fulfilled under
     # its id, raises here: the message is reported as failed and, after maxReceiveCount receives,
     # lands in the dead-letter queue with its body intact.
-    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError  # with the utility, on first use
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyValidationError,  # with the utility, on first use
+    )
 
     order = Order.model_validate_json(record.body)
     try:
@@ -64,13 +69,12 @@ def record_handler(record: SQSRecord) -> None:
     except IdempotencyValidationError:
         logger.error("conflicting order", extra={"order_id": order.order_id, "message_id": record.message_id})
         raise ConflictingOrder(
-            f"order {order.order_id} was already fulfilled with a different body; "
-            "an amended order needs a new order_id"
+            f"order {order.order_id} was already fulfilled with a different body; an amended order needs a new order_id"
         ) from None
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def main(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

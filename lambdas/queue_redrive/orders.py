@@ -7,7 +7,7 @@ second run return the first result instead of repeating side effects.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
@@ -48,5 +48,5 @@ def fulfil_order(order: Order, *, now: datetime | None = None) -> Fulfilment:
         item_count=sum(line.quantity for line in order.lines),
         total=sum((line.unit_price * line.quantity for line in order.lines), Decimal("0.00")),
         placed_at=order.placed_at,
-        fulfilled_at=now or datetime.now(timezone.utc),
+        fulfilled_at=now or datetime.now(UTC),
     )

@@ -110,7 +110,9 @@ def idempotency_config(**options: Any) -> Any:
     return Lazy(make)
 
 
-def idempotent(*, data_keyword_argument: str, config: Any, table_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def idempotent(
+    *, data_keyword_argument: str, config: Any, table_name: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Powertools' `idempotent_function` with a DynamoDB persistence layer for `table_name`, built
     on the first call rather than at import (the layer makes its DynamoDB client when built).
     `config` is an `IdempotencyConfig`, or one from `idempotency_config`."""
@@ -124,7 +126,10 @@ def idempotent(*, data_keyword_argument: str, config: Any, table_name: str) -> C
             # clients have loaded (the layer would otherwise start a session of its own).
             store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=_session().client("dynamodb"))
             resolved = config.resolve() if isinstance(config, Lazy) else config
-            return idempotent_function(function, data_keyword_argument=data_keyword_argument, config=resolved, persistence_store=store)
+            made: Callable[..., Any] = idempotent_function(
+                function, data_keyword_argument=data_keyword_argument, config=resolved, persistence_store=store
+            )
+            return made
 
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -22,7 +22,7 @@ _MONEY = re.compile(MONEY_PATTERN)
 
 
 def parse_money(value: object) -> Decimal:
-    """"12.50" -> Decimal("12.50"); a float, an exponent, a third decimal, zero or a negative is refused."""
+    """ "12.50" -> Decimal("12.50"); a float, an exponent, a third decimal, zero or a negative is refused."""
     if not isinstance(value, str):
         raise ValueError('must be a string such as "12.50", not a number')
     if not _MONEY.fullmatch(value):

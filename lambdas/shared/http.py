@@ -19,12 +19,16 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+Failure = TypeVar("Failure", bound=Exception)
 
 JSON = "application/json"  # Powertools' content_types.APPLICATION_JSON
 
@@ -36,7 +40,7 @@ MAX_JSON_INT_DIGITS = 64
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
-def error_response(status: int, error: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+def error_response(status: int, error: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[str]:
     from aws_lambda_powertools.event_handler import Response
 
     body: dict[str, Any] = {"error": error, "message": message}
@@ -140,7 +144,11 @@ def reject_unreadable_body(event: dict[str, Any], max_bytes: int) -> dict[str, A
     if not isinstance(body, str):
         return proxy_error(400, "MALFORMED_BODY", "The request body is not text.")
     try:
-        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+        raw = (
+            base64.b64decode(body, validate=True)
+            if event.get("isBase64Encoded")
+            else body.encode("utf-8", "surrogatepass")
+        )
     except (binascii.Error, ValueError):
         return proxy_error(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.")
     if len(raw) > max_bytes:
@@ -175,39 +183,53 @@ def _problem(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def on_error(
+    app: ApiGatewayResolver, exception: type[Failure]
+) -> Callable[[Callable[[Failure], Response[str]]], Callable[[Failure], Response[str]]]:
+    """`@app.exception_handler(exception)` with its types: Powertools' decorator has none."""
+    return cast(
+        "Callable[[Callable[[Failure], Response[str]]], Callable[[Failure], Response[str]]]",
+        app.exception_handler(exception),
+    )
+
+
 def install_json_errors(app: ApiGatewayResolver) -> None:
     """Give `app` the project's JSON error responses for bad input and unknown routes."""
     from aws_lambda_powertools.event_handler.exceptions import ServiceError
-    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+    from aws_lambda_powertools.event_handler.openapi.exceptions import (
+        RequestUnsupportedContentType,
+        RequestValidationError,
+    )
 
-    @app.exception_handler(RequestValidationError)
-    def _invalid(exc: RequestValidationError) -> Response:
+    @on_error(app, RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[str]:
         malformed = [err for err in exc.errors() if err.get("type") == "json_invalid"]
         if malformed:
             reason = malformed[0].get("ctx", {}).get("error") or malformed[0].get("msg", "")
-            return error_response(400, "MALFORMED_JSON", f"The request body is not valid JSON: {reason}".rstrip(": ") + ".")
-        details = [
-            {"field": _field_path(tuple(err.get("loc", ()))), "problem": _problem(err)}
-            for err in exc.errors()
-        ]
-        return error_response(422, "VALIDATION_FAILED", "The request does not match what this endpoint accepts.", details)
+            return error_response(
+                400, "MALFORMED_JSON", f"The request body is not valid JSON: {reason}".rstrip(": ") + "."
+            )
+        details = [{"field": _field_path(tuple(err.get("loc", ()))), "problem": _problem(err)} for err in exc.errors()]
+        return error_response(
+            422, "VALIDATION_FAILED", "The request does not match what this endpoint accepts.", details
+        )
 
-    @app.exception_handler(RequestUnsupportedContentType)
-    def _unsupported(_exc: RequestUnsupportedContentType) -> Response:
+    @on_error(app, RequestUnsupportedContentType)
+    def _unsupported(_exc: RequestUnsupportedContentType) -> Response[str]:
         content_type = app.current_event.headers.get("content-type", "")
         return error_response(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be {JSON}, not {content_type}.")
 
-    @app.exception_handler(ServiceError)
-    def _http_error(exc: ServiceError) -> Response:
+    @on_error(app, ServiceError)
+    def _http_error(exc: ServiceError) -> Response[str]:
         # Powertools' BadRequestError, UnauthorizedError, ... raised by a route: its status, our shape.
         try:
             code = HTTPStatus(exc.status_code).name
         except ValueError:
             code = "ERROR"
-        return error_response(exc.status_code, code, exc.msg)
+        return error_response(exc.status_code, code, exc.msg if isinstance(exc.msg, str) else json.dumps(exc.msg))
 
     @app.not_found
-    def _not_found(_exc: Exception) -> Response:
+    def _not_found(_exc: Exception) -> Response[str]:
         event = app.current_event
         return error_response(404, "NOT_FOUND", f"No route for {event.http_method} {event.path}.")
 
@@ -215,7 +237,7 @@ def install_json_errors(app: ApiGatewayResolver) -> None:
 def resource_url(app: ApiGatewayResolver, path: str) -> str:
     """The absolute URL of `path` (e.g. "/jobs/42") through the stage or custom domain the current
     request came in by, for Location headers and status links."""
-    event = app.current_event
+    event = cast("APIGatewayProxyEvent", app.current_event)  # REST APIs only
     context = event.request_context
     full_path, route_path = context.path or "", event.path
     prefix = full_path[: -len(route_path)] if route_path and full_path.endswith(route_path) else ""

@@ -33,7 +33,7 @@ class LeaseLost(Exception):
 
 def conditional_failed(error: ClientError) -> bool:
     """Whether DynamoDB refused a write because its condition did not hold."""
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,14 @@ class Lease:
     lost: type[LeaseLost] = LeaseLost
 
     def take(
-        self, claim_id: str, *, now: float, until: float, requires: str = "", also: str = "", values: dict[str, Any] | None = None
+        self,
+        claim_id: str,
+        *,
+        now: float,
+        until: float,
+        requires: str = "",
+        also: str = "",
+        values: dict[str, Any] | None = None,
     ) -> bool:
         """free (or held under an expired claim) -> held by `claim_id` until `until`; False when
         the item is not there to take. `requires` is a further condition, `also` a further clause
@@ -69,7 +76,15 @@ class Lease:
         remove = f" REMOVE {self.claim_attribute}, {self.until_attribute}"
         return self._update(f"SET {sets}, updated_at = :now{remove}", values, now=now, names=names)
 
-    def _update(self, expression: str, values: dict[str, Any], *, now: float, requires: str = "", names: dict[str, str] | None = None) -> bool:
+    def _update(
+        self,
+        expression: str,
+        values: dict[str, Any],
+        *,
+        now: float,
+        requires: str = "",
+        names: dict[str, str] | None = None,
+    ) -> bool:
         unclaimed = f"(#status = :free OR (#status = :held AND {self.until_attribute} < :epoch))"
         try:
             self.table.update_item(
@@ -77,7 +92,13 @@ class Lease:
                 UpdateExpression=expression,
                 ConditionExpression=f"{requires} AND {unclaimed}" if requires else unclaimed,
                 ExpressionAttributeNames={"#status": "status", **(names or {})},
-                ExpressionAttributeValues={**values, ":held": self.held, ":free": self.free, ":epoch": Decimal(int(now)), ":now": iso(now)},
+                ExpressionAttributeValues={
+                    **values,
+                    ":held": self.held,
+                    ":free": self.free,
+                    ":epoch": Decimal(int(now)),
+                    ":now": iso(now),
+                },
             )
         except ClientError as error:
             if conditional_failed(error):

@@ -70,7 +70,9 @@ def owned_lines(window: bytes, window_start: int, start: int, end: int, size: in
     return lines
 
 
-def aggregate_rows(lines: list[tuple[int, str]], columns: list[str], group_by: str) -> dict[str, dict[str, dict[str, str | int]]]:
+def aggregate_rows(
+    lines: list[tuple[int, str]], columns: list[str], group_by: str
+) -> dict[str, dict[str, dict[str, str | int]]]:
     key_index = columns.index(group_by)
     numeric = [(i, c) for i, c in enumerate(columns) if c != group_by]
     groups: dict[str, dict[str, dict[str, Any]]] = {}
@@ -79,7 +81,9 @@ def aggregate_rows(lines: list[tuple[int, str]], columns: list[str], group_by: s
             continue
         fields = next(csv.reader([text]))
         if len(fields) != len(columns):
-            raise MalformedData(f"row at byte {offset} has {len(fields)} fields, the header has {len(columns)}: {text[:200]!r}")
+            raise MalformedData(
+                f"row at byte {offset} has {len(fields)} fields, the header has {len(columns)}: {text[:200]!r}"
+            )
         stats = groups.setdefault(fields[key_index], {})
         for index, column in numeric:
             try:
@@ -87,7 +91,9 @@ def aggregate_rows(lines: list[tuple[int, str]], columns: list[str], group_by: s
                 if not value.is_finite():
                     raise InvalidOperation
             except InvalidOperation:
-                raise MalformedData(f"row at byte {offset}: column {column!r} is not a number: {fields[index][:50]!r}") from None
+                raise MalformedData(
+                    f"row at byte {offset}: column {column!r} is not a number: {fields[index][:50]!r}"
+                ) from None
             s = stats.setdefault(column, {"count": 0, "sum": Decimal(0), "min": value, "max": value})
             s["count"] += 1
             s["sum"] += value
@@ -101,7 +107,9 @@ def merge_results(results: list[dict[str, dict[str, dict[str, Any]]]]) -> dict[s
         for key, columns in result.items():
             for column, s in columns.items():
                 count, total, low, high = s["count"], Decimal(s["sum"]), Decimal(s["min"]), Decimal(s["max"])
-                m = merged.setdefault(key, {}).setdefault(column, {"count": 0, "sum": Decimal(0), "min": low, "max": high})
+                m = merged.setdefault(key, {}).setdefault(
+                    column, {"count": 0, "sum": Decimal(0), "min": low, "max": high}
+                )
                 m["count"] += count
                 m["sum"] += total
                 m["min"], m["max"] = min(m["min"], low), max(m["max"], high)
@@ -110,6 +118,9 @@ def merge_results(results: list[dict[str, dict[str, dict[str, Any]]]]) -> dict[s
 
 def _to_json(groups: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, str | int]]]:
     return {
-        key: {column: {"count": s["count"], "sum": str(s["sum"]), "min": str(s["min"]), "max": str(s["max"])} for column, s in columns.items()}
+        key: {
+            column: {"count": s["count"], "sum": str(s["sum"]), "min": str(s["min"]), "max": str(s["max"])}
+            for column, s in columns.items()
+        }
         for key, columns in sorted(groups.items())
     }

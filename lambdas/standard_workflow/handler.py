@@ -1,6 +1,8 @@
-"""StandardWorkflow handlers: one entry point per Task state. Only S3 keys travel in state.
+"""StandardWorkflow handlers: one entry point per Task state, each reading its input into a model
+below (`SplitInput`, ...). Only S3 keys travel in state.
 
-  split           {"job_id", "source_key", "group_by"} -> {"job_id", "chunk_count", "chunks": [{"manifest_key", "chunk"}]}
+  split           {"job_id", "source_key", "group_by"}
+                  -> {"job_id", "chunk_count", "chunks": [{"manifest_key", "chunk"}]}
   process_chunk   {"job_id", "manifest_key", "chunk"}  -> {"result_key"}
   merge           {"job_id", "results": [{"result_key"}]} -> {"merged_key", "groups"}
   request_approval {"job_id", "merged_key", "task_token", "attempt", "requested_at", "timeout_seconds"}
@@ -8,24 +10,36 @@
   publish         {"job_id", "merged_key"}             -> {"published_key"}
   record_failure  {"job_id", "error": {"Error", "Cause"}} -> {"job_id", "status"}
 
-Bad data raises MalformedData (not retried); throttling raises TransientError (retried).
+Bad data, an input that does not fit its model included, raises MalformedData (not retried);
+throttling raises TransientError (retried).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, StrictInt, field_validator
 
 from shared import aws
 from shared.errors import MalformedData, TransientError
+from shared.tasks import Text, task_input
 from standard_workflow import aggregate, jobs, names
 
-THROTTLING = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ProvisionedThroughputExceededException", "ServiceUnavailable", "InternalError"}
+THROTTLING = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "ServiceUnavailable",
+    "InternalError",
+}
 
 logger = Logger()
 tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
@@ -35,14 +49,68 @@ BUCKET = os.environ[names.BUCKET_ENV]
 table = aws.table(os.environ[names.JOBS_TABLE_ENV])
 
 
-def _field(event: Any, name: str) -> str:
-    value = event.get(name) if isinstance(event, dict) else None
-    if not isinstance(value, str) or not value:
-        raise MalformedData(f"the task input has no {name!r}")
-    return value
+class SplitInput(BaseModel):
+    job_id: Text
+    source_key: Text
+    group_by: Text
 
 
-def _aws(call, *args, **kwargs):
+class ChunkInput(BaseModel):
+    """One item of the Map state."""
+
+    job_id: Text
+    manifest_key: Text
+    chunk: StrictInt
+
+
+class ChunkResult(BaseModel):
+    result_key: Text
+
+
+class MergeInput(BaseModel):
+    job_id: Text
+    results: list[ChunkResult]
+
+    @field_validator("results")
+    @classmethod
+    def _some(cls, results: list[ChunkResult]) -> list[ChunkResult]:
+        if not results:
+            raise ValueError("no results from the Map state")
+        return results
+
+
+class ApprovalInput(BaseModel):
+    job_id: Text
+    merged_key: Text
+    task_token: Text
+    attempt: Any = 0  # $$.State.RetryCount
+    requested_at: Any = None  # $$.State.EnteredTime; jobs.approval_deadline says what is wrong with it
+    timeout_seconds: Any = None
+
+    @field_validator("attempt")
+    @classmethod
+    def _attempt(cls, attempt: Any) -> int:
+        return attempt if isinstance(attempt, int) else 0
+
+
+class PublishInput(BaseModel):
+    job_id: Text
+    merged_key: Text
+
+
+class FailureInput(BaseModel):
+    """What a Catch passes: the job and the caught error ({"Error", "Cause"}, either may be missing)."""
+
+    job_id: Text
+    error: Any = None
+
+    @field_validator("error")
+    @classmethod
+    def _caught(cls, error: Any) -> dict[str, Any]:
+        return error if isinstance(error, dict) else {}
+
+
+def _aws(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call AWS; throttling and 5xx become TransientError, a missing object MalformedData."""
     try:
         return call(*args, **kwargs)
@@ -70,11 +138,18 @@ def job_prefix(job_id: str) -> str:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def split(event: Any, context: LambdaContext) -> dict[str, Any]:
-    job_id, source_key, group_by = _field(event, "job_id"), _field(event, "source_key"), _field(event, "group_by")
+    task = task_input(SplitInput, event, expected='{"job_id", "source_key", "group_by"} from the Start state')
+    job_id, source_key, group_by = task.job_id, task.source_key, task.group_by
     jobs.start(table, job_id, source_key)
     head = _aws(s3.head_object, Bucket=BUCKET, Key=source_key)
     size, etag = head["ContentLength"], head["ETag"]
-    first = _aws(s3.get_object, Bucket=BUCKET, Key=source_key, Range=f"bytes=0-{aggregate.MAX_ROW_BYTES}", IfMatch=etag)["Body"].read() if size else b""
+    first = (
+        _aws(s3.get_object, Bucket=BUCKET, Key=source_key, Range=f"bytes=0-{aggregate.MAX_ROW_BYTES}", IfMatch=etag)[
+            "Body"
+        ].read()
+        if size
+        else b""
+    )
     columns, data_start = aggregate.parse_header(first, group_by)
     ranges = aggregate.byte_ranges(data_start, size, int(os.environ[names.CHUNK_BYTES_ENV]))
     if len(ranges) > int(os.environ[names.MAX_CHUNKS_ENV]):
@@ -82,7 +157,18 @@ def split(event: Any, context: LambdaContext) -> dict[str, Any]:
     chunks = []
     for index, (start, end) in enumerate(ranges):
         manifest_key = f"{job_prefix(job_id)}chunks/{index:05d}.json"
-        _put_json(manifest_key, {"source_key": source_key, "etag": etag, "size": size, "start": start, "end": end, "columns": columns, "group_by": group_by})
+        _put_json(
+            manifest_key,
+            {
+                "source_key": source_key,
+                "etag": etag,
+                "size": size,
+                "start": start,
+                "end": end,
+                "columns": columns,
+                "group_by": group_by,
+            },
+        )
         chunks.append({"manifest_key": manifest_key, "chunk": index})
     jobs.processing(table, job_id, len(chunks))
     logger.info("split", extra={"job_id": job_id, "bytes": size, "chunks": len(chunks)})
@@ -91,17 +177,23 @@ def split(event: Any, context: LambdaContext) -> dict[str, Any]:
 
 @tracer.capture_lambda_handler
 def process_chunk(event: Any, context: LambdaContext) -> dict[str, Any]:
-    job_id, manifest_key = _field(event, "job_id"), _field(event, "manifest_key")
-    chunk = event.get("chunk")
-    if not isinstance(chunk, int):
-        raise MalformedData("the task input has no integer 'chunk'")
+    task = task_input(ChunkInput, event, expected='{"job_id", "manifest_key", "chunk"} from the Map state')
+    job_id, manifest_key, chunk = task.job_id, task.manifest_key, task.chunk
     manifest = _get_json(manifest_key)
     start, end, size = manifest["start"], manifest["end"], manifest["size"]
     if end - start > int(os.environ[names.CHUNK_BYTES_ENV]):
-        raise MalformedData(f"chunk {chunk} spans {end - start} bytes; the limit is {os.environ[names.CHUNK_BYTES_ENV]}")
+        raise MalformedData(
+            f"chunk {chunk} spans {end - start} bytes; the limit is {os.environ[names.CHUNK_BYTES_ENV]}"
+        )
     window_start = max(start - 1, 0)
     window_end = min(end + aggregate.MAX_ROW_BYTES, size) - 1
-    window = _aws(s3.get_object, Bucket=BUCKET, Key=manifest["source_key"], Range=f"bytes={window_start}-{window_end}", IfMatch=manifest["etag"])["Body"].read()
+    window = _aws(
+        s3.get_object,
+        Bucket=BUCKET,
+        Key=manifest["source_key"],
+        Range=f"bytes={window_start}-{window_end}",
+        IfMatch=manifest["etag"],
+    )["Body"].read()
     lines = aggregate.owned_lines(window, window_start, start, end, size)
     result = aggregate.aggregate_rows(lines, manifest["columns"], manifest["group_by"])
     result_key = f"{job_prefix(job_id)}results/{chunk:05d}.json"
@@ -114,11 +206,9 @@ def process_chunk(event: Any, context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def merge(event: Any, context: LambdaContext) -> dict[str, Any]:
-    job_id = _field(event, "job_id")
-    results = event.get("results")
-    if not isinstance(results, list) or not results:
-        raise MalformedData("the task input has no 'results' from the Map state")
-    merged = aggregate.merge_results([_get_json(_field(r, "result_key")) for r in results])
+    task = task_input(MergeInput, event, expected='{"job_id", "results": [{"result_key"}, ...]} from the Map state')
+    job_id = task.job_id
+    merged = aggregate.merge_results([_get_json(result.result_key) for result in task.results])
     merged_key = f"{job_prefix(job_id)}merged.json"
     _put_json(merged_key, merged)
     return {"merged_key": merged_key, "groups": len(merged)}
@@ -127,11 +217,20 @@ def merge(event: Any, context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def request_approval(event: Any, context: LambdaContext) -> dict[str, Any]:
-    job_id, merged_key, token = _field(event, "job_id"), _field(event, "merged_key"), _field(event, "task_token")
-    attempt = event.get("attempt") if isinstance(event.get("attempt"), int) else 0  # $$.State.RetryCount
-    deadline = jobs.approval_deadline(event.get("requested_at"), event.get("timeout_seconds"))
+    task = task_input(
+        ApprovalInput,
+        event,
+        expected='{"job_id", "merged_key", "task_token", "attempt", "requested_at", "timeout_seconds"}',
+    )
+    job_id, merged_key, token, attempt = task.job_id, task.merged_key, task.task_token, task.attempt
+    deadline = jobs.approval_deadline(task.requested_at, task.timeout_seconds)
     jobs.awaiting_approval(table, job_id, token, merged_key, attempt)
-    _aws(sns.publish, TopicArn=os.environ[names.APPROVAL_TOPIC_ENV], Subject=f"Approve job {job_id}"[:100], Message=approval_message(job_id, merged_key, deadline, attempt))
+    _aws(
+        sns.publish,
+        TopicArn=os.environ[names.APPROVAL_TOPIC_ENV],
+        Subject=f"Approve job {job_id}"[:100],
+        Message=approval_message(job_id, merged_key, deadline, attempt),
+    )
     logger.info("approval requested", extra={"job_id": job_id, "attempt": attempt, "deadline": deadline})
     return {"deadline": deadline}
 
@@ -151,7 +250,8 @@ def approval_message(job_id: str, merged_key: str, deadline: str, attempt: int) 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def publish(event: Any, context: LambdaContext) -> dict[str, Any]:
-    job_id, merged_key = _field(event, "job_id"), _field(event, "merged_key")
+    task = task_input(PublishInput, event, expected='{"job_id", "merged_key"} from the approval')
+    job_id, merged_key = task.job_id, task.merged_key
     published_key = f"{names.PUBLISHED_PREFIX}{job_id}.json"
     _aws(s3.copy_object, Bucket=BUCKET, Key=published_key, CopySource={"Bucket": BUCKET, "Key": merged_key})
     jobs.published(table, job_id, published_key)
@@ -161,8 +261,8 @@ def publish(event: Any, context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def record_failure(event: Any, context: LambdaContext) -> dict[str, Any]:
-    job_id = _field(event, "job_id")
-    caught = event.get("error") if isinstance(event.get("error"), dict) else {}
+    task = task_input(FailureInput, event, expected='{"job_id", "error": {"Error", "Cause"}} from a Catch')
+    job_id, caught = task.job_id, task.error
     error, cause = str(caught.get("Error") or "Unknown"), str(caught.get("Cause") or "")
     try:  # a Lambda error's Cause is JSON with errorMessage; keep the message, not the stack trace
         cause = json.loads(cause).get("errorMessage", cause)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.errors import MalformedData
@@ -34,10 +34,18 @@ def start(table: Any, job_id: str, source_key: str) -> None:
 def processing(table: Any, job_id: str, chunks_total: int) -> None:
     table.update_item(
         Key={"job_id": job_id},
-        UpdateExpression="SET #s = :s, chunks_total = :n, chunks_done = if_not_exists(chunks_done, :z), updated_at = :t",
+        UpdateExpression=(
+            "SET #s = :s, chunks_total = :n, chunks_done = if_not_exists(chunks_done, :z), updated_at = :t"
+        ),
         ConditionExpression="#s IN (:from, :s)",
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": PROCESSING, ":from": SPLITTING, ":n": chunks_total, ":z": 0, ":t": iso(timespec="seconds")},
+        ExpressionAttributeValues={
+            ":s": PROCESSING,
+            ":from": SPLITTING,
+            ":n": chunks_total,
+            ":z": 0,
+            ":t": iso(timespec="seconds"),
+        },
     )
 
 
@@ -67,9 +75,18 @@ def awaiting_approval(table: Any, job_id: str, task_token: str, merged_key: str,
     table.update_item(
         Key={"job_id": job_id},
         UpdateExpression="SET #s = :s, task_token = :tok, approval_attempt = :a, merged_key = :m, updated_at = :t",
-        ConditionExpression="#s = :from OR (#s = :s AND (attribute_not_exists(approval_attempt) OR approval_attempt <= :a))",
+        ConditionExpression=(
+            "#s = :from OR (#s = :s AND (attribute_not_exists(approval_attempt) OR approval_attempt <= :a))"
+        ),
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": AWAITING_APPROVAL, ":from": PROCESSING, ":tok": task_token, ":a": attempt, ":m": merged_key, ":t": iso(timespec="seconds")},
+        ExpressionAttributeValues={
+            ":s": AWAITING_APPROVAL,
+            ":from": PROCESSING,
+            ":tok": task_token,
+            ":a": attempt,
+            ":m": merged_key,
+            ":t": iso(timespec="seconds"),
+        },
     )
 
 
@@ -82,9 +99,11 @@ def approval_deadline(requested_at: Any, timeout_seconds: Any) -> str:
     try:
         entered = datetime.fromisoformat(str(requested_at).replace("Z", "+00:00"))
     except ValueError:
-        raise MalformedData(f"the approval request's 'requested_at' is not an ISO 8601 time: {requested_at!r}") from None
+        raise MalformedData(
+            f"the approval request's 'requested_at' is not an ISO 8601 time: {requested_at!r}"
+        ) from None
     if entered.tzinfo is None:
-        entered = entered.replace(tzinfo=timezone.utc)
+        entered = entered.replace(tzinfo=UTC)
     deadline = entered + timedelta(seconds=timeout_seconds)
     return iso(deadline.timestamp(), timespec="seconds")
 
@@ -95,7 +114,12 @@ def published(table: Any, job_id: str, published_key: str) -> None:
         UpdateExpression="SET #s = :s, published_key = :p, updated_at = :t REMOVE task_token",
         ConditionExpression="#s IN (:from, :s)",
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": PUBLISHED, ":from": AWAITING_APPROVAL, ":p": published_key, ":t": iso(timespec="seconds")},
+        ExpressionAttributeValues={
+            ":s": PUBLISHED,
+            ":from": AWAITING_APPROVAL,
+            ":p": published_key,
+            ":t": iso(timespec="seconds"),
+        },
     )
 
 
@@ -105,7 +129,13 @@ def finished_badly(table: Any, job_id: str, status: str, error: str, reason: str
         UpdateExpression="SET #s = :s, #e = :e, reason = :r, updated_at = :t REMOVE task_token",
         ConditionExpression="attribute_not_exists(#s) OR NOT #s IN (:published)",
         ExpressionAttributeNames={"#s": "status", "#e": "error"},
-        ExpressionAttributeValues={":s": status, ":e": error, ":r": reason[:1000], ":published": PUBLISHED, ":t": iso(timespec="seconds")},
+        ExpressionAttributeValues={
+            ":s": status,
+            ":e": error,
+            ":r": reason[:1000],
+            ":published": PUBLISHED,
+            ":t": iso(timespec="seconds"),
+        },
     )
 
 

@@ -47,7 +47,11 @@ def main(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             raise ValueError(f"the S3 event for {key!r} has no sequencer")
         job_id = jobs.job_id_for(key, sequencer)
         try:
-            sfn.start_execution(stateMachineArn=STATE_MACHINE_ARN, name=job_id, input=json.dumps({"source_key": key, "group_by": GROUP_BY}))
+            sfn.start_execution(
+                stateMachineArn=STATE_MACHINE_ARN,
+                name=job_id,
+                input=json.dumps({"source_key": key, "group_by": GROUP_BY}),
+            )
             logger.info("job started", extra={"job_id": job_id, "source_key": key})
         except sfn.exceptions.ExecutionAlreadyExists:
             logger.info("duplicate event: job already started", extra={"job_id": job_id, "source_key": key})

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from shared import aws
-from shared.http import error_response, install_json_errors, reject_unreadable_body, resource_url
+from shared.http import error_response, install_json_errors, on_error, reject_unreadable_body, resource_url
 from stream_job import jobs, names
 from stream_job.loans import LoanReport, LoanReportRequest
 
@@ -75,8 +75,8 @@ class JobNotFound(Exception):
     pass
 
 
-@app.exception_handler(JobNotFound)
-def _job_not_found(exc: JobNotFound) -> Response:
+@on_error(app, JobNotFound)
+def _job_not_found(exc: JobNotFound) -> Response[str]:
     return error_response(404, "NOT_FOUND", f"No job {exc}: it does not exist or has expired.")
 
 

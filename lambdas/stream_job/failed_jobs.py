@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -34,6 +34,9 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
 
 from shared import aws
 from stream_job import jobs, names
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 MAX_ERROR_CHARS = 1000
 MAX_PAGES = 50  # GetRecords calls to reach the end of one batch (an open shard may answer empty pages)
@@ -96,7 +99,10 @@ def batch_records(info: BatchInfo) -> list[dict[str, Any]]:
     """The stream records from the batch's first sequence number to its last, read back."""
     start, end = int(info.startSequenceNumber), int(info.endSequenceNumber)
     iterator = streams.get_shard_iterator(
-        StreamArn=info.streamArn, ShardId=info.shardId, ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=info.startSequenceNumber
+        StreamArn=info.streamArn,
+        ShardId=info.shardId,
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        SequenceNumber=info.startSequenceNumber,
     )["ShardIterator"]
     records: list[dict[str, Any]] = []
     for _ in range(MAX_PAGES):
@@ -137,11 +143,22 @@ def record_handler(record: SQSRecord) -> None:
         if current is None or current["status"] in jobs.TERMINAL:
             continue
         if jobs.give_up(table, job_id, reason(failure, current), now=time.time()):
-            logger.warning("job failed: the processor gave up on it", extra={"job_id": job_id, "condition": failure.requestContext.get("condition")})
-    logger.info("stream failure handled", extra={"shard": info.shardId, "start": info.startSequenceNumber, "end": info.endSequenceNumber, "jobs": job_ids})
+            logger.warning(
+                "job failed: the processor gave up on it",
+                extra={"job_id": job_id, "condition": failure.requestContext.get("condition")},
+            )
+    logger.info(
+        "stream failure handled",
+        extra={
+            "shard": info.shardId,
+            "start": info.startSequenceNumber,
+            "end": info.endSequenceNumber,
+            "jobs": job_ids,
+        },
+    )
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def main(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -49,7 +49,15 @@ def new_job_id() -> str:
 
 def _lease(table: Any, job_id: str) -> Lease:
     """A processor run's claim on the job: pending -> processing until the run's deadline."""
-    return Lease(table, {"job_id": job_id}, free=PENDING, held=PROCESSING, claim_attribute="claim_id", until_attribute="claimed_until", lost=ClaimLost)
+    return Lease(
+        table,
+        {"job_id": job_id},
+        free=PENDING,
+        held=PROCESSING,
+        claim_attribute="claim_id",
+        until_attribute="claimed_until",
+        lost=ClaimLost,
+    )
 
 
 def insert_pending(table: Any, job_id: str, request: dict[str, Any], *, now: float, ttl_seconds: int) -> dict[str, Any]:
@@ -68,7 +76,8 @@ def insert_pending(table: Any, job_id: str, request: dict[str, Any], *, now: flo
 
 
 def get(table: Any, job_id: str) -> dict[str, Any] | None:
-    return table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+    item: dict[str, Any] | None = table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+    return item
 
 
 def claim(table: Any, job_id: str, claim_id: str, *, now: float, until: float) -> bool:
@@ -91,7 +100,9 @@ def complete(table: Any, job_id: str, claim_id: str, result: dict[str, Any], *, 
 
 def fail(table: Any, job_id: str, claim_id: str, error: str, *, now: float) -> None:
     values = {":failed": FAILED, ":error": error}
-    _lease(table, job_id).write(claim_id, "#status = :failed, #error = :error", values, names={"#error": "error"}, now=now, release=True)
+    _lease(table, job_id).write(
+        claim_id, "#status = :failed, #error = :error", values, names={"#error": "error"}, now=now, release=True
+    )
 
 
 def release(table: Any, job_id: str, claim_id: str, error: str, *, now: float) -> None:

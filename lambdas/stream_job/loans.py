@@ -25,7 +25,7 @@ ZERO = Decimal("0.00")
 
 
 def parse_rate(value: object) -> Decimal:
-    """"6.25" -> Decimal("6.25"); a float, more than three decimals or outside 0..100 is refused."""
+    """ "6.25" -> Decimal("6.25"); a float, more than three decimals or outside 0..100 is refused."""
     if not isinstance(value, str):
         raise ValueError('must be a string such as "6.25", not a number')
     try:
@@ -99,7 +99,9 @@ def amortize(request: LoanReportRequest, progress: Callable[[int], None] = lambd
         year_paid, year_interest = year_paid + payment, year_interest + interest
         total_paid, total_interest = total_paid + payment, total_interest + interest
         if months % 12 == 0 or balance == 0:
-            years.append(YearSummary(year=len(years) + 1, paid=year_paid, interest=year_interest, closing_balance=balance))
+            years.append(
+                YearSummary(year=len(years) + 1, paid=year_paid, interest=year_interest, closing_balance=balance)
+            )
             year_paid = year_interest = ZERO
             progress(int((request.principal - balance) * 100 / request.principal))
     return LoanReport(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -39,6 +39,9 @@ from pydantic import ValidationError
 from shared import aws
 from stream_job import jobs, names
 from stream_job.loans import JobFailed, LoanReportRequest, amortize
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 logger = Logger()
 tracer = Tracer(auto_patch=False)  # shared.aws patches the AWS SDK before its first call
@@ -55,7 +58,10 @@ def _claim_or_skip(job_id: str, claim_id: str, deadline: float) -> bool:
         return True
     current = jobs.get(table, job_id)
     if current is None or current["status"] in jobs.TERMINAL:
-        logger.info("job already finished or gone; record skipped", extra={"job_id": job_id, "status": (current or {}).get("status")})
+        logger.info(
+            "job already finished or gone; record skipped",
+            extra={"job_id": job_id, "status": (current or {}).get("status")},
+        )
         return False
     raise JobBusy(f"job {job_id} is {current['status']} under another run's claim")
 
@@ -63,7 +69,9 @@ def _claim_or_skip(job_id: str, claim_id: str, deadline: float) -> bool:
 def _run(job_id: str, claim_id: str, stored_request: Any) -> None:
     try:
         request = LoanReportRequest.model_validate(stored_request)
-        report = amortize(request, progress=lambda percent: jobs.set_progress(table, job_id, claim_id, percent, now=time.time()))
+        report = amortize(
+            request, progress=lambda percent: jobs.set_progress(table, job_id, claim_id, percent, now=time.time())
+        )
     except (JobFailed, ValidationError) as error:
         message = str(error) if isinstance(error, JobFailed) else f"the stored request is not valid: {error}"
         jobs.fail(table, job_id, claim_id, message, now=time.time())
@@ -98,5 +106,5 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> Non
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def main(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

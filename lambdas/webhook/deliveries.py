@@ -59,7 +59,8 @@ def summarize(delivery: Delivery) -> Summary:
             sender=_text(_get(payload, "sender", "login")),
             item_count=_count(payload.get("commits")),
         )
-    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    found = payload.get("event")
+    event: dict[str, Any] = found if isinstance(found, dict) else {}
     actions = payload.get("actions")
     first_action = actions[0] if isinstance(actions, list) and actions else None
     return Summary(

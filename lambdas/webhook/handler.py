@@ -1,15 +1,17 @@
 """Webhook handler: one function, two entry shapes, told apart by the event's shape only.
 
-1. Function URL request (payload format 2.0, it always has `requestContext.http`): check the size,
+1. Function URL request (payload format 2.0, it always has `requestContext.http`; read as
+   Powertools' `LambdaFunctionUrlEvent`): check the size,
    pick the provider by path (/github, /slack), verify its signature over the raw bytes with the
    secret from Secrets Manager, hand the delivery to this same function through the stack's work
    queue, and answer 200 at once (providers give up after about 3 seconds). A delivery whose
    message would be over SQS's limit is stored in the payloads bucket first and the message
    carries its key (a claim check).
 2. SQS event (`Records` from `aws:sqs`, sent only by the stack's mapping on its work queue): for
-   each message, do the slow work once per provider delivery id and record it in the deliveries
-   table (Powertools BatchProcessor). A message that fails is reported in `batchItemFailures`, so
-   SQS redelivers only it and, after the queue's maxReceiveCount, moves it to the DLQ.
+   each message (an `SQSRecord` whose body is a `HandOff`), do the slow work once per provider
+   delivery id and record it in the deliveries table (Powertools BatchProcessor). A message that
+   fails is reported in `batchItemFailures`, so SQS redelivers only it and, after the queue's
+   maxReceiveCount, moves it to the DLQ.
 
 A signing secret that cannot be read or is empty fails closed: 503 with a JSON body, nothing
 accepted, an error logged (and the stack alarms on the URL's 5xx answers).
@@ -23,10 +25,11 @@ import functools
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, field_validator, model_validator
 
@@ -89,7 +92,7 @@ class HandOff(BaseModel):
         return self
 
 
-def _is_text(value: Any) -> bool:
+def _is_text(value: Any) -> TypeGuard[str]:
     """A non-empty string that UTF-8 can carry (a JSON escape can spell a lone surrogate; it cannot)."""
     if not isinstance(value, str) or not value:
         return False
@@ -103,19 +106,25 @@ def _is_text(value: Any) -> bool:
 # --- 1. the HTTP path -----------------------------------------------------------------------
 
 
-def _raw_body(event: dict[str, Any]) -> bytes:
-    body = event.get("body") or ""
+def _raw_body(request: LambdaFunctionUrlEvent) -> bytes:
+    body = request.body or ""
     if not isinstance(body, str):
         raise Rejected(400, "MALFORMED_BODY", "The request body is not text.")
     # A base64 body is 4/3 its size: refuse an oversized one before decoding it.
-    if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if event.get("isBase64Encoded") else MAX_BODY_BYTES * 4):
+    if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if request.is_base64_encoded else MAX_BODY_BYTES * 4):
         raise Rejected(413, "PAYLOAD_TOO_LARGE", f"The request body is over the limit of {MAX_BODY_BYTES} bytes.")
     try:
-        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+        raw = (
+            base64.b64decode(body, validate=True)
+            if request.is_base64_encoded
+            else body.encode("utf-8", "surrogatepass")
+        )
     except (binascii.Error, ValueError):
         raise Rejected(400, "MALFORMED_BODY", "The request body is marked base64 but does not decode.") from None
     if len(raw) > MAX_BODY_BYTES:
-        raise Rejected(413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.")
+        raise Rejected(
+            413, "PAYLOAD_TOO_LARGE", f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}."
+        )
     return raw
 
 
@@ -127,16 +136,22 @@ def _secret(provider: str) -> bytes:
         key = value.encode("utf-8") if isinstance(value, str) else bytes(value)
     except Exception:  # GetParameterError wraps every Secrets Manager failure; KeyError, a missing variable
         logger.exception("webhook secret unreadable", extra={"provider": provider})
-        raise Rejected(503, "SECRET_UNAVAILABLE", "The webhook cannot verify deliveries now; this one was not accepted.") from None
+        raise Rejected(
+            503, "SECRET_UNAVAILABLE", "The webhook cannot verify deliveries now; this one was not accepted."
+        ) from None
     if not key:
         logger.error("webhook secret empty", extra={"provider": provider})
-        raise Rejected(503, "SECRET_UNAVAILABLE", "The webhook cannot verify deliveries now; this one was not accepted.")
+        raise Rejected(
+            503, "SECRET_UNAVAILABLE", "The webhook cannot verify deliveries now; this one was not accepted."
+        )
     return key
 
 
 def _verify(provider: str, raw: bytes, headers: dict[str, str]) -> None:
     secret = _secret(provider)
-    problem = github_problem(raw, headers, secret) if provider == "github" else slack_problem(raw, headers, secret, clock())
+    problem = (
+        github_problem(raw, headers, secret) if provider == "github" else slack_problem(raw, headers, secret, clock())
+    )
     if problem:
         logger.warning("webhook rejected", extra={"provider": provider, "reason": problem})
         raise Rejected(401, "UNAUTHORIZED", "The request is not signed by a known sender.")
@@ -168,7 +183,12 @@ def _delivery(provider: str, headers: dict[str, str], payload: dict[str, Any]) -
     # Ids become table keys: text that UTF-8 can carry, or the delivery is refused here, not lost later.
     if not _is_text(delivery_id) or not _is_text(event_type):
         raise Rejected(400, "MALFORMED_BODY", "The delivery has no delivery id or event type.")
-    return Delivery(provider=provider, delivery_id=delivery_id[:MAX_ID_LENGTH], event_type=event_type[:MAX_ID_LENGTH], payload=payload)
+    return Delivery(
+        provider=provider,
+        delivery_id=delivery_id[:MAX_ID_LENGTH],
+        event_type=event_type[:MAX_ID_LENGTH],
+        payload=payload,
+    )
 
 
 def _hand_off(delivery: Delivery, context: LambdaContext) -> None:
@@ -178,29 +198,47 @@ def _hand_off(delivery: Delivery, context: LambdaContext) -> None:
     if len(message) > HANDOFF_MAX_BYTES:
         key = f"{names.PAYLOADS_PREFIX}{delivery.provider}/{context.aws_request_id}.json"
         try:
-            s3.put_object(Bucket=os.environ[names.PAYLOADS_BUCKET_ENV], Key=key, Body=json.dumps(delivery.payload).encode(), ContentType="application/json")
+            s3.put_object(
+                Bucket=os.environ[names.PAYLOADS_BUCKET_ENV],
+                Key=key,
+                Body=json.dumps(delivery.payload).encode(),
+                ContentType="application/json",
+            )
         except Exception:  # as for the send below: nothing was stored, nothing accepted
-            logger.exception("webhook payload not stored", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id})
-            raise Rejected(503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted.") from None
-        claim = HandOff(provider=delivery.provider, delivery_id=delivery.delivery_id, event_type=delivery.event_type, payload_key=key)
+            logger.exception(
+                "webhook payload not stored", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id}
+            )
+            raise Rejected(
+                503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted."
+            ) from None
+        claim = HandOff(
+            provider=delivery.provider,
+            delivery_id=delivery.delivery_id,
+            event_type=delivery.event_type,
+            payload_key=key,
+        )
         message = json.dumps(claim.model_dump(mode="json", exclude_none=True))
         logger.info("webhook payload stored", extra={"delivery_id": delivery.delivery_id, "key": key})
     try:
         sqs.send_message(QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], MessageBody=message)
     except Exception:  # botocore's ClientError or a connection error: nothing was queued
-        logger.exception("webhook hand-off failed", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id})
-        raise Rejected(503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted.") from None
+        logger.exception(
+            "webhook hand-off failed", extra={"provider": delivery.provider, "delivery_id": delivery.delivery_id}
+        )
+        raise Rejected(
+            503, "HANDOFF_FAILED", "The webhook could not queue this delivery; it was not accepted."
+        ) from None
 
 
-def _accept(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    http = event["requestContext"]["http"]
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    provider = str(http.get("path") or "").strip("/")
+def _accept(request: LambdaFunctionUrlEvent, context: LambdaContext) -> dict[str, Any]:
+    http = request.request_context.http
+    headers = {key: str(value) for key, value in request.headers.items()}  # keys lower-cased
+    provider = http.path.strip("/")
     if provider not in SECRET_ENVS:
         raise Rejected(401, "UNAUTHORIZED", "The request is not signed by a known sender.")
-    if http.get("method") != "POST":
+    if http.method != "POST":
         raise Rejected(405, "METHOD_NOT_ALLOWED", "Webhooks are POSTed.")
-    raw = _raw_body(event)
+    raw = _raw_body(request)
     _verify(provider, raw, headers)
     payload = _payload(raw, headers)
     if provider == "slack" and payload.get("type") == "url_verification":
@@ -225,11 +263,14 @@ def _accept(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def process(handoff: dict[str, Any]) -> dict[str, Any]:
     """Once per provider delivery id: the slow work, then its record in the deliveries table."""
     parsed = HandOff.model_validate(handoff)
-    payload = parsed.payload
     if parsed.payload_key is not None:  # a claim check: the payload is in the bucket
         stored = s3.get_object(Bucket=os.environ[names.PAYLOADS_BUCKET_ENV], Key=parsed.payload_key)
-        payload = json.loads(stored["Body"].read())
-    delivery = Delivery(provider=parsed.provider, delivery_id=parsed.delivery_id, event_type=parsed.event_type, payload=payload)
+        payload: dict[str, Any] = json.loads(stored["Body"].read())
+    else:
+        payload = parsed.payload or {}  # inline (HandOff checks that it carries exactly one)
+    delivery = Delivery(
+        provider=parsed.provider, delivery_id=parsed.delivery_id, event_type=parsed.event_type, payload=payload
+    )
     summary = summarize(delivery)
     item = {
         "delivery_id": f"{delivery.provider}#{delivery.delivery_id}",
@@ -276,7 +317,13 @@ def _forget_payload(key: str) -> None:
 
 
 def _is_http(event: Any) -> bool:
-    return isinstance(event, dict) and isinstance(event.get("requestContext"), dict) and isinstance(event["requestContext"].get("http"), dict)
+    """A Function URL request: `requestContext.http` with its method and path, as Lambda always sends."""
+    http = (
+        event.get("requestContext", {}).get("http")
+        if isinstance(event, dict) and isinstance(event.get("requestContext"), dict)
+        else None
+    )
+    return isinstance(http, dict) and isinstance(http.get("method"), str) and isinstance(http.get("path"), str)
 
 
 def _is_sqs(event: Any) -> bool:
@@ -296,11 +343,14 @@ def _is_sqs(event: Any) -> bool:
 def main(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if _is_http(event):
         try:
-            return _accept(event, context)
+            return _accept(LambdaFunctionUrlEvent(event), context)
         except Rejected as rejected:
             return rejected.response
     if _is_sqs(event):
         idempotency.register_lambda_context(context)
         processor, process_partial_response = _batch_processing()
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        batch_failures: dict[str, Any] = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        return batch_failures
     raise ValueError("not a Function URL request nor an SQS event from this function's queue")

@@ -12,7 +12,7 @@ import base64
 import copy
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,16 +24,25 @@ __all__ = ["LambdaContext", "api_gateway_rest", "dynamodb_stream", "function_url
 EVENTS = Path(__file__).parent
 ACCOUNT = "123456789012"
 URL_DOMAIN = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws"  # for a bare path
-URL_TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml", "application/x-www-form-urlencoded")
+URL_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/javascript",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+)
 SOURCE_IP = "198.51.100.10"  # TEST-NET-2: a documentation address
 USER_AGENT = "localcloud"
 
 
-def load(name: str) -> dict:
-    return json.loads((EVENTS / name).read_text())
+def load(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
 
 
-def api_gateway_rest(method: str, path: str, body: object = None, *, raw_body: str | None = None, base64_body: bool = False) -> dict:
+def api_gateway_rest(
+    method: str, path: str, body: object = None, *, raw_body: str | None = None, base64_body: bool = False
+) -> dict[str, Any]:
     """An API Gateway REST proxy event for `method path`, as the `v1` stage sends it."""
     event = copy.deepcopy(load("apigw_rest_proxy.json"))
     event["httpMethod"] = event["requestContext"]["httpMethod"] = method
@@ -48,7 +57,7 @@ def api_gateway_rest(method: str, path: str, body: object = None, *, raw_body: s
     return event
 
 
-def sqs(*bodies: str) -> dict:
+def sqs(*bodies: str) -> dict[str, Any]:
     """An SQS event with one record per body, each with its own message id."""
     (template,) = load("sqs.json")["Records"]
     records = []
@@ -60,7 +69,7 @@ def sqs(*bodies: str) -> dict:
     return {"Records": records}
 
 
-def s3_put(bucket: str, key: str, *, size: int, etag: str, sequencer: str | None = None) -> dict:
+def s3_put(bucket: str, key: str, *, size: int, etag: str, sequencer: str | None = None) -> dict[str, Any]:
     """An S3 ObjectCreated:Put notification; the key is URL-encoded as S3 sends it. `sequencer`
     (hex, S3's order of the events of one key) is the sample's unless given."""
     from urllib.parse import quote_plus
@@ -120,14 +129,20 @@ def function_url(
     query: dict[str, str] = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         query[key] = f"{query[key]},{value}" if key in query else value
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     path = parts.path or "/"
     context: dict[str, Any] = {
         "accountId": "anonymous" if signed_by is None else account,
         "apiId": domain.split(".", 1)[0],
         "domainName": domain,
         "domainPrefix": domain.split(".", 1)[0],
-        "http": {"method": method.upper(), "path": path, "protocol": "HTTP/1.1", "sourceIp": SOURCE_IP, "userAgent": lowered["user-agent"]},
+        "http": {
+            "method": method.upper(),
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": SOURCE_IP,
+            "userAgent": lowered["user-agent"],
+        },
         "requestId": str(uuid.uuid4()),
         "routeKey": "$default",
         "stage": "$default",
@@ -178,7 +193,7 @@ def function_url(
 _sequence = iter(range(100_000_000_000_000_000_000, 10**30))
 
 
-def dynamodb_stream(table: str, key: str, *new_images: dict, event_name: str = "INSERT") -> dict:
+def dynamodb_stream(table: str, key: str, *new_images: dict[str, Any], event_name: str = "INSERT") -> dict[str, Any]:
     """A DynamoDB stream event (NEW_IMAGE view) with one record per item, in the order given.
 
     Items are plain Python as boto3's resource API takes them; they are typed (`{"S": ...}`) here.

@@ -28,6 +28,16 @@ from constructs import Construct
 CODE_DIRECTORY_CONTEXT = "lambda_code_directory"
 DEFAULT_CODE_DIRECTORY = Path(__file__).resolve().parents[2] / "lambdas"
 SHARED_PACKAGE = "shared"
+# What tools leave in a code folder and no function needs: kept out of every asset, so its hash
+# (and so the deploy) does not change when someone runs the tests or a type checker there.
+TOOL_LEFTOVERS = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+    "**/.pytest_cache",
+    "**/.hypothesis",
+]
 
 _names_modules: dict[Path, ModuleType] = {}
 
@@ -61,7 +71,7 @@ def pattern_code(scope: Construct, pattern: str) -> lambda_.Code:
     folder = pattern_folder(scope, pattern)
     return lambda_.Code.from_asset(
         str(folder.parent),
-        exclude=["*", f"!{pattern}", f"!{pattern}/**", f"!{SHARED_PACKAGE}", f"!{SHARED_PACKAGE}/**", "**/__pycache__"],
+        exclude=["*", f"!{pattern}", f"!{pattern}/**", f"!{SHARED_PACKAGE}", f"!{SHARED_PACKAGE}/**", *TOOL_LEFTOVERS],
     )
 
 

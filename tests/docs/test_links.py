@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = sorted([ROOT / "README.md", *ROOT.glob("docs/**/*.md"), ROOT / "localcloud" / "README.md", ROOT / "tests" / "e2e" / "README.md"])
+PAGES = sorted(
+    [
+        ROOT / "README.md",
+        *ROOT.glob("docs/**/*.md"),
+        ROOT / "localcloud" / "README.md",
+        ROOT / "tests" / "e2e" / "README.md",
+    ]
+)
 LINK = re.compile(r"(?<!!)\[(?:[^\]\[]|\[[^\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 CODE = re.compile(r"`[^`\n]*`")
@@ -52,7 +59,9 @@ def test_every_relative_link_and_anchor_resolves(page):
 
 def test_the_heading_ids_follow_githubs_rule(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("# 1. ApiSync: synchronous API\n## Use `make smoke`!\n## Notes\n## Notes\n```\n# not a heading\n```\n")
+    page.write_text(
+        "# 1. ApiSync: synchronous API\n## Use `make smoke`!\n## Notes\n## Notes\n```\n# not a heading\n```\n"
+    )
     assert heading_ids(page) == {"1-apisync-synchronous-api", "use-make-smoke", "notes", "notes-1"}
 
 

@@ -29,7 +29,9 @@ def test_outputs_name_the_entry_points(stack):
 
 
 def test_function_is_deployed_with_the_templates_settings(stack):
-    configuration = stack.client("lambda").get_function(FunctionName=stack.function_name("QuotesFunction"))["Configuration"]
+    configuration = stack.client("lambda").get_function(FunctionName=stack.function_name("QuotesFunction"))[
+        "Configuration"
+    ]
     assert configuration["Handler"] == "api_sync.handler.main"
     assert configuration["Timeout"] == 10
     assert configuration["MemorySize"] == 512

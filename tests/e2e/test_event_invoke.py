@@ -30,7 +30,11 @@ def upload(stack: Deployment, key: str, body: bytes) -> None:
 
 
 def result(stack: Deployment, key: str) -> dict:
-    body = stack.client("s3").get_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key=f"analysis/{key}.json")["Body"].read()
+    body = (
+        stack.client("s3")
+        .get_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key=f"analysis/{key}.json")["Body"]
+        .read()
+    )
     return json.loads(body)
 
 
@@ -85,11 +89,24 @@ def test_a_failing_event_is_retried_then_lands_in_on_failure_and_the_dlq(stack):
 def test_a_duplicate_event_does_not_produce_a_second_different_result(stack):
     upload(stack, "incoming/dup.txt", b"same words twice")
     first = result(stack, "incoming/dup.txt")
-    head = stack.client("s3").head_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key="analysis/incoming/dup.txt.json")
-    etag = stack.client("s3").head_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key="incoming/dup.txt")["ETag"].strip('"')
-    stack.invoke_async("AnalyzeFunction", s3_put(stack.outputs[names.BUCKET_NAME_OUTPUT], "incoming/dup.txt", size=16, etag=etag))
+    head = stack.client("s3").head_object(
+        Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key="analysis/incoming/dup.txt.json"
+    )
+    etag = (
+        stack.client("s3")
+        .head_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key="incoming/dup.txt")["ETag"]
+        .strip('"')
+    )
+    stack.invoke_async(
+        "AnalyzeFunction", s3_put(stack.outputs[names.BUCKET_NAME_OUTPUT], "incoming/dup.txt", size=16, etag=etag)
+    )
     stack.settle()
     assert result(stack, "incoming/dup.txt") == first
-    again = stack.client("s3").head_object(Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key="analysis/incoming/dup.txt.json")
+    again = stack.client("s3").head_object(
+        Bucket=stack.outputs[names.BUCKET_NAME_OUTPUT], Key="analysis/incoming/dup.txt.json"
+    )
     assert again["ETag"] == head["ETag"] and again["LastModified"] == head["LastModified"]
-    assert [r["responsePayload"]["results"][0] for r in records(stack, names.RESULTS_QUEUE_URL_OUTPUT)] == [first, first]
+    assert [r["responsePayload"]["results"][0] for r in records(stack, names.RESULTS_QUEUE_URL_OUTPUT)] == [
+        first,
+        first,
+    ]

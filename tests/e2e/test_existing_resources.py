@@ -9,7 +9,6 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
 
-from event_invoke import names
 from localcloud import Deployment
 from stacks.event_invoke import EventInvoke
 from tests.conftest import cdk_context
@@ -23,7 +22,9 @@ def stack(local_cloud, deploy, tmp_path_factory) -> Deployment:
     s3_client.create_bucket(Bucket=TEAM_BUCKET)
     # The team's own notification, which the pattern's must not replace.
     sqs = local_cloud.client("sqs")
-    audit_queue = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="team-audit")["QueueUrl"], AttributeNames=["QueueArn"])
+    audit_queue = sqs.get_queue_attributes(
+        QueueUrl=sqs.create_queue(QueueName="team-audit")["QueueUrl"], AttributeNames=["QueueArn"]
+    )
     s3_client.put_bucket_notification_configuration(
         Bucket=TEAM_BUCKET,
         NotificationConfiguration={
@@ -57,4 +58,6 @@ def test_the_teams_own_notification_is_kept(stack):
     configuration = stack.client("s3").get_bucket_notification_configuration(Bucket=TEAM_BUCKET)
     assert [q["QueueArn"].rsplit(":", 1)[1] for q in configuration["QueueConfigurations"]] == ["team-audit"]
     (pattern,) = configuration["LambdaFunctionConfigurations"]
-    assert [(rule["Name"].lower(), rule["Value"]) for rule in pattern["Filter"]["Key"]["FilterRules"]] == [("prefix", "incoming/")]
+    assert [(rule["Name"].lower(), rule["Value"]) for rule in pattern["Filter"]["Key"]["FilterRules"]] == [
+        ("prefix", "incoming/")
+    ]

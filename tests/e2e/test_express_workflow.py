@@ -23,7 +23,10 @@ REQUEST_ID = "0f6a2c1e-5b7d-4e1a-9c3b-2d4e6f8a0b1c"
 ORDER = {
     "customer_id": "c-42",
     "currency": "EUR",
-    "items": [{"sku": "A-1", "quantity": 3, "unit_price": "12.50"}, {"sku": "B-2", "quantity": 1, "unit_price": "4.00"}],
+    "items": [
+        {"sku": "A-1", "quantity": 3, "unit_price": "12.50"},
+        {"sku": "B-2", "quantity": 1, "unit_price": "4.00"},
+    ],
 }
 
 
@@ -66,9 +69,16 @@ def call(stack: Deployment, method: dict, body: dict, *, request_id: str = REQUE
 def expected_answer(order: dict, *, max_fraud_score: int) -> dict:
     """The order check computed here, from the rules in the README, not by the handlers."""
     stock = {"A-1": 100, "B-2": 5, "C-3": 0}
-    lines = [{"sku": i["sku"], "quantity": i["quantity"], "line_total": str(Decimal(i["unit_price"]) * i["quantity"])} for i in order["items"]]
+    lines = [
+        {"sku": i["sku"], "quantity": i["quantity"], "line_total": str(Decimal(i["unit_price"]) * i["quantity"])}
+        for i in order["items"]
+    ]
     subtotal = sum(Decimal(line["line_total"]) for line in lines)
-    short = [{"sku": i["sku"], "requested": i["quantity"], "available": stock.get(i["sku"], 0)} for i in order["items"] if i["quantity"] > stock.get(i["sku"], 0)]
+    short = [
+        {"sku": i["sku"], "requested": i["quantity"], "available": stock.get(i["sku"], 0)}
+        for i in order["items"]
+        if i["quantity"] > stock.get(i["sku"], 0)
+    ]
     score = min(100, int(subtotal // 100) + 5 * len(order["items"]))
     reasons = (["OUT_OF_STOCK"] if short else []) + (["FRAUD_RISK"] if score > max_fraud_score else [])
     return {
@@ -98,7 +108,13 @@ def test_a_valid_order_is_a_200_with_the_assembled_answer(stack, method, request
 
 
 def test_short_stock_and_a_big_order_go_to_review(stack, method):
-    order = {**ORDER, "items": [{"sku": "B-2", "quantity": 6, "unit_price": "999.00"}, {"sku": "C-3", "quantity": 1, "unit_price": "1.00"}]}
+    order = {
+        **ORDER,
+        "items": [
+            {"sku": "B-2", "quantity": 6, "unit_price": "999.00"},
+            {"sku": "C-3", "quantity": 1, "unit_price": "1.00"},
+        ],
+    }
     answer, _ = call(stack, method, order, request_id="req-review")
     assert answer.status is None
     body = answer.json()
@@ -115,7 +131,9 @@ def test_short_stock_and_a_big_order_go_to_review(stack, method):
     ],
     ids=["unknown-currency", "zero-price", "lone-surrogate"],
 )
-def test_an_order_the_model_lets_through_but_validation_refuses_is_a_400_from_a_successful_run(stack, method, request_schema, order, field):
+def test_an_order_the_model_lets_through_but_validation_refuses_is_a_400_from_a_successful_run(
+    stack, method, request_schema, order, field
+):
     jsonschema.Draft4Validator(request_schema).validate(order)  # well-formed: only the Validate state can refuse it
     answer, run = call(stack, method, order, request_id=f"req-{field}")
     assert answer.status == 400
@@ -130,7 +148,9 @@ def test_an_order_the_model_lets_through_but_validation_refuses_is_a_400_from_a_
 
 
 def test_a_permanent_task_failure_is_a_502_naming_the_error_and_is_not_retried(stack, method):
-    fault = stack.inject_failure("PriceFunction", error_type="MalformedData", message="price feed returned garbage", times=5)
+    fault = stack.inject_failure(
+        "PriceFunction", error_type="MalformedData", message="price feed returned garbage", times=5
+    )
     answer, run = call(stack, method, ORDER, request_id="req-permanent")
     assert (run["status"], run["error"]) == ("FAILED", "MalformedData")
     assert fault.injected == 1  # MalformedData is not in the Retry list
@@ -160,7 +180,9 @@ def test_a_transient_failure_that_outlasts_the_retries_is_a_502(stack, method):
 
 
 def _retry_of(stack: Deployment, state: str) -> dict:
-    definition = stack.client("stepfunctions").describe_state_machine(stateMachineArn=stack.outputs[names.STATE_MACHINE_ARN_OUTPUT])["definition"]
+    definition = stack.client("stepfunctions").describe_state_machine(
+        stateMachineArn=stack.outputs[names.STATE_MACHINE_ARN_OUTPUT]
+    )["definition"]
     states = json.loads(definition)["States"]
     for branch in states["CheckOrder"]["Branches"]:
         states.update(branch["States"])

@@ -47,7 +47,11 @@ def failure_records(stack: Deployment) -> list[dict]:
 def sales(count: int, *, seed: int = 0) -> list[dict]:
     skus = ("BOOK-1", "PEN-22", "MUG-3", "TEA-GREEN")
     return [
-        {"sku": skus[(i + seed) % 4], "quantity": (i * 7 + seed) % 13 + 1, "unit_price": f"{(i * 37 + seed) % 2000 / 100 + 0.5:.2f}"}
+        {
+            "sku": skus[(i + seed) % 4],
+            "quantity": (i * 7 + seed) % 13 + 1,
+            "unit_price": f"{(i * 37 + seed) % 2000 / 100 + 0.5:.2f}",
+        }
         for i in range(count)
     ]
 
@@ -117,13 +121,21 @@ def test_a_batch_of_hundreds_of_items_completes_with_the_exact_aggregate(stack):
 
 def test_a_child_retried_after_recording_its_chunk_does_not_count_it_twice(stack):
     items = sales(700, seed=3)
-    fault = stack.inject_failure("ChildFunction", times=1, after_handler=True, error_type="Sandbox.Timedout", when=lambda event: event.get("chunk") == 4)
+    fault = stack.inject_failure(
+        "ChildFunction",
+        times=1,
+        after_handler=True,
+        error_type="Sandbox.Timedout",
+        when=lambda event: event.get("chunk") == 4,
+    )
     batch_id = submit(stack, items)
     stack.settle()
     assert fault.injected == 1
     (retried,) = [i for i in children(stack) if i.event["chunk"] == 4]
     assert (retried.attempts, retried.condition) == (2, "Success")
-    assert retried.response["recorded"] == "already recorded", "the first attempt's work was kept, the retry wrote nothing"
+    assert retried.response["recorded"] == "already recorded", (
+        "the first attempt's work was kept, the retry wrote nothing"
+    )
     view = status(stack, batch_id)
     assert (view["status"], view["chunks_done"]) == ("complete", 7)
     assert view["result"] == expected_report(items)

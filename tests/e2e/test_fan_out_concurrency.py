@@ -59,7 +59,9 @@ def test_with_no_reservation_fanout_deploys_and_a_batch_throttled_on_the_way_com
     items = sales(1234)  # 13 chunks
     # Every chunk is held once it runs: whichever ten start first take every slot of the account,
     # so the others are throttled whatever order the workers pick them in.
-    with stack.hold_invocations("ChildFunction", when=lambda event: isinstance(event, dict) and "chunk" in event) as held:
+    with stack.hold_invocations(
+        "ChildFunction", when=lambda event: isinstance(event, dict) and "chunk" in event
+    ) as held:
         batch_id = submit(stack, items)
         held.wait_for(NEW_ACCOUNT_LIMIT)  # ten chunks take every slot of the account
         stack.cloud.wait_for(lambda: any(i.condition == "Throttled" for i in children(stack)), what="a throttled chunk")

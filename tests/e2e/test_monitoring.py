@@ -27,7 +27,9 @@ def test_dashboard_is_deployed_under_the_stack_and_region_name(stack):
 
 
 def test_dashboard_graphs_the_deployed_resources(stack):
-    body = json.loads(stack.client("cloudwatch").get_dashboard(DashboardName=f"ApiSync-{stack.region}")["DashboardBody"])
+    body = json.loads(
+        stack.client("cloudwatch").get_dashboard(DashboardName=f"ApiSync-{stack.region}")["DashboardBody"]
+    )
     dimensions = {(row[1], row[3]) for widget in body["widgets"] for row in widget["properties"]["metrics"]}
     function = stack.function_name("QuotesFunction")
     (api_name,) = [api["name"] for api in stack.client("apigateway").get_rest_apis()["items"]]
@@ -53,8 +55,9 @@ def test_alarm_topic_is_encrypted_with_a_rotating_customer_managed_key(stack):
 
 def test_key_policy_grants_cloudwatch_the_two_actions_alarms_need(stack):
     kms = stack.client("kms")
-    policy = json.loads(kms.get_key_policy(KeyId=stack.physical_id("AWS::KMS::Key", "AlarmTopicKey"), PolicyName="default")["Policy"])
+    policy = json.loads(
+        kms.get_key_policy(KeyId=stack.physical_id("AWS::KMS::Key", "AlarmTopicKey"), PolicyName="default")["Policy"]
+    )
     (statement,) = [s for s in policy["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
     assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert "Condition" not in statement
-

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from queue_redrive import names
 from localcloud import Batch, Deployment
+from queue_redrive import names
 
 
 def order(order_id: str, **changes) -> str:
@@ -44,7 +44,9 @@ def drain(stack: Deployment) -> list[Batch]:
 
 
 def fulfilled(stack: Deployment, order_id: str) -> dict | None:
-    item = stack.client("dynamodb").get_item(TableName=stack.outputs[names.ORDERS_TABLE_NAME_OUTPUT], Key={"order_id": {"S": order_id}})
+    item = stack.client("dynamodb").get_item(
+        TableName=stack.outputs[names.ORDERS_TABLE_NAME_OUTPUT], Key={"order_id": {"S": order_id}}
+    )
     return item.get("Item")
 
 
@@ -67,11 +69,15 @@ def test_poison_message_lands_in_the_dlq_after_exactly_max_receive_count(stack, 
     assert deliveries["{not an order"] == max_receive_count(stack) == 3
     assert deliveries[order("GOOD-1")] == deliveries[order("GOOD-2")] == 1
     assert fulfilled(stack, "GOOD-1") and fulfilled(stack, "GOOD-2")
-    (dead,) = stack.client("sqs").receive_message(QueueUrl=stack.outputs[names.DEAD_LETTER_QUEUE_URL_OUTPUT], AttributeNames=["All"])["Messages"]
+    (dead,) = stack.client("sqs").receive_message(
+        QueueUrl=stack.outputs[names.DEAD_LETTER_QUEUE_URL_OUTPUT], AttributeNames=["All"]
+    )["Messages"]
     assert dead["Body"] == "{not an order"
     # The count travels with the message; receiving it from the DLQ just now added one.
     assert dead["Attributes"]["ApproximateReceiveCount"] == str(max_receive_count(stack) + 1)
-    stack.client("sqs").delete_message(QueueUrl=stack.outputs[names.DEAD_LETTER_QUEUE_URL_OUTPUT], ReceiptHandle=dead["ReceiptHandle"])
+    stack.client("sqs").delete_message(
+        QueueUrl=stack.outputs[names.DEAD_LETTER_QUEUE_URL_OUTPUT], ReceiptHandle=dead["ReceiptHandle"]
+    )
 
 
 def test_a_duplicate_delivery_is_processed_once(stack, send):
@@ -82,7 +88,9 @@ def test_a_duplicate_delivery_is_processed_once(stack, send):
     batches = drain(stack)
     assert [b.failed_ids for b in batches] == [[]]
     assert fulfilled(stack, "DUP-1") == first  # fulfilled_at unchanged: the work did not run again
-    records = stack.client("dynamodb").scan(TableName=stack.physical_ids[stack.logical_id("AWS::DynamoDB::Table", "IdempotencyTable")])["Items"]
+    records = stack.client("dynamodb").scan(
+        TableName=stack.physical_ids[stack.logical_id("AWS::DynamoDB::Table", "IdempotencyTable")]
+    )["Items"]
     assert sum(1 for r in records if "DUP-1" in json.dumps(r)) == 1
 
 
@@ -103,9 +111,13 @@ def test_a_batch_of_only_poison_messages_is_reported_not_raised(stack, send):
     send("{poison", "[]")
     batches = drain(stack)
     assert batches and not any(b.errored for b in batches)  # no function error: the DLQ alarm tells
-    assert sorted(m["body"] if isinstance(m["body"], str) else json.dumps(m["body"]) for m in stack.messages("OrdersDLQ")) == ["[]", "{poison"]
+    assert sorted(
+        m["body"] if isinstance(m["body"], str) else json.dumps(m["body"]) for m in stack.messages("OrdersDLQ")
+    ) == ["[]", "{poison"]
 
 
 def test_nothing_is_left_on_the_queue(stack):
-    attributes = stack.client("sqs").get_queue_attributes(QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], AttributeNames=["All"])["Attributes"]
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], AttributeNames=["All"]
+    )["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "0"

@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,10 @@ import aws_cdk as cdk
 import pytest
 
 from localcloud import Deployment, wait_for, wait_for_execution
+from localcloud.events import s3_put
 from scripts.approve import Refused, decide
 from standard_workflow import names
 from tests.conftest import cdk_context
-from localcloud.events import s3_put
 
 SMALL_CHUNK_BYTES = 200
 APPROVAL_SECONDS = 3
@@ -39,7 +39,9 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     outdir = tmp_path_factory.mktemp("standard-variants")
     app = cdk.App(outdir=str(outdir), context=cdk_context(), analytics_reporting=False)
-    StandardWorkflowStack(app, "SmallChunks", chunk_bytes=SMALL_CHUNK_BYTES, max_concurrency=3, retry_interval=cdk.Duration.seconds(1))
+    StandardWorkflowStack(
+        app, "SmallChunks", chunk_bytes=SMALL_CHUNK_BYTES, max_concurrency=3, retry_interval=cdk.Duration.seconds(1)
+    )
     StandardWorkflowStack(app, "QuickExpiry", approval_timeout=cdk.Duration.seconds(APPROVAL_SECONDS))
     return Path(app.synth().directory)
 
@@ -61,6 +63,7 @@ def quick_expiry(deploy, variants) -> Deployment:
 
 # --- helpers ----------------------------------------------------------------------------------
 
+
 def sales_csv(rows: int, *, bad_row: int | None = None) -> str:
     lines = ["region,units,revenue"]
     for i in range(rows):
@@ -75,12 +78,16 @@ def independent_aggregate(text: str) -> dict[str, Any]:
     for row in csv.DictReader(io.StringIO(text)):
         for column in ("units", "revenue"):
             value = Decimal(row[column])
-            s = out.setdefault(row["region"], {}).setdefault(column, {"count": 0, "sum": Decimal(0), "min": value, "max": value})
+            s = out.setdefault(row["region"], {}).setdefault(
+                column, {"count": 0, "sum": Decimal(0), "min": value, "max": value}
+            )
             s["count"] += 1
             s["sum"] += value
             s["min"], s["max"] = min(s["min"], value), max(s["max"], value)
     return {
-        region: {c: {"count": s["count"], "sum": s["sum"], "min": s["min"], "max": s["max"]} for c, s in columns.items()}
+        region: {
+            c: {"count": s["count"], "sum": s["sum"], "min": s["min"], "max": s["max"]} for c, s in columns.items()
+        }
         for region, columns in out.items()
     }
 
@@ -88,7 +95,10 @@ def independent_aggregate(text: str) -> dict[str, Any]:
 def as_decimals(result: dict[str, Any]) -> dict[str, Any]:
     """The published JSON (decimal strings) in the same form: compare numbers, not spellings."""
     return {
-        region: {c: {"count": s["count"], "sum": Decimal(s["sum"]), "min": Decimal(s["min"]), "max": Decimal(s["max"])} for c, s in columns.items()}
+        region: {
+            c: {"count": s["count"], "sum": Decimal(s["sum"]), "min": Decimal(s["min"]), "max": Decimal(s["max"])}
+            for c, s in columns.items()
+        }
         for region, columns in result.items()
     }
 
@@ -121,18 +131,31 @@ def execution_arn(stack: Deployment, job_id: str) -> str:
 
 
 def job(stack: Deployment, job_id: str) -> dict[str, Any]:
-    item = stack.client("dynamodb").get_item(TableName=stack.outputs[names.JOBS_TABLE_OUTPUT], Key={"job_id": {"S": job_id}}).get("Item", {})
+    item = (
+        stack.client("dynamodb")
+        .get_item(TableName=stack.outputs[names.JOBS_TABLE_OUTPUT], Key={"job_id": {"S": job_id}})
+        .get("Item", {})
+    )
     return {k: next(iter(v.values())) for k, v in item.items()}
 
 
 def wait_for_status(stack: Deployment, job_id: str, status: str, timeout: float = 60) -> dict[str, Any]:
-    return wait_for(lambda: (record := job(stack, job_id)).get("status") == status and record, timeout=timeout, what=f"job {job_id} {status}")
+    return wait_for(
+        lambda: (record := job(stack, job_id)).get("status") == status and record,
+        timeout=timeout,
+        what=f"job {job_id} {status}",
+    )
 
 
 def answer(stack: Deployment, job_id: str, *, reject: bool = False, reason: str = "") -> str:
     """What `make approve` does, against the local cloud."""
     return decide(
-        stack.client("dynamodb"), stack.client("stepfunctions"), stack.outputs[names.JOBS_TABLE_OUTPUT], job_id, reject=reject, reason=reason
+        stack.client("dynamodb"),
+        stack.client("stepfunctions"),
+        stack.outputs[names.JOBS_TABLE_OUTPUT],
+        job_id,
+        reject=reject,
+        reason=reason,
     )
 
 
@@ -142,7 +165,9 @@ def published(stack: Deployment, job_id: str) -> dict[str, Any]:
 
 
 def history(stack: Deployment, job_id: str) -> list[dict[str, Any]]:
-    return stack.client("stepfunctions").get_execution_history(executionArn=execution_arn(stack, job_id), maxResults=1000)["events"]
+    return stack.client("stepfunctions").get_execution_history(
+        executionArn=execution_arn(stack, job_id), maxResults=1000
+    )["events"]
 
 
 class StaleFirstRead:
@@ -165,7 +190,12 @@ def subscribe_to_approvals(stack: Deployment) -> str:
     sqs = stack.client("sqs")
     url = sqs.create_queue(QueueName=f"approvals-{stack.stack_id}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    stack.client("sns").subscribe(TopicArn=stack.outputs[names.APPROVAL_TOPIC_OUTPUT], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    stack.client("sns").subscribe(
+        TopicArn=stack.outputs[names.APPROVAL_TOPIC_OUTPUT],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
     return url
 
 
@@ -180,6 +210,7 @@ def chunk_arg(event: Any) -> Any:
 
 # --- the app's own stack ------------------------------------------------------------------------
 
+
 def test_the_app_stack_runs_a_job_to_publication_after_approval(app_stack):
     text = sales_csv(50)
     job_id = upload(app_stack, "daily.csv", text)
@@ -193,6 +224,7 @@ def test_the_app_stack_runs_a_job_to_publication_after_approval(app_stack):
 
 
 # --- multi-chunk jobs ------------------------------------------------------------------------
+
 
 def test_a_multi_chunk_job_publishes_an_aggregate_equal_to_one_computed_independently(small):
     text = sales_csv(400)
@@ -212,7 +244,9 @@ def test_a_duplicate_upload_event_does_not_start_a_second_job(small):
     small.cloud.async_invocations.clear()
     job_id = upload(small, "twice.csv", sales_csv(20))
     # S3 delivers at least once: the very event S3 sent, delivered again, names the same execution.
-    (delivered,) = [i.event for i in small.cloud.async_invocations if i.function_name == small.function_name("StartFunction")]
+    (delivered,) = [
+        i.event for i in small.cloud.async_invocations if i.function_name == small.function_name("StartFunction")
+    ]
     payload, error = small.invoke("StartFunction", delivered)
     assert error is None and payload["jobs"] == [job_id]
     assert executions_of(small, "incoming/twice.csv") == [job_id]
@@ -239,7 +273,12 @@ def test_the_same_file_uploaded_again_after_its_job_failed_or_was_rejected_runs_
     answer(small, rerun)
     assert wait_for_execution(execution_arn(small, rerun))["status"] == "SUCCEEDED"
     assert as_decimals(published(small, rerun)) == independent_aggregate(text)
-    assert [job(small, j)["status"] for j in (failed, again, rejected, rerun)] == ["FAILED", "FAILED", "REJECTED", "PUBLISHED"]
+    assert [job(small, j)["status"] for j in (failed, again, rejected, rerun)] == [
+        "FAILED",
+        "FAILED",
+        "REJECTED",
+        "PUBLISHED",
+    ]
 
 
 def test_a_folder_marker_or_another_file_type_starts_nothing_and_trips_no_alarm(small):
@@ -250,17 +289,26 @@ def test_a_folder_marker_or_another_file_type_starts_nothing_and_trips_no_alarm(
     for key in ("incoming/", "incoming/2026/", "incoming/readme.txt", "incoming/sales.csv.part"):
         small.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
     small.settle()
-    assert [i for i in small.cloud.async_invocations if i.function_name == small.function_name("StartFunction")] == []  # the suffix filter
+    assert [
+        i for i in small.cloud.async_invocations if i.function_name == small.function_name("StartFunction")
+    ] == []  # the suffix filter
     # Delivered anyway (a notification configured by hand, say): skipped, not an error.
-    payload, error = small.invoke("StartFunction", s3_put(bucket, "incoming/", size=0, etag="d41d8cd98f00b204e9800998ecf8427e"))
+    payload, error = small.invoke(
+        "StartFunction", s3_put(bucket, "incoming/", size=0, etag="d41d8cd98f00b204e9800998ecf8427e")
+    )
     assert error is None and payload == {"jobs": [], "ignored": ["incoming/"]}
-    assert {e["name"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]} == before  # no (failing) execution
+    assert {
+        e["name"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]
+    } == before  # no (failing) execution
     assert small.messages("StartFailures") == [] and small.messages("StartDLQ") == []
 
 
 def test_a_csv_with_a_byte_order_mark_aggregates_as_the_same_file_without_one(small):
     text = sales_csv(60)
-    plain, marked = upload(small, "plain.csv", text), upload(small, "excel.csv", "\ufeff" + text)  # "CSV UTF-8" from a spreadsheet
+    plain, marked = (
+        upload(small, "plain.csv", text),
+        upload(small, "excel.csv", "\ufeff" + text),
+    )  # "CSV UTF-8" from a spreadsheet
     for job_id in (plain, marked):
         wait_for_status(small, job_id, "AWAITING_APPROVAL")
         answer(small, job_id)
@@ -273,7 +321,13 @@ def test_a_chunk_failing_transiently_is_retried_and_counted_once(small):
     text = sales_csv(120)
     # The handler runs and writes its result, then the invocation fails anyway (a crash after
     # the work): the retry must not count the chunk's rows twice.
-    fault = small.inject_failure("ProcessChunkFunction", times=1, error_type="TransientError", after_handler=True, when=lambda e: chunk_arg(e) == 2)
+    fault = small.inject_failure(
+        "ProcessChunkFunction",
+        times=1,
+        error_type="TransientError",
+        after_handler=True,
+        when=lambda e: chunk_arg(e) == 2,
+    )
     job_id = upload(small, "flaky.csv", text)
     wait_for_status(small, job_id, "AWAITING_APPROVAL")
     assert fault.injected == 1
@@ -298,7 +352,11 @@ def test_a_malformed_row_fails_the_job_without_retry_and_records_why(small):
     # in its abort path, so the count is of failures naming MalformedData.)
     malformed = [e for e in failed if "MalformedData" in json.dumps(e, default=str)]
     assert len(malformed) == 1, failed
-    assert not any(e["type"].startswith("TaskStateEntered") and e.get("stateEnteredEventDetails", {}).get("name") == "WaitForApproval" for e in history(small, job_id))
+    assert not any(
+        e["type"].startswith("TaskStateEntered")
+        and e.get("stateEnteredEventDetails", {}).get("name") == "WaitForApproval"
+        for e in history(small, job_id)
+    )
 
 
 def test_a_rejected_job_ends_rejected_and_publishes_nothing(small):
@@ -309,7 +367,11 @@ def test_a_rejected_job_ends_rejected_and_publishes_nothing(small):
     assert execution["status"] == "SUCCEEDED"  # a decision, not a fault: ends in JobRejected
     record = job(small, job_id)
     assert (record["status"], record["error"], record["reason"]) == ("REJECTED", "Rejected", "revenue looks doubled")
-    keys = small.client("s3").list_objects_v2(Bucket=small.outputs[names.BUCKET_OUTPUT], Prefix=names.PUBLISHED_PREFIX).get("Contents", [])
+    keys = (
+        small.client("s3")
+        .list_objects_v2(Bucket=small.outputs[names.BUCKET_OUTPUT], Prefix=names.PUBLISHED_PREFIX)
+        .get("Contents", [])
+    )
     assert f"{names.PUBLISHED_PREFIX}{job_id}.json" not in [k["Key"] for k in keys]
     with pytest.raises(Refused, match="REJECTED, not waiting"):
         answer(small, job_id)  # a second answer is refused
@@ -340,29 +402,52 @@ def test_a_retried_approval_request_stores_the_new_token_and_the_job_publishes(s
         return True
 
     messages = subscribe_to_approvals(small)
-    fault = small.inject_failure("RequestApprovalFunction", times=1, error_type="TransientError", after_handler=True, when=first_attempt)
+    fault = small.inject_failure(
+        "RequestApprovalFunction", times=1, error_type="TransientError", after_handler=True, when=first_attempt
+    )
     job_id = upload(small, "retried-approval.csv", text)
+
     def retried_or_ended() -> dict[str, Any] | None:
         record = job(small, job_id)
         ended = record.get("status") in ("PUBLISHED", "FAILED", "REJECTED", "EXPIRED")
         return record if first_tokens and (ended or record.get("task_token") not in (None, *first_tokens)) else None
 
     record = wait_for(retried_or_ended, timeout=60, what="the retried approval's token")
-    assert fault.injected == 1 and record["status"] == "AWAITING_APPROVAL", record  # today: FAILED, ConditionalCheckFailedException
+    assert fault.injected == 1 and record["status"] == "AWAITING_APPROVAL", (
+        record
+    )  # today: FAILED, ConditionalCheckFailedException
     assert record["task_token"] not in first_tokens
     # Each attempt sent a message; the retry's says it replaces the first; both state the deadline:
     # when WaitForApproval was entered plus its 24 h TimeoutSeconds, in UTC.
     first, second = [m for m in approval_messages(small, messages) if f"Job {job_id} " in m]
-    entered = next(e["timestamp"] for e in history(small, job_id) if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "WaitForApproval")
-    stated = datetime.strptime(re.search(r"Answer before (\S+);", first).group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    entered = next(
+        e["timestamp"]
+        for e in history(small, job_id)
+        if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "WaitForApproval"
+    )
+    stated = datetime.strptime(re.search(r"Answer before (\S+);", first).group(1), "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=UTC
+    )
     assert abs(stated - (entered + timedelta(hours=24))) < timedelta(seconds=2)
     assert "replaces an earlier one" not in first and "replaces an earlier one" in second
     with pytest.raises(small.client("stepfunctions").exceptions.TaskTimedOut):  # the first attempt's token is closed
-        small.client("stepfunctions").send_task_success(taskToken=first_tokens[0], output=json.dumps({"approved": True}))
+        small.client("stepfunctions").send_task_success(
+            taskToken=first_tokens[0], output=json.dumps({"approved": True})
+        )
     # `make approve` run by someone who read the job before the retry stored its token:
     stale = StaleFirstRead(small.client("dynamodb"), first_tokens[0])
-    with pytest.raises(Refused, match=f"sent again .* superseded \\(TaskTimedOut\\); nothing was decided: run make approve JOB={job_id} again"):
-        decide(stale, small.client("stepfunctions"), small.outputs[names.JOBS_TABLE_OUTPUT], job_id, reject=False, reason="")
+    with pytest.raises(
+        Refused,
+        match=f"sent again .* superseded \\(TaskTimedOut\\); nothing was decided: run make approve JOB={job_id} again",
+    ):
+        decide(
+            stale,
+            small.client("stepfunctions"),
+            small.outputs[names.JOBS_TABLE_OUTPUT],
+            job_id,
+            reject=False,
+            reason="",
+        )
     assert "approved" in answer(small, job_id)
     execution = wait_for_execution(execution_arn(small, job_id))
     assert execution["status"] == "SUCCEEDED"

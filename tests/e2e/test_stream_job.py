@@ -21,8 +21,8 @@ import boto3
 import pytest
 
 from localcloud import Deployment
-from stream_job import jobs, names
 from localcloud.events import api_gateway_rest
+from stream_job import jobs, names
 
 PROCESSOR = "ProcessorFunction"
 FAILED_JOBS = "FailedJobsFunction"
@@ -54,7 +54,14 @@ def expected_schedule(loan: dict) -> tuple[dict, list[int]]:
         year_paid, year_interest = year_paid + paid, year_interest + interest
         total_paid, total_interest = total_paid + paid, total_interest + interest
         if months % 12 == 0 or balance == 0:
-            years.append({"year": len(years) + 1, "paid": cents(year_paid), "interest": cents(year_interest), "closing_balance": cents(balance)})
+            years.append(
+                {
+                    "year": len(years) + 1,
+                    "paid": cents(year_paid),
+                    "interest": cents(year_interest),
+                    "closing_balance": cents(balance),
+                }
+            )
             year_paid = year_interest = 0
             progress.append((principal - balance) * 100 // principal)
     report = {
@@ -118,7 +125,9 @@ def stream_records(stack: Deployment) -> list[dict]:
     streams = stack.client("dynamodbstreams")
     arn = stack.attribute(stack.logical_id("AWS::DynamoDB::Table", "JobsTable"), "StreamArn")
     (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     return streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
 
 
@@ -136,7 +145,9 @@ def job_ids(batches) -> list[str]:
 
 
 def mapping_config(stack: Deployment) -> dict:
-    (mapping,) = stack.client("lambda").list_event_source_mappings(FunctionName=stack.function_name(PROCESSOR))["EventSourceMappings"]
+    (mapping,) = stack.client("lambda").list_event_source_mappings(FunctionName=stack.function_name(PROCESSOR))[
+        "EventSourceMappings"
+    ]
     return mapping
 
 
@@ -170,7 +181,11 @@ def test_a_job_goes_pending_processing_complete_with_the_report(stack):
 def test_a_job_whose_input_cannot_be_reported_ends_failed_with_its_error(stack):
     job_id = submit(stack, HOPELESS)
     (batch,) = stack.drain_stream(PROCESSOR)
-    assert (job_ids([batch]), batch.errored, batch.failed_ids) == ([job_id], False, [])  # the job's failure, not the record's
+    assert (job_ids([batch]), batch.errored, batch.failed_ids) == (
+        [job_id],
+        False,
+        [],
+    )  # the job's failure, not the record's
     failed = job(stack, job_id)
     assert (failed["status"], failed["attempts"]) == ("failed", 1)
     assert failed["error"] == (
@@ -210,7 +225,10 @@ def test_the_processors_own_writes_do_not_trigger_it_again(stack):
     assert len(later) >= 3 and {r["eventName"] for r in later} == {"MODIFY"}
     # ...and the filter (INSERT of a pending job) matches none of them,
     (only,) = mapping_config(stack)["FilterCriteria"]["Filters"]
-    assert json.loads(only["Pattern"]) == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["pending"]}}}}
+    assert json.loads(only["Pattern"]) == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"status": {"S": ["pending"]}}},
+    }
     # so a second drain reads past them (the checkpoint moves) and invokes nothing.
     assert stack.drain_stream(PROCESSOR) == []
     assert stack.cloud.stream_checkpoints[mapping_config(stack)["UUID"]] == int(later[-1]["dynamodb"]["SequenceNumber"])
@@ -254,7 +272,9 @@ def test_a_job_every_attempt_failed_for_ends_failed_with_the_reason_for_the_clie
     retries = mapping_config(stack)["MaximumRetryAttempts"]
     assert retries == 3
     job_id = submit(stack, LOAN)
-    fault = stack.inject_failure(PROCESSOR, times=retries + 1, error_type="ServiceUnavailable", message="Lambda could not start")
+    fault = stack.inject_failure(
+        PROCESSOR, times=retries + 1, error_type="ServiceUnavailable", message="Lambda could not start"
+    )
 
     batches = stack.drain_stream(PROCESSOR)
     assert fault.injected == retries + 1
@@ -377,4 +397,6 @@ def test_outputs_name_the_entry_points(stack):
     assert stack.outputs[names.JOBS_ENDPOINT_OUTPUT].endswith("/jobs")  # moto has no Stage: its name resolves to None
     assert stack.outputs[names.JOBS_TABLE_OUTPUT] == stack.table_name("JobsTable")
     (failures_id,) = [lid for lid in stack.physical_ids if re.fullmatch(r"ProcessorFailures[0-9A-F]{8}", lid)]
-    assert stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT] == stack.physical_ids[failures_id]  # a queue's physical id is its URL
+    assert (
+        stack.outputs[names.STREAM_FAILURES_QUEUE_OUTPUT] == stack.physical_ids[failures_id]
+    )  # a queue's physical id is its URL

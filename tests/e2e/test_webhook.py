@@ -50,7 +50,9 @@ def process(stack: Deployment) -> list:
 
 
 def queued(stack: Deployment) -> int:
-    attributes = stack.client("sqs").get_queue_attributes(QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], AttributeNames=["ApproximateNumberOfMessages"])
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], AttributeNames=["ApproximateNumberOfMessages"]
+    )
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
@@ -63,7 +65,12 @@ def github_headers(body: bytes, key: bytes, *, delivery: str, event: str = "push
     # GitHub, "Validating webhook deliveries": X-Hub-Signature-256 is "sha256=" + the hex
     # HMAC-SHA256 of the raw request body, keyed with the webhook secret.
     signature = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
-    return {"Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": signature}
+    return {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": signature,
+    }
 
 
 def slack_headers(body: bytes, key: bytes) -> dict[str, str]:
@@ -103,7 +110,9 @@ def test_a_signed_github_delivery_is_answered_at_once_and_processed_from_the_que
     assert queued(stack) == 1
     assert delivery_record(stack, f"github#{delivery}") is None, "nothing is processed before the answer"
     (batch,) = process(stack)
-    assert [json.loads(r["body"]) for r in batch.records] == [{"provider": "github", "delivery_id": delivery, "event_type": "push", "payload": PUSH}]
+    assert [json.loads(r["body"]) for r in batch.records] == [
+        {"provider": "github", "delivery_id": delivery, "event_type": "push", "payload": PUSH}
+    ]
     assert (batch.errored, batch.failed_ids) == (False, [])
     record = delivery_record(stack, f"github#{delivery}")
     assert record is not None
@@ -129,7 +138,9 @@ def test_a_delivery_too_large_for_a_message_is_processed_through_a_claim_check(s
     assert batch.failed_ids == []
     assert delivery_record(stack, f"github#{delivery}")["item_count"] == "6000"  # read back from S3
     # Processed, so the payload is gone (the function's own delete, under its role).
-    listed = stack.client("s3").list_objects_v2(Bucket=stack.outputs[names.PAYLOADS_BUCKET_OUTPUT], Prefix=handoff["payload_key"])
+    listed = stack.client("s3").list_objects_v2(
+        Bucket=stack.outputs[names.PAYLOADS_BUCKET_OUTPUT], Prefix=handoff["payload_key"]
+    )
     assert listed["KeyCount"] == 0
 
 
@@ -138,7 +149,9 @@ def test_a_delivery_too_large_for_a_message_is_processed_through_a_claim_check(s
     [
         pytest.param(lambda h, b: {k: v for k, v in h.items() if k != "X-Hub-Signature-256"}, id="missing signature"),
         pytest.param(lambda h, b: {**h, "X-Hub-Signature-256": "sha256=" + "0" * 64}, id="wrong signature"),
-        pytest.param(lambda h, b: {**h, "X-Hub-Signature-256": h["X-Hub-Signature-256"].upper()}, id="signature altered"),
+        pytest.param(
+            lambda h, b: {**h, "X-Hub-Signature-256": h["X-Hub-Signature-256"].upper()}, id="signature altered"
+        ),
     ],
 )
 def test_an_unsigned_or_badly_signed_delivery_is_401_and_nothing_is_handed_off(stack, tamper):
@@ -155,8 +168,14 @@ def test_a_body_changed_after_signing_or_signed_with_another_secret_is_401(stack
     key = secret(stack, names.GITHUB_SECRET_ARN_OUTPUT)
     body = json.dumps(PUSH).encode()
     headers = github_headers(body, key, delivery=str(uuid.uuid4()))
-    assert stack.request("POST", url(stack, "/github"), headers=headers, body=body.replace(b"octocat", b"mallory")).status == 401
-    assert post_github(stack, PUSH, delivery=str(uuid.uuid4()), key=secret(stack, names.SLACK_SECRET_ARN_OUTPUT)).status == 401
+    assert (
+        stack.request("POST", url(stack, "/github"), headers=headers, body=body.replace(b"octocat", b"mallory")).status
+        == 401
+    )
+    assert (
+        post_github(stack, PUSH, delivery=str(uuid.uuid4()), key=secret(stack, names.SLACK_SECRET_ARN_OUTPUT)).status
+        == 401
+    )
     assert post_github(stack, PUSH, delivery=str(uuid.uuid4()), key=b"a guessed secret").status == 401
     assert queued(stack) == 0
 
@@ -181,21 +200,45 @@ def test_a_redelivered_delivery_is_processed_once(stack):
 
 
 def test_slack_url_verification_is_answered_with_the_challenge_and_not_handed_off(stack):
-    body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).encode()
-    response = stack.request("POST", url(stack, "/slack"), headers=slack_headers(body, secret(stack, names.SLACK_SECRET_ARN_OUTPUT)), body=body)
+    body = json.dumps(
+        {
+            "token": "legacy",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    ).encode()
+    response = stack.request(
+        "POST",
+        url(stack, "/slack"),
+        headers=slack_headers(body, secret(stack, names.SLACK_SECRET_ARN_OUTPUT)),
+        body=body,
+    )
     assert (response.status, response.text) == (200, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
     assert queued(stack) == 0
 
 
 def test_a_signed_slack_event_is_processed(stack):
     event_id = f"Ev{uuid.uuid4().hex[:10].upper()}"
-    payload = {"type": "event_callback", "event_id": event_id, "event": {"type": "message", "channel": "C2147483705", "user": "U2147483697"}}
+    payload = {
+        "type": "event_callback",
+        "event_id": event_id,
+        "event": {"type": "message", "channel": "C2147483705", "user": "U2147483697"},
+    }
     body = json.dumps(payload).encode()
-    response = stack.request("POST", url(stack, "/slack"), headers=slack_headers(body, secret(stack, names.SLACK_SECRET_ARN_OUTPUT)), body=body)
+    response = stack.request(
+        "POST",
+        url(stack, "/slack"),
+        headers=slack_headers(body, secret(stack, names.SLACK_SECRET_ARN_OUTPUT)),
+        body=body,
+    )
     assert response.status == 200
     process(stack)
     record = delivery_record(stack, f"slack#{event_id}")
-    assert record is not None and (record["event_type"], record["channel"], record["sender"]) == ("message", "C2147483705", "U2147483697")
+    assert record is not None and (record["event_type"], record["channel"], record["sender"]) == (
+        "message",
+        "C2147483705",
+        "U2147483697",
+    )
     unsigned = stack.request("POST", url(stack, "/slack"), headers={"Content-Type": "application/json"}, body=body)
     assert unsigned.status == 401
 
@@ -207,7 +250,9 @@ def max_receive_count(stack: Deployment) -> int:
 
 def test_failing_slow_work_is_received_max_receive_count_times_then_lands_in_the_dlq(stack):
     receives = max_receive_count(stack)
-    fault = stack.inject_failure("WebhookFunction", times=receives, when=lambda e: isinstance(e, dict) and "Records" in e)
+    fault = stack.inject_failure(
+        "WebhookFunction", times=receives, when=lambda e: isinstance(e, dict) and "Records" in e
+    )
     delivery = str(uuid.uuid4())
     assert post_github(stack, PUSH, delivery=delivery).status == 200  # the URL path itself is not failed
     batches = process(stack)
@@ -217,7 +262,9 @@ def test_failing_slow_work_is_received_max_receive_count_times_then_lands_in_the
     (dead,) = stack.drain(stack.outputs[names.DEAD_LETTER_QUEUE_URL_OUTPUT])
     assert dead["body"]["delivery_id"] == delivery  # the hand-off itself, ready for `make redrive STACK=Webhook`
     # What the redrive does once the fault is fixed (moto has no StartMessageMoveTask): the body back on the queue.
-    stack.client("sqs").send_message(QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], MessageBody=json.dumps(dead["body"]))
+    stack.client("sqs").send_message(
+        QueueUrl=stack.outputs[names.QUEUE_URL_OUTPUT], MessageBody=json.dumps(dead["body"])
+    )
     assert [b.failed_ids for b in process(stack)] == [[]]
     assert delivery_record(stack, f"github#{delivery}")["item_count"] == "3"
 
@@ -255,7 +302,9 @@ def test_slow_deliveries_holding_every_slot_they_may_take_do_not_make_the_url_re
         # Pollers enough for every message at once: only the mapping's cap holds them back.
         draining = pool.submit(stack.cloud.drain_sqs, function, pollers=NEW_ACCOUNT_LIMIT)
         held.wait_for(cap)
-        stack.cloud.concurrency.wait_until(lambda c: c.mapping_waiting.get(mapping["UUID"], 0) >= 1, what="a poller held back by MaximumConcurrency")
+        stack.cloud.concurrency.wait_until(
+            lambda c: c.mapping_waiting.get(mapping["UUID"], 0) >= 1, what="a poller held back by MaximumConcurrency"
+        )
         assert held.held == cap < NEW_ACCOUNT_LIMIT
 
         following = str(uuid.uuid4())

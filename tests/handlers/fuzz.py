@@ -62,7 +62,9 @@ _any_character = st.one_of(
 
 
 # Strings a JSON escape makes that text rarely does: lone and paired surrogates, NUL, BOM, noncharacters.
-odd_strings = st.sampled_from(["\ud800", "\udfff", "a\udc00b", "\ud83d\ude00", "\ud83d", "\x00", "\ufeff", "\uffff", "\U0010ffff", "\u2028"])
+odd_strings = st.sampled_from(
+    ["\ud800", "\udfff", "a\udc00b", "\ud83d\ude00", "\ud83d", "\x00", "\ufeff", "\uffff", "\U0010ffff", "\u2028"]
+)
 
 
 def long_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
@@ -90,7 +92,9 @@ scalars = st.one_of(
     any_text(),
     odd_strings,
     long_text(1000, 5000),
-    st.sampled_from(["", "0", "-1", "1e3", " 12.50 ", "12.505", "1e999999", "NaN", "Infinity", "0.00", "\u0661\u0662.50"]),
+    st.sampled_from(
+        ["", "0", "-1", "1e3", " 12.50 ", "12.505", "1e999999", "NaN", "Infinity", "0.00", "\u0661\u0662.50"]
+    ),
 )
 
 
@@ -98,7 +102,9 @@ def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
     """Any JSON value: scalars (huge, long, odd) nested in lists and objects."""
     return st.recursive(
         scalars,
-        lambda children: st.one_of(st.lists(children, max_size=5), st.dictionaries(any_text(max_size=10) | odd_strings, children, max_size=5)),
+        lambda children: st.one_of(
+            st.lists(children, max_size=5), st.dictionaries(any_text(max_size=10) | odd_strings, children, max_size=5)
+        ),
         max_leaves=max_leaves,
     )
 
@@ -189,7 +195,9 @@ def with_odd_text(draw: st.DrawFn, valid: Any) -> Any:
 def deep_nesting() -> st.SearchStrategy[str]:
     """Arrays and objects nested far deeper than any request needs, closed or not."""
     return st.builds(
-        lambda depth, opener, closed: opener * depth + ("1" + {"[": "]", '{"a":': "}"}[opener] * depth if closed else ""),
+        lambda depth, opener, closed: (
+            opener * depth + ("1" + {"[": "]", '{"a":': "}"}[opener] * depth if closed else "")
+        ),
         st.integers(min_value=30, max_value=5000),
         st.sampled_from(["[", '{"a":']),
         st.booleans(),
@@ -307,7 +315,9 @@ def assert_runtime_serialisable(response: Any) -> str:
     from localcloud.runtime import marshal_response
 
     payload, errored = marshal_response(response)
-    assert not errored, f"the Lambda runtime cannot send this response: {json.loads(payload)}; response: {str(response)[:500]!r}"
+    assert not errored, (
+        f"the Lambda runtime cannot send this response: {json.loads(payload)}; response: {str(response)[:500]!r}"
+    )
     return payload
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -85,9 +85,13 @@ def test_several_lines_are_summed_before_tax():
 
 
 def test_quote_is_valid_for_fourteen_days():
-    now = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     quote = price_quote(QuoteRequest.model_validate(VALID), now=now, quote_id="q-1")
-    assert (quote.quote_id, quote.created_at, quote.valid_until) == ("q-1", now, datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc))
+    assert (quote.quote_id, quote.created_at, quote.valid_until) == (
+        "q-1",
+        now,
+        datetime(2026, 12, 6, 12, 0, tzinfo=UTC),
+    )
 
 
 def test_zero_tax_country():
@@ -139,7 +143,14 @@ def test_missing_body_is_rejected(context):
 
 @pytest.mark.parametrize(
     "raw",
-    ['{"customer_id": "C-1",', "customer_id=C-1", "\u00ff\u00fe", '{"customer_id": "\\ud800"}', '{"\\udfff": 1}', '["a\\ud83d"]'],
+    [
+        '{"customer_id": "C-1",',
+        "customer_id=C-1",
+        "\u00ff\u00fe",
+        '{"customer_id": "\\ud800"}',
+        '{"\\udfff": 1}',
+        '["a\\ud83d"]',
+    ],
     ids=["unterminated", "form", "bom", "lone-surrogate-value", "lone-surrogate-key", "half-a-pair"],
 )
 def test_malformed_json_is_a_400(context, raw):
@@ -149,9 +160,9 @@ def test_malformed_json_is_a_400(context, raw):
 
 
 def test_a_surrogate_pair_escape_is_one_character_and_fine(context):
-    status, response, _ = call(context, "POST", "/quotes", raw_body=json.dumps(quote_with(customer_id="C-\U0001F600")))
+    status, response, _ = call(context, "POST", "/quotes", raw_body=json.dumps(quote_with(customer_id="C-\U0001f600")))
     assert status == 201, response
-    assert response["customer_id"] == "C-\U0001F600"
+    assert response["customer_id"] == "C-\U0001f600"
 
 
 def test_oversized_body_is_a_413(context):
@@ -166,7 +177,6 @@ def test_unknown_route_or_method_is_a_json_404(context, method, path):
     status, response, _ = call(context, method, path, VALID if method == "POST" else None)
     assert (status, response["error"]) == (404, "NOT_FOUND")
     assert method in response["message"] and path in response["message"]
-
 
 
 def test_body_marked_base64_that_does_not_decode_is_a_400(context):
@@ -262,7 +272,9 @@ def test_unsupported_content_type_is_a_415_in_the_error_shape(context, content_t
     }
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", " application/json ;charset=UTF-8"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", " application/json ;charset=UTF-8"]
+)
 def test_json_content_type_with_parameters_is_accepted(context, content_type):
     event = api_gateway_rest("POST", "/quotes", VALID)
     event["headers"]["Content-Type"] = content_type
@@ -291,7 +303,10 @@ def test_router_level_errors_use_the_error_shape():
     event["headers"]["Content-Type"] = "text/csv"
     unsupported = app.resolve(event, LambdaContext())
     assert unsupported["statusCode"] == 415
-    assert json.loads(unsupported["body"]) == {"error": "UNSUPPORTED_MEDIA_TYPE", "message": "The request body must be application/json, not text/csv."}
+    assert json.loads(unsupported["body"]) == {
+        "error": "UNSUPPORTED_MEDIA_TYPE",
+        "message": "The request body must be application/json, not text/csv.",
+    }
     bad = app.resolve(api_gateway_rest("POST", "/things", {"a": 1}), LambdaContext())
     assert (bad["statusCode"], json.loads(bad["body"])) == (400, {"error": "BAD_REQUEST", "message": "no things today"})
 
@@ -299,14 +314,35 @@ def test_router_level_errors_use_the_error_shape():
 # --- money: the documented format only -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("price", ["1e3", "1E3", " 12.50 ", "12.50 ", "+12.50", "012.50", "12.", ".50", "1_000.00", "10000000", "12.50\n", "\u0661\u0662.50", "0", "0.00"])
+@pytest.mark.parametrize(
+    "price",
+    [
+        "1e3",
+        "1E3",
+        " 12.50 ",
+        "12.50 ",
+        "+12.50",
+        "012.50",
+        "12.",
+        ".50",
+        "1_000.00",
+        "10000000",
+        "12.50\n",
+        "\u0661\u0662.50",
+        "0",
+        "0.00",
+    ],
+)
 def test_price_outside_the_documented_format_is_rejected(context, price):
     status, response, _ = call(context, "POST", "/quotes", quote_with(items=[item_with(unit_price=price)]))
     assert status == 422, response
     assert [detail["field"] for detail in response["details"]] == ["items[0].unit_price"]
 
 
-@pytest.mark.parametrize(("price", "echoed"), [("12.50", "12.50"), ("12.5", "12.5"), ("9999999.99", "9999999.99"), ("0.01", "0.01"), ("7", "7")])
+@pytest.mark.parametrize(
+    ("price", "echoed"),
+    [("12.50", "12.50"), ("12.5", "12.5"), ("9999999.99", "9999999.99"), ("0.01", "0.01"), ("7", "7")],
+)
 def test_price_in_the_documented_format_is_echoed_as_sent(context, price, echoed):
     status, response, _ = call(context, "POST", "/quotes", quote_with(items=[item_with(unit_price=price, quantity=1)]))
     assert status == 201, response
@@ -325,7 +361,9 @@ def test_no_body_makes_the_api_fail(context, body):
 @fuzz_settings
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
-    path=st.one_of(st.sampled_from(["/quotes", "/health", "/", "/quotes/1"]), any_text(max_size=50).map(lambda p: "/" + p)),
+    path=st.one_of(
+        st.sampled_from(["/quotes", "/health", "/", "/quotes/1"]), any_text(max_size=50).map(lambda p: "/" + p)
+    ),
     body=request_bodies(valid=VALID),
 )
 def test_no_method_path_or_body_makes_the_api_fail(context, method, path, body):

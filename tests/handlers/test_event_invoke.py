@@ -160,7 +160,9 @@ def test_transient_s3_error_raises_so_lambda_retries(handler, s3, context, monke
 
     def throttled(**kwargs):
         if kwargs["Key"].startswith("incoming/"):
-            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject")
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject"
+            )
         return real_get(**kwargs)
 
     monkeypatch.setattr(handler.s3, "get_object", throttled)
@@ -170,7 +172,12 @@ def test_transient_s3_error_raises_so_lambda_retries(handler, s3, context, monke
 
 @pytest.mark.parametrize(
     "event",
-    [{}, {"Records": []}, {"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}, {"detail": {"bucket": {"name": BUCKET}}}],
+    [
+        {},
+        {"Records": []},
+        {"Records": [{"eventSource": "aws:sqs", "body": "{}"}]},
+        {"detail": {"bucket": {"name": BUCKET}}},
+    ],
     ids=["empty", "no-records", "sqs-record", "eventbridge-shape"],
 )
 def test_an_event_that_is_not_an_s3_notification_fails(handler, context, event):

@@ -12,7 +12,14 @@ from express_workflow import handler, names
 from shared.errors import MalformedData
 from tests.handlers.fuzz import any_text, assert_runtime_serialisable, fuzz_settings, json_values, mutated
 
-ORDER = {"customer_id": "c-42", "currency": "EUR", "items": [{"sku": "A-1", "quantity": 3, "unit_price": "12.50"}, {"sku": "B-2", "quantity": 1, "unit_price": "4.00"}]}
+ORDER = {
+    "customer_id": "c-42",
+    "currency": "EUR",
+    "items": [
+        {"sku": "A-1", "quantity": 3, "unit_price": "12.50"},
+        {"sku": "B-2", "quantity": 1, "unit_price": "4.00"},
+    ],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +33,11 @@ def run_workflow(request, context):
     if not validation["valid"]:
         return validation
     branch_input = {"order": validation["order"]}
-    results = [handler.price(branch_input, context), handler.stock(branch_input, context), handler.fraud(branch_input, context)]
+    results = [
+        handler.price(branch_input, context),
+        handler.stock(branch_input, context),
+        handler.fraud(branch_input, context),
+    ]
     return handler.assemble({"order": validation["order"], "results": results}, context)
 
 
@@ -71,7 +82,9 @@ def test_bad_input_is_a_rejection_in_the_api_error_shape(context, request_body, 
     assert rejection["error"] == "VALIDATION_FAILED" and rejection["message"]
     assert field in [d["field"] for d in rejection["details"]]
     assert set(rejection) == {"outcome", "error", "message", "details"}
-    assert all(set(d) == {"field", "problem"} and all(isinstance(v, str) for v in d.values()) for d in rejection["details"])
+    assert all(
+        set(d) == {"field", "problem"} and all(isinstance(v, str) for v in d.values()) for d in rejection["details"]
+    )
 
 
 @pytest.mark.parametrize("request_body", [None, "not an object", [ORDER], 42])
@@ -97,11 +110,39 @@ def test_assemble_rejects_missing_branch_results(context):
         handler.assemble({"order": ORDER, "results": [{}]}, context)
 
 
+PRICING = {"lines": [{"sku": "A-1", "quantity": 3, "line_total": "37.50"}], "subtotal": "37.50"}
+STOCK = {"in_stock": True, "short": []}
+
+
+@pytest.mark.parametrize(
+    ("entry", "event", "field"),
+    [
+        ("price", {"order": {}}, "order.customer_id"),
+        ("stock", {"order": {**ORDER, "items": "A-1"}}, "order.items"),
+        ("assemble", {"order": ORDER, "results": [{}, {}, {}]}, "results.0.lines"),
+        ("assemble", {"order": ORDER, "results": [PRICING, STOCK, {"score": "high"}]}, "results.2.score"),
+    ],
+    ids=["order-without-fields", "items-not-a-list", "results-without-fields", "score-not-a-number"],
+)
+def test_a_malformed_state_input_is_malformed_data_naming_the_field(context, entry, event, field):
+    # A state input of the right outline but the wrong content is a bug in the workflow: a
+    # permanent MalformedData saying which field, never a KeyError from deep in the work.
+    with pytest.raises(MalformedData, match=field.replace(".", r"\.")):
+        getattr(handler, entry)(event, context)
+
+
 # --- property: no order makes a task fail, and every task's answer can leave the function ---------
 
 
 @fuzz_settings
-@given(request=st.one_of(mutated(ORDER), mutated(ORDER), json_values(), st.builds(lambda text: {**ORDER, "customer_id": text}, any_text(min_size=1, max_size=64))))
+@given(
+    request=st.one_of(
+        mutated(ORDER),
+        mutated(ORDER),
+        json_values(),
+        st.builds(lambda text: {**ORDER, "customer_id": text}, any_text(min_size=1, max_size=64)),
+    )
+)
 def test_no_order_makes_a_task_fail_or_answer_what_the_runtime_cannot_send(context, request):
     # Whatever API Gateway's model lets through reaches Validate as parsed JSON: strings of any code
     # point a JSON escape can spell, lone surrogates included. A task's answer the Lambda runtime
@@ -112,7 +153,11 @@ def test_no_order_makes_a_task_fail_or_answer_what_the_runtime_cannot_send(conte
         assert validation["rejection"]["outcome"] == names.REJECTED_OUTCOME
         return
     branch_input = {"order": validation["order"]}
-    results = [handler.price(branch_input, context), handler.stock(branch_input, context), handler.fraud(branch_input, context)]
+    results = [
+        handler.price(branch_input, context),
+        handler.stock(branch_input, context),
+        handler.fraud(branch_input, context),
+    ]
     for result in results:
         assert_runtime_serialisable(result)
     assert_runtime_serialisable(handler.assemble({"order": validation["order"], "results": results}, context))

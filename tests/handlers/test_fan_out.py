@@ -132,19 +132,21 @@ def stored(table, batch_id: str) -> dict:
 
 def invocation_record(payload: dict, error_type: str, message: str, *, attempts: int = 3) -> str:
     """What Lambda sends to the on-failure destination after the child's last attempt."""
-    return json.dumps({
-        "version": "1.0",
-        "timestamp": "2026-11-22T12:03:00.000Z",
-        "requestContext": {
-            "requestId": "e4b46cbf-b738-4f2a-9e5e-0c2b7b8ab29c",
-            "functionArn": f"arn:aws:lambda:eu-west-1:123456789012:function:{CHILD}:$LATEST",
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": payload,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "version": "1.0",
+            "timestamp": "2026-11-22T12:03:00.000Z",
+            "requestContext": {
+                "requestId": "e4b46cbf-b738-4f2a-9e5e-0c2b7b8ab29c",
+                "functionArn": f"arn:aws:lambda:eu-west-1:123456789012:function:{CHILD}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": payload,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []},
+        }
+    )
 
 
 # --- parent: fan out ----------------------------------------------------------------------
@@ -158,7 +160,11 @@ def test_batch_is_split_into_chunks_each_invoked_asynchronously(api, table, invo
     url = f"https://abcdef1234.execute-api.eu-west-1.amazonaws.com/v1/batches/{batch_id}"
     assert body == {"batch_id": batch_id, "status": "running", "chunks_total": 3, "status_url": url}
     assert (headers["location"], headers["retry-after"]) == (url, "2")
-    assert [(p["batch_id"], p["chunk"], len(p["lines"])) for p in invoked.payloads] == [(batch_id, 0, 100), (batch_id, 1, 100), (batch_id, 2, 50)]
+    assert [(p["batch_id"], p["chunk"], len(p["lines"])) for p in invoked.payloads] == [
+        (batch_id, 0, 100),
+        (batch_id, 1, 100),
+        (batch_id, 2, 50),
+    ]
     assert [line for p in invoked.payloads for line in p["lines"]] == items
     batch = stored(table, batch_id)
     assert (batch["status"], batch["chunks_total"], batch["chunks_done"], batch["item_count"]) == ("running", 3, 0, 250)
@@ -170,7 +176,9 @@ def test_invoke_request_is_a_valid_async_invoke(table, context, monkeypatch):
     client = boto3.client("lambda")
     monkeypatch.setattr(module, "lambda_client", client)
     with Stubber(client) as stub:
-        stub.add_response("invoke", {"StatusCode": 202}, {"FunctionName": CHILD, "InvocationType": "Event", "Payload": ANY})
+        stub.add_response(
+            "invoke", {"StatusCode": 202}, {"FunctionName": CHILD, "InvocationType": "Event", "Payload": ANY}
+        )
         status, _, _ = call(module, context, "POST", "/batches", {"currency": "EUR", "items": sales(3)})
         stub.assert_no_pending_responses()
     assert status == 202
@@ -212,7 +220,13 @@ def test_progress_shows_chunks_done_of_total(api, child, invoked, context):
     batch_id = submit(api, context, sales(250))
     child.main(invoked.payloads[1], context)
     status, body, headers = call(api, context, "GET", f"/batches/{batch_id}")
-    assert (status, body["status"], body["chunks_done"], body["chunks_total"], headers["retry-after"]) == (200, "running", 1, 3, "2")
+    assert (status, body["status"], body["chunks_done"], body["chunks_total"], headers["retry-after"]) == (
+        200,
+        "running",
+        1,
+        3,
+        "2",
+    )
     assert "result" not in body
 
 
@@ -235,7 +249,10 @@ def test_two_last_chunks_finishing_together_aggregate_once(api, child, table, in
     # Both children record their chunk before either looks at the batch...
     for payload in invoked.payloads:
         summary = child.summarize_chunk(child.ChunkEvent.model_validate(payload).lines).model_dump(mode="json")
-        assert batches.record_chunk(table, batch_id, payload["chunk"], summary, expires_at=0, now=0) is batches.Recorded.NOW
+        assert (
+            batches.record_chunk(table, batch_id, payload["chunk"], summary, expires_at=0, now=0)
+            is batches.Recorded.NOW
+        )
     # ...then both read the batch (running, 2 of 2 done) before either claims the fan-in.
     snapshot = batches.get(table, batch_id)
     assert (snapshot["status"], snapshot["chunks_done"]) == ("running", 2)
@@ -251,11 +268,18 @@ def test_child_retried_after_the_batch_completed_changes_nothing(api, child, tab
     for payload in invoked.payloads:
         child.main(payload, context)
     done = stored(table, batch_id)
-    assert child.main(invoked.payloads[-1], context) == {"batch_id": batch_id, "chunk": 1, "recorded": "already recorded", "aggregated": False}
+    assert child.main(invoked.payloads[-1], context) == {
+        "batch_id": batch_id,
+        "chunk": 1,
+        "recorded": "already recorded",
+        "aggregated": False,
+    }
     assert stored(table, batch_id) == done
 
 
-def test_child_that_died_after_recording_the_last_chunk_fans_in_on_retry(api, child, table, invoked, context, monkeypatch):
+def test_child_that_died_after_recording_the_last_chunk_fans_in_on_retry(
+    api, child, table, invoked, context, monkeypatch
+):
     batch_id = submit(api, context, sales(150))
     child.main(invoked.payloads[0], context)
     monkeypatch.setattr(child, "fan_in", lambda *args: (_ for _ in ()).throw(TimeoutError("Task timed out")))
@@ -267,13 +291,17 @@ def test_child_that_died_after_recording_the_last_chunk_fans_in_on_retry(api, ch
     assert stored(table, batch_id)["status"] == "complete"
 
 
-def test_transient_error_while_aggregating_releases_the_claim_for_a_retry(api, child, table, invoked, context, monkeypatch):
+def test_transient_error_while_aggregating_releases_the_claim_for_a_retry(
+    api, child, table, invoked, context, monkeypatch
+):
     batch_id = submit(api, context, sales(150))
     child.main(invoked.payloads[0], context)
     real_merge = child.merge
 
     def throttled(summaries):
-        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "BatchGetItem")
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "BatchGetItem"
+        )
 
     monkeypatch.setattr(child, "merge", throttled)
     with pytest.raises(ClientError):
@@ -291,7 +319,11 @@ def test_aggregation_claim_of_a_dead_run_is_taken_over_after_it_expires(api, chi
     batches.record_chunk(table, batch_id, 1, summary, expires_at=0, now=0)
     assert batches.claim_aggregation(table, batch_id, "live-run", now=1e9, until=4e9)
     assert child.fan_in(batch_id, context) is False  # a live claim is respected
-    table.update_item(Key=batches.batch_key(batch_id), UpdateExpression="SET aggregation_until = :past", ExpressionAttributeValues={":past": 1})
+    table.update_item(
+        Key=batches.batch_key(batch_id),
+        UpdateExpression="SET aggregation_until = :past",
+        ExpressionAttributeValues={":past": 1},
+    )
     assert child.fan_in(batch_id, context) is True
     with pytest.raises(batches.AggregationLost):
         batches.complete(table, batch_id, "live-run", {}, now=0)
@@ -313,7 +345,10 @@ def test_permanently_failing_chunk_marks_the_batch_failed_naming_it(api, child, 
     assert chunk_failed.main(sqs(record), context) == {"batchItemFailures": []}
     status, body, headers = call(api, context, "GET", f"/batches/{batch_id}")
     assert (status, body["status"], body["failed_chunk"], body["chunks_done"]) == (200, "failed", 1, 1)
-    assert body["error"] == "chunk 1 failed (RetriesExhausted after 3 attempts): ChunkRejected: no category for SKU 'SOFA-9'"
+    assert (
+        body["error"]
+        == "chunk 1 failed (RetriesExhausted after 3 attempts): ChunkRejected: no category for SKU 'SOFA-9'"
+    )
     assert "result" not in body and "retry-after" not in headers
 
 
@@ -345,7 +380,9 @@ def test_failure_record_of_a_completed_batch_changes_nothing(api, child, chunk_f
     assert stored(table, batch_id) == done
 
 
-@pytest.mark.parametrize("body", ["{not json", json.dumps({"requestContext": {}, "requestPayload": {"chunk": 0}}), json.dumps([1])])
+@pytest.mark.parametrize(
+    "body", ["{not json", json.dumps({"requestContext": {}, "requestPayload": {"chunk": 0}}), json.dumps([1])]
+)
 def test_message_that_is_not_a_chunk_invocation_record_is_reported_failed(api, chunk_failed, invoked, context, body):
     batch_id = submit(api, context, sales(10))
     good = invocation_record(invoked.payloads[0], "ChunkRejected", "bad")
@@ -392,7 +429,9 @@ def test_malformed_json_is_400(api, table, invoked, context):
 
 
 def test_oversized_body_is_413(api, table, invoked, context):
-    status, body, _ = call(api, context, "POST", "/batches", {"currency": "EUR", "items": sales(1), "pad": "x" * 300_000})
+    status, body, _ = call(
+        api, context, "POST", "/batches", {"currency": "EUR", "items": sales(1), "pad": "x" * 300_000}
+    )
     assert (status, body["error"]) == (413, "PAYLOAD_TOO_LARGE")
     assert_nothing_started(table, invoked)
 

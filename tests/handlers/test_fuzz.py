@@ -14,7 +14,16 @@ import pytest
 from hypothesis import Phase, find, settings
 from hypothesis import strategies as st
 
-from tests.handlers.fuzz import Body, any_text, assert_client_safe, fuzz_settings, json_text, json_values, request_bodies, with_odd_text
+from tests.handlers.fuzz import (
+    Body,
+    any_text,
+    assert_client_safe,
+    fuzz_settings,
+    json_text,
+    json_values,
+    request_bodies,
+    with_odd_text,
+)
 
 VALID = {"customer_id": "C-1", "currency": "EUR", "items": [{"sku": "A-1", "quantity": 1, "unit_price": "1.00"}]}
 # The budget of a property test (fuzz_settings): what it explores, these searches explore.
@@ -77,7 +86,11 @@ def _echoing_handler(event: dict) -> dict:
         customer = str(json.loads(text).get("customer_id", ""))
     except (ValueError, AttributeError, RecursionError):  # binascii.Error is a ValueError
         customer = ""
-    return {"statusCode": 400, "headers": {"Content-Type": "application/json", "X-Customer": customer}, "body": '{"error": "E", "message": "m"}'}
+    return {
+        "statusCode": 400,
+        "headers": {"Content-Type": "application/json", "X-Customer": customer},
+        "body": '{"error": "E", "message": "m"}',
+    }
 
 
 def test_the_property_catches_a_response_the_lambda_runtime_cannot_send():
@@ -89,5 +102,10 @@ def test_the_property_catches_a_response_the_lambda_runtime_cannot_send():
         return False
 
     # A valid request with odd text in its fields, as request_bodies draws it (with_odd_text).
-    bodies = st.builds(Body, with_odd_text(VALID).map(lambda v: json_text(v, ascii_only=True).encode()), st.just("application/json"), st.booleans())
+    bodies = st.builds(
+        Body,
+        with_odd_text(VALID).map(lambda v: json_text(v, ascii_only=True).encode()),
+        st.just("application/json"),
+        st.booleans(),
+    )
     find(bodies, unsendable, settings=SEARCH)

@@ -10,16 +10,19 @@ from decimal import Decimal
 
 import pytest
 
+from localcloud.events import sqs
 from queue_redrive import names
 from queue_redrive.orders import Order, fulfil_order
-from localcloud.events import sqs
 
 ORDER = {
     "order_id": "O-1001",
     "customer_id": "C-42",
     "currency": "EUR",
     "placed_at": "2026-11-22T12:00:00Z",
-    "lines": [{"sku": "BOOK-001", "quantity": 2, "unit_price": "12.50"}, {"sku": "PEN-7", "quantity": 1, "unit_price": "1.99"}],
+    "lines": [
+        {"sku": "BOOK-001", "quantity": 2, "unit_price": "12.50"},
+        {"sku": "PEN-7", "quantity": 1, "unit_price": "1.99"},
+    ],
 }
 
 
@@ -74,8 +77,19 @@ def test_good_orders_are_fulfilled(handler, tables, context):
         order(extra="field"),
     ],
     ids=[
-        "malformed-json", "empty", "array", "null-id", "missing-lines", "no-lines", "quantity-string",
-        "price-float", "unknown-currency", "bad-date", "naive-date", "bad-id", "extra-field",
+        "malformed-json",
+        "empty",
+        "array",
+        "null-id",
+        "missing-lines",
+        "no-lines",
+        "quantity-string",
+        "price-float",
+        "unknown-currency",
+        "bad-date",
+        "naive-date",
+        "bad-id",
+        "extra-field",
     ],
 )
 def test_a_bad_message_fails_alone(handler, tables, context, bad_body):

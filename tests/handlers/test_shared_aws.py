@@ -9,8 +9,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
-from shared import aws
 from localcloud.events import LambdaContext
+from shared import aws
 
 
 class Thing:
@@ -98,8 +98,12 @@ def test_client_and_table_talk_to_aws_once_made(tables):
 
 
 def test_client_is_not_made_at_import_or_declaration(monkeypatch):
-    monkeypatch.setattr(boto3.session.Session, "client", lambda *a, **k: pytest.fail("a client was made before first use"))
-    monkeypatch.setattr(boto3.session.Session, "resource", lambda *a, **k: pytest.fail("a resource was made before first use"))
+    monkeypatch.setattr(
+        boto3.session.Session, "client", lambda *a, **k: pytest.fail("a client was made before first use")
+    )
+    monkeypatch.setattr(
+        boto3.session.Session, "resource", lambda *a, **k: pytest.fail("a resource was made before first use")
+    )
     aws.client("s3")
     aws.table("anything")
 

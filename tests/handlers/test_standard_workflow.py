@@ -47,11 +47,19 @@ def independent_aggregate(text: str) -> dict:
     for row in csv.DictReader(io.StringIO(text)):
         for column in ("units", "revenue"):
             value = Decimal(row[column])
-            s = out.setdefault(row["region"], {}).setdefault(column, {"count": 0, "sum": Decimal(0), "min": value, "max": value})
+            s = out.setdefault(row["region"], {}).setdefault(
+                column, {"count": 0, "sum": Decimal(0), "min": value, "max": value}
+            )
             s["count"] += 1
             s["sum"] += value
             s["min"], s["max"] = min(s["min"], value), max(s["max"], value)
-    return {k: {c: {"count": s["count"], "sum": str(s["sum"]), "min": str(s["min"]), "max": str(s["max"])} for c, s in v.items()} for k, v in out.items()}
+    return {
+        k: {
+            c: {"count": s["count"], "sum": str(s["sum"]), "min": str(s["min"]), "max": str(s["max"])}
+            for c, s in v.items()
+        }
+        for k, v in out.items()
+    }
 
 
 def upload(text: str, key: str = "incoming/sales.csv") -> str:
@@ -102,7 +110,10 @@ def test_a_header_with_a_byte_order_mark_is_read_as_the_same_columns(aws, contex
     text = make_csv(40)
     plain = run_job(aws, context, text, job_id="plain")
     marked = run_job(aws, context, BOM + text, job_id="bom")  # "\ufeffregion" would not be the group-by column
-    merged = [json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=o["merged_key"])["Body"].read()) for o in (plain, marked)]
+    merged = [
+        json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=o["merged_key"])["Body"].read())
+        for o in (plain, marked)
+    ]
     assert merged[0] == merged[1] == independent_aggregate(text)
     assert marked["split"]["chunk_count"] > 1  # the chunks after the first start at the right bytes too
 
@@ -111,9 +122,14 @@ def test_only_a_leading_byte_order_mark_is_dropped():
     from standard_workflow import aggregate
 
     columns, data_start = aggregate.parse_header((BOM + "region,units\nnorth,1\n").encode(), "region")
-    assert (columns, data_start) == (["region", "units"], len((BOM + "region,units\n").encode()))  # offsets count the mark's 3 bytes
+    assert (columns, data_start) == (
+        ["region", "units"],
+        len((BOM + "region,units\n").encode()),
+    )  # offsets count the mark's 3 bytes
     with pytest.raises(MalformedData, match="no column 'region'"):
-        aggregate.parse_header(("units," + BOM + "region\n1,north\n").encode(), "region")  # inside the header it is data
+        aggregate.parse_header(
+            ("units," + BOM + "region\n1,north\n").encode(), "region"
+        )  # inside the header it is data
 
 
 def test_a_retried_chunk_is_counted_once(aws, context):
@@ -151,18 +167,39 @@ def test_empty_datasets_and_malformed_headers_are_rejected_by_split(aws, context
 
 @pytest.mark.parametrize(
     ("bad_row", "problem"),
-    [("north,1", "has 2 fields"), ("north,x,1.0", "'units' is not a number"), ("north,1,NaN", "'revenue' is not a number")],
+    [
+        ("north,1", "has 2 fields"),
+        ("north,x,1.0", "'units' is not a number"),
+        ("north,1,NaN", "'revenue' is not a number"),
+    ],
 )
 def test_a_malformed_row_is_a_permanent_error_naming_the_row(aws, context, bad_row, problem):
     text = "region,units,revenue\nsouth,1,1.0\n" + bad_row + "\n"
     split = aws.split({"job_id": "j", "source_key": upload(text), "group_by": "region"}, context)
-    with pytest.raises(MalformedData, match=rf"row at byte {len('region,units,revenue') + 1 + len('south,1,1.0') + 1}.*{problem}|{problem}"):
+    with pytest.raises(
+        MalformedData,
+        match=rf"row at byte {len('region,units,revenue') + 1 + len('south,1,1.0') + 1}.*{problem}|{problem}",
+    ):
         aws.process_chunk({"job_id": "j", **split["chunks"][0]}, context)
 
 
 def test_an_oversized_chunk_is_refused(aws, context):
     key = "jobs/j/chunks/99999.json"
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps({"source_key": "x", "etag": "e", "size": 10_000, "start": 0, "end": CHUNK_BYTES * 4, "columns": ["region", "units"], "group_by": "region"}).encode())
+    boto3.client("s3").put_object(
+        Bucket=BUCKET,
+        Key=key,
+        Body=json.dumps(
+            {
+                "source_key": "x",
+                "etag": "e",
+                "size": 10_000,
+                "start": 0,
+                "end": CHUNK_BYTES * 4,
+                "columns": ["region", "units"],
+                "group_by": "region",
+            }
+        ).encode(),
+    )
     with pytest.raises(MalformedData, match="spans 1024 bytes"):
         aws.process_chunk({"job_id": "j", "manifest_key": key, "chunk": 0}, context)
 
@@ -184,9 +221,38 @@ def test_missing_keys_and_objects_are_permanent_errors(aws, context, entry, even
         getattr(aws, entry)(event, context)
 
 
-def approval_request(job_id: str, merged_key: str, token: str, *, attempt: int = 0, requested_at: str = "2026-11-22T09:30:15.250Z", timeout_seconds: int = 86400) -> dict:
+@pytest.mark.parametrize(
+    ("entry", "event", "field"),
+    [
+        ("process_chunk", {"job_id": "j", "manifest_key": "m", "chunk": True}, "chunk"),
+        ("merge", {"job_id": "j", "results": [{"result_key": ""}]}, "results.0.result_key"),
+        ("publish", {"job_id": "j", "merged_key": 7}, "merged_key"),
+    ],
+    ids=["chunk-a-boolean", "empty-result-key", "merged-key-a-number"],
+)
+def test_a_task_input_of_the_wrong_type_is_malformed_data_naming_the_field(aws, context, entry, event, field):
+    with pytest.raises(MalformedData, match=field.replace(".", r"\.")):
+        getattr(aws, entry)(event, context)
+
+
+def approval_request(
+    job_id: str,
+    merged_key: str,
+    token: str,
+    *,
+    attempt: int = 0,
+    requested_at: str = "2026-11-22T09:30:15.250Z",
+    timeout_seconds: int = 86400,
+) -> dict:
     """WaitForApproval's payload, as the state machine builds it ($$.State.EnteredTime as AWS writes it)."""
-    return {"job_id": job_id, "merged_key": merged_key, "task_token": token, "attempt": attempt, "requested_at": requested_at, "timeout_seconds": timeout_seconds}
+    return {
+        "job_id": job_id,
+        "merged_key": merged_key,
+        "task_token": token,
+        "attempt": attempt,
+        "requested_at": requested_at,
+        "timeout_seconds": timeout_seconds,
+    }
 
 
 def test_approval_stores_the_token_and_tells_a_person_how_to_decide_and_by_when(aws, context):
@@ -220,11 +286,25 @@ def test_the_deadline_is_the_entered_time_plus_the_timeout_in_utc(requested_at, 
     assert jobs.approval_deadline(requested_at, timeout_seconds) == deadline
 
 
-@pytest.mark.parametrize(("requested_at", "timeout_seconds"), [(None, 60), ("yesterday", 60), ("2026-11-22T10:00:00Z", 0), ("2026-11-22T10:00:00Z", "60"), ("2026-11-22T10:00:00Z", True)])
+@pytest.mark.parametrize(
+    ("requested_at", "timeout_seconds"),
+    [
+        (None, 60),
+        ("yesterday", 60),
+        ("2026-11-22T10:00:00Z", 0),
+        ("2026-11-22T10:00:00Z", "60"),
+        ("2026-11-22T10:00:00Z", True),
+    ],
+)
 def test_an_approval_request_without_a_usable_deadline_is_malformed(aws, context, requested_at, timeout_seconds):
     outcome = run_job(aws, context, make_csv(5), job_id="d")
     with pytest.raises(MalformedData):
-        aws.request_approval(approval_request("d", outcome["merged_key"], "t", requested_at=requested_at, timeout_seconds=timeout_seconds), context)
+        aws.request_approval(
+            approval_request(
+                "d", outcome["merged_key"], "t", requested_at=requested_at, timeout_seconds=timeout_seconds
+            ),
+            context,
+        )
     assert job("d")["status"] == "PROCESSING"  # nothing stored, nothing sent
 
 
@@ -259,7 +339,12 @@ def test_an_earlier_attempt_never_replaces_a_later_token_nor_moves_a_job_out_of_
 @pytest.mark.parametrize(
     ("error", "cause", "status", "reason"),
     [
-        ("MalformedData", json.dumps({"errorMessage": "row at byte 9 has 2 fields", "errorType": "MalformedData", "stackTrace": []}), "FAILED", "row at byte 9 has 2 fields"),
+        (
+            "MalformedData",
+            json.dumps({"errorMessage": "row at byte 9 has 2 fields", "errorType": "MalformedData", "stackTrace": []}),
+            "FAILED",
+            "row at byte 9 has 2 fields",
+        ),
         ("States.Timeout", "", "EXPIRED", ""),
         ("Rejected", "numbers look wrong", "REJECTED", "numbers look wrong"),
         ("States.HeartbeatTimeout", None, "EXPIRED", ""),  # Step Functions may send a null Cause

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from standard_workflow import jobs, names
 from localcloud.events import s3_put
+from standard_workflow import jobs, names
 
 BUCKET = "standard-workflow-data"
 
@@ -21,7 +21,9 @@ def start(monkeypatch):
     with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
         sfn = boto3.client("stepfunctions")
         definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-        arn = sfn.create_state_machine(name="jobs", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+        arn = sfn.create_state_machine(
+            name="jobs", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
         monkeypatch.setenv(names.STATE_MACHINE_ARN_ENV, arn)
         monkeypatch.setenv(names.GROUP_BY_ENV, "region")
         from standard_workflow import start as module
@@ -36,7 +38,10 @@ def test_an_upload_starts_one_execution_named_as_its_job(start, context):
     assert out == {"jobs": [execution["name"]], "ignored": []}
     assert execution["name"].startswith("daily-sales-")
     described = sfn.describe_execution(executionArn=execution["executionArn"])
-    assert json.loads(described["input"]) == {"source_key": "incoming/daily sales.csv", "group_by": "region"}  # key URL-decoded
+    assert json.loads(described["input"]) == {
+        "source_key": "incoming/daily sales.csv",
+        "group_by": "region",
+    }  # key URL-decoded
 
 
 def test_a_repeated_event_does_not_start_a_second_execution(start, context):
@@ -65,7 +70,17 @@ def test_the_same_content_uploaded_again_is_a_new_job(start, context):
     assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 2
 
 
-@pytest.mark.parametrize("key", ["incoming/", "incoming/notes.txt", "incoming/sub/", "incoming/sales.csv.tmp", "incoming/SALES.CSV", "incoming/csv"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/",
+        "incoming/notes.txt",
+        "incoming/sub/",
+        "incoming/sales.csv.tmp",
+        "incoming/SALES.CSV",
+        "incoming/csv",
+    ],
+)
 def test_anything_but_a_csv_is_ignored_without_an_error(start, context, key, caplog):
     """Only `.csv` objects start a job (the notification's suffix filter says the same): a folder
     marker or another file is logged and skipped, so no execution fails and no alarm fires."""
@@ -75,7 +90,10 @@ def test_anything_but_a_csv_is_ignored_without_an_error(start, context, key, cap
     out = module.main(event, context)
     (execution,) = sfn.list_executions(stateMachineArn=arn)["executions"]
     assert out == {"jobs": [execution["name"]], "ignored": [key]}
-    assert json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])["source_key"] == "incoming/real.csv"
+    assert (
+        json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])["source_key"]
+        == "incoming/real.csv"
+    )
 
 
 def test_an_event_without_a_sequencer_fails(start, context):
@@ -93,9 +111,12 @@ def test_job_ids_are_valid_execution_names():
         assert len(job_id) <= 80 and job_id.replace("-", "").replace("_", "").isalnum() and job_id.isascii()
 
 
-@pytest.mark.parametrize("event", [{}, {"Records": "nope"}, {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "incoming/a.csv"}}}]}])
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"Records": "nope"}, {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "incoming/a.csv"}}}]}],
+)
 def test_an_event_that_is_not_an_s3_notification_fails(start, context, event):
     module, sfn, arn = start
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 (any error: Lambda retries it, then its DLQ holds it)
         module.main(event, context)
     assert sfn.list_executions(stateMachineArn=arn)["executions"] == []

@@ -16,10 +16,9 @@ from decimal import Decimal
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from hypothesis import given
-from hypothesis import strategies as st
 
-from stream_job import jobs, names
 from localcloud.events import api_gateway_rest, dynamodb_stream, sqs
+from stream_job import jobs, names
 from tests.handlers.fuzz import any_text, assert_client_safe, fuzz_settings, odd_strings, request_bodies
 
 TTL_SECONDS = 7 * 24 * 3600
@@ -116,7 +115,12 @@ def test_submit_answers_202_with_status_url_and_writes_pending_job(api, table, c
     assert headers["location"] == url and headers["retry-after"] == "2"
     item = stored(table, job_id)
     assert item["status"] == "pending"
-    assert item["request"] == {"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "12", "monthly_payment": "510.00"}
+    assert item["request"] == {
+        "currency": "EUR",
+        "principal": "1000.00",
+        "annual_rate_percent": "12",
+        "monthly_payment": "510.00",
+    }
     assert before + TTL_SECONDS <= item["expires_at"] <= int(time.time()) + TTL_SECONDS
     assert item["created_at"].endswith("Z")
 
@@ -149,7 +153,9 @@ def test_report_months_match_the_closed_form(api, processor, table, context):
     # n = -ln(1 - rP/A) / ln(1 + r) months, rounded up, for rate r a month, principal P, payment A.
     r, principal, payment = 0.06 / 12, 10_000, 200
     expected_months = math.ceil(-math.log(1 - r * principal / payment) / math.log(1 + r))
-    job_id = submit(api, context, {**LOAN, "principal": "10000.00", "annual_rate_percent": "6", "monthly_payment": "200.00"})
+    job_id = submit(
+        api, context, {**LOAN, "principal": "10000.00", "annual_rate_percent": "6", "monthly_payment": "200.00"}
+    )
     processor.main(inserted(table, job_id), context)
     result = stored(table, job_id)["result"]
     assert result["months"] == expected_months == 58
@@ -251,7 +257,9 @@ def test_job_whose_run_died_is_taken_over_after_its_claim_expires(api, processor
     assert stored(table, job_id)["result"] == LOAN_REPORT
 
 
-def test_transient_error_gives_the_job_back_and_the_retried_record_completes_it(api, processor, table, context, monkeypatch):
+def test_transient_error_gives_the_job_back_and_the_retried_record_completes_it(
+    api, processor, table, context, monkeypatch
+):
     real = processor.amortize
 
     def flaky(request, progress):
@@ -306,7 +314,9 @@ def streamed(table, empty_aws, monkeypatch):
     """The jobs table with its stream on (NEW_IMAGE), as the stack makes it."""
     # moto routes DynamoDB Streams calls only without the account id in the endpoint.
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    empty_aws.client("dynamodb").update_table(TableName="jobs", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    empty_aws.client("dynamodb").update_table(
+        TableName="jobs", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    )
     return table
 
 
@@ -321,32 +331,51 @@ def stream_failure(empty_aws, *job_ids: str, condition: str = "RetryAttemptsExha
     streams = empty_aws.client("dynamodbstreams")
     arn = empty_aws.client("dynamodb").describe_table(TableName="jobs")["Table"]["LatestStreamArn"]
     (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     inserts = [
         r["dynamodb"]["SequenceNumber"]
         for r in streams.get_records(ShardIterator=iterator)["Records"]
         if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["job_id"]["S"] in job_ids
     ]
     assert len(inserts) == len(job_ids)
-    return json.dumps({
-        "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:processor", "condition": condition, "approximateInvokeCount": attempts},
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "version": "1.0",
-        "timestamp": "2026-12-04T18:00:00.000Z",
-        "DDBStreamBatchInfo": {"shardId": shard["ShardId"], "startSequenceNumber": inserts[0], "endSequenceNumber": inserts[-1], "batchSize": len(inserts), "streamArn": arn},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "requestContext": {
+                "requestId": "r-1",
+                "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:processor",
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": "2026-12-04T18:00:00.000Z",
+            "DDBStreamBatchInfo": {
+                "shardId": shard["ShardId"],
+                "startSequenceNumber": inserts[0],
+                "endSequenceNumber": inserts[-1],
+                "batchSize": len(inserts),
+                "streamArn": arn,
+            },
+        }
+    )
 
 
 def give_back(processor, table, context, monkeypatch, job_id: str) -> None:
     """A run that fails transiently: the job is given back, pending with its last error."""
     real = processor.amortize
-    monkeypatch.setattr(processor, "amortize", lambda request, progress: (_ for _ in ()).throw(ConnectionError("endpoint timed out")))
+    monkeypatch.setattr(
+        processor, "amortize", lambda request, progress: (_ for _ in ()).throw(ConnectionError("endpoint timed out"))
+    )
     process(processor, inserted(table, job_id), context)
     monkeypatch.setattr(processor, "amortize", real)
     assert stored(table, job_id)["status"] == "pending"
 
 
-def test_a_job_every_attempt_failed_ends_failed_with_the_last_error_for_the_client(api, processor, failed_jobs, streamed, empty_aws, context, monkeypatch):
+def test_a_job_every_attempt_failed_ends_failed_with_the_last_error_for_the_client(
+    api, processor, failed_jobs, streamed, empty_aws, context, monkeypatch
+):
     job_id = submit(api, context)
     give_back(processor, streamed, context, monkeypatch, job_id)
     assert failed_jobs.main(sqs(stream_failure(empty_aws, job_id)), context) == {"batchItemFailures": []}
@@ -376,7 +405,9 @@ def test_a_job_no_run_started_ends_failed_naming_the_processors_failure(api, fai
     )
 
 
-def test_a_job_whose_run_died_holding_it_ends_failed_once_its_claim_has_expired(api, failed_jobs, streamed, empty_aws, context):
+def test_a_job_whose_run_died_holding_it_ends_failed_once_its_claim_has_expired(
+    api, failed_jobs, streamed, empty_aws, context
+):
     job_id = submit(api, context)
     assert jobs.claim(streamed, job_id, "crashed-run", now=time.time() - 200, until=time.time() + 300)
     message = sqs(stream_failure(empty_aws, job_id))
@@ -386,7 +417,11 @@ def test_a_job_whose_run_died_holding_it_ends_failed_once_its_claim_has_expired(
     assert failed_jobs.main(message, context) == {"batchItemFailures": [{"itemIdentifier": only["messageId"]}]}
     assert stored(streamed, job_id)["status"] == "processing"
     # Time passes: the claim expired at the run's deadline.
-    streamed.update_item(Key={"job_id": job_id}, UpdateExpression="SET claimed_until = :past", ExpressionAttributeValues={":past": int(time.time()) - 1})
+    streamed.update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET claimed_until = :past",
+        ExpressionAttributeValues={":past": int(time.time()) - 1},
+    )
     assert failed_jobs.main(message, context) == {"batchItemFailures": []}
     item = stored(streamed, job_id)
     assert item["status"] == "failed" and "claim_id" not in item and "claimed_until" not in item
@@ -396,8 +431,14 @@ def test_a_job_whose_run_died_holding_it_ends_failed_once_its_claim_has_expired(
         jobs.complete(streamed, job_id, "crashed-run", LOAN_REPORT, now=time.time())
 
 
-def test_finished_jobs_of_the_batch_are_left_alone_and_a_redelivered_record_changes_nothing(api, processor, failed_jobs, streamed, empty_aws, context, monkeypatch):
-    done, given_back, hopeless = submit(api, context), submit(api, context), submit(api, context, {**LOAN, "monthly_payment": "10.00"})
+def test_finished_jobs_of_the_batch_are_left_alone_and_a_redelivered_record_changes_nothing(
+    api, processor, failed_jobs, streamed, empty_aws, context, monkeypatch
+):
+    done, given_back, hopeless = (
+        submit(api, context),
+        submit(api, context),
+        submit(api, context, {**LOAN, "monthly_payment": "10.00"}),
+    )
     processor.main(inserted(streamed, done, hopeless), context)
     give_back(processor, streamed, context, monkeypatch, given_back)
     finished = {job_id: stored(streamed, job_id) for job_id in (done, hopeless)}
@@ -418,7 +459,9 @@ def test_a_job_deleted_by_its_ttl_is_skipped(api, failed_jobs, streamed, empty_a
     assert "Item" not in streamed.get_item(Key={"job_id": job_id})
 
 
-@pytest.mark.parametrize("body", ["not json", json.dumps({"requestContext": {}, "requestPayload": {}})], ids=["not-json", "async-record"])
+@pytest.mark.parametrize(
+    "body", ["not json", json.dumps({"requestContext": {}, "requestPayload": {}})], ids=["not-json", "async-record"]
+)
 def test_a_message_that_is_not_a_stream_failure_record_is_reported_failed(failed_jobs, context, body):
     message = sqs(body)
     (only,) = message["Records"]  # its only record failed: reported, retried, then the DLQ
@@ -442,7 +485,8 @@ def test_malformed_json_is_400(api, table, context):
     "raw",
     [
         '{"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "\\ud800", "monthly_payment": "510.00"}',
-        '{"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "12", "monthly_payment": "510.00", "\\udc00": 1}',
+        '{"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "12", "monthly_payment": "510.00", '
+        '"\\udc00": 1}',
     ],
     ids=["lone-surrogate-value", "lone-surrogate-key"],
 )

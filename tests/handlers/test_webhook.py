@@ -52,11 +52,14 @@ def github_signature(body: bytes, secret: str = GITHUB_SECRET) -> str:
 
 
 def slack_signature(body: bytes, timestamp: str, secret: str = SLACK_SECRET) -> str:
-    # api.slack.com "Verifying requests from Slack": basestring "v0:" + timestamp + ":" + body, HMAC SHA-256, "v0=" prefix.
+    # api.slack.com "Verifying requests from Slack": basestring "v0:" + timestamp + ":" + body,
+    # HMAC SHA-256, "v0=" prefix.
     return "v0=" + hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
 
 
-def github_event(body: bytes, *, event: str = "push", delivery: str = "72d3162e-cc78-11e3-81ab-4c9367dc0958", **kwargs) -> dict:
+def github_event(
+    body: bytes, *, event: str = "push", delivery: str = "72d3162e-cc78-11e3-81ab-4c9367dc0958", **kwargs
+) -> dict:
     headers = {"X-Hub-Signature-256": github_signature(body), "X-GitHub-Event": event, "X-GitHub-Delivery": delivery}
     headers.update(kwargs.pop("headers", {}))
     return function_url("POST", "/github", body, headers=headers, **kwargs)
@@ -64,14 +67,20 @@ def github_event(body: bytes, *, event: str = "push", delivery: str = "72d3162e-
 
 def slack_event(body: bytes, *, timestamp: str | None = None, content_type: str = "application/json", **kwargs) -> dict:
     timestamp = timestamp or str(int(time.time()))
-    headers = {"X-Slack-Signature": slack_signature(body, timestamp), "X-Slack-Request-Timestamp": timestamp, "Content-Type": content_type}
+    headers = {
+        "X-Slack-Signature": slack_signature(body, timestamp),
+        "X-Slack-Request-Timestamp": timestamp,
+        "Content-Type": content_type,
+    }
     headers.update(kwargs.pop("headers", {}))
     return function_url("POST", "/slack", body, headers=headers, **kwargs)
 
 
 def test_github_signing_matches_the_docs_example():
     # The example in GitHub's docs: this secret, "Hello, World!", this signature.
-    assert github_signature(b"Hello, World!") == "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    assert (
+        github_signature(b"Hello, World!") == "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    )
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -89,7 +98,9 @@ def aws(empty_aws, monkeypatch):
     deliveries = empty_aws.table("deliveries", "delivery_id")
     empty_aws.table("idempotency", "id")
     queue_url = empty_aws.client("sqs").create_queue(QueueName="webhook-work")["QueueUrl"]
-    empty_aws.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_DEFAULT_REGION"]})
+    empty_aws.client("s3").create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_DEFAULT_REGION"]}
+    )
     monkeypatch.setenv(names.GITHUB_SECRET_ENV, github_arn)
     monkeypatch.setenv(names.SLACK_SECRET_ENV, slack_arn)
     monkeypatch.setenv(names.DELIVERIES_TABLE_ENV, "deliveries")
@@ -117,10 +128,14 @@ def queue(empty_aws, aws):
 
     def handed_off() -> list[str]:
         bodies = []
-        while messages := client.receive_message(QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], MaxNumberOfMessages=10).get("Messages", []):
+        while messages := client.receive_message(
+            QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], MaxNumberOfMessages=10
+        ).get("Messages", []):
             for message in messages:
                 bodies.append(message["Body"])
-                client.delete_message(QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], ReceiptHandle=message["ReceiptHandle"])
+                client.delete_message(
+                    QueueUrl=os.environ[names.WORK_QUEUE_URL_ENV], ReceiptHandle=message["ReceiptHandle"]
+                )
         return bodies
 
     return handed_off
@@ -162,7 +177,12 @@ def test_signed_github_push_is_accepted_and_handed_to_the_work_queue(handler, co
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"status": "accepted", "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}
     (message,) = queue()
-    assert json.loads(message) == {"provider": "github", "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "event_type": "push", "payload": PUSH}
+    assert json.loads(message) == {
+        "provider": "github",
+        "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        "event_type": "push",
+        "payload": PUSH,
+    }
 
 
 def test_base64_body_is_verified_over_the_decoded_bytes(handler, context):
@@ -175,14 +195,42 @@ def test_base64_body_is_verified_over_the_decoded_bytes(handler, context):
     [
         lambda e: {**e, "body": e["body"].replace("octocat", "mallory")},
         lambda e: {**e, "headers": {**e["headers"], "x-hub-signature-256": github_signature(b"{}")}},
-        lambda e: {**e, "headers": {**e["headers"], "x-hub-signature-256": github_signature(e["body"].encode(), "wrong secret")}},
+        lambda e: {
+            **e,
+            "headers": {**e["headers"], "x-hub-signature-256": github_signature(e["body"].encode(), "wrong secret")},
+        },
         lambda e: {**e, "headers": {k: v for k, v in e["headers"].items() if k != "x-hub-signature-256"}},
         lambda e: {**e, "headers": {**e["headers"], "x-hub-signature-256": ""}},
-        lambda e: {**e, "headers": {**e["headers"], "x-hub-signature-256": e["headers"]["x-hub-signature-256"].upper()}},
-        lambda e: {**e, "headers": {**e["headers"], "x-hub-signature-256": e["headers"]["x-hub-signature-256"].removeprefix("sha256=")}},
-        lambda e: {**e, "headers": {**e["headers"], "x-hub-signature": "sha1=" + "0" * 40, "x-hub-signature-256": "sha1=" + "0" * 40}},
+        lambda e: {
+            **e,
+            "headers": {**e["headers"], "x-hub-signature-256": e["headers"]["x-hub-signature-256"].upper()},
+        },
+        lambda e: {
+            **e,
+            "headers": {
+                **e["headers"],
+                "x-hub-signature-256": e["headers"]["x-hub-signature-256"].removeprefix("sha256="),
+            },
+        },
+        lambda e: {
+            **e,
+            "headers": {
+                **e["headers"],
+                "x-hub-signature": "sha1=" + "0" * 40,
+                "x-hub-signature-256": "sha1=" + "0" * 40,
+            },
+        },
     ],
-    ids=["tampered-body", "other-body's-signature", "wrong-secret", "no-header", "empty-header", "upper-case", "no-prefix", "sha1"],
+    ids=[
+        "tampered-body",
+        "other-body's-signature",
+        "wrong-secret",
+        "no-header",
+        "empty-header",
+        "upper-case",
+        "no-prefix",
+        "sha1",
+    ],
 )
 def test_github_request_not_signed_with_the_secret_is_a_401_and_nothing_runs(handler, context, tamper, queue):
     body = rejected(handler.main(tamper(github_event(json.dumps(PUSH).encode())), context), 401)
@@ -214,7 +262,10 @@ def test_slack_signing_matches_the_docs_example(handler, context, monkeypatch, q
     assert handler.main(event, context)["statusCode"] == 200
     (message,) = queue()
     delivery = json.loads(message)
-    assert (delivery["delivery_id"], delivery["event_type"]) == ("398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c", "/webhook-collect")
+    assert (delivery["delivery_id"], delivery["event_type"]) == (
+        "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
+        "/webhook-collect",
+    )
 
 
 def test_slack_event_is_accepted(handler, context):
@@ -223,17 +274,29 @@ def test_slack_event_is_accepted(handler, context):
 
 
 def test_slack_interactive_payload_form_is_accepted(handler, context, queue):
-    interaction = {"type": "block_actions", "trigger_id": "1337.42.abcd", "channel": {"id": "C1"}, "user": {"id": "U1"}, "actions": [{"action_id": "approve"}]}
+    interaction = {
+        "type": "block_actions",
+        "trigger_id": "1337.42.abcd",
+        "channel": {"id": "C1"},
+        "user": {"id": "U1"},
+        "actions": [{"action_id": "approve"}],
+    }
     body = urlencode({"payload": json.dumps(interaction)}).encode()
     response = handler.main(slack_event(body, content_type="application/x-www-form-urlencoded"), context)
     assert response["statusCode"] == 200
     (message,) = queue()
     delivery = json.loads(message)
-    assert (delivery["delivery_id"], delivery["event_type"], delivery["payload"]["actions"]) == ("1337.42.abcd", "block_actions", [{"action_id": "approve"}])
+    assert (delivery["delivery_id"], delivery["event_type"], delivery["payload"]["actions"]) == (
+        "1337.42.abcd",
+        "block_actions",
+        [{"action_id": "approve"}],
+    )
 
 
 def test_slack_url_verification_is_answered_with_the_challenge(handler, context, queue):
-    body = json.dumps({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).encode()
+    body = json.dumps(
+        {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}
+    ).encode()
     response = handler.main(slack_event(body), context)
     assert (response["statusCode"], response["body"]) == (200, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
     assert queue() == []
@@ -245,7 +308,9 @@ def test_unsigned_url_verification_is_a_401(handler, context):
     rejected(handler.main(event, context), 401)
 
 
-@pytest.mark.parametrize("age", [301, 3600, -301, -86400], ids=["just-stale", "an-hour-old", "just-future", "a-day-ahead"])
+@pytest.mark.parametrize(
+    "age", [301, 3600, -301, -86400], ids=["just-stale", "an-hour-old", "just-future", "a-day-ahead"]
+)
 def test_slack_timestamp_outside_five_minutes_is_a_replay(handler, context, monkeypatch, age, queue):
     now = 1_800_000_000
     monkeypatch.setattr(handler, "clock", lambda: now)
@@ -258,7 +323,10 @@ def test_slack_timestamp_outside_five_minutes_is_a_replay(handler, context, monk
 def test_slack_timestamp_inside_five_minutes_is_accepted(handler, context, monkeypatch, age):
     now = 1_800_000_000
     monkeypatch.setattr(handler, "clock", lambda: now)
-    assert handler.main(slack_event(json.dumps(SLACK_EVENT).encode(), timestamp=str(now - age)), context)["statusCode"] == 200
+    assert (
+        handler.main(slack_event(json.dumps(SLACK_EVENT).encode(), timestamp=str(now - age)), context)["statusCode"]
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
@@ -304,7 +372,10 @@ def test_unknown_path_is_a_401(handler, context, path, queue):
 def test_oversized_body_is_a_413_before_any_work(handler, context, monkeypatch, base64_body):
     monkeypatch.setattr(handler, "_secret", lambda provider: pytest.fail("read a secret for an oversized body"))
     body = json.dumps({**PUSH, "pad": "x" * MAX_BODY_BYTES}).encode()
-    assert rejected(handler.main(github_event(body, base64_body=base64_body), context), 413)["error"] == "PAYLOAD_TOO_LARGE"
+    assert (
+        rejected(handler.main(github_event(body, base64_body=base64_body), context), 413)["error"]
+        == "PAYLOAD_TOO_LARGE"
+    )
 
 
 def test_get_is_a_405(handler, context):
@@ -347,7 +418,11 @@ def test_a_request_signed_with_an_empty_key_never_verifies():
     assert github_problem(body, headers, b"") is not None
     assert slack_problem(body, headers, b"", float(timestamp)) is not None
     # The same headers made with a real key do verify: what fails above is the empty key alone.
-    real = {"x-hub-signature-256": github_signature(body), "x-slack-signature": slack_signature(body, timestamp), "x-slack-request-timestamp": timestamp}
+    real = {
+        "x-hub-signature-256": github_signature(body),
+        "x-slack-signature": slack_signature(body, timestamp),
+        "x-slack-request-timestamp": timestamp,
+    }
     assert github_problem(body, real, GITHUB_SECRET.encode()) is None
     assert slack_problem(body, real, SLACK_SECRET.encode(), float(timestamp)) is None
 
@@ -361,18 +436,29 @@ def unavailable(response: dict, error: str = "SECRET_UNAVAILABLE") -> None:
 
 
 @pytest.mark.parametrize("provider", ["github", "slack"])
-def test_an_empty_secret_fails_closed_even_for_a_request_signed_with_the_empty_key(handler, context, monkeypatch, queue, provider):
+def test_an_empty_secret_fails_closed_even_for_a_request_signed_with_the_empty_key(
+    handler, context, monkeypatch, queue, provider
+):
     monkeypatch.setattr(handler.aws, "get_secret", lambda name, max_age: "")
     body = json.dumps(SLACK_EVENT).encode()
-    event = function_url("POST", f"/{provider}", body, headers={**sign_empty(body, str(int(time.time()))), "x-github-delivery": "d", "x-github-event": "push"})
+    event = function_url(
+        "POST",
+        f"/{provider}",
+        body,
+        headers={**sign_empty(body, str(int(time.time()))), "x-github-delivery": "d", "x-github-event": "push"},
+    )
     unavailable(handler.main(event, context))
     assert queue() == []
 
 
 @pytest.mark.parametrize("failure", ["deleted", "no-variable", "access-denied"])
-def test_a_secret_that_cannot_be_read_fails_closed_with_a_clear_503(handler, context, monkeypatch, empty_aws, queue, failure):
+def test_a_secret_that_cannot_be_read_fails_closed_with_a_clear_503(
+    handler, context, monkeypatch, empty_aws, queue, failure
+):
     if failure == "deleted":
-        empty_aws.client("secretsmanager").delete_secret(SecretId=os.environ[names.GITHUB_SECRET_ENV], ForceDeleteWithoutRecovery=True)
+        empty_aws.client("secretsmanager").delete_secret(
+            SecretId=os.environ[names.GITHUB_SECRET_ENV], ForceDeleteWithoutRecovery=True
+        )
     elif failure == "no-variable":
         monkeypatch.delenv(names.GITHUB_SECRET_ENV)
     else:
@@ -395,7 +481,13 @@ def test_sqs_path_records_the_delivery_summary(handler, aws, context, queue):
     _, response = run_slow(handler, message)
     assert response == {"batchItemFailures": []}
     item = aws.get_item(Key={"delivery_id": "github#72d3162e-cc78-11e3-81ab-4c9367dc0958"})["Item"]
-    assert (item["provider"], item["event_type"], item["repository"], item["sender"], item["item_count"]) == ("github", "push", "octo-org/octo-repo", "octocat", 3)
+    assert (item["provider"], item["event_type"], item["repository"], item["sender"], item["item_count"]) == (
+        "github",
+        "push",
+        "octo-org/octo-repo",
+        "octocat",
+        3,
+    )
     assert queue() == [], "the SQS path never hands anything off again"
 
 
@@ -440,9 +532,19 @@ def test_failing_work_is_a_batch_item_failure_and_its_retry_succeeds(handler, aw
         "{not json",
         "[]",
         json.dumps({"provider": "github", "delivery_id": "x", "event_type": "push"}),  # no payload nor claim check
-        json.dumps({"provider": "github", "delivery_id": "x", "event_type": "push", "payload": {}, "payload_key": "payloads/github/k.json"}),
+        json.dumps(
+            {
+                "provider": "github",
+                "delivery_id": "x",
+                "event_type": "push",
+                "payload": {},
+                "payload_key": "payloads/github/k.json",
+            }
+        ),
         json.dumps({"provider": "github", "delivery_id": "x", "event_type": "push", "payload_key": "elsewhere/k.json"}),
-        json.dumps({"provider": "github", "delivery_id": "x", "event_type": "push", "payload_key": "payloads/github/gone.json"}),
+        json.dumps(
+            {"provider": "github", "delivery_id": "x", "event_type": "push", "payload_key": "payloads/github/gone.json"}
+        ),
     ],
     ids=["not-json", "not-an-object", "no-payload", "both", "key-outside-the-prefix", "claim-check-gone"],
 )
@@ -485,7 +587,9 @@ def test_a_payload_too_large_for_a_message_goes_through_s3(handler, aws, context
     assert again == {"batchItemFailures": []}
 
 
-def test_a_claim_checks_payload_stays_while_its_delivery_keeps_failing(handler, aws, context, empty_aws, queue, monkeypatch):
+def test_a_claim_checks_payload_stays_while_its_delivery_keeps_failing(
+    handler, aws, context, empty_aws, queue, monkeypatch
+):
     body = json.dumps({**PUSH, "commits": [{"id": f"{i:040x}"} for i in range(60)]}).encode()
     assert handler.main(github_event(body), context)["statusCode"] == 200
     (message,) = queue()
@@ -533,7 +637,16 @@ SQS_RECORD = sqs("{}")["Records"][0]
         {"requestContext": {"http": "not a dict"}, "Records": [SQS_RECORD]},
         [SQS_RECORD],
     ],
-    ids=["empty", "no-records", "s3-records", "a-non-record", "sqs-with-request-context", "body-only", "http-not-a-dict", "a-list"],
+    ids=[
+        "empty",
+        "no-records",
+        "s3-records",
+        "a-non-record",
+        "sqs-with-request-context",
+        "body-only",
+        "http-not-a-dict",
+        "a-list",
+    ],
 )
 def test_event_of_no_known_shape_raises_and_is_not_processed(handler, aws, context, event):
     with pytest.raises(ValueError):
@@ -551,7 +664,14 @@ def test_url_request_carrying_sqs_records_is_still_an_http_request(handler, aws,
 
 
 def test_summary_of_a_slack_interaction():
-    summary = summarize(Delivery(provider="slack", delivery_id="t", event_type="block_actions", payload={"channel": {"id": "C1"}, "user": {"id": "U1"}, "actions": [{"action_id": "approve"}, {}]}))
+    summary = summarize(
+        Delivery(
+            provider="slack",
+            delivery_id="t",
+            event_type="block_actions",
+            payload={"channel": {"id": "C1"}, "user": {"id": "U1"}, "actions": [{"action_id": "approve"}, {}]},
+        )
+    )
     assert (summary.channel, summary.sender, summary.action, summary.item_count) == ("C1", "U1", "approve", 2)
 
 
@@ -574,11 +694,21 @@ def tampered(draw, original: bytes, signature: str, timestamp: str | None = None
     changes = draw(st.sets(st.sampled_from(["body", "signature"] + (["timestamp"] if timestamp else [])), min_size=1))
     body, sig, ts = original, signature, timestamp
     if "body" in changes:
-        body = draw(st.binary(max_size=200).filter(lambda b: b != original) | st.just(original + b" ") | st.just(original[:-1]))
+        body = draw(
+            st.binary(max_size=200).filter(lambda b: b != original) | st.just(original + b" ") | st.just(original[:-1])
+        )
     if "signature" in changes:
-        sig = draw(st.text(max_size=80).filter(lambda s: s != signature) | st.integers(0, len(signature) - 1).map(lambda i: signature[:i] + ("0" if signature[i] != "0" else "1") + signature[i + 1 :]))
+        sig = draw(
+            st.text(max_size=80).filter(lambda s: s != signature)
+            | st.integers(0, len(signature) - 1).map(
+                lambda i: signature[:i] + ("0" if signature[i] != "0" else "1") + signature[i + 1 :]
+            )
+        )
     if "timestamp" in changes:
-        ts = draw(st.integers(-(10**6), 10**6).filter(lambda d: d != 0).map(lambda d: str(int(timestamp) + d)) | st.text(max_size=12).filter(lambda t: t != timestamp))
+        ts = draw(
+            st.integers(-(10**6), 10**6).filter(lambda d: d != 0).map(lambda d: str(int(timestamp) + d))
+            | st.text(max_size=12).filter(lambda t: t != timestamp)
+        )
     return body, sig, ts
 
 
@@ -592,7 +722,13 @@ def test_no_mutation_of_a_signed_slack_request_verifies(handler, data, monkeypat
     original = json.dumps(SLACK_EVENT).encode()
     timestamp = str(NOW - 30)
     body, signature, ts = data.draw(tampered(original, slack_signature(original, timestamp), timestamp))
-    event = function_url("POST", "/slack", headers={"x-slack-signature": signature, "x-slack-request-timestamp": ts}, body=body, base64_body=True)
+    event = function_url(
+        "POST",
+        "/slack",
+        headers={"x-slack-signature": signature, "x-slack-request-timestamp": ts},
+        body=body,
+        base64_body=True,
+    )
     rejected(handler.main(event, LambdaContext()), 401)
 
 
@@ -601,7 +737,13 @@ def test_no_mutation_of_a_signed_slack_request_verifies(handler, data, monkeypat
 def test_no_mutation_of_a_signed_github_request_verifies(handler, data, no_hand_off):
     original = json.dumps(PUSH).encode()
     body, signature, _ = data.draw(tampered(original, github_signature(original)))
-    event = function_url("POST", "/github", body, headers={"x-hub-signature-256": signature, "x-github-delivery": "d", "x-github-event": "push"}, base64_body=True)
+    event = function_url(
+        "POST",
+        "/github",
+        body,
+        headers={"x-hub-signature-256": signature, "x-github-delivery": "d", "x-github-event": "push"},
+        base64_body=True,
+    )
     rejected(handler.main(event, LambdaContext()), 401)
 
 
@@ -611,7 +753,15 @@ def test_no_mutation_of_a_signed_github_request_verifies(handler, data, no_hand_
     method=st.sampled_from(["POST", "GET", "PUT"]),
     body=request_bodies(valid=SLACK_EVENT),
     headers=st.dictionaries(
-        st.sampled_from(["x-hub-signature-256", "x-slack-signature", "x-slack-request-timestamp", "x-github-delivery", "x-github-event"]),
+        st.sampled_from(
+            [
+                "x-hub-signature-256",
+                "x-slack-signature",
+                "x-slack-request-timestamp",
+                "x-github-delivery",
+                "x-github-event",
+            ]
+        ),
         any_text(max_size=80),  # any code point, lone surrogates included
     ),
 )
@@ -622,21 +772,39 @@ def test_no_request_makes_the_webhook_fail(handler, path, method, body, headers,
 
 # --- the whole of what JSON can carry ------------------------------------------------------------
 
+
 @st.composite
 def signed_deliveries(draw) -> dict:
     """A correctly signed request whose JSON strings, ids and (GitHub) headers may hold any code point."""
     kind = draw(st.sampled_from(["github", "url_verification", "event_callback", "block_actions"]))
     if kind == "github":
-        document = {**PUSH, "action": draw(short_text), "repository": {"full_name": draw(short_text)}, "sender": {"login": draw(any_json)}, "extra": draw(any_json)}
+        document = {
+            **PUSH,
+            "action": draw(short_text),
+            "repository": {"full_name": draw(short_text)},
+            "sender": {"login": draw(any_json)},
+            "extra": draw(any_json),
+        }
         return github_event(json.dumps(document).encode(), event=draw(short_text), delivery=draw(short_text))
     if kind == "url_verification":
         document = {"type": kind, "token": draw(short_text), "challenge": draw(short_text)}
     elif kind == "event_callback":
-        event = {"type": draw(short_text), "channel": draw(short_text), "user": draw(short_text), "subtype": draw(any_json)}
+        event = {
+            "type": draw(short_text),
+            "channel": draw(short_text),
+            "user": draw(short_text),
+            "subtype": draw(any_json),
+        }
         document = {"type": kind, "event_id": draw(short_text), "event": event, "extra": draw(any_json)}
     else:
         actions = draw(st.lists(st.fixed_dictionaries({"action_id": short_text}), max_size=2))
-        document = {"type": kind, "trigger_id": draw(short_text), "channel": {"id": draw(short_text)}, "user": {"id": draw(any_json)}, "actions": actions}
+        document = {
+            "type": kind,
+            "trigger_id": draw(short_text),
+            "channel": {"id": draw(short_text)},
+            "user": {"id": draw(any_json)},
+            "actions": actions,
+        }
     # json.dumps writes ASCII: every other code point as a \uXXXX escape, as a sender may.
     return slack_event(json.dumps(document).encode(), timestamp=str(NOW - 1))
 
@@ -648,7 +816,9 @@ def utf8_storable(value: object) -> None:
 
 @fuzz_settings
 @given(event=signed_deliveries())
-def test_any_code_point_in_a_signed_delivery_gets_a_serialisable_answer_and_a_storable_hand_off(handler, monkeypatch, event):
+def test_any_code_point_in_a_signed_delivery_gets_a_serialisable_answer_and_a_storable_hand_off(
+    handler, monkeypatch, event
+):
     monkeypatch.setattr(handler, "clock", lambda: NOW)
     handed = []
     monkeypatch.setattr(handler, "_hand_off", lambda delivery, context: handed.append(delivery))

@@ -27,7 +27,9 @@ SQS_BATCH_SIZE = 5
 STREAM_BATCH_SIZE = 10
 
 
-def probe(stack: Stack, id: str, handler: str, evidence: sqs.Queue, *, timeout: Duration = Duration.seconds(10), **kwargs) -> lambda_.Function:
+def probe(
+    stack: Stack, id: str, handler: str, evidence: sqs.Queue, *, timeout: Duration = Duration.seconds(10), **kwargs
+) -> lambda_.Function:
     function = lambda_.Function(
         stack,
         id,
@@ -81,7 +83,9 @@ def queue_stack(app: App) -> None:
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
         )
         function = probe(stack, f"{name}Consumer", "batch_probe", evidence)
-        function.add_event_source(sources.SqsEventSource(queue, batch_size=SQS_BATCH_SIZE, report_batch_item_failures=reports))
+        function.add_event_source(
+            sources.SqsEventSource(queue, batch_size=SQS_BATCH_SIZE, report_batch_item_failures=reports)
+        )
 
 
 def stream_stack(app: App) -> None:
@@ -103,7 +107,9 @@ def stream_stack(app: App) -> None:
                 retry_attempts=retries,
                 bisect_batch_on_error=bisect,
                 on_failure=sources.SqsDlq(failed),
-                filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})] if filtered else None,
+                filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})]
+                if filtered
+                else None,
             )
         )
     for position in (lambda_.StartingPosition.LATEST, lambda_.StartingPosition.TRIM_HORIZON):
@@ -126,7 +132,9 @@ def workflow_stack(app: App) -> None:
         stack,
         "Express",
         state_machine_type=sfn.StateMachineType.EXPRESS,
-        definition_body=sfn.DefinitionBody.from_chainable(tasks.LambdaInvoke(stack, "DoubleIt", lambda_function=double, payload_response_only=True)),
+        definition_body=sfn.DefinitionBody.from_chainable(
+            tasks.LambdaInvoke(stack, "DoubleIt", lambda_function=double, payload_response_only=True)
+        ),
     )
     approver = probe(stack, "HandOutToken", "hand_out_token", evidence)
     wait = tasks.LambdaInvoke(
@@ -165,7 +173,9 @@ def concurrency_stack(app: App) -> None:
         stack,
         "ReadInTask",
         state_machine_type=sfn.StateMachineType.EXPRESS,
-        definition_body=sfn.DefinitionBody.from_chainable(tasks.LambdaInvoke(stack, "Read", lambda_function=green, payload_response_only=True)),
+        definition_body=sfn.DefinitionBody.from_chainable(
+            tasks.LambdaInvoke(stack, "Read", lambda_function=green, payload_response_only=True)
+        ),
     )
 
 
@@ -185,19 +195,29 @@ def throttle_stack(app: App) -> None:
         on_failure=destinations.SqsDestination(failed),
         dead_letter_queue=dead,
     )
-    CfnOutput(stack, "HttpUrl", value=probe(stack, "Http", "http", evidence).add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE).url)
+    CfnOutput(
+        stack,
+        "HttpUrl",
+        value=probe(stack, "Http", "http", evidence).add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE).url,
+    )
     double = probe(stack, "Double", "double", evidence)
     sfn.StateMachine(
         stack,
         "Express",
         state_machine_type=sfn.StateMachineType.EXPRESS,
         definition_body=sfn.DefinitionBody.from_chainable(
-            tasks.LambdaInvoke(stack, "DoubleIt", lambda_function=double, payload_response_only=True, retry_on_service_exceptions=False)
+            tasks.LambdaInvoke(
+                stack, "DoubleIt", lambda_function=double, payload_response_only=True, retry_on_service_exceptions=False
+            )
         ),
     )
     queue = sqs.Queue(stack, "Work", visibility_timeout=Duration.seconds(60))
     consumer = probe(stack, "Consumer", "batch_probe", evidence)
-    consumer.add_event_source(sources.SqsEventSource(queue, batch_size=1, max_concurrency=MAPPING_MAX_CONCURRENCY, report_batch_item_failures=True))
+    consumer.add_event_source(
+        sources.SqsEventSource(
+            queue, batch_size=1, max_concurrency=MAPPING_MAX_CONCURRENCY, report_batch_item_failures=True
+        )
+    )
 
 
 # Lambda's smallest MaximumConcurrency for an SQS mapping is 2.
@@ -243,7 +263,10 @@ def iam_stack(app: App) -> None:
     for name in ("Granted", "Withheld"):
         queue = sqs.Queue(stack, f"{name}Queue")
         table = dynamodb.Table(
-            stack, f"{name}Table", partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING), stream=dynamodb.StreamViewType.KEYS_ONLY
+            stack,
+            f"{name}Table",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            stream=dynamodb.StreamViewType.KEYS_ONLY,
         )
         topic = sns.Topic(stack, f"{name}Topic")
         callee = caller(f"{name}Callee")
@@ -257,16 +280,30 @@ def iam_stack(app: App) -> None:
             callee.grant_invoke(function)
     bucket = s3.Bucket(stack, "Bucket")
     # objects under granted/ only, and no s3:ListBucket (CDK's grant_read would add s3:List*)
-    function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("granted/*")]))
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("granted/*")])
+    )
     # the same object grant, plus s3:ListBucket on the bucket: S3 tells it a key is missing (404)
     lister = caller("Lister")
-    lister.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("granted/*")]))
+    lister.add_to_role_policy(
+        iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects("granted/*")])
+    )
     lister.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
     CfnOutput(stack, "BucketName", value=bucket.bucket_name)
 
 
 def synth(outdir: str) -> str:
     app = App(outdir=outdir, analytics_reporting=False)
-    for build in (async_stack, queue_stack, stream_stack, workflow_stack, concurrency_stack, throttle_stack, reserved_stack, url_stack, iam_stack):
+    for build in (
+        async_stack,
+        queue_stack,
+        stream_stack,
+        workflow_stack,
+        concurrency_stack,
+        throttle_stack,
+        reserved_stack,
+        url_stack,
+        iam_stack,
+    ):
         build(app)
     return app.synth().directory

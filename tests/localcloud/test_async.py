@@ -21,7 +21,9 @@ def empty_queues(stack):
 
 def attempts(stack: Deployment, function_prefix: str) -> int:
     name = stack.function_name(function_prefix)
-    return sum(1 for m in stack.messages("Evidence") if m["body"]["function"] == name and m["body"]["kind"] == "attempt")
+    return sum(
+        1 for m in stack.messages("Evidence") if m["body"]["function"] == name and m["body"]["kind"] == "attempt"
+    )
 
 
 def test_event_invoke_is_accepted_with_202(stack):

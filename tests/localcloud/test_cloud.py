@@ -13,7 +13,11 @@ from localcloud import LocalCloud
 
 
 def test_a_script_deploys_and_invokes_and_exit_restores_moto_and_the_environment(fixture_assembly):
-    moto_invoke, moto_parse, environ = LambdaFunction._invoke_lambda, CloudFormationStack.__dict__["parse_template"], os.environ
+    moto_invoke, moto_parse, environ = (
+        LambdaFunction._invoke_lambda,
+        CloudFormationStack.__dict__["parse_template"],
+        os.environ,
+    )
     with LocalCloud() as cloud:
         stack = cloud.deploy(fixture_assembly, "AsyncFixture")
         assert stack.invoke("RetryNone", {"id": "s-1"}) == ({"ok": True, "id": "s-1"}, None)
@@ -38,10 +42,14 @@ def test_a_json_template_is_read_without_yaml_and_a_yaml_one_still_is(monkeypatc
     yaml_load = yaml.load
     with LocalCloud():
         monkeypatch.setattr(yaml, "load", lambda *args, **kwargs: pytest.fail("a JSON template went through YAML"))
-        assert CloudFormationStack.parse_template('{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}') == {"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}
+        assert CloudFormationStack.parse_template('{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}') == {
+            "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}
+        }
         monkeypatch.setattr(yaml, "load", yaml_load)
         template = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Ref Name\n"
-        assert CloudFormationStack.parse_template(template) == {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Ref": "Name"}}}}}
+        assert CloudFormationStack.parse_template(template) == {
+            "Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Ref": "Name"}}}}
+        }
 
 
 def test_two_clouds_keep_separate_state(fixture_assembly):
@@ -66,7 +74,9 @@ def test_a_cloud_starts_and_ends_without_powertools_providers_from_elsewhere(mon
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
-    elsewhere = boto3.client("secretsmanager", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    elsewhere = boto3.client(
+        "secretsmanager", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     monkeypatch.setitem(DEFAULT_PROVIDERS, "secrets", parameters.SecretsProvider(boto3_client=elsewhere))
     with LocalCloud(region="us-east-1") as cloud:
         arn = cloud.client("secretsmanager").create_secret(Name="webhook-key", SecretString="s3cr3t")["ARN"]

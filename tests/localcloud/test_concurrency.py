@@ -88,7 +88,10 @@ def test_functions_running_at_once_see_only_their_own_environment(stack):
 
 def test_a_functions_writes_do_not_reach_its_next_invocation_or_another_function(stack):
     stack.invoke("RedReader", {})
-    assert stack.invoke("BlueReader", {}) == ({"first": "blue", "after_writes": "written-by-blue", "leaks_seen": ["LEAKED_BY_BLUE"]}, None)
+    assert stack.invoke("BlueReader", {}) == (
+        {"first": "blue", "after_writes": "written-by-blue", "leaks_seen": ["LEAKED_BY_BLUE"]},
+        None,
+    )
     assert stack.invoke("RedReader", {})[0]["first"] == "red"
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud import Deployment
-
 
 @pytest.fixture(scope="module")
 def refused(local_cloud, fixture_assembly) -> str:
@@ -24,7 +22,9 @@ def test_a_reservation_a_new_account_cannot_give_fails_the_stack_naming_the_func
 def test_the_failed_stack_is_rolled_back_as_cloudformation_reports_it(refused, local_cloud):
     events = local_cloud.client("cloudformation").describe_stack_events(StackName="ReservedFixture")["StackEvents"]
     failed = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
-    assert [(e["ResourceType"], e["LogicalResourceId"].startswith("Capped")) for e in failed] == [("AWS::Lambda::Function", True)]
+    assert [(e["ResourceType"], e["LogicalResourceId"].startswith("Capped")) for e in failed] == [
+        ("AWS::Lambda::Function", True)
+    ]
     statuses = [e["ResourceStatus"] for e in events if e["ResourceType"] == "AWS::CloudFormation::Stack"]
     assert "ROLLBACK_COMPLETE" in statuses
 

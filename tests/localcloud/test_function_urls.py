@@ -29,13 +29,19 @@ def test_the_output_is_the_deployed_url(stack):
     assert url == stack.function_url("PublicHttpFunctionUrl")
     config = stack.client("lambda").get_function_url_config(FunctionName=stack.function_name("PublicHttp"))
     assert (config["FunctionUrl"], config["AuthType"]) == (url, "NONE")
-    assert stack.client("lambda").get_function_url_config(FunctionName=stack.function_name("PrivateHttp"))["AuthType"] == "AWS_IAM"
+    assert (
+        stack.client("lambda").get_function_url_config(FunctionName=stack.function_name("PrivateHttp"))["AuthType"]
+        == "AWS_IAM"
+    )
 
 
 def test_a_request_arrives_as_a_payload_format_2_event(stack):
     url = stack.outputs["PublicUrl"].rstrip("/")
     response = stack.request(
-        "POST", f"{url}/orders/7?expand=lines&tag=a&tag=b", headers={"Content-Type": "application/json", "X-Trace": "t-1", "Cookie": "s=1; t=2"}, body={"n": 1}
+        "POST",
+        f"{url}/orders/7?expand=lines&tag=a&tag=b",
+        headers={"Content-Type": "application/json", "X-Trace": "t-1", "Cookie": "s=1; t=2"},
+        body={"n": 1},
     )
     assert response.status == 200
     event = response.json()
@@ -55,7 +61,9 @@ def test_a_request_arrives_as_a_payload_format_2_event(stack):
 
 def test_a_binary_body_is_base64_encoded(stack):
     raw = b"\x89PNG\r\n\x1a\n\x00binary"
-    event = stack.request("PUT", stack.outputs["PublicUrl"] + "upload", headers={"content-type": "image/png"}, body=raw).json()
+    event = stack.request(
+        "PUT", stack.outputs["PublicUrl"] + "upload", headers={"content-type": "image/png"}, body=raw
+    ).json()
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == raw
 
@@ -63,7 +71,11 @@ def test_a_binary_body_is_base64_encoded(stack):
 def test_the_functions_response_becomes_the_http_response(stack):
     url = stack.outputs["PublicUrl"].rstrip("/")
     echo = stack.request("GET", f"{url}/echo")
-    assert (echo.headers["content-type"], echo.headers["x-probe"], echo.headers["set-cookie"]) == ("application/json", "echo", "a=1")
+    assert (echo.headers["content-type"], echo.headers["x-probe"], echo.headers["set-cookie"]) == (
+        "application/json",
+        "echo",
+        "a=1",
+    )
     binary = stack.request("GET", f"{url}/binary")
     assert (binary.status, binary.headers["content-type"], binary.body) == (201, "image/png", b"\x89PNG\r\n")
 

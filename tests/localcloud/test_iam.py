@@ -25,7 +25,11 @@ def call(stack: Deployment, action: str, target: str | None = None, **extra: str
 
 
 def denied(payload: dict, error: str | None, action: str) -> bool:
-    return error == "Unhandled" and "AccessDenied" in payload["errorMessage"] and (action in payload["errorMessage"] or action.startswith("s3:"))
+    return (
+        error == "Unhandled"
+        and "AccessDenied" in payload["errorMessage"]
+        and (action in payload["errorMessage"] or action.startswith("s3:"))
+    )
 
 
 def role_of(stack: Deployment, function_prefix: str) -> str:
@@ -73,7 +77,9 @@ def test_a_tables_stream_is_checked_against_the_streams_arn(stack):
     assert error is None and isinstance(payload["records"], int), payload
     payload, error = call(stack, "dynamodb:GetRecords", stack.outputs["WithheldStreamArn"])
     # moto renders this denial as XML under HTTP 403 (AWS: AccessDeniedException in JSON)
-    assert error == "Unhandled" and "not authorized to perform: dynamodb:DescribeStream" in payload["errorMessage"], payload
+    assert error == "Unhandled" and "not authorized to perform: dynamodb:DescribeStream" in payload["errorMessage"], (
+        payload
+    )
 
 
 def test_a_transaction_needs_each_items_own_action_on_each_table(stack):
@@ -140,7 +146,9 @@ def test_a_key_that_exists_is_read_without_list_bucket_and_a_deleted_one_is_miss
 def test_the_test_process_keeps_full_access(stack):
     stack.client("sqs").send_message(QueueUrl=stack.queue_url("WithheldQueue"), MessageBody="from the test")
     stack.client("dynamodb").put_item(TableName=stack.table_name("WithheldTable"), Item={"id": {"S": "t"}})
-    assert stack.client("dynamodb").get_item(TableName=stack.table_name("WithheldTable"), Key={"id": {"S": "t"}})["Item"]
+    assert stack.client("dynamodb").get_item(TableName=stack.table_name("WithheldTable"), Key={"id": {"S": "t"}})[
+        "Item"
+    ]
 
 
 def test_warm_invocations_reuse_the_function_session(stack, monkeypatch):
@@ -149,7 +157,9 @@ def test_warm_invocations_reuse_the_function_session(stack, monkeypatch):
     call(stack, "whoami")  # warm: the function's session exists
     made = []
     original = boto3.session.Session.__init__
-    monkeypatch.setattr(boto3.session.Session, "__init__", lambda self, *a, **k: made.append(1) or original(self, *a, **k))
+    monkeypatch.setattr(
+        boto3.session.Session, "__init__", lambda self, *a, **k: made.append(1) or original(self, *a, **k)
+    )
     for _ in range(3):
         assert call(stack, "whoami")[1] is None
     assert made == []

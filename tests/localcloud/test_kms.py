@@ -13,7 +13,13 @@ from localcloud import LocalCloud
 POLICY = {
     "Version": "2012-10-17",
     "Statement": [
-        {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"},
+        {
+            "Sid": "Root",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
         {
             "Sid": "Alarms",
             "Effect": "Allow",

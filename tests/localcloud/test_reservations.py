@@ -10,7 +10,10 @@ import pytest
 
 from localcloud.concurrency import Concurrency, ReservationRefused
 
-REFUSAL = "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{}]."
+REFUSAL = (
+    "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
+    "below its minimum value of [{}]."
+)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,10 @@ REGION_RULE = {
     "Rules": {
         "OnlyHere": {
             "Assertions": [
-                {"Assert": {"Fn::Contains": [["eu-west-1", "us-east-1"], {"Ref": "AWS::Region"}]}, "AssertDescription": "not in this region"}
+                {
+                    "Assert": {"Fn::Contains": [["eu-west-1", "us-east-1"], {"Ref": "AWS::Region"}]},
+                    "AssertDescription": "not in this region",
+                }
             ]
         }
     }
@@ -66,7 +69,10 @@ def test_an_ssm_typed_parameter_that_does_not_exist_refuses_the_stack_before_cre
     shutil.copytree(fixture_assembly, assembly)
     template_path = assembly / "AsyncFixture.template.json"
     template = json.loads(template_path.read_text())
-    template.setdefault("Parameters", {})["Missing"] = {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/not/published/here"}
+    template.setdefault("Parameters", {})["Missing"] = {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/not/published/here",
+    }
     template_path.write_text(json.dumps(template))
     with LocalCloud() as cloud:
         with pytest.raises(ClientError, match=r"Unable to fetch parameters \[/not/published/here\]") as refused:

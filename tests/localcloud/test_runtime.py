@@ -50,5 +50,8 @@ def test_a_result_json_cannot_carry_is_a_marshal_error():
 
     assert marshal_response({"tags": {"a"}})[1] is True
     assert json.loads(marshal_response({"tags": {"a"}})[0])["errorType"] == "Runtime.MarshalError"
-    assert marshal_response({"price": Decimal("12.50"), "n": [Decimal("-1E+3")]}) == ('{"price": 12.50, "n": [-1E+3]}', False)
+    assert marshal_response({"price": Decimal("12.50"), "n": [Decimal("-1E+3")]}) == (
+        '{"price": 12.50, "n": [-1E+3]}',
+        False,
+    )
     assert marshal_response({"text": "é"}) == ('{"text": "é"}', False)

@@ -17,7 +17,8 @@ def test_every_upload_event_carries_a_sequencer_that_orders_the_events_of_a_key(
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.create_bucket(Bucket="sequenced")
     s3.put_bucket_notification_configuration(
-        Bucket="sequenced", NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]}
+        Bucket="sequenced",
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
     )
     for body in (b"same bytes", b"same bytes", b"other"):
         s3.put_object(Bucket="sequenced", Key="incoming/a.csv", Body=body)

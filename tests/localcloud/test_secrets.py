@@ -31,11 +31,21 @@ def test_a_generated_value_follows_generate_secret_string(secrets):
     value = secrets.get_secret_value(SecretId=model.physical_resource_id)["SecretString"]
     assert len(value) == 48 and not set(value) & set(string.punctuation)
     assert secrets.describe_secret(SecretId=model.physical_resource_id)["Description"] == "d"
-    assert value != secrets.get_secret_value(SecretId=create({"GenerateSecretString": {"PasswordLength": 48}}).physical_resource_id)["SecretString"]
+    assert (
+        value
+        != secrets.get_secret_value(
+            SecretId=create({"GenerateSecretString": {"PasswordLength": 48}}).physical_resource_id
+        )["SecretString"]
+    )
 
 
 def test_a_template_and_key_put_the_generated_value_in_json(secrets):
-    model = create({"Name": "db", "GenerateSecretString": {"SecretStringTemplate": '{"user": "app"}', "GenerateStringKey": "password"}})
+    model = create(
+        {
+            "Name": "db",
+            "GenerateSecretString": {"SecretStringTemplate": '{"user": "app"}', "GenerateStringKey": "password"},
+        }
+    )
     value = json.loads(secrets.get_secret_value(SecretId="db")["SecretString"])
     assert value["user"] == "app" and len(value["password"]) == 32
     assert model.get_cfn_attribute("Id") == model.physical_resource_id

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from tests.localcloud.fixture_app import MAX_RECEIVE_COUNT, SQS_BATCH_SIZE
 from localcloud import Deployment
+from tests.localcloud.fixture_app import MAX_RECEIVE_COUNT, SQS_BATCH_SIZE
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,9 @@ def deliveries(stack: Deployment) -> Counter:
 
 
 def test_mapping_keeps_the_templates_configuration(stack):
-    (mapping,) = stack.client("lambda").list_event_source_mappings(FunctionName=stack.function_name("ReportingConsumer"))["EventSourceMappings"]
+    (mapping,) = stack.client("lambda").list_event_source_mappings(
+        FunctionName=stack.function_name("ReportingConsumer")
+    )["EventSourceMappings"]
     assert mapping["BatchSize"] == SQS_BATCH_SIZE
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
@@ -86,11 +88,15 @@ def test_receivers_at_the_same_time_move_each_message_to_the_dlq_once(stack):
     sqs, url = stack.client("sqs"), stack.queue_url("ReportingQueue")
     bodies = [f"race-{i}" for i in range(120)]
     for start in range(0, len(bodies), 10):
-        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[start : start + 10])])
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[start : start + 10])]
+        )
 
     def receive_until_empty() -> int:
         received = 0
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", []):
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        ):
             received += len(messages)
         return received
 

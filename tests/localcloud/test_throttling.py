@@ -53,12 +53,20 @@ def fill_the_account(stack: Deployment) -> Iterator[Hold]:
 
 
 def throttle_reason(error: ClientError) -> tuple[int, str, str]:
-    return error.response["ResponseMetadata"]["HTTPStatusCode"], error.response["Error"]["Code"], error.response.get("Reason", "")
+    return (
+        error.response["ResponseMetadata"]["HTTPStatusCode"],
+        error.response["Error"]["Code"],
+        error.response.get("Reason", ""),
+    )
 
 
 def attempts(stack: Deployment, function_prefix: str) -> list[dict]:
     name = stack.function_name(function_prefix)
-    return [m["body"]["payload"] for m in stack.messages("Evidence") if m["body"]["function"] == name and m["body"]["kind"] == "attempt"]
+    return [
+        m["body"]["payload"]
+        for m in stack.messages("Evidence")
+        if m["body"]["function"] == name and m["body"]["kind"] == "attempt"
+    ]
 
 
 def test_with_every_slot_taken_a_synchronous_invoke_of_any_function_gets_429(stack):
@@ -111,7 +119,11 @@ def test_a_function_url_request_beyond_the_limit_gets_429_and_the_function_does_
     url = stack.outputs["HttpUrl"]
     with fill_the_account(stack):
         response = stack.request("GET", url + "dict")
-        assert (response.status, response.headers["x-amzn-errortype"], response.invoked) == (429, "TooManyRequestsException", False)
+        assert (response.status, response.headers["x-amzn-errortype"], response.invoked) == (
+            429,
+            "TooManyRequestsException",
+            False,
+        )
         assert rendezvous.calls == []
     stack.settle()
     assert stack.request("GET", url + "dict").status == 200
@@ -128,7 +140,9 @@ def test_a_step_functions_task_beyond_the_limit_fails_with_lambdas_throttling_er
 
 
 def mapping_id(stack: Deployment, function_prefix: str) -> str:
-    (mapping,) = stack.client("lambda").list_event_source_mappings(FunctionName=stack.function_name(function_prefix))["EventSourceMappings"]
+    (mapping,) = stack.client("lambda").list_event_source_mappings(FunctionName=stack.function_name(function_prefix))[
+        "EventSourceMappings"
+    ]
     return mapping["UUID"]
 
 
@@ -143,7 +157,9 @@ def test_maximum_concurrency_caps_the_batches_of_a_mapping_in_flight(stack):
         drain.start()
         held.wait_for(MAPPING_MAX_CONCURRENCY)
         # The other two pollers wait for a batch slot instead of receiving: the cap, not chance.
-        stack.cloud.concurrency.wait_until(lambda c: c.mapping_waiting.get(uuid) == 2, what="two pollers waiting for a batch slot")
+        stack.cloud.concurrency.wait_until(
+            lambda c: c.mapping_waiting.get(uuid) == 2, what="two pollers waiting for a batch slot"
+        )
         assert held.held == MAPPING_MAX_CONCURRENCY
         assert stack.cloud.concurrency.mapping_in_flight[uuid] == MAPPING_MAX_CONCURRENCY
     drain.join(timeout=30)

@@ -12,16 +12,19 @@ import pytest
 
 from localcloud.vtl import error_context, escape_javascript, render
 
-ORDER = {"customer": "O'Brien \"Ltd\"", "items": [{"sku": "A-1", "quantity": 2}, {"sku": "B-2", "quantity": 1}]}
+ORDER = {"customer": 'O\'Brien "Ltd"', "items": [{"sku": "A-1", "quantity": 2}, {"sku": "B-2", "quantity": 1}]}
 
 
 def test_input_json_returns_json_text_of_the_selected_value():
-    rendered = render('{"order": $input.json(\'$\'), "first": $input.json(\'$.items[0]\')}', body=ORDER)
+    rendered = render("{\"order\": $input.json('$'), \"first\": $input.json('$.items[0]')}", body=ORDER)
     assert rendered.json() == {"order": ORDER, "first": {"sku": "A-1", "quantity": 2}}
 
 
 def test_input_path_returns_an_object_templates_can_walk():
-    template = "#foreach($item in $input.path('$.items'))$item.sku x$item.quantity#if($foreach.hasNext), #end#end / $input.path('$.items').size()"
+    template = (
+        "#foreach($item in $input.path('$.items'))$item.sku x$item.quantity#if($foreach.hasNext), #end#end"
+        " / $input.path('$.items').size()"
+    )
     assert render(template, body=ORDER).body == "A-1 x2, B-2 x1 / 2"
 
 
@@ -31,7 +34,12 @@ def test_input_body_is_the_raw_payload():
 
 def test_input_params_looks_in_path_then_querystring_then_header():
     params = {"path": {"id": "p"}, "querystring": {"id": "q", "page": "2"}, "header": {"page": "h", "X-Trace": "t"}}
-    assert render("$input.params('id') $input.params('page') $input.params('X-Trace') [$input.params('nope')]", params=params).body == "p 2 t []"
+    assert (
+        render(
+            "$input.params('id') $input.params('page') $input.params('X-Trace') [$input.params('nope')]", params=params
+        ).body
+        == "p 2 t []"
+    )
     assert render("$input.params().querystring.page", params=params).body == "2"
 
 
@@ -54,17 +62,28 @@ def test_the_documented_replace_all_idiom_makes_escaped_json_valid():
 
 
 def test_util_parse_json_base64_and_url_encoding():
-    template = "#set($o = $util.parseJson($input.path('$.doc')))$o.a.b $util.base64Encode('hi?') $util.base64Decode('aGk/') $util.urlEncode('a b&c') $util.urlDecode('a+b%26c')"
+    template = (
+        "#set($o = $util.parseJson($input.path('$.doc')))$o.a.b $util.base64Encode('hi?') "
+        "$util.base64Decode('aGk/') $util.urlEncode('a b&c') $util.urlDecode('a+b%26c')"
+    )
     assert render(template, body={"doc": '{"a": {"b": 7}}'}).body == "7 aGk/ hi? a+b%26c a b&c"
 
 
 def test_context_and_stage_variables():
-    rendered = render("$context.requestId $context.identity.sourceIp $stageVariables.env", context={"requestId": "r-1"}, stage_variables={"env": "dev"})
+    rendered = render(
+        "$context.requestId $context.identity.sourceIp $stageVariables.env",
+        context={"requestId": "r-1"},
+        stage_variables={"env": "dev"},
+    )
     assert rendered.body == "r-1 192.0.2.1 dev"
 
 
 def test_response_override_sets_status_and_headers():
-    template = '#set($context.responseOverride.status = 418)\n#set($context.responseOverride.header.Cache = "no-store")\n{"ok": false}'
+    template = (
+        "#set($context.responseOverride.status = 418)\n"
+        '#set($context.responseOverride.header.Cache = "no-store")\n'
+        '{"ok": false}'
+    )
     rendered = render(template)
     assert (rendered.status, rendered.headers, rendered.json()) == (418, {"Cache": "no-store"}, {"ok": False})
     assert render('{"ok": true}').status is None
@@ -88,4 +107,9 @@ def test_parse_json_gives_an_object_whose_missing_fields_compare_unequal():
 
 
 def test_foreach_over_an_empty_list_renders_nothing():
-    assert render("[#foreach($d in $input.path('$.details')){$d}#if($foreach.hasNext),#end#end]", body={"details": []}).body == "[]"
+    assert (
+        render(
+            "[#foreach($d in $input.path('$.details')){$d}#if($foreach.hasNext),#end#end]", body={"details": []}
+        ).body
+        == "[]"
+    )

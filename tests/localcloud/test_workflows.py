@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from localcloud import start_sync_execution, wait_for, wait_for_execution
-from localcloud import Deployment
+from localcloud import Deployment, start_sync_execution, wait_for, wait_for_execution
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,9 @@ def test_sync_start_of_a_standard_machine_is_refused(stack):
 
 def _start_and_get_token(stack: Deployment, request: dict) -> tuple[str, str]:
     sfn = stack.client("stepfunctions")
-    execution = sfn.start_execution(stateMachineArn=machine_arn(stack, "Standard"), name=request["id"], input=json.dumps(request))
+    execution = sfn.start_execution(
+        stateMachineArn=machine_arn(stack, "Standard"), name=request["id"], input=json.dumps(request)
+    )
     token = wait_for(lambda: [m["body"]["payload"] for m in stack.messages("Evidence") if m["body"]["kind"] == "token"])
     (payload,) = token
     assert payload["request"] == request
@@ -57,13 +58,21 @@ def test_task_token_failure_fails_the_execution(stack):
     execution_arn, token = _start_and_get_token(stack, {"id": "reject-1"})
     stack.client("stepfunctions").send_task_failure(taskToken=token, error="Rejected", cause="not in budget")
     execution = wait_for_execution(execution_arn)
-    assert (execution["status"], execution.get("error"), execution.get("cause")) == ("FAILED", "Rejected", "not in budget")
+    assert (execution["status"], execution.get("error"), execution.get("cause")) == (
+        "FAILED",
+        "Rejected",
+        "not in budget",
+    )
 
 
 def test_sync_start_takes_the_request_as_a_mapping_template_renders_it(stack):
     """API Gateway sends StartSyncExecution a name and the input as a JSON string: both pass as is."""
     result = start_sync_execution(machine_arn(stack, "Express"), name="api-request-1", input_text='{"value": 4}')
-    assert (result["status"], result["name"], json.loads(result["output"])) == ("SUCCEEDED", "api-request-1", {"value": 8})
+    assert (result["status"], result["name"], json.loads(result["output"])) == (
+        "SUCCEEDED",
+        "api-request-1",
+        {"value": 8},
+    )
     assert result["stateMachineArn"] == machine_arn(stack, "Express") and result["input"] == '{"value": 4}'
 
 
@@ -73,7 +82,11 @@ def test_sync_start_refuses_two_inputs(stack):
 
 
 def test_resolve_joins_deployed_values(stack):
-    (logical_id,) = [lid for lid in stack.template["Resources"] if lid.startswith("Express") and stack.template["Resources"][lid]["Type"] == "AWS::StepFunctions::StateMachine"]
+    (logical_id,) = [
+        lid
+        for lid in stack.template["Resources"]
+        if lid.startswith("Express") and stack.template["Resources"][lid]["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
     joined = stack.resolve({"Fn::Join": ["|", ["machine", {"Ref": logical_id}]]})
     assert joined == f"machine|{machine_arn(stack, 'Express')}"
 
@@ -94,8 +107,12 @@ def test_a_retried_wait_for_token_task_gets_a_fresh_token_and_the_old_one_is_clo
     superseded token belongs to a closed task: answering it is TaskTimedOut, and only the new one
     resumes the execution. (moto alone hands every attempt the first attempt's token.)"""
     sfn = stack.client("stepfunctions")
-    fault = stack.inject_failure("HandOutToken", times=1, after_handler=True)  # the token was handed out, then the call failed
-    execution = sfn.start_execution(stateMachineArn=machine_arn(stack, "Standard"), name="retried-1", input=json.dumps({"id": "retried-1"}))
+    fault = stack.inject_failure(
+        "HandOutToken", times=1, after_handler=True
+    )  # the token was handed out, then the call failed
+    execution = sfn.start_execution(
+        stateMachineArn=machine_arn(stack, "Standard"), name="retried-1", input=json.dumps({"id": "retried-1"})
+    )
     seen: list[str] = []
 
     def two_tokens() -> list[str]:

@@ -21,8 +21,21 @@ def dynamodb(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
         client = boto3.client("dynamodb")
-        client.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-        client.put_item(TableName=TABLE, Item={"job_id": {"S": "j-1"}, "status": {"S": "AWAITING_APPROVAL"}, "task_token": {"S": "tok"}, "merged_key": {"S": "jobs/j-1/merged.json"}})
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.put_item(
+            TableName=TABLE,
+            Item={
+                "job_id": {"S": "j-1"},
+                "status": {"S": "AWAITING_APPROVAL"},
+                "task_token": {"S": "tok"},
+                "merged_key": {"S": "jobs/j-1/merged.json"},
+            },
+        )
         client.put_item(TableName=TABLE, Item={"job_id": {"S": "j-2"}, "status": {"S": "PUBLISHED"}})
         yield client
 
@@ -44,8 +57,13 @@ def test_approve_sends_task_success_with_the_stored_token(dynamodb, sfn):
 
 def test_reject_sends_task_failure_with_the_reason(dynamodb, sfn):
     client, stubber = sfn
-    stubber.add_response("send_task_failure", {}, {"taskToken": "tok", "error": "Rejected", "cause": "totals look wrong"})
-    assert approve.decide(dynamodb, client, TABLE, "j-1", reject=True, reason="totals look wrong") == "job j-1 rejected: totals look wrong"
+    stubber.add_response(
+        "send_task_failure", {}, {"taskToken": "tok", "error": "Rejected", "cause": "totals look wrong"}
+    )
+    assert (
+        approve.decide(dynamodb, client, TABLE, "j-1", reject=True, reason="totals look wrong")
+        == "job j-1 rejected: totals look wrong"
+    )
 
 
 @pytest.mark.parametrize(("job", "message"), [("nope", "no job nope"), ("j-2", "is PUBLISHED, not waiting")])
@@ -70,8 +88,16 @@ class RetriedMeanwhile:
 
     def _closed(self, taskToken: str, **_: object) -> None:
         self.tokens.append(taskToken)
-        self.dynamodb.update_item(TableName=TABLE, Key={"job_id": {"S": "j-1"}}, UpdateExpression="SET task_token = :t", ExpressionAttributeValues={":t": {"S": "tok-2"}})
-        raise ClientError({"Error": {"Code": self.code, "Message": "Task Timed Out: 'Provided task does not exist anymore'"}}, "SendTaskSuccess")
+        self.dynamodb.update_item(
+            TableName=TABLE,
+            Key={"job_id": {"S": "j-1"}},
+            UpdateExpression="SET task_token = :t",
+            ExpressionAttributeValues={":t": {"S": "tok-2"}},
+        )
+        raise ClientError(
+            {"Error": {"Code": self.code, "Message": "Task Timed Out: 'Provided task does not exist anymore'"}},
+            "SendTaskSuccess",
+        )
 
     send_task_success = send_task_failure = _closed
 
@@ -84,11 +110,17 @@ def test_a_superseded_token_gets_a_clear_answer_to_run_again(dynamodb, code, rej
         approve.decide(dynamodb, sfn, TABLE, "j-1", reject=reject, reason="r")
     message = str(refused.value)
     assert sfn.tokens == ["tok"] and "\n" not in message
-    assert "sent again" in message and "superseded" in message and "run make approve JOB=j-1 again" in message and code in message
+    assert (
+        "sent again" in message
+        and "superseded" in message
+        and "run make approve JOB=j-1 again" in message
+        and code in message
+    )
 
 
 def test_main_prints_one_line_and_exits_1_without_a_traceback(monkeypatch, capsys):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
     def no_credentials(*_args, **_kwargs):
         raise NoCredentialsError()
 
@@ -109,8 +141,15 @@ def test_main_reports_an_unknown_job(monkeypatch, capsys, dynamodb):
 def test_the_table_comes_from_the_stack_output():
     client = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stubber:
-        stack = {"StackName": "StandardWorkflow", "CreationTime": "2026-11-22T00:00:00Z", "StackStatus": "CREATE_COMPLETE"}
-        stubber.add_response("describe_stacks", {"Stacks": [{**stack, "Outputs": [{"OutputKey": "JobsTableName", "OutputValue": "t-1"}]}]})
+        stack = {
+            "StackName": "StandardWorkflow",
+            "CreationTime": "2026-11-22T00:00:00Z",
+            "StackStatus": "CREATE_COMPLETE",
+        }
+        stubber.add_response(
+            "describe_stacks",
+            {"Stacks": [{**stack, "Outputs": [{"OutputKey": "JobsTableName", "OutputValue": "t-1"}]}]},
+        )
         stubber.add_response("describe_stacks", {"Stacks": [stack]})
         assert approve.table_name(client, "StandardWorkflow") == "t-1"
         with pytest.raises(approve.Refused, match="no output JobsTableName"):

@@ -15,7 +15,9 @@ from scripts import bench
 
 def test_verdicts_and_table():
     assert (bench.verdict(True), bench.verdict(False), bench.verdict(None)) == ("met", "NOT met", "")
-    text = bench.table([bench.Figure("a", "1 s", "≤ 2 s", True), bench.Figure("b", "3 s", "≤ 2 s", False), bench.Figure("base", "9 s")])
+    text = bench.table(
+        [bench.Figure("a", "1 s", "≤ 2 s", True), bench.Figure("b", "3 s", "≤ 2 s", False), bench.Figure("base", "9 s")]
+    )
     assert text.splitlines() == [
         "| what | figure | target | |",
         "|---|---|---|---|",
@@ -25,7 +27,10 @@ def test_verdicts_and_table():
     ]
 
 
-@pytest.mark.parametrize(("value", "met", "shown"), [(0.3, True, "300 ms = 2.00x"), (0.301, False, "301 ms = 2.01x"), (0.12, True, "120 ms = 0.80x")])
+@pytest.mark.parametrize(
+    ("value", "met", "shown"),
+    [(0.3, True, "300 ms = 2.00x"), (0.301, False, "301 ms = 2.01x"), (0.12, True, "120 ms = 0.80x")],
+)
 def test_ratio_figure_is_met_up_to_the_limit(value, met, shown):
     figure = bench.ratio_figure("import x", value, 0.15, 2.0, "ms", 1000)
     assert figure == bench.Figure("import x", shown, "≤ 2x", met)
@@ -33,7 +38,11 @@ def test_ratio_figure_is_met_up_to_the_limit(value, met, shown):
 
 def test_per_stack_figure_divides_what_synth_adds_above_the_floor():
     figure = bench.per_stack_figure(12.0, 6.0, 9)
-    assert (figure.what, figure.value, figure.met) == ("`cdk synth` above the baseline, per stack (9 stacks)", "0.67 s", None)
+    assert (figure.what, figure.value, figure.met) == (
+        "`cdk synth` above the baseline, per stack (9 stacks)",
+        "0.67 s",
+        None,
+    )
 
 
 def test_size_figure_in_kilobytes():
@@ -84,7 +93,12 @@ def write_assembly(tmp_path):
             "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {}},
         }
     }
-    assets = {"files": {"abc": {"source": {"path": "asset.abc", "packaging": "zip"}}, "def": {"source": {"path": "asset.def", "packaging": "zip"}}}}
+    assets = {
+        "files": {
+            "abc": {"source": {"path": "asset.abc", "packaging": "zip"}},
+            "def": {"source": {"path": "asset.def", "packaging": "zip"}},
+        }
+    }
     (tmp_path / "FanOut.template.json").write_text(json.dumps(template))
     (tmp_path / "FanOut.assets.json").write_text(json.dumps(assets))
 
@@ -132,7 +146,10 @@ def test_the_suite_runs_as_make_test_runs_it_and_a_failing_run_misses_the_target
 
 
 def test_the_page_is_the_table_with_its_machine_and_date():
-    figures = [bench.Figure("synth", "1.2x", "at most 1.5x", True), bench.Figure("tests", "95 s", "at most 90 s", False)]
+    figures = [
+        bench.Figure("synth", "1.2x", "at most 1.5x", True),
+        bench.Figure("tests", "95 s", "at most 90 s", False),
+    ]
     text = bench.page(figures, "x86_64, 2 cores", "1 target(s) NOT met.", ("synth", "tests"))
     assert text.startswith("# Benchmarks\n")
     assert "- Machine: x86_64, 2 cores\n" in text and "- Measured: synth, tests\n" in text

@@ -57,7 +57,9 @@ def test_without_credentials_each_command_says_so_in_one_line(empty_aws_config, 
         env["SMOKE_TARGET"] = "aws"
     result = run(COMMANDS.get(command, ["scripts.smoke"]), env)
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [f"{command}: {NO_CREDENTIALS}: configure a profile (aws configure / aws sso login) or set AWS_PROFILE"]
+    assert result.stderr.splitlines() == [
+        f"{command}: {NO_CREDENTIALS}: configure a profile (aws configure / aws sso login) or set AWS_PROFILE"
+    ]
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -65,7 +67,10 @@ def test_without_credentials_each_command_says_so_in_one_line(empty_aws_config, 
 def test_without_a_region_each_command_says_so_in_one_line(empty_aws_config, command):
     env = empty_aws_config | {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example"}
     result = run(COMMANDS[command], env)
-    assert (result.returncode, result.stderr.splitlines()) == (1, [f"{command}: no AWS region set: set AWS_REGION (or a region in your AWS profile)"])
+    assert (result.returncode, result.stderr.splitlines()) == (
+        1,
+        [f"{command}: no AWS region set: set AWS_REGION (or a region in your AWS profile)"],
+    )
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -85,12 +90,18 @@ def test_an_unknown_stack_name_is_one_line_naming_the_known_ones(empty_aws_confi
     (line,) = result.stderr.splitlines()
     assert result.returncode == 1
     first = "ApiSync" if command == "smoke" else "AccountSetup"  # smoke drives the patterns only
-    assert line.startswith(f"{command}: unknown stack 'ApiSynk': app.py has {first}, ") and "Traceback" not in result.stdout
+    assert (
+        line.startswith(f"{command}: unknown stack 'ApiSynk': app.py has {first}, ")
+        and "Traceback" not in result.stdout
+    )
 
 
 def test_a_bad_smoke_target_is_one_line(empty_aws_config):
     result = run(["scripts.smoke"], empty_aws_config | {"SMOKE_TARGET": "cloud"})
-    assert (result.returncode, result.stderr.splitlines()) == (1, ["smoke: SMOKE_TARGET='cloud': use aws or local (or leave it unset to choose automatically)"])
+    assert (result.returncode, result.stderr.splitlines()) == (
+        1,
+        ["smoke: SMOKE_TARGET='cloud': use aws or local (or leave it unset to choose automatically)"],
+    )
 
 
 # --- the checks themselves ---------------------------------------------------------------------
@@ -116,7 +127,12 @@ def test_smoke_names_only_pattern_stacks():
 
 @pytest.fixture
 def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
         yield boto3.client("cloudformation")
@@ -146,14 +162,22 @@ def test_a_deployed_stack_passes_and_its_outputs_are_read(aws):
 
 def test_aws_region_alone_sets_the_region_as_for_the_cdk_cli(empty_aws_config):
     """boto3 reads AWS_DEFAULT_REGION only; the README and the CDK CLI use AWS_REGION."""
-    env = empty_aws_config | {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example", "AWS_REGION": REGION}
+    env = empty_aws_config | {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "example",
+        "AWS_REGION": REGION,
+    }
     result = run(COMMANDS["deploy"], env)
     assert (result.returncode, result.stdout.splitlines(), result.stderr) == (0, [f"deploy ApiSync in {REGION}"], "")
 
 
 @pytest.mark.parametrize("command", ["deploy", "diff"])
 def test_deploying_a_pattern_where_powertools_publishes_no_layer_is_one_line(empty_aws_config, command):
-    env = empty_aws_config | {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example", "AWS_REGION": "me-south-1"}
+    env = empty_aws_config | {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "example",
+        "AWS_REGION": "me-south-1",
+    }
     result = run(COMMANDS[command], env)
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
@@ -181,8 +205,18 @@ def test_a_stack_that_failed_to_create_is_refused_with_its_status():
     ("error", "line"),
     [
         (preflight.Refused("no job j-9"), "cmd: no job j-9"),
-        (NoCredentialsError(), f"cmd: {NO_CREDENTIALS}: configure a profile (aws configure / aws sso login) or set AWS_PROFILE"),
-        (ClientError({"Error": {"Code": "ExpiredToken", "Message": "The security token included in the request is expired"}}, "DescribeStacks"), "cmd: AWS refused: An error occurred (ExpiredToken) when calling the DescribeStacks operation: The security token included in the request is expired"),
+        (
+            NoCredentialsError(),
+            f"cmd: {NO_CREDENTIALS}: configure a profile (aws configure / aws sso login) or set AWS_PROFILE",
+        ),
+        (
+            ClientError(
+                {"Error": {"Code": "ExpiredToken", "Message": "The security token included in the request is expired"}},
+                "DescribeStacks",
+            ),
+            "cmd: AWS refused: An error occurred (ExpiredToken) when calling the DescribeStacks operation: The "
+            "security token included in the request is expired",
+        ),
     ],
 )
 def test_run_turns_a_refusal_or_an_aws_error_into_one_line_and_status_1(capsys, error, line):
@@ -195,26 +229,37 @@ def test_run_turns_a_refusal_or_an_aws_error_into_one_line_and_status_1(capsys, 
 
 def test_redrive_of_a_stack_not_deployed_is_one_line(aws, capsys):
     assert redrive.main(["QueueRedrive"]) == 1
-    assert capsys.readouterr().err.splitlines() == [f"redrive: QueueRedrive is not deployed in {REGION}: run make deploy STACK=QueueRedrive"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"redrive: QueueRedrive is not deployed in {REGION}: run make deploy STACK=QueueRedrive"
+    ]
 
 
 def test_redrive_of_a_stack_without_queue_outputs_is_one_line(aws, capsys):
     deploy_fake(aws, "ApiSync", {"QuotesEndpoint": "https://example.com/v1/quotes"})
     assert redrive.main(["ApiSync"]) == 1
-    assert capsys.readouterr().err.splitlines() == ["redrive: ApiSync has no output 'DeadLetterQueueArn': pass --dlq-arn and --destination-arn"]
+    assert capsys.readouterr().err.splitlines() == [
+        "redrive: ApiSync has no output 'DeadLetterQueueArn': pass --dlq-arn and --destination-arn"
+    ]
 
 
 def test_approve_against_a_stack_not_deployed_is_one_line(aws, capsys):
     assert approve.main(["j-1"]) == 1
-    assert capsys.readouterr().err.splitlines() == [f"approve: StandardWorkflow is not deployed in {REGION}: run make deploy STACK=StandardWorkflow"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"approve: StandardWorkflow is not deployed in {REGION}: run make deploy STACK=StandardWorkflow"
+    ]
 
 
 def test_smoke_insisting_on_aws_with_nothing_deployed_is_refused(aws, monkeypatch, capsys):
     monkeypatch.setenv("SMOKE_TARGET", "aws")
     assert smoke.main([]) == 1
-    assert capsys.readouterr().err.splitlines() == [f"smoke: no pattern stack is deployed in {REGION}: run make deploy STACK=<one of {', '.join(preflight.pattern_names())}>"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"smoke: no pattern stack is deployed in {REGION}: run make deploy STACK=<one of "
+        f"{', '.join(preflight.pattern_names())}>"
+    ]
     assert smoke.main(["Webhook"]) == 1
-    assert capsys.readouterr().err.splitlines() == [f"smoke: Webhook is not deployed in {REGION}: run make deploy STACK=Webhook"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"smoke: Webhook is not deployed in {REGION}: run make deploy STACK=Webhook"
+    ]
 
 
 def test_smoke_chooses_the_account_only_where_pattern_stacks_are_deployed(aws):

@@ -15,7 +15,8 @@ parametrized over the targets this run uses:
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,9 @@ def aws_stack(stack_id: str) -> tuple[Any, dict[str, str]] | str:
     from scripts import preflight
 
     if os.environ.get("SMOKE_TARGET") != "aws" and os.environ.get("AWS_SMOKE") != "1":
-        return "the AWS target is opt-in: SMOKE_TARGET=aws or AWS_SMOKE=1 (make smoke picks it when stacks are deployed)"
+        return (
+            "the AWS target is opt-in: SMOKE_TARGET=aws or AWS_SMOKE=1 (make smoke picks it when stacks are deployed)"
+        )
     if stack_id not in _aws:
         try:
             session = preflight.session()
@@ -69,5 +72,9 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 @pytest.fixture(autouse=True)
 def announce(request: pytest.FixtureRequest, target: Target) -> None:
     """A heading per test in the step output: the stack, the target, what the test checks."""
-    doc = (request.function.__doc__ or request.function.__name__.removeprefix("test_").replace("_", " ")).strip().splitlines()[0]
+    doc = (
+        (request.function.__doc__ or request.function.__name__.removeprefix("test_").replace("_", " "))
+        .strip()
+        .splitlines()[0]
+    )
     say(f"\n{target.stack_id} [{target.name}] {doc}")

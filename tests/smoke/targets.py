@@ -2,14 +2,18 @@
 a LocalCloud. Every pattern's test module is written once against `Target`; each call prints one
 readable line (what was sent, where it went, what came back) that `make smoke` shows.
 
-| call | AwsTarget | LocalTarget |
-|---|---|---|
-| `outputs` | the stack's CloudFormation outputs | the local deployment's outputs (same names) |
-| `client(service)` | boto3 with your credentials and region | boto3 in the local account |
-| `post/get(url, ...)` | HTTPS to API Gateway, SigV4-signed unless `signed=False` | `Deployment.request` (`localcloud.rest_api`): the template's routes, IAM auth, request models, Lambda proxy or StartSyncExecution integration |
-| `http(method, url, headers, body)` | plain HTTPS (a Lambda function URL) | `Deployment.request` (`localcloud.function_urls`) |
-| `upload`, `send_message`, `take_messages` | S3 and SQS | S3 and SQS (notifications, async invokes and mappings emulated) |
-| `wait_until(predicate, deadline, describe)` | polls every 2 s until the deadline | before each poll, runs the stack's event source mappings (LocalCloud polls them only when asked) |
+Each call, on an AwsTarget and on a LocalTarget:
+- `outputs`: the stack's CloudFormation outputs; the local deployment's outputs (same names).
+- `client(service)`: boto3 with your credentials and region; boto3 in the local account.
+- `post/get(url, ...)`: HTTPS to API Gateway, SigV4-signed unless `signed=False`; `Deployment.request`
+  (`localcloud.rest_api`): the template's routes, IAM auth, request models, Lambda proxy or
+  StartSyncExecution integration.
+- `http(method, url, headers, body)`: plain HTTPS (a Lambda function URL); `Deployment.request`
+  (`localcloud.function_urls`).
+- `upload`, `send_message`, `take_messages`: S3 and SQS; S3 and SQS (notifications, async invokes and
+  mappings emulated).
+- `wait_until(predicate, deadline, describe)`: polls every 2 s until the deadline; before each poll,
+  runs the stack's event source mappings (LocalCloud polls them only when asked).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from localcloud.responses import HttpResponse
@@ -89,7 +94,8 @@ class Target:
 
     def api(self, method: str, url: str, body: Any, *, signed: bool = True) -> HttpResponse:
         """A request to the stack's REST API (IAM auth: signed with SigV4 unless `signed=False`)."""
-        say(f"  {method} {self.show(url)}{' (unsigned)' if not signed else ''} {short(body) if body is not None else ''}".rstrip())
+        unsigned = " (unsigned)" if not signed else ""
+        say(f"  {method} {self.show(url)}{unsigned} {short(body) if body is not None else ''}".rstrip())
         response = self._api(method, url, body, signed=signed)
         say(f"    <- {response.status} {short(response.text)}{f'   [{response.via}]' if response.via else ''}")
         return response
@@ -127,7 +133,9 @@ class Target:
         taken: list[str] = []
         seen: set[str] = set()
         while True:
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30).get(
+                "Messages", []
+            )
             fresh = [m for m in messages if m["MessageId"] not in seen]
             if not fresh:
                 break
@@ -137,7 +145,9 @@ class Target:
                     taken.append(message["Body"])
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 else:
-                    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+                    sqs.change_message_visibility(
+                        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
         return taken
 
     # --- waiting -------------------------------------------------------------------------------
@@ -199,7 +209,12 @@ class LocalTarget(Target):
         super().__init__(deployment.stack_id, deployment.outputs)
         self.deployment = deployment
         self.caller = f"arn:aws:iam::{deployment.cloud.account}:user/smoke"  # who signs, when a request is signed
-        self.mappings = [self._mapping(props) for props in (r["Properties"] for r in deployment.resources_of_type("AWS::Lambda::EventSourceMapping").values())]
+        self.mappings = [
+            self._mapping(props)
+            for props in (
+                r["Properties"] for r in deployment.resources_of_type("AWS::Lambda::EventSourceMapping").values()
+            )
+        ]
 
     def _mapping(self, props: dict[str, Any]) -> tuple[str, str]:
         """(kind, function name) of an event source mapping: "stream" or "sqs"."""

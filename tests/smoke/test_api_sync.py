@@ -5,7 +5,12 @@ from __future__ import annotations
 from api_sync import names
 
 STACK = "ApiSync"
-QUOTE = {"customer_id": "C-smoke", "currency": "GBP", "country": "GB", "items": [{"sku": "MUG-01", "quantity": 3, "unit_price": "7.99"}]}
+QUOTE = {
+    "customer_id": "C-smoke",
+    "currency": "GBP",
+    "country": "GB",
+    "items": [{"sku": "MUG-01", "quantity": 3, "unit_price": "7.99"}],
+}
 
 
 def test_a_signed_quote_is_priced(target):

@@ -16,7 +16,9 @@ DEADLINE = 120  # S3 -> async invoke -> result: seconds in AWS
 def analysis(target, key: str) -> dict | None:
     s3 = target.client("s3")
     try:
-        body = s3.get_object(Bucket=target.outputs[names.BUCKET_NAME_OUTPUT], Key=f"{RESULTS_PREFIX}{key}.json")["Body"].read()
+        body = s3.get_object(Bucket=target.outputs[names.BUCKET_NAME_OUTPUT], Key=f"{RESULTS_PREFIX}{key}.json")[
+            "Body"
+        ].read()
     except s3.exceptions.NoSuchKey:
         return None
     return json.loads(body)
@@ -34,7 +36,9 @@ def test_an_upload_is_analyzed_and_reported_to_the_on_success_queue(target):
     assert (result["status"], result["words"]) == ("analyzed", 6), result
     results_queue = target.outputs[names.RESULTS_QUEUE_URL_OUTPUT]
     (record,) = target.wait_until(
-        lambda: target.take_messages(results_queue, lambda body: key in body), deadline=DEADLINE, describe="the on-success record on the results queue"
+        lambda: target.take_messages(results_queue, lambda body: key in body),
+        deadline=DEADLINE,
+        describe="the on-success record on the results queue",
     )
     assert json.loads(record)["requestContext"]["condition"] == "Success"
 
@@ -43,5 +47,9 @@ def test_a_file_that_cannot_be_analyzed_is_rejected_with_its_reason(target):
     key = upload(target, "photo.jpg", b"\xff\xd8\xff\xe0 JFIF binary")
     result = target.wait_until(lambda: analysis(target, key), deadline=DEADLINE, describe=f"{RESULTS_PREFIX}{key}.json")
     assert result["status"] == "rejected" and "not UTF-8" in result["reason"], result
-    assert target.take_messages(target.outputs[names.FAILURES_QUEUE_URL_OUTPUT], lambda body: key in body) == []  # not a failure: not retried
-    target.take_messages(target.outputs[names.RESULTS_QUEUE_URL_OUTPUT], lambda body: key in body)  # leave the queue as found
+    assert (
+        target.take_messages(target.outputs[names.FAILURES_QUEUE_URL_OUTPUT], lambda body: key in body) == []
+    )  # not a failure: not retried
+    target.take_messages(
+        target.outputs[names.RESULTS_QUEUE_URL_OUTPUT], lambda body: key in body
+    )  # leave the queue as found

@@ -13,7 +13,9 @@ DEADLINE = 180
 # record reaches the ChunkFailed function: up to ~5 minutes in AWS.
 FAILED_DEADLINE = 480
 # 150 lines: two chunks of at most 100 (lambdas/fan_out/sales.py CHUNK_SIZE).
-ITEMS = [{"sku": "BOOK-1", "quantity": 2, "unit_price": "3.50"}] * 120 + [{"sku": "MUG-3", "quantity": 1, "unit_price": "8.00"}] * 30
+ITEMS = [{"sku": "BOOK-1", "quantity": 2, "unit_price": "3.50"}] * 120 + [
+    {"sku": "MUG-3", "quantity": 1, "unit_price": "8.00"}
+] * 30
 
 
 def batches_url(target) -> str:
@@ -42,9 +44,15 @@ def test_a_batch_is_fanned_out_and_fanned_in_to_one_report(target):
 
 
 def test_a_chunk_failing_on_every_attempt_fails_the_batch_with_its_error(target):
-    items = [*ITEMS[:130], {"sku": "TOY-9", "quantity": 1, "unit_price": "1.00"}, *ITEMS[130:149]]  # chunk 1: no category for TOY
+    items = [
+        *ITEMS[:130],
+        {"sku": "TOY-9", "quantity": 1, "unit_price": "1.00"},
+        *ITEMS[130:149],
+    ]  # chunk 1: no category for TOY
     status_url = submit(target, items)
-    batch = target.wait_until(lambda: finished(target, status_url), deadline=FAILED_DEADLINE, describe="the batch to finish")
+    batch = target.wait_until(
+        lambda: finished(target, status_url), deadline=FAILED_DEADLINE, describe="the batch to finish"
+    )
     assert (batch["status"], batch["failed_chunk"]) == ("failed", 1), batch
     assert "TOY-9" in batch["error"] and "result" not in batch
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 # By type, and by type and logical id prefix: the local cloud's lookups, one for every reader.
 from localcloud.resources import find_logical_id as find_logical_id
@@ -31,7 +31,10 @@ def api_method(template: dict, http_method: str, path_part: str) -> dict:
     """The properties of the REST API method `http_method` on the resource whose path part is `path_part`."""
     for method in resources(template, "AWS::ApiGateway::Method").values():
         props = method["Properties"]
-        if props["HttpMethod"] == http_method and ref_target(template, props["ResourceId"])["Properties"]["PathPart"] == path_part:
+        if (
+            props["HttpMethod"] == http_method
+            and ref_target(template, props["ResourceId"])["Properties"]["PathPart"] == path_part
+        ):
             return props
     raise AssertionError(f"no {http_method} /{path_part}")
 

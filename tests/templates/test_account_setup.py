@@ -37,7 +37,11 @@ def test_the_account_setting_names_a_role_only_api_gateway_can_assume(templates)
     assert account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][1] == "Arn"
     assert role["Type"] == "AWS::IAM::Role"
     (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert statement == {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}}
+    assert statement == {
+        "Action": "sts:AssumeRole",
+        "Effect": "Allow",
+        "Principal": {"Service": "apigateway.amazonaws.com"},
+    }
     (policy,) = role["Properties"]["ManagedPolicyArns"]
     assert json.dumps(policy).endswith(':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]]}')
     assert "Policies" not in role["Properties"]

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-
 from decimal import Decimal
 
 import jsonschema
 import pydantic
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from aws_cdk import App, Duration
 from aws_cdk.assertions import Match, Template
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api_sync.quotes import MAX_LINE_ITEMS, QuoteRequest
 from shared.commerce import MAX_QUANTITY, MONEY_PATTERN
@@ -97,7 +96,22 @@ def _handler_accepts(body: dict) -> bool:
     return True
 
 
-PRICES = ["12.50", "12.5", "7", "0.01", "9999999.99", "1e3", " 12.50 ", "012.50", "12.505", "10000000", "-1.00", "12.50\n", "\u0661.50", ""]
+PRICES = [
+    "12.50",
+    "12.5",
+    "7",
+    "0.01",
+    "9999999.99",
+    "1e3",
+    " 12.50 ",
+    "012.50",
+    "12.505",
+    "10000000",
+    "-1.00",
+    "12.50\n",
+    "\u0661.50",
+    "",
+]
 
 
 def _gateway_and_handler(request_schema: dict, price: str) -> tuple[bool, bool]:
@@ -117,7 +131,9 @@ def test_request_model_and_handler_agree_on_prices(request_schema, price):
     assert handler == gateway or (gateway and _only_the_handler_refuses(price))
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(price=st.one_of(st.from_regex(MONEY_PATTERN), st.text(alphabet="0123456789.e+- \n", max_size=12)))
 def test_request_model_and_handler_agree_on_any_price(request_schema, price):
     gateway, handler = _gateway_and_handler(request_schema, price)
@@ -181,7 +197,11 @@ def test_only_api_gateway_may_invoke_the_function(raw):
 )
 def test_alarms_notify_the_alarm_topic(raw, metric, statistic):
     (topic_id,) = resources(raw, "AWS::SNS::Topic")
-    alarms = [a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]
+    alarms = [
+        a["Properties"]
+        for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == metric
+    ]
     assert len(alarms) == 1, metric
     assert alarms[0]["AlarmActions"] == [{"Ref": topic_id}]
     if statistic:

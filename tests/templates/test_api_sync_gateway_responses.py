@@ -23,7 +23,12 @@ ERRORS = {
         validation_error='[object has missing required properties (["country","currency"])]',
     ),
 }
-EXPECTED_CODE = {"DEFAULT_4XX": "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_5XX": "INTEGRATION_TIMEOUT", "BAD_REQUEST_BODY": "BAD_REQUEST_BODY"}
+EXPECTED_CODE = {
+    "DEFAULT_4XX": "MISSING_AUTHENTICATION_TOKEN",
+    "DEFAULT_5XX": "INTEGRATION_TIMEOUT",
+    "BAD_REQUEST_BODY": "BAD_REQUEST_BODY",
+}
+
 
 def _gateway_responses(template: dict) -> dict[str, dict]:
     return {

@@ -21,12 +21,21 @@ def findings(cloud_assembly) -> dict[str, list[str]]:
     loads its rules once per run, which costs as much as linting a template."""
     from cfnlint.api import ManualArgs, lint_by_config  # 1 s to import: only the worker running this file pays
 
-    paths = {Path(cloud_assembly.directory, cloud_assembly.get_stack_by_name(stack_id).template_file).resolve(): stack_id for stack_id in STACKS}
-    matches = lint_by_config(ManualArgs(templates=[str(path) for path in paths], regions=REGIONS, ignore_checks=IGNORED))
+    paths = {
+        Path(cloud_assembly.directory, cloud_assembly.get_stack_by_name(stack_id).template_file).resolve(): stack_id
+        for stack_id in STACKS
+    }
+    matches = lint_by_config(
+        ManualArgs(templates=[str(path) for path in paths], regions=REGIONS, ignore_checks=IGNORED)
+    )
     found: dict[str, list[str]] = {stack_id: [] for stack_id in STACKS}
     for match in matches:
         # A finding on no template of ours (a configuration error, say) fails every stack's test.
-        owners = [paths[Path(match.filename).resolve()]] if match.filename and Path(match.filename).resolve() in paths else STACKS
+        owners = (
+            [paths[Path(match.filename).resolve()]]
+            if match.filename and Path(match.filename).resolve() in paths
+            else STACKS
+        )
         for stack_id in owners:
             found[stack_id].append(str(match))
     return found

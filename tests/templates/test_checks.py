@@ -13,10 +13,9 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_sqs as sqs
 
+from app import ACCOUNT_STACKS, PATTERNS
 from stacks.shared.checks import add_checks
 from tests.conftest import cdk_context
-
-from app import ACCOUNT_STACKS, PATTERNS
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 
@@ -35,7 +34,9 @@ def test_every_nag_pack_ran_and_passed(report):
 @pytest.mark.parametrize("stack_id", [*ACCOUNT_STACKS, *PATTERNS])
 def test_every_acknowledgment_is_used_narrow_and_explained(cloud_assembly, report, stack_id):
     suppressed = {
-        (s["acknowledgedAt"], s["acknowledgedId"]) for plugin in report["pluginReports"] for s in plugin["suppressedViolations"]
+        (s["acknowledgedAt"], s["acknowledgedId"])
+        for plugin in report["pluginReports"]
+        for s in plugin["suppressedViolations"]
     }
     metadata = json.loads((Path(cloud_assembly.directory) / f"{stack_id}.metadata.json").read_text())
     entries = [(path, e["data"]) for path, items in metadata.items() for e in items if e["type"] == ACKNOWLEDGED]
@@ -71,5 +72,10 @@ def test_an_invalid_template_fails_the_synth(tmp_path):
     report = json.loads((tmp_path / "validation-report.json").read_text())
     failed = {plugin["pluginName"]: plugin["conclusion"] for plugin in report["pluginReports"] if plugin["violations"]}
     assert failed.get("CloudFormation Validate") == "failure", report["pluginReports"]
-    violations = [v for plugin in report["pluginReports"] if plugin["pluginName"] == "CloudFormation Validate" for v in plugin["violations"]]
+    violations = [
+        v
+        for plugin in report["pluginReports"]
+        if plugin["pluginName"] == "CloudFormation Validate"
+        for v in plugin["violations"]
+    ]
     assert any("VisibilityTimeout" in v["description"] and v["severity"] == "error" for v in violations), violations

@@ -44,7 +44,9 @@ def test_function_alarms_on_its_errors_and_throttles_by_default(stack):
     assert alarmed_metrics(template) == ["Errors", "Throttles"]
     assert len(function.alarms) == 2
     for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
-        assert alarm["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": stack.get_logical_id(function.node.default_child)}}]
+        assert alarm["Properties"]["Dimensions"] == [
+            {"Name": "FunctionName", "Value": {"Ref": stack.get_logical_id(function.node.default_child)}}
+        ]
         assert alarm["Properties"]["AlarmActions"], "an alarm nobody hears"
 
 
@@ -77,7 +79,11 @@ def test_function_defaults_are_overridden_by_the_callers_props(stack):
     assert "Layers" not in props
     assert props["TracingConfig"] == {"Mode": "PassThrough"}
     # environment merges over the defaults, the caller winning key by key
-    assert props["Environment"]["Variables"] == {"POWERTOOLS_SERVICE_NAME": "api_sync", "POWERTOOLS_LOG_LEVEL": "DEBUG", "EXTRA": "1"}
+    assert props["Environment"]["Variables"] == {
+        "POWERTOOLS_SERVICE_NAME": "api_sync",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+        "EXTRA": "1",
+    }
     # no default role or log group was created beside the caller's
     assert len(resources(template, "AWS::IAM::Role")) == 1
     assert len(resources(template, "AWS::Logs::LogGroup")) == 1
@@ -106,19 +112,39 @@ def test_async_invoke_sets_retries_age_destinations_dlq_and_alarms(stack):
 
     function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
     results = secure_queue(stack, "Results")
-    invocation = AsyncInvoke(function, name="Work", event="jobs", retry_attempts=1, max_event_age=Duration.minutes(10), on_success=destinations.SqsDestination(results))
+    invocation = AsyncInvoke(
+        function,
+        name="Work",
+        event="jobs",
+        retry_attempts=1,
+        max_event_age=Duration.minutes(10),
+        on_success=destinations.SqsDestination(results),
+    )
     template = Template.from_stack(stack).to_json()
-    ids = {q: stack.get_logical_id(q.node.default_child) for q in (invocation.failure_queue, invocation.dead_letter_queue, results)}
+    ids = {
+        q: stack.get_logical_id(q.node.default_child)
+        for q in (invocation.failure_queue, invocation.dead_letter_queue, results)
+    }
     (config,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
     assert (config["Properties"]["MaximumRetryAttempts"], config["Properties"]["MaximumEventAgeInSeconds"]) == (1, 600)
     assert config["Properties"]["DestinationConfig"] == {
         "OnSuccess": {"Destination": {"Fn::GetAtt": [ids[results], "Arn"]}},
         "OnFailure": {"Destination": {"Fn::GetAtt": [ids[invocation.failure_queue], "Arn"]}},
     }
-    assert only_function(template)["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [ids[invocation.dead_letter_queue], "Arn"]}}
-    sends = [s for p in resources(template, "AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"] if "sqs:SendMessage" in s["Action"]]
+    assert only_function(template)["DeadLetterConfig"] == {
+        "TargetArn": {"Fn::GetAtt": [ids[invocation.dead_letter_queue], "Arn"]}
+    }
+    sends = [
+        s
+        for p in resources(template, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "sqs:SendMessage" in s["Action"]
+    ]
     assert {"Fn::GetAtt": [ids[invocation.dead_letter_queue], "Arn"]} in [s["Resource"] for s in sends]
-    assert alarmed_metrics(template) == sorted(["ApproximateNumberOfMessagesVisible"] * 2 + ["DeadLetterErrors", "DestinationDeliveryFailures", "Errors", "Throttles"])
+    assert alarmed_metrics(template) == sorted(
+        ["ApproximateNumberOfMessagesVisible"] * 2
+        + ["DeadLetterErrors", "DestinationDeliveryFailures", "Errors", "Throttles"]
+    )
 
 
 def test_async_invoke_sends_failures_to_a_queue_the_caller_consumes(stack):
@@ -128,16 +154,32 @@ def test_async_invoke_sends_failures_to_a_queue_the_caller_consumes(stack):
     from stacks.shared.queues import dead_letter_queue, secure_queue
 
     function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3))
-    consumed = secure_queue(stack, "Consumed", dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue(stack, "ConsumedDLQ", holds="records"), max_receive_count=3))
+    consumed = secure_queue(
+        stack,
+        "Consumed",
+        dead_letter_queue=sqs.DeadLetterQueue(
+            queue=dead_letter_queue(stack, "ConsumedDLQ", holds="records"), max_receive_count=3
+        ),
+    )
     invocation = AsyncInvoke(function, name="Work", event="jobs", on_failure=consumed)
     template = Template.from_stack(stack).to_json()
     assert invocation.failure_queue is consumed
     (config,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
-    assert config["Properties"]["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [stack.get_logical_id(consumed.node.default_child), "Arn"]}}}
-    assert not [lid for lid in resources(template, "AWS::SQS::Queue") if lid.startswith("WorkFailures")], "no queue of its own"
+    assert config["Properties"]["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": [stack.get_logical_id(consumed.node.default_child), "Arn"]}}
+    }
+    assert not [lid for lid in resources(template, "AWS::SQS::Queue") if lid.startswith("WorkFailures")], (
+        "no queue of its own"
+    )
     # The consumer empties the queue at once, so the alarm is on records arriving, not waiting.
-    (arriving,) = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "NumberOfMessagesSent"]
-    assert arriving["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [stack.get_logical_id(consumed.node.default_child), "QueueName"]}}]
+    (arriving,) = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "NumberOfMessagesSent"
+    ]
+    assert arriving["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [stack.get_logical_id(consumed.node.default_child), "QueueName"]}}
+    ]
     assert (arriving["Threshold"], arriving["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     assert invocation.alarms and all(a.node.scope is stack for a in invocation.alarms)
 
@@ -146,22 +188,36 @@ def test_a_function_invoked_only_asynchronously_alarms_on_events_at_risk_not_on_
     # Lambda retries a throttled event until its maximum age: a throttle is backpressure there.
     from stacks.shared.async_invoke import AsyncInvoke
 
-    function = PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3), invoked_asynchronously=True)
+    function = PatternFunction(
+        stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3), invoked_asynchronously=True
+    )
     AsyncInvoke(function, name="Work", event="jobs", max_event_age=Duration.minutes(10))
     template = Template.from_stack(stack).to_json()
     metrics = alarmed_metrics(template)
     assert "Throttles" not in metrics and "Errors" in metrics
-    (age,) = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "AsyncEventAge"]
-    assert (age["Namespace"], age["Statistic"], age["ComparisonOperator"]) == ("AWS/Lambda", "Maximum", "GreaterThanOrEqualToThreshold")
+    (age,) = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "AsyncEventAge"
+    ]
+    assert (age["Namespace"], age["Statistic"], age["ComparisonOperator"]) == (
+        "AWS/Lambda",
+        "Maximum",
+        "GreaterThanOrEqualToThreshold",
+    )
     assert 0 < age["Threshold"] < 10 * 60 * 1000  # milliseconds, before the events expire
-    assert age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": stack.get_logical_id(function.node.default_child)}}]
+    assert age["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": stack.get_logical_id(function.node.default_child)}}
+    ]
     assert age["AlarmActions"]
 
 
 def test_a_function_invoked_synchronously_keeps_its_throttles_alarm_and_gets_no_event_age_alarm(stack):
     from stacks.shared.async_invoke import AsyncInvoke
 
-    AsyncInvoke(PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3)), name="Work", event="jobs")
+    AsyncInvoke(
+        PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3)), name="Work", event="jobs"
+    )
     metrics = alarmed_metrics(Template.from_stack(stack).to_json())
     assert "Throttles" in metrics and "AsyncEventAge" not in metrics
 
@@ -200,11 +256,18 @@ def test_stream_consumer_is_bounded_filtered_and_reports_failures(stack):
     assert props["EventSourceArn"] == {"Fn::GetAtt": [stack.get_logical_id(table.node.default_child), "StreamArn"]}
     assert [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]] == [{"eventName": ["INSERT"]}]
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert (props["BatchSize"], props["BisectBatchOnFunctionError"], props["MaximumRetryAttempts"], props["MaximumRecordAgeInSeconds"]) == (5, True, 3, 3600)
+    assert (
+        props["BatchSize"],
+        props["BisectBatchOnFunctionError"],
+        props["MaximumRetryAttempts"],
+        props["MaximumRecordAgeInSeconds"],
+    ) == (5, True, 3, 3600)
     assert props["StartingPosition"] == "TRIM_HORIZON"  # LATEST skips what is written before the first poll
     failure_id = stack.get_logical_id(consumer.failure_queue.node.default_child)
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failure_id, "Arn"]}}}
-    assert "IteratorAge" in alarmed_metrics(template) and "ApproximateNumberOfMessagesVisible" in alarmed_metrics(template)
+    assert "IteratorAge" in alarmed_metrics(template) and "ApproximateNumberOfMessagesVisible" in alarmed_metrics(
+        template
+    )
 
 
 def test_stream_consumer_reads_only_its_stream_and_lists_streams_in_a_policy_of_its_own(stack):
@@ -225,7 +288,9 @@ def test_stream_consumer_reads_only_its_stream_and_lists_streams_in_a_policy_of_
         for action in statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]:
             if action.startswith("dynamodb:"):
                 found[action] = (where, statement["Resource"])
-    assert {a: r for a, (_, r) in found.items() if a in stream_reads} == {a: {"Fn::GetAtt": [table_id, "StreamArn"]} for a in stream_reads}
+    assert {a: r for a, (_, r) in found.items() if a in stream_reads} == {
+        a: {"Fn::GetAtt": [table_id, "StreamArn"]} for a in stream_reads
+    }
     where, resource = found.pop("dynamodb:ListStreams")
     assert resource == "*" and where.startswith("JobsListStreams")  # not in the role's default policy
     assert set(found) == stream_reads
@@ -252,7 +317,9 @@ def test_a_consumed_stream_failure_queue_needs_a_dlq_and_alarms_on_records_arriv
     template = Template.from_stack(stack).to_json()
     (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
     failures_id = stack.get_logical_id(failures.node.default_child)
-    assert mapping["Properties"]["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}}}
+    assert mapping["Properties"]["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": [failures_id, "Arn"]}}
+    }
     assert "NumberOfMessagesSent" in alarmed_metrics(template)
 
 
@@ -279,11 +346,20 @@ def test_a_source_queue_must_keep_messages_shorter_than_its_dlq(stack):
 
     dlq = dead_letter_queue(stack, "DLQ", holds="tests")
     with pytest.raises(ValueError, match="shorter than its dead-letter queue"):
-        secure_queue(stack, "Source", retention_period=DLQ_RETENTION, dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+        secure_queue(
+            stack,
+            "Source",
+            retention_period=DLQ_RETENTION,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3),
+        )
     source = secure_queue(stack, "Ok", dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
     queues = resources(Template.from_stack(stack).to_json(), "AWS::SQS::Queue")
-    assert queues[stack.get_logical_id(source.node.default_child)]["Properties"]["MessageRetentionPeriod"] == 4 * 24 * 3600
-    assert queues[stack.get_logical_id(dlq.node.default_child)]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert (
+        queues[stack.get_logical_id(source.node.default_child)]["Properties"]["MessageRetentionPeriod"] == 4 * 24 * 3600
+    )
+    assert (
+        queues[stack.get_logical_id(dlq.node.default_child)]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    )
 
 
 # PatternStateMachine -----------------------------------------------------------------------
@@ -322,7 +398,10 @@ def test_state_machine_is_logged_traced_alarmed_and_passes_both_nag_packs(tmp_pa
     (props,) = [r["Properties"] for r in resources(template, "AWS::StepFunctions::StateMachine").values()]
     assert props["StateMachineType"] == type_name
     assert props["TracingConfiguration"] == {"Enabled": True}
-    assert props["LoggingConfiguration"]["Level"] == "ALL" and props["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert (
+        props["LoggingConfiguration"]["Level"] == "ALL"
+        and props["LoggingConfiguration"]["IncludeExecutionData"] is True
+    )
     assert '"TimeoutSeconds":300' in json.dumps(props["DefinitionString"]).replace("\\", "").replace(" ", "")
     (log_group,) = resources(template, "AWS::Logs::LogGroup").values()
     assert log_group["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/")
@@ -371,5 +450,7 @@ def test_a_machine_without_tasks_waits_for_its_logging_policy(tmp_path):
     (logging_policy,) = [
         lid for lid, p in policies.items() if "logs:CreateLogDelivery" in json.dumps(p["Properties"]["PolicyDocument"])
     ]
-    assert {"Ref": stack.get_logical_id(machine.role.node.default_child)} in policies[logging_policy]["Properties"]["Roles"]
+    assert {"Ref": stack.get_logical_id(machine.role.node.default_child)} in policies[logging_policy]["Properties"][
+        "Roles"
+    ]
     assert logging_policy in machine_resource.get("DependsOn", [])

@@ -16,8 +16,8 @@ import pytest
 from aws_cdk import App
 
 from app import ACCOUNT_STACKS, PATTERNS
-from tests.conftest import cdk_context
 from stacks.shared.buckets import bucket_name_prefix
+from tests.conftest import cdk_context
 from tests.templates.helpers import resources
 
 STACKS = {**ACCOUNT_STACKS, **PATTERNS}
@@ -34,9 +34,21 @@ STATEFUL = {
     "AWS::StepFunctions::StateMachine",  # a Standard workflow's execution history lives in its machine
 }
 # Names that API Gateway scopes to one API (a model, a stage), not to the account and region.
-SCOPED_TO_THEIR_API = {("AWS::ApiGateway::RestApi", "Name"), ("AWS::ApiGateway::Model", "Name"), ("AWS::ApiGateway::Stage", "StageName")}
+SCOPED_TO_THEIR_API = {
+    ("AWS::ApiGateway::RestApi", "Name"),
+    ("AWS::ApiGateway::Model", "Name"),
+    ("AWS::ApiGateway::Stage", "StageName"),
+}
 # Properties named *Name that refer to something else or are not names of a resource.
-NOT_NAMES = {"MetricName", "Namespace", "AttributeName", "IndexName", "PolicyName", "ComparisonOperator", "ParameterName"}
+NOT_NAMES = {
+    "MetricName",
+    "Namespace",
+    "AttributeName",
+    "IndexName",
+    "PolicyName",
+    "ComparisonOperator",
+    "ParameterName",
+}
 
 
 def copy_name(stack_id: str, copy: str) -> str:
@@ -47,12 +59,19 @@ def copy_name(stack_id: str, copy: str) -> str:
 def copies(tmp_path_factory) -> dict[str, dict[str, dict]]:
     """stack id -> copy -> template: two copies of every stack, synthesized once with
     `keep_data=true` for both the name tests (names do not depend on it) and the keep_data tests."""
-    app = App(outdir=str(tmp_path_factory.mktemp("copies")), context={**cdk_context(), "keep_data": True}, analytics_reporting=False)
+    app = App(
+        outdir=str(tmp_path_factory.mktemp("copies")),
+        context={**cdk_context(), "keep_data": True},
+        analytics_reporting=False,
+    )
     for stack_id, stack_class in STACKS.items():
         for copy in COPIES:
             stack_class(app, copy_name(stack_id, copy))
     assembly = app.synth()
-    return {stack_id: {copy: assembly.get_stack_by_name(copy_name(stack_id, copy)).template for copy in COPIES} for stack_id in STACKS}
+    return {
+        stack_id: {copy: assembly.get_stack_by_name(copy_name(stack_id, copy)).template for copy in COPIES}
+        for stack_id in STACKS
+    }
 
 
 def render(value: object, stack_name: str) -> str:
@@ -121,7 +140,7 @@ def test_no_physical_name_is_shared_by_two_copies_whose_names_share_a_long_prefi
 def test_derived_bucket_names_fit_s3s_limit_in_the_longest_region(copies):
     for stack_id, per_copy in copies.items():
         for copy, template in per_copy.items():
-            for lid, bucket in resources(template, "AWS::S3::Bucket").items():
+            for _lid, bucket in resources(template, "AWS::S3::Bucket").items():
                 if "BucketName" in bucket["Properties"]:
                     name = render(bucket["Properties"]["BucketName"], copy_name(stack_id, copy))
                     assert 3 <= len(name) <= 63, name

@@ -49,7 +49,7 @@ def test_runtime_architecture_tracing_and_sizes(templates):
 
 
 def test_log_group_is_the_stacks_own_with_retention_and_removed_on_destroy(templates):
-    for stack_id, template, logical_id, props in functions(templates):
+    for _stack_id, template, logical_id, props in functions(templates):
         log_group = ref_target(template, props["LoggingConfig"]["LogGroup"])
         assert log_group["Type"] == "AWS::Logs::LogGroup", logical_id
         assert log_group["Properties"]["RetentionInDays"] == 30, logical_id
@@ -65,7 +65,7 @@ def test_powertools_layer_comes_from_the_public_ssm_parameter(templates):
 
 
 def test_role_has_no_managed_policies_and_writes_only_its_own_logs(templates):
-    for stack_id, template, logical_id, props in functions(templates):
+    for _stack_id, template, logical_id, props in functions(templates):
         role = ref_target(template, props["Role"])
         assert "ManagedPolicyArns" not in role["Properties"], logical_id
         (logs_policy,) = [p for p in role["Properties"]["Policies"] if p["PolicyName"] == "WriteOwnLogs"]
@@ -107,7 +107,10 @@ def test_nothing_is_tied_to_an_account_or_region(templates):
         text = json.dumps({section: body for section, body in templates[stack_id].items() if section != "Rules"})
         assert not re.search(r"\b\d{12}\b", text), stack_id
         assert not re.search(r"\b(us|eu|ap|sa|ca|me|af|il)-[a-z]+-\d\b", text), stack_id
-        names = [r["Properties"].get("FunctionName") for r in resources(templates[stack_id], "AWS::Lambda::Function").values()]
+        names = [
+            r["Properties"].get("FunctionName")
+            for r in resources(templates[stack_id], "AWS::Lambda::Function").values()
+        ]
         assert all(name is None or not isinstance(name, str) for name in names), "fixed names collide between copies"
 
 
@@ -186,4 +189,6 @@ def test_every_queue_keeps_messages_explicitly_and_its_dlq_keeps_them_longer(tem
             assert "MessageRetentionPeriod" in props, f"{stack_id}/{lid}"
             if "RedrivePolicy" in props:
                 dlq = ref_target(template, props["RedrivePolicy"]["deadLetterTargetArn"])
-                assert dlq["Properties"]["MessageRetentionPeriod"] > props["MessageRetentionPeriod"], f"{stack_id}/{lid}"
+                assert dlq["Properties"]["MessageRetentionPeriod"] > props["MessageRetentionPeriod"], (
+                    f"{stack_id}/{lid}"
+                )

@@ -15,7 +15,6 @@ def raw(templates) -> dict:
     return templates["EventInvoke"]
 
 
-
 @pytest.fixture(scope="module")
 def function(raw) -> tuple[str, dict]:
     return construct_resource(raw, "AWS::Lambda::Function", "AnalyzeFunction")
@@ -61,7 +60,10 @@ def test_only_this_bucket_in_this_account_may_invoke(raw, function):
     assert props["SourceAccount"] == {"Ref": "AWS::AccountId"}
     bucket_name = construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["Properties"]["BucketName"]
     assert bucket_name["Fn::Join"][1][0] in json.dumps(props["SourceArn"])
-    assert "AllowUploadsBucketInvokeAnalyzeFunction" in construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["DependsOn"]
+    assert (
+        "AllowUploadsBucketInvokeAnalyzeFunction"
+        in construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["DependsOn"]
+    )
 
 
 def _object_access(raw: dict) -> dict[tuple[str, ...], str]:
@@ -74,7 +76,10 @@ def test_function_reads_uploads_and_writes_results_only(raw):
     granted = _object_access(raw)
     assert set(granted) == {("s3:ListBucket",), ("s3:GetObject",), ("s3:GetObject", "s3:PutObject")}
     assert "incoming/" in granted[("s3:GetObject",)] and "analysis/" not in granted[("s3:GetObject",)]
-    assert "analysis/" in granted[("s3:GetObject", "s3:PutObject")] and "incoming/" not in granted[("s3:GetObject", "s3:PutObject")]
+    assert (
+        "analysis/" in granted[("s3:GetObject", "s3:PutObject")]
+        and "incoming/" not in granted[("s3:GetObject", "s3:PutObject")]
+    )
 
 
 def test_the_function_that_reads_objects_may_list_its_bucket_so_a_missing_key_is_a_404(raw):
@@ -83,7 +88,10 @@ def test_the_function_that_reads_objects_may_list_its_bucket_so_a_missing_key_is
     granted = _object_access(raw)
     bucket_name = construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")[1]["Properties"]["BucketName"]
     listed = json.loads(granted[("s3:ListBucket",)])
-    assert json.dumps(bucket_name) in json.dumps(listed) and "/" not in json.dumps(listed).split(":s3:::")[-1].split('"')[0]
+    assert (
+        json.dumps(bucket_name) in json.dumps(listed)
+        and "/" not in json.dumps(listed).split(":s3:::")[-1].split('"')[0]
+    )
     assert "*" not in json.dumps(listed), "the stack's own bucket only"
     _, policy = construct_resource(raw, "AWS::IAM::Policy", "AnalyzeFunctionUploadsBucketAccess")
     assert all("Condition" not in s for s in policy["Properties"]["PolicyDocument"]["Statement"])
@@ -100,13 +108,19 @@ def test_retried_or_duplicated_events_are_idempotent_on_a_table_of_their_own(raw
 def test_buckets_are_encrypted_private_tls_only_logged_and_emptied_on_destroy(raw):
     for lid, bucket in resources(raw, "AWS::S3::Bucket").items():
         props = bucket["Properties"]
-        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", lid
+        assert (
+            props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+                "SSEAlgorithm"
+            ]
+            == "AES256"
+        ), lid
         assert all(props["PublicAccessBlockConfiguration"].values()), lid
         assert bucket["DeletionPolicy"] == "Delete", lid
     _, uploads = construct_resource(raw, "AWS::S3::Bucket", "UploadsBucket")
     assert "LoggingConfiguration" in uploads["Properties"]
     tls_denied = [
-        p for p in resources(raw, "AWS::S3::BucketPolicy").values()
+        p
+        for p in resources(raw, "AWS::S3::BucketPolicy").values()
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
     ]
@@ -114,7 +128,9 @@ def test_buckets_are_encrypted_private_tls_only_logged_and_emptied_on_destroy(ra
     assert len(resources(raw, "Custom::S3AutoDeleteObjects")) == 2
 
 
-@pytest.mark.parametrize("metric", ["DeadLetterErrors", "DestinationDeliveryFailures", "Errors", "Throttles", "RejectedObjects"])
+@pytest.mark.parametrize(
+    "metric", ["DeadLetterErrors", "DestinationDeliveryFailures", "Errors", "Throttles", "RejectedObjects"]
+)
 def test_failure_signals_are_alarmed(raw, metric):
     alarms = [a for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]
     assert len(alarms) == 1
@@ -124,7 +140,8 @@ def test_failure_signals_are_alarmed(raw, metric):
 def test_failure_queues_alarm_on_their_first_message(raw, queue):
     queue_id, _ = construct_resource(raw, "AWS::SQS::Queue", queue)
     watched = [
-        a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        a["Properties"]
+        for a in resources(raw, "AWS::CloudWatch::Alarm").values()
         if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
         and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
     ]
@@ -140,4 +157,3 @@ def test_outputs_name_the_bucket_and_every_outcome_queue(raw):
         names.DEAD_LETTER_QUEUE_URL_OUTPUT,
         names.FUNCTION_NAME_OUTPUT,
     } <= set(raw["Outputs"])
-

@@ -15,9 +15,21 @@ from stacks.express_workflow import COLD_START_ESTIMATE_SECONDS, ExpressWorkflow
 from stacks.express_workflow_templates import load, response
 from stacks.shared.api import API_GATEWAY_INTEGRATION_LIMIT
 from stacks.shared.state_machine import TRANSIENT_TASK_ERRORS
-from tests.templates.helpers import as_list, find_logical_id, only_model_schema, policy_statements, ref_target, resources, validated_body_model
+from tests.templates.helpers import (
+    as_list,
+    find_logical_id,
+    only_model_schema,
+    policy_statements,
+    ref_target,
+    resources,
+    validated_body_model,
+)
 
-VALID_ORDER = {"customer_id": "c-42", "currency": "EUR", "items": [{"sku": "A-1", "quantity": 3, "unit_price": "12.50"}]}
+VALID_ORDER = {
+    "customer_id": "c-42",
+    "currency": "EUR",
+    "items": [{"sku": "A-1", "quantity": 3, "unit_price": "12.50"}],
+}
 FUNCTIONS = ("ValidateFunction", "PriceFunction", "StockFunction", "FraudFunction", "AssembleFunction")
 
 
@@ -143,7 +155,13 @@ def test_a_tasks_timeout_covers_a_cold_start_with_margin_and_its_functions_own_t
     """States.Timeout means the invocation, cold start included, overran: the task waits longer
     than the function's own timeout (which bounds only the handler) and 1.5x the cold start estimate."""
     states = _states(definition)
-    for name, prefix in (("Validate", "ValidateFunction"), ("Price", "PriceFunction"), ("Stock", "StockFunction"), ("Fraud", "FraudFunction"), ("Assemble", "AssembleFunction")):
+    for name, prefix in (
+        ("Validate", "ValidateFunction"),
+        ("Price", "PriceFunction"),
+        ("Stock", "StockFunction"),
+        ("Fraud", "FraudFunction"),
+        ("Assemble", "AssembleFunction"),
+    ):
         function_timeout = raw["Resources"][_function_id(raw, prefix)]["Properties"]["Timeout"]
         assert states[name]["TimeoutSeconds"] > function_timeout, name
         assert states[name]["TimeoutSeconds"] >= 1.5 * COLD_START_ESTIMATE_SECONDS, name
@@ -161,7 +179,11 @@ def _worst_seconds(states: dict, name: str | None) -> float:
         attempts = 1 + sum(r.get("MaxAttempts", 3) for r in state.get("Retry", []))
         own = attempts * state["TimeoutSeconds"]
         for retry in state.get("Retry", []):
-            interval, rate, cap = retry.get("IntervalSeconds", 1), retry.get("BackoffRate", 2.0), retry.get("MaxDelaySeconds", float("inf"))
+            interval, rate, cap = (
+                retry.get("IntervalSeconds", 1),
+                retry.get("BackoffRate", 2.0),
+                retry.get("MaxDelaySeconds", float("inf")),
+            )
             own += sum(min(interval * rate**k, cap) for k in range(retry.get("MaxAttempts", 3)))
     elif state["Type"] == "Parallel":
         own = max(_worst_seconds(branch["States"], branch["StartAt"]) for branch in state["Branches"])
@@ -296,13 +318,27 @@ def test_functions_may_write_their_logs_and_nothing_else(raw):
     for prefix in FUNCTIONS:
         function = raw["Resources"][_function_id(raw, prefix)]["Properties"]
         role_id = function["Role"]["Fn::GetAtt"][0]
-        actions = {a for lid, s in policy_statements(raw) if lid == role_id or _attached_to(raw, lid, role_id) for a in as_list(s["Action"])}
-        assert actions <= {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}, (prefix, actions)
+        actions = {
+            a
+            for lid, s in policy_statements(raw)
+            if lid == role_id or _attached_to(raw, lid, role_id)
+            for a in as_list(s["Action"])
+        }
+        assert actions <= {
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+        }, (prefix, actions)
 
 
 def test_the_machine_may_invoke_exactly_its_five_functions(raw, machine):
     role_id = machine[1]["RoleArn"]["Fn::GetAtt"][0]
-    invoke = [s for lid, s in policy_statements(raw) if _attached_to(raw, lid, role_id) and "lambda:InvokeFunction" in as_list(s["Action"])]
+    invoke = [
+        s
+        for lid, s in policy_statements(raw)
+        if _attached_to(raw, lid, role_id) and "lambda:InvokeFunction" in as_list(s["Action"])
+    ]
     targets = {json.dumps(r) for s in invoke for r in as_list(s["Resource"])}
     expected = set()
     for prefix in FUNCTIONS:

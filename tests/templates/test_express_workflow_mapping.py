@@ -13,8 +13,8 @@ import json
 import pytest
 
 from express_workflow import names
-from stacks.express_workflow_templates import load, response
 from localcloud.vtl import render
+from stacks.express_workflow_templates import load, response
 
 MACHINE = "arn:aws:states:eu-west-1:123456789012:stateMachine:ExpressWorkflow-OrderCheck"
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
@@ -40,7 +40,7 @@ def respond(sync: dict):
 
 
 def test_request_passes_the_body_as_the_execution_input_and_names_the_machine():
-    order = {"customer_id": "c-1", "note": "O'Brien said \"rush\" \\ ok", "items": [{"sku": "A-1", "quantity": 2}]}
+    order = {"customer_id": "c-1", "note": 'O\'Brien said "rush" \\ ok', "items": [{"sku": "A-1", "quantity": 2}]}
     rendered = render(load("request.vtl", StateMachineArn=MACHINE), body=order, context={"requestId": REQUEST_ID})
     request = rendered.json()
     assert request["stateMachineArn"] == MACHINE
@@ -61,12 +61,22 @@ def test_succeeded_returns_the_machine_output_as_a_200_body():
 
 
 def _rejected(details: list[dict]) -> dict:
-    return {"outcome": names.REJECTED_OUTCOME, "error": "VALIDATION_FAILED", "message": "The order is not valid.", "details": details}
+    return {
+        "outcome": names.REJECTED_OUTCOME,
+        "error": "VALIDATION_FAILED",
+        "message": "The order is not valid.",
+        "details": details,
+    }
 
 
 def test_a_rejected_order_is_a_successful_run_answered_with_a_400_in_the_project_error_shape():
-    details = [{"field": "items[0].quantity", "problem": "must be at least 1"}, {"field": "currency", "problem": "must be one of EUR, GBP, USD"}]
-    rendered = respond(_sync_response("SUCCEEDED", output=json.dumps(_rejected(details)), outputDetails={"included": True}))
+    details = [
+        {"field": "items[0].quantity", "problem": "must be at least 1"},
+        {"field": "currency", "problem": "must be one of EUR, GBP, USD"},
+    ]
+    rendered = respond(
+        _sync_response("SUCCEEDED", output=json.dumps(_rejected(details)), outputDetails={"included": True})
+    )
     assert rendered.status == 400
     assert rendered.json() == {"error": "VALIDATION_FAILED", "message": "The order is not valid.", "details": details}
 
@@ -79,7 +89,7 @@ def test_a_rejection_with_no_details_is_still_a_400_with_valid_json():
 
 @pytest.mark.parametrize(
     "text",
-    ["O'Brien \"quoted\" \\ back/slash", "tab\there\nnew line \u0001", "é€ 😀 中文", "lone \ud800 surrogate"],
+    ['O\'Brien "quoted" \\ back/slash', "tab\there\nnew line \u0001", "é€ 😀 中文", "lone \ud800 surrogate"],
     ids=["quotes-backslash-slash", "controls", "non-ascii", "lone-surrogate"],
 )
 def test_a_rejections_strings_are_escaped_into_valid_json(text):
@@ -100,10 +110,13 @@ def test_only_the_rejected_outcome_is_a_400():
 @pytest.mark.parametrize(
     ("error", "cause"),
     [
-        ("States.TaskFailed", '{"errorMessage": "boom \\"quoted\\"", "errorType": "RuntimeError", "stackTrace": ["..."]}'),
+        (
+            "States.TaskFailed",
+            '{"errorMessage": "boom \\"quoted\\"", "errorType": "RuntimeError", "stackTrace": ["..."]}',
+        ),
         ("Lambda.ServiceException", "Lambda was unable to process the request"),
         ("TransientError", "stock service throttled"),
-        ("It's \"odd\"", ""),
+        ('It\'s "odd"', ""),
     ],
 )
 def test_a_task_failure_is_a_502_naming_the_error_not_the_cause(error, cause):
@@ -125,14 +138,25 @@ def test_an_aborted_or_unknown_outcome_is_a_502_never_a_200():
     for status in ("ABORTED", "SOMETHING_NEW"):
         rendered = respond(_sync_response(status))
         assert rendered.status == 502
-        assert rendered.json() == {"error": "WORKFLOW_FAILED", "message": f"The workflow failed ({status}); request id {REQUEST_ID}."}
+        assert rendered.json() == {
+            "error": "WORKFLOW_FAILED",
+            "message": f"The workflow failed ({status}); request id {REQUEST_ID}.",
+        }
 
 
 @pytest.mark.parametrize(
     ("aws_error", "status", "code"),
     [
-        ({"__type": "com.amazonaws.swf.service.v2.model#ThrottlingException", "message": "Rate exceeded"}, 503, "WORKFLOW_BUSY"),
-        ({"__type": "com.amazonaws.swf.service.v2.model#InvalidExecutionInput", "message": "too large"}, 502, "WORKFLOW_NOT_STARTED"),
+        (
+            {"__type": "com.amazonaws.swf.service.v2.model#ThrottlingException", "message": "Rate exceeded"},
+            503,
+            "WORKFLOW_BUSY",
+        ),
+        (
+            {"__type": "com.amazonaws.swf.service.v2.model#InvalidExecutionInput", "message": "too large"},
+            502,
+            "WORKFLOW_NOT_STARTED",
+        ),
         ({"__type": "AccessDeniedException", "Message": "not authorized"}, 502, "WORKFLOW_NOT_STARTED"),
     ],
 )

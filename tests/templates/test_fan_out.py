@@ -9,9 +9,9 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from fan_out import names, sales
+from shared.commerce import MONEY_PATTERN
 from stacks.fan_out import FanOutStack
 from tests.conftest import cdk_context
-from shared.commerce import MONEY_PATTERN
 from tests.templates.helpers import as_list, construct_resource, only_model_schema, resources, validated_body_model
 
 
@@ -20,20 +20,24 @@ def raw(templates) -> dict:
     return templates["FanOut"]
 
 
-
 def _statements(raw: dict, function_id: str) -> list[dict]:
     """Every statement of the function's role's grants (its DefaultPolicy)."""
     _, function = construct_resource(raw, "AWS::Lambda::Function", function_id)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     return [
-        s for p in resources(raw, "AWS::IAM::Policy").values()
+        s
+        for p in resources(raw, "AWS::IAM::Policy").values()
         if {"Ref": role_id} in p["Properties"]["Roles"] and "DefaultPolicy" in json.dumps(p["Properties"]["PolicyName"])
         for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]  # fmt: skip
+    ]
 
 
 def _granted(raw: dict, function_id: str, service: str) -> dict[tuple[str, ...], object]:
-    return {tuple(sorted(as_list(s["Action"]))): s["Resource"] for s in _statements(raw, function_id) if as_list(s["Action"])[0].startswith(f"{service}:")}
+    return {
+        tuple(sorted(as_list(s["Action"]))): s["Resource"]
+        for s in _statements(raw, function_id)
+        if as_list(s["Action"])[0].startswith(f"{service}:")
+    }
 
 
 def test_child_async_invoke_retries_then_sends_failures_to_the_consumed_queue(raw):
@@ -47,7 +51,9 @@ def test_child_async_invoke_retries_then_sends_failures_to_the_consumed_queue(ra
     # ... which is the queue the chunk-failed handler consumes, not a queue nobody reads.
     (mapping,) = resources(raw, "AWS::Lambda::EventSourceMapping").values()
     assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [failures_id, "Arn"]}
-    assert mapping["Properties"]["FunctionName"] == {"Ref": construct_resource(raw, "AWS::Lambda::Function", "ChunkFailedFunction")[0]}
+    assert mapping["Properties"]["FunctionName"] == {
+        "Ref": construct_resource(raw, "AWS::Lambda::Function", "ChunkFailedFunction")[0]
+    }
     dlq_id, _ = construct_resource(raw, "AWS::SQS::Queue", "ChunkDLQ")
     assert child["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
 
@@ -67,12 +73,20 @@ def test_chunk_failed_consumer_reports_batch_item_failures_and_has_its_own_dlq(r
 
 def test_no_function_reserves_concurrency_by_default_so_a_new_account_can_deploy_it(raw):
     # A new account's quota is 10, all of which Lambda keeps unreserved: any reservation fails the deploy.
-    assert {lid: f["Properties"]["ReservedConcurrentExecutions"] for lid, f in resources(raw, "AWS::Lambda::Function").items() if "ReservedConcurrentExecutions" in f["Properties"]} == {}
+    assert {
+        lid: f["Properties"]["ReservedConcurrentExecutions"]
+        for lid, f in resources(raw, "AWS::Lambda::Function").items()
+        if "ReservedConcurrentExecutions" in f["Properties"]
+    } == {}
 
 
 def test_child_concurrency_reserves_and_caps_the_child_when_asked():
     stack = FanOutStack(App(context=cdk_context()), "Reserved", child_concurrency=50)
-    (child,) = [f for lid, f in Template.from_stack(stack).find_resources("AWS::Lambda::Function").items() if lid.startswith("ChildFunction")]
+    (child,) = [
+        f
+        for lid, f in Template.from_stack(stack).find_resources("AWS::Lambda::Function").items()
+        if lid.startswith("ChildFunction")
+    ]
     assert child["Properties"]["ReservedConcurrentExecutions"] == 50
 
 
@@ -84,7 +98,9 @@ def test_parent_may_invoke_only_the_child(raw):
     resources_ = as_list(statement["Resource"])
     assert {"Fn::GetAtt": [child_id, "Arn"]} in resources_
     assert all(child_id in json.dumps(r) and "*" not in json.dumps(r) for r in resources_), resources_
-    variables = construct_resource(raw, "AWS::Lambda::Function", "ApiFunction")[1]["Properties"]["Environment"]["Variables"]
+    variables = construct_resource(raw, "AWS::Lambda::Function", "ApiFunction")[1]["Properties"]["Environment"][
+        "Variables"
+    ]
     assert variables[names.CHILD_FUNCTION_ENV] == {"Ref": child_id}
     for other in ("ChildFunction", "ChunkFailedFunction"):
         assert not [s for s in _statements(raw, other) if "lambda:InvokeFunction" in as_list(s["Action"])], other
@@ -101,7 +117,9 @@ def test_parent_may_invoke_only_the_child(raw):
 def test_each_function_gets_only_the_table_actions_it_uses(raw, function_id, actions):
     table_id, _ = construct_resource(raw, "AWS::DynamoDB::Table", "BatchesTable")
     assert _granted(raw, function_id, "dynamodb") == {actions: {"Fn::GetAtt": [table_id, "Arn"]}}
-    variables = construct_resource(raw, "AWS::Lambda::Function", function_id)[1]["Properties"]["Environment"]["Variables"]
+    variables = construct_resource(raw, "AWS::Lambda::Function", function_id)[1]["Properties"]["Environment"][
+        "Variables"
+    ]
     assert variables[names.BATCHES_TABLE_ENV] == {"Ref": table_id}
 
 
@@ -109,12 +127,16 @@ def test_batches_expire_on_the_ttl_attribute_the_handlers_write(raw):
     _, table = construct_resource(raw, "AWS::DynamoDB::Table", "BatchesTable")
     assert table["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    variables = construct_resource(raw, "AWS::Lambda::Function", "ApiFunction")[1]["Properties"]["Environment"]["Variables"]
+    variables = construct_resource(raw, "AWS::Lambda::Function", "ApiFunction")[1]["Properties"]["Environment"][
+        "Variables"
+    ]
     assert int(variables[names.BATCH_TTL_SECONDS_ENV]) == 7 * 24 * 3600
 
 
 def test_routes_are_iam_authorized_and_post_bodies_checked_against_the_model(raw):
-    methods = {m["Properties"]["HttpMethod"]: m["Properties"] for m in resources(raw, "AWS::ApiGateway::Method").values()}
+    methods = {
+        m["Properties"]["HttpMethod"]: m["Properties"] for m in resources(raw, "AWS::ApiGateway::Method").values()
+    }
     assert set(methods) == {"POST", "GET"}
     for method in methods.values():
         assert method["AuthorizationType"] == "AWS_IAM"
@@ -134,7 +156,14 @@ def test_routes_are_iam_authorized_and_post_bodies_checked_against_the_model(raw
 
 @pytest.mark.parametrize(
     ("metric", "count"),
-    [("DeadLetterErrors", 1), ("DestinationDeliveryFailures", 1), ("NumberOfMessagesSent", 1), ("Errors", 3), ("Throttles", 2), ("AsyncEventAge", 1)],
+    [
+        ("DeadLetterErrors", 1),
+        ("DestinationDeliveryFailures", 1),
+        ("NumberOfMessagesSent", 1),
+        ("Errors", 3),
+        ("Throttles", 2),
+        ("AsyncEventAge", 1),
+    ],
 )
 def test_failure_signals_are_alarmed(raw, metric, count):
     alarms = [a for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]
@@ -167,7 +196,11 @@ def test_the_child_alarms_when_chunks_are_at_risk_not_on_the_throttles_of_a_norm
 
 def test_a_chunk_failure_record_arriving_is_alarmed_though_its_consumer_empties_the_queue(raw):
     failures_id, _ = construct_resource(raw, "AWS::SQS::Queue", "ChunkFailures")
-    (arriving,) = [a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "NumberOfMessagesSent"]
+    (arriving,) = [
+        a["Properties"]
+        for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "NumberOfMessagesSent"
+    ]
     assert arriving["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [failures_id, "QueueName"]}}]
     assert arriving["Threshold"] == 1
 
@@ -176,14 +209,20 @@ def test_a_chunk_failure_record_arriving_is_alarmed_though_its_consumer_empties_
 def test_dead_letter_queues_alarm_on_their_first_message(raw, queue):
     queue_id, _ = construct_resource(raw, "AWS::SQS::Queue", queue)
     watched = [
-        a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        a["Properties"]
+        for a in resources(raw, "AWS::CloudWatch::Alarm").values()
         if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
         and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
-    ]  # fmt: skip
+    ]
     assert [(a["Threshold"], a["ComparisonOperator"]) for a in watched] == [(1, "GreaterThanOrEqualToThreshold")]
 
 
 def test_outputs_name_every_entry_point(raw):
-    assert {names.BATCHES_ENDPOINT_OUTPUT, names.BATCHES_TABLE_OUTPUT, names.CHILD_FUNCTION_OUTPUT, names.CHUNK_FAILURES_QUEUE_OUTPUT} <= set(raw["Outputs"])
+    assert {
+        names.BATCHES_ENDPOINT_OUTPUT,
+        names.BATCHES_TABLE_OUTPUT,
+        names.CHILD_FUNCTION_OUTPUT,
+        names.CHUNK_FAILURES_QUEUE_OUTPUT,
+    } <= set(raw["Outputs"])
     failures_id, _ = construct_resource(raw, "AWS::SQS::Queue", "ChunkFailures")
     assert raw["Outputs"][names.CHUNK_FAILURES_QUEUE_OUTPUT]["Value"] == {"Ref": failures_id}

@@ -28,7 +28,15 @@ ALARM_SOURCE = {
         "aws:SourceArn": {
             "Fn::Join": [
                 "",
-                ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":alarm:*"],
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":cloudwatch:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":alarm:*",
+                ],
             ]
         }
     },
@@ -57,7 +65,9 @@ def shown(template: dict) -> set[tuple[str, str, str, str]]:
 
 
 def our_functions(template: dict) -> dict[str, dict]:
-    return {lid: f for lid, f in resources(template, "AWS::Lambda::Function").items() if not lid.startswith(CDK_PROVIDERS)}
+    return {
+        lid: f for lid, f in resources(template, "AWS::Lambda::Function").items() if not lid.startswith(CDK_PROVIDERS)
+    }
 
 
 def missing(template: dict, namespace: str, target: str, expected: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -70,7 +80,9 @@ def test_one_dashboard_named_after_the_stack_copy(templates, stack_id):
     dashboard = the_dashboard(templates[stack_id])
     # <stack name>-<region>: unique per account (dashboards are global), never truncated.
     assert dashboard["Properties"]["DashboardName"] == STACK_AND_REGION
-    assert templates[stack_id]["Outputs"]["DashboardName"]["Value"] == {"Ref": resources_id(templates[stack_id], "AWS::CloudWatch::Dashboard")}
+    assert templates[stack_id]["Outputs"]["DashboardName"]["Value"] == {
+        "Ref": resources_id(templates[stack_id], "AWS::CloudWatch::Dashboard")
+    }
 
 
 def resources_id(template: dict, resource_type: str) -> str:
@@ -94,7 +106,14 @@ def test_dashboard_shows_every_function(templates, stack_id):
     template = templates[stack_id]
     functions = our_functions(template)
     assert functions
-    expected = [("Invocations", "Sum"), ("Errors", "Sum"), ("Throttles", "Sum"), ("Duration", "p50"), ("Duration", "p99"), ("Duration", "Maximum")]
+    expected = [
+        ("Invocations", "Sum"),
+        ("Errors", "Sum"),
+        ("Throttles", "Sum"),
+        ("Duration", "p50"),
+        ("Duration", "p99"),
+        ("Duration", "Maximum"),
+    ]
     for lid, function in functions.items():
         assert missing(template, "AWS/Lambda", lid, expected) == [], lid
         concurrency = missing(template, "AWS/Lambda", lid, [("ConcurrentExecutions", "Maximum")])
@@ -103,12 +122,15 @@ def test_dashboard_shows_every_function(templates, stack_id):
 
 
 def test_reserved_concurrency_is_drawn_as_a_line():
-    template = Template.from_stack(WebhookStack(App(context=cdk_context()), "Reserved", reserved_concurrency=7)).to_json()
+    template = Template.from_stack(
+        WebhookStack(App(context=cdk_context()), "Reserved", reserved_concurrency=7)
+    ).to_json()
     (function,) = our_functions(template).values()
     assert function["Properties"]["ReservedConcurrentExecutions"] == 7
     body = the_dashboard(template)["Properties"]["DashboardBody"]["Fn::Join"][1]
     text = "".join(part for part in body if isinstance(part, str))
-    assert f'"horizontal":[{{"value":{function["Properties"]["ReservedConcurrentExecutions"]},"label":"reserved concurrency"' in text
+    reserved = function["Properties"]["ReservedConcurrentExecutions"]
+    assert f'"horizontal":[{{"value":{reserved},"label":"reserved concurrency"' in text
 
 
 @pytest.mark.parametrize("stack_id", PATTERNS)
@@ -120,10 +142,17 @@ def test_dashboard_shows_every_queue_depth_and_oldest_message(templates, stack_i
 
 
 def test_every_dead_letter_and_failure_queue_is_on_a_dashboard(templates):
-    queues = [(stack_id, lid) for stack_id in PATTERNS for lid in resources(templates[stack_id], "AWS::SQS::Queue") if "DLQ" in lid or "Failures" in lid]
+    queues = [
+        (stack_id, lid)
+        for stack_id in PATTERNS
+        for lid in resources(templates[stack_id], "AWS::SQS::Queue")
+        if "DLQ" in lid or "Failures" in lid
+    ]
     assert len(queues) >= 8  # every async path ends in one; a change that lost them shows here
     for stack_id, lid in queues:
-        assert missing(templates[stack_id], "AWS/SQS", lid, [("ApproximateNumberOfMessagesVisible", "Maximum")]) == [], lid
+        assert (
+            missing(templates[stack_id], "AWS/SQS", lid, [("ApproximateNumberOfMessagesVisible", "Maximum")]) == []
+        ), lid
 
 
 @pytest.mark.parametrize("stack_id", PATTERNS)
@@ -150,7 +179,13 @@ def test_dashboard_shows_every_async_invoke(templates, stack_id):
     template = templates[stack_id]
     for config in resources(template, "AWS::Lambda::EventInvokeConfig").values():
         function = config["Properties"]["FunctionName"]["Ref"]
-        expected = [("AsyncEventsReceived", "Sum"), ("AsyncEventsDropped", "Sum"), ("AsyncEventAge", "Maximum"), ("DeadLetterErrors", "Sum"), ("DestinationDeliveryFailures", "Sum")]
+        expected = [
+            ("AsyncEventsReceived", "Sum"),
+            ("AsyncEventsDropped", "Sum"),
+            ("AsyncEventAge", "Maximum"),
+            ("DeadLetterErrors", "Sum"),
+            ("DestinationDeliveryFailures", "Sum"),
+        ]
         assert missing(template, "AWS/Lambda", function, expected) == [], function
 
 
@@ -159,7 +194,12 @@ def test_dashboard_shows_every_function_url(templates, stack_id):
     template = templates[stack_id]
     for url in resources(template, "AWS::Lambda::Url").values():
         function = url["Properties"]["TargetFunctionArn"]["Fn::GetAtt"][0]
-        expected = [("UrlRequestCount", "Sum"), ("Url4xxCount", "Sum"), ("Url5xxCount", "Sum"), ("UrlRequestLatency", "Maximum")]
+        expected = [
+            ("UrlRequestCount", "Sum"),
+            ("Url4xxCount", "Sum"),
+            ("Url5xxCount", "Sum"),
+            ("UrlRequestLatency", "Maximum"),
+        ]
         assert missing(template, "AWS/Lambda", function, expected) == [], function
 
 
@@ -186,7 +226,14 @@ def test_dashboard_shows_every_rest_api(templates, stack_id):
         name = api["Properties"]["Name"]
         assert {"Ref": "AWS::StackName"} in name["Fn::Join"][1], lid
         # ...and the dashboard asks for exactly that name.
-        expected = [("Count", "Sum"), ("4XXError", "Sum"), ("5XXError", "Sum"), ("Latency", "p50"), ("Latency", "p99"), ("IntegrationLatency", "p99")]
+        expected = [
+            ("Count", "Sum"),
+            ("4XXError", "Sum"),
+            ("5XXError", "Sum"),
+            ("Latency", "p50"),
+            ("Latency", "p99"),
+            ("IntegrationLatency", "p99"),
+        ]
         assert missing(template, "AWS/ApiGateway", repr(name), expected) == [], lid
 
 
@@ -241,7 +288,11 @@ def test_key_policy_lets_cloudwatch_use_the_key_as_aws_documents(templates, stac
 def test_topic_policy_lets_this_accounts_alarms_publish_over_tls_only(templates, stack_id):
     template = templates[stack_id]
     topic_id, _ = alarm_topic(template)
-    (policy,) = [p for p in resources(template, "AWS::SNS::TopicPolicy").values() if {"Ref": topic_id} in p["Properties"]["Topics"]]
+    (policy,) = [
+        p
+        for p in resources(template, "AWS::SNS::TopicPolicy").values()
+        if {"Ref": topic_id} in p["Properties"]["Topics"]
+    ]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     (publish,) = [s for s in statements if s["Effect"] == "Allow"]
     assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
@@ -278,7 +329,11 @@ def test_alarm_email_subscribes_that_address_to_the_alarm_topic():
     template = synth_api_sync(alarm_email="ops@example.com")
     topic_id, _ = alarm_topic(template)
     (subscription,) = resources(template, "AWS::SNS::Subscription").values()
-    assert subscription["Properties"] == {"Protocol": "email", "TopicArn": {"Ref": topic_id}, "Endpoint": "ops@example.com"}
+    assert subscription["Properties"] == {
+        "Protocol": "email",
+        "TopicArn": {"Ref": topic_id},
+        "Endpoint": "ops@example.com",
+    }
 
 
 def test_alarm_email_must_be_an_address():

@@ -12,6 +12,7 @@ and props, its checks travelling with it.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -72,9 +73,19 @@ def bring_your_own(stack: Stack) -> None:
     """Patterns given a team's own bucket, tables, secrets and alarm topic."""
     topic = sns.Topic.from_topic_arn(stack, "TeamAlarms", TOPIC_ARN)
     own_bucket = s3.Bucket(stack, "TeamBucket", enforce_ssl=True, server_access_logs_prefix="logs/")
-    EventInvoke(stack, "Uploads", existing_bucket=s3.Bucket.from_bucket_name(stack, "Imported", "team-uploads"), existing_alarm_topic=topic)
+    EventInvoke(
+        stack,
+        "Uploads",
+        existing_bucket=s3.Bucket.from_bucket_name(stack, "Imported", "team-uploads"),
+        existing_alarm_topic=topic,
+    )
     StandardWorkflow(stack, "Reports", existing_bucket=own_bucket, existing_alarm_topic=topic)
-    QueueRedrive(stack, "Orders", existing_orders_table=dynamodb.Table.from_table_name(stack, "TeamOrders", "team-orders"), existing_alarm_topic=topic)
+    QueueRedrive(
+        stack,
+        "Orders",
+        existing_orders_table=dynamodb.Table.from_table_name(stack, "TeamOrders", "team-orders"),
+        existing_alarm_topic=topic,
+    )
     Webhook(
         stack,
         "Hooks",
@@ -91,7 +102,10 @@ def bring_your_own(stack: Stack) -> None:
 
 def test_a_users_app_synthesizes_clean_under_both_nag_packs(user_app):
     report, templates = user_app
-    assert {plugin["pluginName"]: plugin["conclusion"] for plugin in report["pluginReports"]} == {"AwsSolutions": "success", "Serverless": "success"}
+    assert {plugin["pluginName"]: plugin["conclusion"] for plugin in report["pluginReports"]} == {
+        "AwsSolutions": "success",
+        "Serverless": "success",
+    }
     assert len(templates) == 1 + len(PATTERNS) + 1
 
 
@@ -99,7 +113,9 @@ def test_all_eight_share_one_stack(user_app):
     _, templates = user_app
     template = templates["AllEight"]
     assert len(resources(template, "AWS::Lambda::Function")) >= len(PATTERNS)
-    assert len(resources(template, "AWS::SNS::Topic")) == 2  # the stack's alarm topic and StandardWorkflow's approval topic
+    assert (
+        len(resources(template, "AWS::SNS::Topic")) == 2
+    )  # the stack's alarm topic and StandardWorkflow's approval topic
     assert len(resources(template, "AWS::CloudWatch::Dashboard")) == 1  # one dashboard, a row per construct
 
 
@@ -121,7 +137,10 @@ def test_two_of_a_kind_get_no_physical_name_in_common(user_app):
 def test_two_apis_of_a_kind_report_metrics_under_names_of_their_own(user_app):
     # API Gateway's metrics are per API name: two APIs of one name would add up in each one's alarms.
     _, templates = user_app
-    names = [render(api["Properties"]["Name"], "TwoApiSync") for api in resources(templates["TwoApiSync"], "AWS::ApiGateway::RestApi").values()]
+    names = [
+        render(api["Properties"]["Name"], "TwoApiSync")
+        for api in resources(templates["TwoApiSync"], "AWS::ApiGateway::RestApi").values()
+    ]
     assert sorted(names) == ["TwoApiSync-First-Api", "TwoApiSync-Second-Api"]
 
 
@@ -129,15 +148,24 @@ def test_existing_resources_are_used_not_created(user_app):
     _, templates = user_app
     template = templates["Existing"]
     buckets = resources(template, "AWS::S3::Bucket")
-    assert not any(lid.startswith(("Uploads", "Reports")) for lid in buckets), list(buckets)  # the Webhook keeps its claim-check bucket
+    assert not any(lid.startswith(("Uploads", "Reports")) for lid in buckets), list(
+        buckets
+    )  # the Webhook keeps its claim-check bucket
     assert len(resources(template, "AWS::SecretsManager::Secret")) == 0
     tables = {lid for lid in resources(template, "AWS::DynamoDB::Table")}
     assert not any("OrdersTable" in lid or "DeliveriesTable" in lid for lid in tables), tables
     # The functions are told the team's names, and S3 notifies them through CDK's custom resource.
-    environments = [f["Properties"].get("Environment", {}).get("Variables", {}) for f in resources(template, "AWS::Lambda::Function").values()]
+    environments = [
+        f["Properties"].get("Environment", {}).get("Variables", {})
+        for f in resources(template, "AWS::Lambda::Function").values()
+    ]
     assert any(env.get("ORDERS_TABLE") == "team-orders" for env in environments)
     assert any(env.get("DELIVERIES_TABLE") == "team-deliveries" for env in environments)
-    (notifications,) = [r for r in resources(template, "Custom::S3BucketNotifications").values() if r["Properties"]["BucketName"] == "team-uploads"]
+    (notifications,) = [
+        r
+        for r in resources(template, "Custom::S3BucketNotifications").values()
+        if r["Properties"]["BucketName"] == "team-uploads"
+    ]
     (configuration,) = notifications["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
     assert configuration["Events"] == ["s3:ObjectCreated:*"]
     assert configuration["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "incoming/"}]
@@ -154,18 +182,34 @@ def test_an_existing_alarm_topic_gets_every_alarm_and_no_topic_is_created(user_a
 
 def test_props_of_the_caller_win_over_the_defaults():
     stack = new_stack()
-    ApiSync(stack, "Quotes", function_props={"memory_size": 1024, "environment": {"FEATURE": "on"}}, api_props={"rest_api_name": "quotes"})
-    QueueRedrive(stack, "Orders", queue_props={"retention_period": Duration.days(2)}, table_props={"deletion_protection": True})
+    ApiSync(
+        stack,
+        "Quotes",
+        function_props={"memory_size": 1024, "environment": {"FEATURE": "on"}},
+        api_props={"rest_api_name": "quotes"},
+    )
+    QueueRedrive(
+        stack, "Orders", queue_props={"retention_period": Duration.days(2)}, table_props={"deletion_protection": True}
+    )
     template = Template.from_stack(stack).to_json()
-    (function,) = [f for lid, f in resources(template, "AWS::Lambda::Function").items() if lid.startswith("QuotesQuotesFunction")]
+    (function,) = [
+        f for lid, f in resources(template, "AWS::Lambda::Function").items() if lid.startswith("QuotesQuotesFunction")
+    ]
     assert function["Properties"]["MemorySize"] == 1024
     variables = function["Properties"]["Environment"]["Variables"]
     assert variables["FEATURE"] == "on" and variables["POWERTOOLS_SERVICE_NAME"] == "api_sync"  # merged, not replaced
     assert [api["Properties"]["Name"] for api in resources(template, "AWS::ApiGateway::RestApi").values()] == ["quotes"]
-    queues = {lid: q["Properties"]["MessageRetentionPeriod"] for lid, q in resources(template, "AWS::SQS::Queue").items()}
+    queues = {
+        lid: q["Properties"]["MessageRetentionPeriod"] for lid, q in resources(template, "AWS::SQS::Queue").items()
+    }
     assert queues[next(lid for lid in queues if lid.startswith("OrdersOrdersQueue"))] == 2 * 24 * 3600
-    assert queues[next(lid for lid in queues if lid.startswith("OrdersOrdersDLQ"))] == 14 * 24 * 3600  # work queues only
-    assert all(t["Properties"]["DeletionProtectionEnabled"] is True for t in resources(template, "AWS::DynamoDB::Table").values())
+    assert (
+        queues[next(lid for lid in queues if lid.startswith("OrdersOrdersDLQ"))] == 14 * 24 * 3600
+    )  # work queues only
+    assert all(
+        t["Properties"]["DeletionProtectionEnabled"] is True
+        for t in resources(template, "AWS::DynamoDB::Table").values()
+    )
 
 
 def test_each_construct_has_its_own_removal_policy():
@@ -220,7 +264,11 @@ def test_every_acknowledgment_on_a_users_stack_is_used(user_app):
     # What a construct acknowledges for resources a user gave it (their bucket, CDK's notification
     # handler) must each hide a real finding, as the app's own are checked to (test_checks.py).
     report, _ = user_app
-    suppressed = {(s["acknowledgedAt"], s["acknowledgedId"]) for plugin in report["pluginReports"] for s in plugin["suppressedViolations"]}
+    suppressed = {
+        (s["acknowledgedAt"], s["acknowledgedId"])
+        for plugin in report["pluginReports"]
+        for s in plugin["suppressedViolations"]
+    }
     at_handler = {rule for path, rule in suppressed if NOTIFICATIONS_HANDLER in path and path.startswith("Existing/")}
     assert at_handler == set(NOTIFICATIONS_HANDLER_FINDINGS)
 
@@ -228,7 +276,35 @@ def test_every_acknowledgment_on_a_users_stack_is_used(user_app):
 def test_the_patterns_need_cdk_nag_only_to_add_the_checks():
     # A user who does not add the checks need not install cdk-nag: no module of the library
     # imports it but add_checks, when called.
-    modules = ", ".join(f"stacks.{p}" for p in ("api_sync", "event_invoke", "queue_redrive", "express_workflow", "standard_workflow", "fan_out", "stream_job", "webhook"))
+    modules = ", ".join(
+        f"stacks.{p}"
+        for p in (
+            "api_sync",
+            "event_invoke",
+            "queue_redrive",
+            "express_workflow",
+            "standard_workflow",
+            "fan_out",
+            "stream_job",
+            "webhook",
+        )
+    )
     code = f"import sys; sys.modules['cdk_nag'] = None; import {modules}, stacks.shared.checks; print('imported')"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "imported" in result.stdout, result.stderr[-2000:]
+
+
+def test_a_code_directory_elsewhere_is_used_and_tool_leftovers_stay_out_of_the_asset(tmp_path):
+    code = tmp_path / "pattern_code"
+    for folder in ("api_sync", "shared"):
+        shutil.copytree(ROOT / "lambdas" / folder, code / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for leftover in (".mypy_cache/3.11", ".ruff_cache", "__pycache__", "api_sync/.pytest_cache", "shared/.hypothesis"):
+        (code / leftover).mkdir(parents=True, exist_ok=True)
+        (code / leftover / "junk").write_text("left by a tool")
+    app = App(outdir=str(tmp_path / "out"), context=cdk_context())
+    ApiSync(Stack(app, "Elsewhere"), "Quotes", code_directory=code)
+    app.synth()
+    (asset,) = [d for d in (tmp_path / "out").iterdir() if d.name.startswith("asset.") and d.is_dir()]
+    paths = sorted(str(p.relative_to(asset)) for p in asset.rglob("*"))
+    assert "api_sync/handler.py" in paths and "shared/errors.py" in paths
+    assert [p for p in paths if "junk" in p or "cache" in p or "hypothesis" in p] == []  # not even an empty folder

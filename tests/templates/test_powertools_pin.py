@@ -30,7 +30,9 @@ def pinned(requirements_file: str) -> str:
     """The exact version a requirements or constraints file pins Powertools to (`_`, `-` and
     extras as pip reads them)."""
     text = (ROOT / requirements_file).read_text()
-    (pin,) = re.findall(r"^aws[-_]lambda[-_]powertools(?:\[[^\]]*\])?==(\S+)\s*$", text, flags=re.MULTILINE | re.IGNORECASE)
+    (pin,) = re.findall(
+        r"^aws[-_]lambda[-_]powertools(?:\[[^\]]*\])?==(\S+)\s*$", text, flags=re.MULTILINE | re.IGNORECASE
+    )
     return pin
 
 
@@ -62,7 +64,9 @@ def _layer_parameter(context: dict) -> str:
     stack = Stack(App(context=context), "Probe")
     PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3), alarms=False)
     template = Template.from_stack(stack).to_json()
-    (parameter,) = [p["Default"] for p in template["Parameters"].values() if p["Default"].startswith("/aws/service/powertools/")]
+    (parameter,) = [
+        p["Default"] for p in template["Parameters"].values() if p["Default"].startswith("/aws/service/powertools/")
+    ]
     return parameter
 
 

@@ -42,7 +42,10 @@ def test_mapping_reads_the_orders_queue_in_bounded_batches(raw, mapping):
 def test_failures_redrive_to_the_dlq_after_three_receives(raw):
     _, queue = _queue(raw, "OrdersQueue")
     dlq_id, dlq = _queue(raw, "OrdersDLQ")
-    assert queue["Properties"]["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 3}
+    assert queue["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": 3,
+    }
     assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
@@ -53,7 +56,9 @@ def test_visibility_timeout_is_six_function_timeouts_plus_the_batching_window(ra
 
 
 def test_visibility_timeout_follows_the_function_timeout():
-    template = Template.from_stack(QueueRedriveStack(App(), "Slow", function_timeout=Duration.minutes(2), batching_window=Duration.seconds(10)))
+    template = Template.from_stack(
+        QueueRedriveStack(App(), "Slow", function_timeout=Duration.minutes(2), batching_window=Duration.seconds(10))
+    )
     (queue,) = [q for lid, q in template.find_resources("AWS::SQS::Queue").items() if lid.startswith("OrdersQueue")]
     assert queue["Properties"]["VisibilityTimeout"] == 6 * 120 + 10
 
@@ -82,7 +87,8 @@ def test_alarms_on_dlq_depth_and_oldest_message_age(raw):
 
     def on(queue_id: str, metric: str) -> list[dict]:
         return [
-            a for a in alarms
+            a
+            for a in alarms
             if a["MetricName"] == metric and a["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
         ]
 
@@ -113,10 +119,21 @@ def test_function_may_touch_only_its_queue_and_tables(raw):
             continue
         for action in as_list(statement["Action"]):
             if action.startswith(("sqs:", "dynamodb:")):
-                targets = {r["Fn::GetAtt"][0] for r in as_list(statement["Resource"]) if isinstance(r, dict) and "Fn::GetAtt" in r}
+                targets = {
+                    r["Fn::GetAtt"][0]
+                    for r in as_list(statement["Resource"])
+                    if isinstance(r, dict) and "Fn::GetAtt" in r
+                }
                 assert targets and targets <= allowed, (action, statement["Resource"])
                 assert all(isinstance(r, dict) for r in as_list(statement["Resource"])), statement["Resource"]
 
 
 def test_outputs_name_the_queues_and_table(raw):
-    assert {"QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "OrdersTableName", "AlarmTopicArn"} <= set(raw["Outputs"])
+    assert {
+        "QueueUrl",
+        "QueueArn",
+        "DeadLetterQueueUrl",
+        "DeadLetterQueueArn",
+        "OrdersTableName",
+        "AlarmTopicArn",
+    } <= set(raw["Outputs"])

@@ -75,7 +75,9 @@ def test_a_stack_pinned_to_such_a_region_fails_the_synth_in_one_line(region):
 
 
 def test_a_stack_pinned_to_a_published_region_needs_no_rule():
-    template = Template.from_stack(_function_stack(env=Environment(account="123456789012", region="eu-west-1"))).to_json()
+    template = Template.from_stack(
+        _function_stack(env=Environment(account="123456789012", region="eu-west-1"))
+    ).to_json()
     assert "PowertoolsLayerRegion" not in template.get("Rules", {})
     assert any(p["Default"].startswith("/aws/service/powertools/") for p in template["Parameters"].values())
 
@@ -83,10 +85,15 @@ def test_a_stack_pinned_to_a_published_region_needs_no_rule():
 def test_functions_given_their_own_layers_take_no_public_parameter_and_no_rule():
     """The way out in a region without the layer: bring one (say, Powertools bundled by you)."""
     stack = Stack(App(context=cdk_context()), "Probe", env=Environment(account="123456789012", region="me-south-1"))
-    own = lambda_.LayerVersion.from_layer_version_arn(stack, "Own", "arn:aws:lambda:me-south-1:123456789012:layer:powertools:1")
+    own = lambda_.LayerVersion.from_layer_version_arn(
+        stack, "Own", "arn:aws:lambda:me-south-1:123456789012:layer:powertools:1"
+    )
     PatternFunction(stack, "Fn", pattern="api_sync", timeout=Duration.seconds(3), alarms=False, layers=[own])
     template = Template.from_stack(stack).to_json()
     assert "PowertoolsLayerRegion" not in template.get("Rules", {})
-    assert not any(str(p.get("Default", "")).startswith("/aws/service/powertools/") for p in template.get("Parameters", {}).values())
+    assert not any(
+        str(p.get("Default", "")).startswith("/aws/service/powertools/")
+        for p in template.get("Parameters", {}).values()
+    )
     (function,) = resources(template, "AWS::Lambda::Function").values()
     assert function["Properties"]["Layers"] == ["arn:aws:lambda:me-south-1:123456789012:layer:powertools:1"]

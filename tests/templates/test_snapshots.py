@@ -10,9 +10,8 @@ import copy
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.templates.normalise import PLACEHOLDER, normalise
-
 from app import ACCOUNT_STACKS, PATTERNS
+from tests.templates.normalise import PLACEHOLDER, normalise
 
 
 @pytest.fixture

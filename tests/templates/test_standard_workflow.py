@@ -10,14 +10,19 @@ import pytest
 from standard_workflow import names
 from tests.templates.helpers import as_list, construct_resource, policy_statements, resources
 
-TRANSIENT = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "TransientError"}
+TRANSIENT = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientError",
+}
 TASKS = {"Split", "ProcessChunk", "Merge", "WaitForApproval", "Publish", "RecordFailure"}
 
 
 @pytest.fixture(scope="module")
 def raw(templates) -> dict:
     return templates["StandardWorkflow"]
-
 
 
 def _text(value: Any) -> str:
@@ -61,9 +66,13 @@ def test_the_machine_is_standard_logged_traced_and_bounded(machine):
 def test_the_flow_is_split_map_merge_approval_publish(states, machine):
     definition = json.loads(_text(machine["Properties"]["DefinitionString"]))
     assert definition["StartAt"] == "Split"
-    assert [states["Split"]["Next"], states["ProcessChunks"]["Next"], states["Merge"]["Next"], states["WaitForApproval"]["Next"], states["Publish"]["Next"]] == [
-        "ProcessChunks", "Merge", "WaitForApproval", "Publish", "Published"
-    ]
+    assert [
+        states["Split"]["Next"],
+        states["ProcessChunks"]["Next"],
+        states["Merge"]["Next"],
+        states["WaitForApproval"]["Next"],
+        states["Publish"]["Next"],
+    ] == ["ProcessChunks", "Merge", "WaitForApproval", "Publish", "Published"]
     assert definition["TimeoutSeconds"] == 2 * 24 * 3600
 
 
@@ -71,7 +80,11 @@ def test_the_map_runs_chunks_at_a_bounded_concurrency_with_keys_only(states):
     process = states["ProcessChunks"]
     assert process["Type"] == "Map" and process["MaxConcurrency"] == 10
     assert process["ItemsPath"] == "$.chunks"
-    assert process["ItemSelector"] == {"job_id.$": "$$.Execution.Name", "manifest_key.$": "$$.Map.Item.Value.manifest_key", "chunk.$": "$$.Map.Item.Value.chunk"}
+    assert process["ItemSelector"] == {
+        "job_id.$": "$$.Execution.Name",
+        "manifest_key.$": "$$.Map.Item.Value.manifest_key",
+        "chunk.$": "$$.Map.Item.Value.chunk",
+    }
     assert states["Split"]["ResultSelector"] == {"chunks.$": "$.chunks"}  # nothing but chunk keys moves on
 
 
@@ -102,12 +115,18 @@ def test_every_step_catches_to_record_failure_then_ends_by_status(states):
     for name in ("Split", "ProcessChunks", "Merge", "WaitForApproval", "Publish"):
         catches = states[name]["Catch"]
         assert catches[-1]["ErrorEquals"] == ["States.ALL"], name
-        assert {c["Next"] for c in catches} == {"RecordFailure"} and {c["ResultPath"] for c in catches} == {"$.error"}, name
+        assert {c["Next"] for c in catches} == {"RecordFailure"} and {c["ResultPath"] for c in catches} == {
+            "$.error"
+        }, name
     assert "Catch" not in states["ProcessChunk"]  # the Map catches for its iterations
     assert states["RecordFailure"]["Parameters"] == {"job_id.$": "$$.Execution.Name", "error.$": "$.error"}
     choice = states[states["RecordFailure"]["Next"]]
     ends = {c["StringEquals"]: c["Next"] for c in choice["Choices"]}
-    assert states[ends["EXPIRED"]] == {"Type": "Fail", "Error": "ApprovalExpired", "Cause": "Nobody answered the approval request in time"}
+    assert states[ends["EXPIRED"]] == {
+        "Type": "Fail",
+        "Error": "ApprovalExpired",
+        "Cause": "Nobody answered the approval request in time",
+    }
     assert states[ends["REJECTED"]]["Type"] == "Succeed"
     assert states[choice["Default"]]["Type"] == "Fail"
 
@@ -158,7 +177,12 @@ BUCKET = "arn:<AWS::Partition>:s3:::standardworkflow-9edea4aa-data-<AWS::Account
 def test_each_task_function_reaches_only_its_prefixes_and_the_jobs_table(raw, function, reads, writes, table, others):
     grants = _grants(raw, function)
     table_id, _ = construct_resource(raw, "AWS::DynamoDB::Table", "JobsTable")
-    expected_actions = ({"s3:ListBucket", "s3:GetObject"} if reads else set()) | ({"s3:PutObject"} if writes else set()) | ({"dynamodb:UpdateItem"} if table else set()) | others
+    expected_actions = (
+        ({"s3:ListBucket", "s3:GetObject"} if reads else set())
+        | ({"s3:PutObject"} if writes else set())
+        | ({"dynamodb:UpdateItem"} if table else set())
+        | others
+    )
     assert set(grants) == expected_actions
     if reads:
         assert grants["s3:GetObject"] == {_objects(p) for p in reads}
@@ -188,7 +212,17 @@ def test_the_machine_invokes_only_its_task_functions(raw):
         if policy["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in policy["Properties"]["Roles"]:
             if "lambda:InvokeFunction" in as_list(statement["Action"]):
                 invoked.update(_text(r).split(".Arn>")[0].lstrip("<") for r in as_list(statement["Resource"]))
-    expected = {_function_id(raw, f) for f in ("SplitFunction", "ProcessChunkFunction", "MergeFunction", "RequestApprovalFunction", "PublishFunction", "RecordFailureFunction")}
+    expected = {
+        _function_id(raw, f)
+        for f in (
+            "SplitFunction",
+            "ProcessChunkFunction",
+            "MergeFunction",
+            "RequestApprovalFunction",
+            "PublishFunction",
+            "RecordFailureFunction",
+        )
+    }
     assert invoked == expected
 
 
@@ -198,19 +232,35 @@ def test_csv_uploads_under_incoming_start_jobs(raw):
     (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
     assert config["Function"] == {"Fn::GetAtt": [start_id, "Arn"]}
     # A folder marker (incoming/) or another file type never invokes the start function.
-    assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": names.INCOMING_PREFIX}, {"Name": "suffix", "Value": ".csv"}]
-    (invoke_config,) = [c for c in resources(raw, "AWS::Lambda::EventInvokeConfig").values() if c["Properties"]["FunctionName"] == {"Ref": start_id}]
+    assert config["Filter"]["S3Key"]["Rules"] == [
+        {"Name": "prefix", "Value": names.INCOMING_PREFIX},
+        {"Name": "suffix", "Value": ".csv"},
+    ]
+    (invoke_config,) = [
+        c
+        for c in resources(raw, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": start_id}
+    ]
     assert "OnFailure" in invoke_config["Properties"]["DestinationConfig"]
 
 
 def test_the_approval_topic_is_encrypted_and_tls_only(raw):
     topic_id, topic = construct_resource(raw, "AWS::SNS::Topic", "ApprovalTopic")
     assert _text(topic["Properties"]["KmsMasterKeyId"]).endswith(":alias/aws/sns")
-    (policy,) = [p for p in resources(raw, "AWS::SNS::TopicPolicy").values() if {"Ref": topic_id} in p["Properties"]["Topics"]]
+    (policy,) = [
+        p for p in resources(raw, "AWS::SNS::TopicPolicy").values() if {"Ref": topic_id} in p["Properties"]["Topics"]
+    ]
     (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_outputs_name_every_entry_point(raw):
-    assert {names.BUCKET_OUTPUT, names.UPLOAD_PREFIX_OUTPUT, names.STATE_MACHINE_ARN_OUTPUT, names.JOBS_TABLE_OUTPUT, names.APPROVAL_TOPIC_OUTPUT, names.START_FUNCTION_OUTPUT} <= set(raw["Outputs"])
+    assert {
+        names.BUCKET_OUTPUT,
+        names.UPLOAD_PREFIX_OUTPUT,
+        names.STATE_MACHINE_ARN_OUTPUT,
+        names.JOBS_TABLE_OUTPUT,
+        names.APPROVAL_TOPIC_OUTPUT,
+        names.START_FUNCTION_OUTPUT,
+    } <= set(raw["Outputs"])
     assert raw["Outputs"][names.UPLOAD_PREFIX_OUTPUT]["Value"] == names.INCOMING_PREFIX

@@ -11,7 +11,17 @@ from aws_cdk import App, Duration
 from shared.commerce import MONEY_PATTERN
 from stacks.stream_job import StreamJobStack
 from stream_job import names
-from tests.templates.helpers import api_method, as_list, construct_resource, find_logical_id, only_model_schema, policy_statements, ref_target, resources, validated_body_model
+from tests.templates.helpers import (
+    api_method,
+    as_list,
+    construct_resource,
+    find_logical_id,
+    only_model_schema,
+    policy_statements,
+    ref_target,
+    resources,
+    validated_body_model,
+)
 
 VALID_JOB = {"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "6.25", "monthly_payment": "510.00"}
 
@@ -24,7 +34,11 @@ def raw(templates) -> dict:
 @pytest.fixture(scope="module")
 def mapping(raw) -> dict:
     """The processor's stream mapping."""
-    (esm,) = [m for m in resources(raw, "AWS::Lambda::EventSourceMapping").values() if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])]
+    (esm,) = [
+        m
+        for m in resources(raw, "AWS::Lambda::EventSourceMapping").values()
+        if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])
+    ]
     return esm["Properties"]
 
 
@@ -51,7 +65,10 @@ def test_mapping_reads_the_jobs_tables_stream(raw, mapping):
 def test_mapping_lets_through_only_inserted_pending_jobs(mapping):
     (only,) = mapping["FilterCriteria"]["Filters"]
     # Written out, not read from names.py: the filter is what keeps the processor's own writes out.
-    assert json.loads(only["Pattern"]) == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["pending"]}}}}
+    assert json.loads(only["Pattern"]) == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"status": {"S": ["pending"]}}},
+    }
     assert json.loads(only["Pattern"]) == names.PENDING_INSERT_FILTER
 
 
@@ -76,7 +93,11 @@ def test_exhausted_batches_go_to_the_failed_jobs_handler(raw, mapping):
     queue_id = _logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures")
     assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}}
     # ... which is the queue the failed-jobs handler consumes, reporting failures per message.
-    (consumer,) = [m["Properties"] for m in resources(raw, "AWS::Lambda::EventSourceMapping").values() if m["Properties"] is not mapping]
+    (consumer,) = [
+        m["Properties"]
+        for m in resources(raw, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"] is not mapping
+    ]
     assert consumer["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     assert consumer["FunctionName"] == {"Ref": _logical_id(raw, "AWS::Lambda::Function", "FailedJobsFunction")}
     assert consumer["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -86,13 +107,17 @@ def test_exhausted_batches_go_to_the_failed_jobs_handler(raw, mapping):
 
 def _alarms_on_queue(raw: dict, queue_id: str, metric: str) -> list[dict]:
     return [
-        a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == metric and a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
-    ]  # fmt: skip
+        a["Properties"]
+        for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == metric
+        and a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    ]
 
 
 def test_a_failure_record_arriving_is_alarmed_though_its_consumer_empties_the_queue(raw):
-    (arriving,) = _alarms_on_queue(raw, _logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures"), "NumberOfMessagesSent")
+    (arriving,) = _alarms_on_queue(
+        raw, _logical_id(raw, "AWS::SQS::Queue", "ProcessorFailures"), "NumberOfMessagesSent"
+    )
     assert (arriving["Threshold"], arriving["Statistic"]) == (1, "Sum") and arriving["AlarmActions"]
 
 
@@ -117,7 +142,11 @@ def test_a_job_whose_dead_run_still_holds_its_claim_is_failed_on_a_later_receive
 
 def test_iterator_age_is_alarmed(raw):
     processor_id = _logical_id(raw, "AWS::Lambda::Function", "ProcessorFunction")
-    (age,) = [a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "IteratorAge"]
+    (age,) = [
+        a["Properties"]
+        for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "IteratorAge"
+    ]
     assert age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": processor_id}}]
     assert (age["Statistic"], age["Threshold"]) == ("Maximum", 5 * 60 * 1000)
     assert age["AlarmActions"]
@@ -142,7 +171,10 @@ def test_functions_run_their_handlers_with_the_table_and_ttl(raw):
     api, processor = _function(raw, "ApiFunction"), _function(raw, "ProcessorFunction")
     assert (api["Handler"], processor["Handler"]) == ("stream_job.api.main", "stream_job.processor.main")
     for function in (api, processor):
-        assert ref_target(raw, function["Environment"]["Variables"][names.JOBS_TABLE_ENV])["Type"] == "AWS::DynamoDB::Table"
+        assert (
+            ref_target(raw, function["Environment"]["Variables"][names.JOBS_TABLE_ENV])["Type"]
+            == "AWS::DynamoDB::Table"
+        )
     assert api["Environment"]["Variables"][names.JOB_TTL_SECONDS_ENV] == str(7 * 24 * 3600)
 
 
@@ -265,7 +297,15 @@ def test_request_model_accepts_a_valid_job(request_schema):
         {**VALID_JOB, "annual_rate_percent": "6.2500"},
         ["not", "an", "object"],
     ],
-    ids=["missing-field", "unknown-field", "number-principal", "third-decimal", "number-rate", "rate-four-decimals", "array"],
+    ids=[
+        "missing-field",
+        "unknown-field",
+        "number-principal",
+        "third-decimal",
+        "number-rate",
+        "rate-four-decimals",
+        "array",
+    ],
 )
 def test_request_model_refuses_bad_bodies(request_schema, body):
     with pytest.raises(jsonschema.ValidationError):
@@ -273,7 +313,9 @@ def test_request_model_refuses_bad_bodies(request_schema, body):
 
 
 def test_outputs_name_the_endpoint_table_and_failure_queue(raw):
-    assert {names.JOBS_ENDPOINT_OUTPUT, names.JOBS_TABLE_OUTPUT, names.STREAM_FAILURES_QUEUE_OUTPUT} <= set(raw["Outputs"])
+    assert {names.JOBS_ENDPOINT_OUTPUT, names.JOBS_TABLE_OUTPUT, names.STREAM_FAILURES_QUEUE_OUTPUT} <= set(
+        raw["Outputs"]
+    )
     table_id = _logical_id(raw, "AWS::DynamoDB::Table", "JobsTable")
     assert raw["Outputs"][names.JOBS_TABLE_OUTPUT]["Value"] == {"Ref": table_id}
     assert "/jobs" in json.dumps(raw["Outputs"][names.JOBS_ENDPOINT_OUTPUT]["Value"])

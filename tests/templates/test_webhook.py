@@ -41,7 +41,6 @@ def mapping(raw) -> dict:
     return only["Properties"]
 
 
-
 def function_statements(raw: dict, function: tuple[str, dict]) -> list[dict]:
     """Every statement of every policy attached to the function's role."""
     role_id = function[1]["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -55,7 +54,8 @@ def function_statements(raw: dict, function: tuple[str, dict]) -> list[dict]:
 
 def alarms_on(raw: dict, metric: str, dimension_value: dict) -> list[dict]:
     return [
-        a["Properties"] for a in resources(raw, "AWS::CloudWatch::Alarm").values()
+        a["Properties"]
+        for a in resources(raw, "AWS::CloudWatch::Alarm").values()
         if a["Properties"]["MetricName"] == metric and a["Properties"]["Dimensions"][0]["Value"] == dimension_value
     ]
 
@@ -73,7 +73,9 @@ def test_nothing_is_reserved_by_default_so_a_new_account_can_deploy_it(function)
     assert "ReservedConcurrentExecutions" not in function[1]["Properties"]
 
 
-def test_the_same_function_consumes_its_queue_at_a_capped_concurrency_with_batch_item_failures(function, queue, mapping):
+def test_the_same_function_consumes_its_queue_at_a_capped_concurrency_with_batch_item_failures(
+    function, queue, mapping
+):
     function_id, _ = function
     queue_id, _ = queue
     assert mapping["FunctionName"] == {"Ref": function_id}
@@ -97,14 +99,23 @@ def test_the_url_path_reaches_the_slow_path_only_through_the_queue(raw, function
     # request to the URL (always requestContext.http) never has the SQS event's shape.
     function_id, _ = function
     queue_id, _ = queue
-    assert [m["Properties"]["EventSourceArn"] for m in resources(raw, "AWS::Lambda::EventSourceMapping").values()] == [{"Fn::GetAtt": [queue_id, "Arn"]}]
+    assert [m["Properties"]["EventSourceArn"] for m in resources(raw, "AWS::Lambda::EventSourceMapping").values()] == [
+        {"Fn::GetAtt": [queue_id, "Arn"]}
+    ]
     senders = [
-        (where, s) for where, s in policy_statements(raw)
+        (where, s)
+        for where, s in policy_statements(raw)
         if "sqs:SendMessage" in as_list(s["Action"]) and {"Fn::GetAtt": [queue_id, "Arn"]} in as_list(s["Resource"])
     ]
-    assert [where for where, _ in senders] == [construct_resource(raw, "AWS::IAM::Policy", "WebhookFunctionRoleDefaultPolicy")[0]]
-    (policy,) = [p for p in resources(raw, "AWS::SQS::QueuePolicy").values() if {"Ref": queue_id} in p["Properties"]["Queues"]]
-    assert all(s["Effect"] == "Deny" for s in policy["Properties"]["PolicyDocument"]["Statement"])  # TLS only, grants nothing
+    assert [where for where, _ in senders] == [
+        construct_resource(raw, "AWS::IAM::Policy", "WebhookFunctionRoleDefaultPolicy")[0]
+    ]
+    (policy,) = [
+        p for p in resources(raw, "AWS::SQS::QueuePolicy").values() if {"Ref": queue_id} in p["Properties"]["Queues"]
+    ]
+    assert all(
+        s["Effect"] == "Deny" for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )  # TLS only, grants nothing
     variables = function[1]["Properties"]["Environment"]["Variables"]
     assert variables[names.WORK_QUEUE_URL_ENV] == {"Ref": queue_id}
 
@@ -114,7 +125,9 @@ def test_the_queue_follows_the_rules_for_a_lambda_consumer(raw, function, queue)
     _, q = queue
     props = q["Properties"]
     assert props["VisibilityTimeout"] >= 6 * fn["Properties"]["Timeout"]
-    assert props["RedrivePolicy"]["maxReceiveCount"] >= 5  # AWS's advice for a Lambda consumer: throttled receives count
+    assert (
+        props["RedrivePolicy"]["maxReceiveCount"] >= 5
+    )  # AWS's advice for a Lambda consumer: throttled receives count
     dlq_id, dlq = construct_resource(raw, "AWS::SQS::Queue", "WebhookDLQ")
     assert props["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
     assert dlq["Properties"]["MessageRetentionPeriod"] > props["MessageRetentionPeriod"]
@@ -132,7 +145,12 @@ def test_a_slow_path_falling_behind_and_a_refused_delivery_are_alarmed(raw, func
     # for the 30-minute visibility timeout) without any backlog.
     assert not alarms_on(raw, "ApproximateAgeOfOldestMessage", {"Fn::GetAtt": [queue_id, "QueueName"]})
     (backlog,) = alarms_on(raw, "ApproximateNumberOfMessagesVisible", {"Fn::GetAtt": [queue_id, "QueueName"]})
-    assert (backlog["Statistic"], backlog["Period"], backlog["EvaluationPeriods"], backlog["Threshold"]) == ("Minimum", 300, 3, 1)
+    assert (backlog["Statistic"], backlog["Period"], backlog["EvaluationPeriods"], backlog["Threshold"]) == (
+        "Minimum",
+        300,
+        3,
+        1,
+    )
     assert backlog["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     (refused,) = alarms_on(raw, "Url5xxCount", {"Ref": function_id})
     assert (refused["Threshold"], refused["Statistic"]) == (1, "Sum")
@@ -140,7 +158,10 @@ def test_a_slow_path_falling_behind_and_a_refused_delivery_are_alarmed(raw, func
 
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
 def test_failure_signals_are_alarmed(raw, metric):
-    assert len([a for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]) == 1
+    assert (
+        len([a for a in resources(raw, "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric])
+        == 1
+    )
 
 
 # --- payload sizes ----------------------------------------------------------------------------------
@@ -149,7 +170,12 @@ def test_failure_signals_are_alarmed(raw, metric):
 def test_bodies_are_accepted_up_to_the_function_urls_limit_and_the_hand_off_up_to_sqss(function, queue):
     variables = function[1]["Properties"]["Environment"]["Variables"]
     assert variables[names.MAX_BODY_BYTES_ENV] == str(FUNCTION_URL_PAYLOAD_BYTES) == str(6 * 1024 * 1024)
-    assert variables[names.HANDOFF_MAX_BYTES_ENV] == str(queue[1]["Properties"]["MaximumMessageSize"]) == str(SQS_MAX_MESSAGE_BYTES) == "1048576"
+    assert (
+        variables[names.HANDOFF_MAX_BYTES_ENV]
+        == str(queue[1]["Properties"]["MaximumMessageSize"])
+        == str(SQS_MAX_MESSAGE_BYTES)
+        == "1048576"
+    )
 
 
 def test_claim_checks_go_to_a_private_bucket_and_outlive_a_dead_lettered_message_and_its_redrives(raw, function):
@@ -160,16 +186,26 @@ def test_claim_checks_go_to_a_private_bucket_and_outlive_a_dead_lettered_message
     _, dlq = construct_resource(raw, "AWS::SQS::Queue", "WebhookDLQ")
     # A message lives the DLQ's retention from its first enqueue, and a redrive starts it again: the
     # payload (deleted once processed) is kept for several DLQ retentions, not one.
-    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] * 86400 >= 3 * dlq["Properties"]["MessageRetentionPeriod"]
+    assert (
+        rule["Status"] == "Enabled"
+        and rule["ExpirationInDays"] * 86400 >= 3 * dlq["Properties"]["MessageRetentionPeriod"]
+    )
     assert rule["ExpirationInDays"] <= 90, "a backstop for what processing leaves, not storage forever"
-    assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
     assert bucket["DeletionPolicy"] == "Delete"
     assert {"Key": "aws-cdk:auto-delete-objects", "Value": "true"} in props["Tags"]  # emptied on destroy
 
 
 def test_the_mapping_starts_polling_only_once_the_claim_check_grant_exists(raw):
     (mapping,) = resources(raw, "AWS::Lambda::EventSourceMapping").values()
-    (access_id,) = [lid for lid in resources(raw, "AWS::IAM::Policy") if lid.startswith("WebhookFunctionPayloadsBucketAccess")]
+    (access_id,) = [
+        lid for lid in resources(raw, "AWS::IAM::Policy") if lid.startswith("WebhookFunctionPayloadsBucketAccess")
+    ]
     assert access_id in mapping.get("DependsOn", [])
 
 
@@ -189,25 +225,36 @@ def test_the_url_is_public_because_the_handler_verifies_signatures(raw, function
     function_id, _ = function
     (url,) = resources(raw, "AWS::Lambda::Url").values()
     assert url["Properties"] == {"AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": [function_id, "Arn"]}}
-    public = [p["Properties"] for p in resources(raw, "AWS::Lambda::Permission").values() if p["Properties"]["Principal"] == "*"]
+    public = [
+        p["Properties"]
+        for p in resources(raw, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "*"
+    ]
     # Principal "*" may call the URL only: lambda:InvokeFunction for "*" is limited to calls via the URL.
     assert {p["Action"] for p in public} == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
     assert all(p.get("FunctionUrlAuthType") == "NONE" or p.get("InvokedViaFunctionUrl") is True for p in public)
     assert all(p["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]} for p in public)
-    assert raw["Outputs"][names.FUNCTION_URL_OUTPUT]["Value"] == {"Fn::GetAtt": [construct_resource(raw, "AWS::Lambda::Url", "WebhookFunctionFunctionUrl")[0], "FunctionUrl"]}
+    assert raw["Outputs"][names.FUNCTION_URL_OUTPUT]["Value"] == {
+        "Fn::GetAtt": [construct_resource(raw, "AWS::Lambda::Url", "WebhookFunctionFunctionUrl")[0], "FunctionUrl"]
+    }
 
 
 def test_secrets_are_stack_generated_and_only_their_arns_are_in_the_environment(raw, function):
     _, fn = function
     variables = fn["Properties"]["Environment"]["Variables"]
-    for env, construct in ((names.GITHUB_SECRET_ENV, "GitHubWebhookSecret"), (names.SLACK_SECRET_ENV, "SlackSigningSecret")):
+    for env, construct in (
+        (names.GITHUB_SECRET_ENV, "GitHubWebhookSecret"),
+        (names.SLACK_SECRET_ENV, "SlackSigningSecret"),
+    ):
         secret_id, secret = construct_resource(raw, "AWS::SecretsManager::Secret", construct)
         assert variables[env] == {"Ref": secret_id}  # a secret's Ref is its ARN
         assert "SecretString" not in secret["Properties"], "a value in the template is a value in git"
         assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
         assert secret["DeletionPolicy"] == "Delete"
     text = json.dumps(variables).lower()
-    assert "secretstring" not in text and "resolve:secretsmanager" not in text, "no dynamic reference puts a value in the environment"
+    assert "secretstring" not in text and "resolve:secretsmanager" not in text, (
+        "no dynamic reference puts a value in the environment"
+    )
 
 
 def test_the_function_reads_exactly_its_two_secrets(raw):
@@ -232,7 +279,9 @@ def test_tables_are_scoped_deliveries_write_only(raw, function):
             (resource,) = as_list(statement["Resource"])
             by_table[resource["Fn::GetAtt"][0]] = set(as_list(statement["Action"]))
     assert by_table[deliveries_id] == {"dynamodb:PutItem"}
-    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= by_table[idempotency_id]
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= by_table[
+        idempotency_id
+    ]
     assert set(by_table) == {deliveries_id, idempotency_id}
 
 
@@ -241,15 +290,32 @@ def test_tables_are_scoped_deliveries_write_only(raw, function):
 
 def test_stack_props_reach_the_template():
     app = App(context=cdk_context())
-    stack = WebhookStack(app, "Tuned", reserved_concurrency=8, max_concurrency=3, batch_size=2, max_receive_count=4, function_timeout=Duration.minutes(2), max_body_bytes=1024)
+    stack = WebhookStack(
+        app,
+        "Tuned",
+        reserved_concurrency=8,
+        max_concurrency=3,
+        batch_size=2,
+        max_receive_count=4,
+        function_timeout=Duration.minutes(2),
+        max_body_bytes=1024,
+    )
     template = Template.from_stack(stack)
-    (fn,) = [f for lid, f in template.find_resources("AWS::Lambda::Function").items() if lid.startswith("WebhookFunction")]
+    (fn,) = [
+        f for lid, f in template.find_resources("AWS::Lambda::Function").items() if lid.startswith("WebhookFunction")
+    ]
     assert fn["Properties"]["ReservedConcurrentExecutions"] == 8
     assert fn["Properties"]["Environment"]["Variables"][names.MAX_BODY_BYTES_ENV] == "1024"
     (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
-    assert (mapping["Properties"]["ScalingConfig"], mapping["Properties"]["BatchSize"]) == ({"MaximumConcurrency": 3}, 2)
+    assert (mapping["Properties"]["ScalingConfig"], mapping["Properties"]["BatchSize"]) == (
+        {"MaximumConcurrency": 3},
+        2,
+    )
     (queue,) = [q for lid, q in template.find_resources("AWS::SQS::Queue").items() if lid.startswith("WebhookQueue")]
-    assert (queue["Properties"]["VisibilityTimeout"], queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]) == (720, 4)
+    assert (queue["Properties"]["VisibilityTimeout"], queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]) == (
+        720,
+        4,
+    )
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,9 @@ def call(event, context):
         return {"item": dynamodb.get_item(TableName=target, Key={"id": {"S": "probe"}}).get("Item")}
     elif action == "dynamodb:GetRecords":  # the stream's first shard from its oldest record
         (shard,) = streams.describe_stream(StreamArn=target)["StreamDescription"]["Shards"]
-        iterator = streams.get_shard_iterator(StreamArn=target, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=target, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         return {"records": len(streams.get_records(ShardIterator=iterator)["Records"])}
     elif action == "dynamodb:TransactWriteItems":  # a Put on each table named
         items = [{"Put": {"TableName": table, "Item": {"id": {"S": "probe"}}}} for table in target.split(",")]

@@ -73,7 +73,11 @@ def fan_out(event, context):
     """A parent that invokes the child once per item with InvocationType=Event, and returns."""
     lambda_client = boto3.client("lambda")
     for item in event["items"]:
-        lambda_client.invoke(FunctionName=os.environ["CHILD_FUNCTION_NAME"], InvocationType="Event", Payload=json.dumps({"item": item, **event.get("child", {})}))
+        lambda_client.invoke(
+            FunctionName=os.environ["CHILD_FUNCTION_NAME"],
+            InvocationType="Event",
+            Payload=json.dumps({"item": item, **event.get("child", {})}),
+        )
     return {"fanned_out": len(event["items"])}
 
 
@@ -121,7 +125,17 @@ def http(event, context):
     if path == "/dict":
         return {"hello": "world"}
     if path == "/binary":
-        return {"statusCode": 201, "headers": {"Content-Type": "image/png"}, "body": base64.b64encode(b"\x89PNG\r\n").decode(), "isBase64Encoded": True}
+        return {
+            "statusCode": 201,
+            "headers": {"Content-Type": "image/png"},
+            "body": base64.b64encode(b"\x89PNG\r\n").decode(),
+            "isBase64Encoded": True,
+        }
     if path == "/fail":
         raise RuntimeError("asked to fail")
-    return {"statusCode": 200, "headers": {"Content-Type": "application/json", "X-Probe": "echo"}, "cookies": ["a=1"], "body": json.dumps(event)}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json", "X-Probe": "echo"},
+        "cookies": ["a=1"],
+        "body": json.dumps(event),
+    }
