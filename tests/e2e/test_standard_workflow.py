@@ -419,7 +419,14 @@ def test_a_retried_approval_request_stores_the_new_token_and_the_job_publishes(s
     assert record["task_token"] not in first_tokens
     # Each attempt sent a message; the retry's says it replaces the first; both state the deadline:
     # when WaitForApproval was entered plus its 24 h TimeoutSeconds, in UTC.
-    first, second = [m for m in approval_messages(small, messages) if f"Job {job_id} " in m]
+    # The retry stores its token before it publishes: wait for its message too.
+    seen: list[str] = []
+
+    def both_messages() -> list[str] | None:
+        seen.extend(m for m in approval_messages(small, messages) if f"Job {job_id} " in m)
+        return seen if len(seen) >= 2 else None
+
+    first, second = wait_for(both_messages, timeout=30, what="both approval messages")
     entered = next(
         e["timestamp"]
         for e in history(small, job_id)
