@@ -27,12 +27,12 @@ Polling happens when a test asks (`cloud.drain_sqs(name)`), in the test's thread
 
 from __future__ import annotations
 
-from datetime import datetime
 import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -185,7 +185,9 @@ def drain_sqs(cloud: LocalCloud, function_name: str, *, max_batches: int = 100, 
                 response, errored = _invoke(cloud, function, {"Records": kept})
             except TooManyRequestsException:
                 for record in kept:  # back on the queue, after the (compressed) visibility timeout
-                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+                    )
                 with lock:
                     batches.append(Batch(kept, True, None, ids, throttled=True))
                     state["stop"] = True
@@ -196,7 +198,9 @@ def drain_sqs(cloud: LocalCloud, function_name: str, *, max_batches: int = 100, 
                 batches.append(Batch(kept, errored, response, failed))
             for record in kept:
                 if record["messageId"] in failed:  # the visibility timeout passes at once
-                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+                    )
                 else:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
             return True
@@ -221,7 +225,8 @@ def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "body": message["Body"],
         "attributes": message.get("Attributes", {}),
         "messageAttributes": {
-            k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"]} for k, v in message.get("MessageAttributes", {}).items()
+            k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"]}
+            for k, v in message.get("MessageAttributes", {}).items()
         },
         "md5OfBody": message["MD5OfBody"],
         "eventSource": "aws:sqs",
@@ -239,7 +244,9 @@ def drain_stream(cloud: LocalCloud, function_name: str) -> list[Batch]:
     stream_arn = mapping["EventSourceArn"]
     streams = client("dynamodbstreams", stream_arn)
     (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
-    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
     in_stream = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
     checkpoint = cloud.stream_checkpoints.get(mapping["UUID"])
     if checkpoint is None:  # the mapping begins polling now
@@ -270,7 +277,9 @@ def _starting_checkpoint(mapping: dict[str, Any], in_stream: list[dict[str, Any]
         return -1
     if position == "LATEST":  # only records written from now on
         return int(in_stream[-1]["dynamodb"]["SequenceNumber"]) if in_stream else -1
-    raise ValueError(f"{mapping['FunctionArn']}: a DynamoDB stream mapping starts at TRIM_HORIZON or LATEST, not {position!r}")
+    raise ValueError(
+        f"{mapping['FunctionArn']}: a DynamoDB stream mapping starts at TRIM_HORIZON or LATEST, not {position!r}"
+    )
 
 
 def restart_stream(cloud: LocalCloud, function_name: str) -> None:
@@ -291,7 +300,12 @@ def _as_delivered(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 
 
 def _deliver_stream_batch(
-    cloud: LocalCloud, function: LambdaFunction, mapping: dict[str, Any], shard_id: str, batch: list[dict[str, Any]], batches: list[Batch]
+    cloud: LocalCloud,
+    function: LambdaFunction,
+    mapping: dict[str, Any],
+    shard_id: str,
+    batch: list[dict[str, Any]],
+    batches: list[Batch],
 ) -> None:
     max_retries = mapping.get("MaximumRetryAttempts", -1)
     max_retries = UNBOUNDED_STREAM_RETRIES if max_retries in (-1, None) else max_retries
@@ -317,7 +331,9 @@ def _deliver_stream_batch(
         retries += 1
 
 
-def _stream_failure(cloud: LocalCloud, mapping: dict[str, Any], shard_id: str, batch: list[dict[str, Any]], attempts: int) -> None:
+def _stream_failure(
+    cloud: LocalCloud, mapping: dict[str, Any], shard_id: str, batch: list[dict[str, Any]], attempts: int
+) -> None:
     destination = (mapping.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
     if not destination:
         return  # AWS discards the batch and moves on

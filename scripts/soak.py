@@ -43,8 +43,8 @@ def available() -> dict[str, str]:
 
 
 def synth(outdir: str) -> str:
-    from tests.conftest import cdk_context  # first: it quiets jsii and shares botocore's model loader
     from app import build_app
+    from tests.conftest import cdk_context  # first: it quiets jsii and shares botocore's model loader
 
     build_app(outdir=outdir, context=cdk_context(), analytics_reporting=False).synth()
     return outdir
@@ -59,7 +59,9 @@ def quiet():
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, action="append", help="the random seed (repeat for several runs); default 1")
+    parser.add_argument(
+        "--seed", type=int, action="append", help="the random seed (repeat for several runs); default 1"
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every pattern's default volume")
     parser.add_argument("--pattern", action="append", help="only this pattern (repeatable)")
     parser.add_argument("--report", type=Path, help="rewrite the figures section of this Markdown file")
@@ -92,9 +94,13 @@ def main(argv: list[str] | None = None) -> int:
                 if problems := books.problems():
                     input_id, why = problems[0]
                     failures.append(f"{stack} seed {seed}: {len(problems)} unbalanced; first: {input_id}: {why}")
-                    print(f"\nUNBALANCED {failures[-1]}\n  reproduce: make soak SEED={seed} PATTERN={stack}", flush=True)
+                    print(
+                        f"\nUNBALANCED {failures[-1]}\n  reproduce: make soak SEED={seed} PATTERN={stack}", flush=True
+                    )
             minutes = (time.monotonic() - started) / 60
-            sections.append(f"### Seed {seed}, scale {args.scale:g} ({minutes:.1f} min in all)\n\n" + "\n\n".join(tables))
+            sections.append(
+                f"### Seed {seed}, scale {args.scale:g} ({minutes:.1f} min in all)\n\n" + "\n\n".join(tables)
+            )
     if args.report:
         write_report(args.report, sections)
     if failures:

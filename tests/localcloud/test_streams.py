@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.localcloud.fixture_app import STREAM_BATCH_SIZE
 from localcloud import Deployment
+from tests.localcloud.fixture_app import STREAM_BATCH_SIZE
 
 
 @pytest.fixture(scope="module")
@@ -100,4 +100,3 @@ def test_at_trim_horizon_every_record_still_in_the_stream_is_delivered(stack):
     # A mapping that starts over (replaced) reads the whole stream again, from its oldest record.
     stack.restart_stream("TrimHorizonProcessor")
     assert delivered_keys(stack.drain_stream("TrimHorizonProcessor")) == [*first, "h-after"]
-

@@ -18,7 +18,11 @@ from tests.templates.helpers import resources
 
 def test_reads_a_functions_memory_architecture_and_timeout(templates):
     orders = cost.Template("QueueRedrive", templates["QueueRedrive"]).function("OrdersFunction")
-    assert (orders.memory_mb, orders.architecture, orders.timeout_s) == (256, "arm64", 30)  # QueueRedriveStack's defaults
+    assert (orders.memory_mb, orders.architecture, orders.timeout_s) == (
+        256,
+        "arm64",
+        30,
+    )  # QueueRedriveStack's defaults
     chunk = cost.Template("StandardWorkflow", templates["StandardWorkflow"]).function("ProcessChunkFunction")
     assert (chunk.memory_mb, chunk.architecture, chunk.timeout_s) == (1024, "arm64", 300)
     assert chunk.environment["CHUNK_BYTES"] == str(8 * 1024 * 1024)
@@ -78,7 +82,9 @@ def test_every_stack_has_a_model_and_a_readme_section():
     readme = (cost.ROOT / "README.md").read_text()
     for stack_id, anchor in cost.SECTIONS.items():
         heading = next(line for line in readme.splitlines() if line.startswith("## ") and f" {stack_id}:" in line)
-        assert anchor == heading[3:].lower().replace(":", "").replace(",", "").replace(" ", "-").replace(".", ""), stack_id
+        assert anchor == heading[3:].lower().replace(":", "").replace(",", "").replace(" ", "-").replace(".", ""), (
+            stack_id
+        )
 
 
 # --- arithmetic, against hand-computed numbers -----------------------------------------------------
@@ -133,7 +139,9 @@ def small_template() -> dict:
     rate = cloudwatch.Alarm(
         stack,
         "ErrorRate",
-        metric=cloudwatch.MathExpression(expression="e / i", using_metrics={"e": function.metric_errors(), "i": function.metric_invocations()}),
+        metric=cloudwatch.MathExpression(
+            expression="e / i", using_metrics={"e": function.metric_errors(), "i": function.metric_invocations()}
+        ),
         threshold=0.1,
         evaluation_periods=1,
     )
@@ -158,7 +166,9 @@ def test_fixed_monthly_costs_come_from_the_templates_resources(small_template):
 
 
 def test_a_models_cost_per_million_events(small_template):
-    model = cost.Model(event="call", api_requests=1, dynamodb_wru=2, invocations=[cost.Invocation("WorkFunction", 1, aws_calls=1.5)])
+    model = cost.Model(
+        event="call", api_requests=1, dynamodb_wru=2, invocations=[cost.Invocation("WorkFunction", 1, aws_calls=1.5)]
+    )
     priced = cost.cost("Small", cost.Template("Small", small_template), model)
     (invocation,) = model.invocations
     assert invocation.duration_ms == 5 + 1.5 * 10  # no work: the assumed overhead and 1.5 calls of 10 ms

@@ -3,13 +3,13 @@ faults are injected, then its books balanced from the end state the cloud holds.
 
 A driver (one module per pattern in this package) provides:
 
-| name | what |
-|---|---|
-| `STACK` | the stack id in the cloud assembly |
-| `VOLUME` | inputs at scale 1 (`make soak`); the small soak in `make test` passes its own count |
-| `CLOUD` | keyword arguments for `LocalCloud` (async workers, concurrency limit) |
-| `drive(soak)` | send the inputs (about a tenth invalid, each documented kind), plan faults, run the event sources until nothing moves |
-| `balance(soak)` | read the end state (tables, objects, queues, DLQs, executions) and record each input's outcomes with `soak.books.observe` |
+- `STACK`: the stack id in the cloud assembly.
+- `VOLUME`: inputs at scale 1 (`make soak`); the small soak in `make test` passes its own count.
+- `CLOUD`: keyword arguments for `LocalCloud` (async workers, concurrency limit).
+- `drive(soak)`: send the inputs (about a tenth invalid, each documented kind), plan faults, run
+  the event sources until nothing moves.
+- `balance(soak)`: read the end state (tables, objects, queues, DLQs, executions) and record each
+  input's outcomes with `soak.books.observe`.
 
 The engine records every write the account accepts (DynamoDB items, S3 objects: `WriteLog`, the
 local equivalent of CloudTrail data events), so "done twice" is a count of effect writes, not of
@@ -25,10 +25,11 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from localcloud import Deployment, Fault, LocalCloud
 
@@ -100,9 +101,13 @@ class Books:
             elif len(terminal) > 1:
                 wrong.append((input_id, f"more than one terminal outcome: {terminal} ({sent.kind})"))
             elif self.effects[input_id] > 1:
-                wrong.append((input_id, f"done twice: its effect was written {self.effects[input_id]} times ({sent.kind})"))
+                wrong.append(
+                    (input_id, f"done twice: its effect was written {self.effects[input_id]} times ({sent.kind})")
+                )
             elif terminal[0] not in sent.expect:
-                wrong.append((input_id, f"ended {terminal[0]}, expected {' or '.join(sorted(sent.expect))} ({sent.kind})"))
+                wrong.append(
+                    (input_id, f"ended {terminal[0]}, expected {' or '.join(sorted(sent.expect))} ({sent.kind})")
+                )
         wrong += [(orphan, "stuck: an orphaned claim or job") for orphan in self.orphans]
         strangers = sorted(set(self.outcomes) - set(self.inputs))
         wrong += [(s, f"found in the end state but never sent: {self.outcomes[s]}") for s in strangers]
@@ -168,8 +173,14 @@ class WriteLog:
         from moto.dynamodb.models import DynamoDBBackend
         from moto.s3.models import S3Backend
 
-        self._patch(DynamoDBBackend, "put_item", lambda backend, table_name, item_attrs, *a, **k: (table_name, _item_key(backend, table_name, item_attrs)))
-        self._patch(DynamoDBBackend, "update_item", lambda backend, table_name, key, *a, **k: (table_name, _dynamo_key(key)))
+        self._patch(
+            DynamoDBBackend,
+            "put_item",
+            lambda backend, table_name, item_attrs, *a, **k: (table_name, _item_key(backend, table_name, item_attrs)),
+        )
+        self._patch(
+            DynamoDBBackend, "update_item", lambda backend, table_name, key, *a, **k: (table_name, _dynamo_key(key))
+        )
         self._patch(S3Backend, "put_object", lambda backend, bucket_name, key_name, *a, **k: (bucket_name, key_name))
         return self
 
@@ -199,10 +210,24 @@ class Faults:
     kind and function; `ids_of(event)` (the driver's) says which inputs an event carries."""
 
     KINDS: dict[str, dict[str, Any]] = {
-        "transient before the handler": {"error_type": "ServiceUnavailable", "message": "injected: Lambda could not start"},
-        "crash after the write": {"after_handler": True, "error_type": "Runtime.ExitError", "message": "injected: crashed after its write"},
-        "timeout after the write (slow dependency)": {"after_handler": True, "error_type": "Sandbox.Timedout", "message": "injected: Task timed out"},
-        "timeout before the write (slow dependency)": {"error_type": "Sandbox.Timedout", "message": "injected: Task timed out"},
+        "transient before the handler": {
+            "error_type": "ServiceUnavailable",
+            "message": "injected: Lambda could not start",
+        },
+        "crash after the write": {
+            "after_handler": True,
+            "error_type": "Runtime.ExitError",
+            "message": "injected: crashed after its write",
+        },
+        "timeout after the write (slow dependency)": {
+            "after_handler": True,
+            "error_type": "Sandbox.Timedout",
+            "message": "injected: Task timed out",
+        },
+        "timeout before the write (slow dependency)": {
+            "error_type": "Sandbox.Timedout",
+            "message": "injected: Task timed out",
+        },
         "throttled": {"throttle": True},
     }
 
@@ -212,7 +237,15 @@ class Faults:
         self._faults: dict[tuple[str, str], tuple[Fault, dict[str, int]]] = {}
         self._lock = threading.Lock()
 
-    def plan(self, kind: str, function_name: str, input_id: str, times: int, ids_of: Callable[[Any], Iterable[str]], **options: Any) -> None:
+    def plan(
+        self,
+        kind: str,
+        function_name: str,
+        input_id: str,
+        times: int,
+        ids_of: Callable[[Any], Iterable[str]],
+        **options: Any,
+    ) -> None:
         key = (kind, function_name)
         if key not in self._faults:
             remaining: dict[str, int] = {}
@@ -226,7 +259,9 @@ class Faults:
                         return True
                 return False
 
-            fault = self.cloud.inject_failure(function_name, times=10**9, when=when, **{**self.KINDS.get(kind, {}), **options})
+            fault = self.cloud.inject_failure(
+                function_name, times=10**9, when=when, **{**self.KINDS.get(kind, {}), **options}
+            )
             self._faults[key] = (fault, remaining)
         with self._lock:
             self._faults[key][1][input_id] = self._faults[key][1].get(input_id, 0) + times
@@ -263,7 +298,9 @@ class Soak:
         return self.stack.outputs[name]
 
 
-def run(driver: ModuleType, assembly_dir: str | Path, *, seed: int, count: int | None = None, scale: float = 1.0) -> Books:
+def run(
+    driver: ModuleType, assembly_dir: str | Path, *, seed: int, count: int | None = None, scale: float = 1.0
+) -> Books:
     """Deploy the driver's stack in a fresh LocalCloud, drive it, balance its books (not checked:
     call `books.check()`). `count` overrides `VOLUME * scale`."""
     inputs = count if count is not None else max(1, round(driver.VOLUME * scale))
@@ -303,7 +340,17 @@ def small_soak(driver: ModuleType, assembly_dir: str | Path, *, seed: int, count
 
 # --- the report -----------------------------------------------------------------------------------
 
-COLUMNS = ("inputs", "invalid", "done once", "rejected", "dead-lettered", "duplicates suppressed", "lost", "done twice", "stuck")
+COLUMNS = (
+    "inputs",
+    "invalid",
+    "done once",
+    "rejected",
+    "dead-lettered",
+    "duplicates suppressed",
+    "lost",
+    "done twice",
+    "stuck",
+)
 
 
 def table(books: Books) -> str:
@@ -318,7 +365,12 @@ def table(books: Books) -> str:
         ("time to the last terminal outcome", f"{f['seconds']:.1f} s"),
     ]
     width = max(len(name) for name, _ in rows)
-    lines = [f"**{books.pattern}** (seed {books.seed})", "", f"| {'figure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
+    lines = [
+        f"**{books.pattern}** (seed {books.seed})",
+        "",
+        f"| {'figure'.ljust(width)} | value |",
+        f"|{'-' * (width + 2)}|-------|",
+    ]
     lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]
     lines += [f"\n{note}" for note in books.notes]
     return "\n".join(lines)

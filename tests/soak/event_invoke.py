@@ -17,7 +17,8 @@ idempotency claim is left in progress.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import unquote_plus
 
 from event_invoke import names
@@ -40,7 +41,11 @@ def ids_of(event: Any) -> Iterable[str]:
 
 def drive(soak: Soak) -> None:
     rng, books, cloud = soak.rng, soak.books, soak.cloud
-    s3, bucket, prefix = soak.stack.client("s3"), soak.output(names.BUCKET_NAME_OUTPUT), soak.output(names.UPLOAD_PREFIX_OUTPUT)
+    s3, bucket, prefix = (
+        soak.stack.client("s3"),
+        soak.output(names.BUCKET_NAME_OUTPUT),
+        soak.output(names.UPLOAD_PREFIX_OUTPUT),
+    )
     function = soak.stack.function_name(FUNCTION)
     soak.words = {}  # type: ignore[attr-defined]
     deleted: list[str] = []
@@ -66,7 +71,15 @@ def drive(soak: Soak) -> None:
                 fault = rng.random()
                 if fault < 0.02:
                     books.add(key, "valid", DEAD)  # every attempt fails: retries exhausted
-                    soak.faults.plan("every attempt fails", function, key, RETRIES + 1, ids_of, error_type="ServiceUnavailable", message="injected: dependency down")
+                    soak.faults.plan(
+                        "every attempt fails",
+                        function,
+                        key,
+                        RETRIES + 1,
+                        ids_of,
+                        error_type="ServiceUnavailable",
+                        message="injected: dependency down",
+                    )
                 else:
                     books.add(key, "valid", DONE)
                     if fault < 0.04:
@@ -118,4 +131,6 @@ def balance(soak: Soak) -> None:
     soak.stack.drain(soak.output(names.RESULTS_QUEUE_URL_OUTPUT))
     idempotency = soak.stack.table_name("IdempotencyTable")
     for page in soak.stack.client("dynamodb").get_paginator("scan").paginate(TableName=idempotency):
-        books.orphans += [f"idempotency claim {i['id']['S']}" for i in page["Items"] if i.get("status", {}).get("S") == "INPROGRESS"]
+        books.orphans += [
+            f"idempotency claim {i['id']['S']}" for i in page["Items"] if i.get("status", {}).get("S") == "INPROGRESS"
+        ]

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from queue_redrive import names
 from tests.soak.engine import DEAD, DONE, STUCK, WRONG, Soak, load_json
@@ -36,7 +37,13 @@ def order(order_id: str, rng: Any, customer: str = "C-7") -> dict[str, Any]:
         {"sku": rng.choice(SKUS), "quantity": rng.randint(1, 9), "unit_price": f"{rng.randint(1, 9999) / 100:.2f}"}
         for _ in range(rng.randint(1, 4))
     ]
-    return {"order_id": order_id, "customer_id": customer, "currency": rng.choice(("EUR", "GBP", "USD")), "placed_at": "2026-11-22T09:30:00+00:00", "lines": lines}
+    return {
+        "order_id": order_id,
+        "customer_id": customer,
+        "currency": rng.choice(("EUR", "GBP", "USD")),
+        "placed_at": "2026-11-22T09:30:00+00:00",
+        "lines": lines,
+    }
 
 
 def total(body: dict[str, Any]) -> Decimal:
@@ -70,7 +77,8 @@ def drain(soak: Soak) -> None:
 
 def visible(soak: Soak) -> int:
     attributes = soak.stack.client("sqs").get_queue_attributes(
-        QueueUrl=soak.output(names.QUEUE_URL_OUTPUT), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        QueueUrl=soak.output(names.QUEUE_URL_OUTPUT),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
@@ -157,7 +165,9 @@ def take_all(soak: Soak, url: str) -> list[str]:
     sqs, bodies = soak.stack.client("sqs"), []
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         bodies += [m["Body"] for m in messages]
-        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+        )
     return bodies
 
 
@@ -189,4 +199,6 @@ def balance(soak: Soak) -> None:
         books.observe(input_of(message["body"]), STUCK)
     idempotency = soak.stack.table_name("IdempotencyTable")
     for page in soak.stack.client("dynamodb").get_paginator("scan").paginate(TableName=idempotency):
-        books.orphans += [f"idempotency claim {i['id']['S']}" for i in page["Items"] if i.get("status", {}).get("S") == "INPROGRESS"]
+        books.orphans += [
+            f"idempotency claim {i['id']['S']}" for i in page["Items"] if i.get("status", {}).get("S") == "INPROGRESS"
+        ]
