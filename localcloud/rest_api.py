@@ -12,7 +12,8 @@ URL) answers the way the stack's API would, as an `HttpResponse`:
 3. the request validator: a body that is not JSON or fails the method's request model (JSON
    Schema draft 4, the template's `AWS::ApiGateway::Model`) -> 400 BAD_REQUEST_BODY;
 4. the integration: `AWS_PROXY` invokes the function with a REST proxy event (path parameters
-   filled in from the route) and translates its answer; `AWS` to Step Functions'
+   filled in from the route) and translates its answer (a function error is a 502, an invoke
+   Lambda throttles a 500 without running it); `AWS` to Step Functions'
    StartSyncExecution renders the method's request template (`vtl.py`), runs the
    Express machine in the LocalCloud and renders the integration response its status selects.
 
@@ -163,7 +164,14 @@ class LocalRestApi:
         event["headers"] = {**(event.get("headers") or {}), **headers}
         function = self._function_of(route.method["Integration"]["Uri"])
         via = f"Lambda proxy -> {self.stack.function_name(function)}"
-        response, error = self.stack.invoke(function, event)
+        try:
+            response, error = self.stack.invoke(function, event)
+        except ClientError as refused:  # Lambda refused the Invoke (a 429 throttle): the function never ran
+            if refused.response["Error"]["Code"] != "TooManyRequestsException":
+                raise
+            # "If the Lambda API rejects the invocation request, API Gateway returns a 500" (Lambda
+            # developer guide, "Handling Lambda errors with an API Gateway API"): not a 429.
+            return HttpResponse.of(500, '{"message": "Internal server error"}', invoked=False, via=f"{via}: throttled")
         if error:  # API Gateway answers a failed proxy integration with 502
             return HttpResponse.of(502, '{"message": "Internal server error"}', via=via)
         merged = dict(response.get("headers") or {})

@@ -74,3 +74,20 @@ def test_deployed_code_is_the_asset_not_the_working_tree(stack, monkeypatch):
     monkeypatch.setattr(repo_copy, "MAX_BODY_BYTES", 1)
     response, _ = stack.invoke("QuotesFunction", api_gateway_rest("POST", "/quotes", QUOTE))
     assert response["statusCode"] == 201
+
+
+def test_a_throttled_invoke_through_the_api_is_a_500_without_running_the_function(stack):
+    """Lambda refusing the invoke (429) reaches the client as API Gateway's 500, not as the 429 and
+    not as an exception; the caller retries, as for any 5xx."""
+    url = stack.outputs[names.QUOTES_ENDPOINT_OUTPUT]
+    caller = "arn:aws:iam::123456789012:user/quotes-client"
+    fault = stack.inject_failure("QuotesFunction", throttle=True)
+    throttled = stack.request("POST", url, body=QUOTE, signed_by=caller)
+    assert (throttled.status, throttled.json(), throttled.invoked) == (
+        500,
+        {"message": "Internal server error"},
+        False,
+    )
+    assert fault.injected == 1
+    retried = stack.request("POST", url, body=QUOTE, signed_by=caller)
+    assert (retried.status, retried.json()["total"]) == (201, "28.76")
