@@ -169,6 +169,7 @@ class StandardWorkflow(PatternConstruct):
             payload={
                 "job_id": JOB_ID,
                 "source_key": sfn.JsonPath.string_at("$.source_key"),
+                "etag": sfn.JsonPath.string_at("$.etag"),
                 "group_by": sfn.JsonPath.string_at("$.group_by"),
             },
             result_selector={"chunks": sfn.JsonPath.list_at("$.chunks")},
