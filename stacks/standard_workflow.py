@@ -169,6 +169,7 @@ class StandardWorkflow(PatternConstruct):
             payload={
                 "job_id": JOB_ID,
                 "source_key": sfn.JsonPath.string_at("$.source_key"),
+                "etag": sfn.JsonPath.string_at("$.etag"),
                 "group_by": sfn.JsonPath.string_at("$.group_by"),
             },
             result_selector={"chunks": sfn.JsonPath.list_at("$.chunks")},
@@ -290,8 +291,8 @@ class StandardWorkflow(PatternConstruct):
 
         # Upload -> execution. A small function starts it (not an EventBridge rule): it names the
         # execution from the object's key and the event's sequencer, so S3's at-least-once delivery
-        # cannot start one upload twice, while a new upload of the same file runs again; see the
-        # README for why, and for the EventBridge alternative.
+        # cannot start one upload twice, while a new upload of the same file runs again; see
+        # docs/patterns/5-standard-workflow.md for why, and for the EventBridge alternative.
         self.start_function = PatternFunction(
             self,
             "StartFunction",

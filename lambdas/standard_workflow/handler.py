@@ -52,6 +52,7 @@ table = aws.table(os.environ[names.JOBS_TABLE_ENV])
 class SplitInput(BaseModel):
     job_id: Text
     source_key: Text
+    etag: Text  # the version the upload's event is about
     group_by: Text
 
 
@@ -138,10 +139,19 @@ def job_prefix(job_id: str) -> str:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def split(event: Any, context: LambdaContext) -> dict[str, Any]:
-    task = task_input(SplitInput, event, expected='{"job_id", "source_key", "group_by"} from the Start state')
+    task = task_input(SplitInput, event, expected='{"job_id", "source_key", "etag", "group_by"} from the Start state')
     job_id, source_key, group_by = task.job_id, task.source_key, task.group_by
     jobs.start(table, job_id, source_key)
-    head = _aws(s3.head_object, Bucket=BUCKET, Key=source_key)
+    # The upload this job is for, not what the key holds now: an upload that replaced it has its
+    # own event and its own job, so this one fails rather than process the newer data twice.
+    try:
+        head = _aws(s3.head_object, Bucket=BUCKET, Key=source_key, IfMatch=f'"{task.etag}"')
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("PreconditionFailed", "412"):
+            raise
+        raise MalformedData(
+            f"{source_key} was replaced after this job's upload (ETag {task.etag}); the newer upload is its own job"
+        ) from None
     size, etag = head["ContentLength"], head["ETag"]
     first = (
         _aws(s3.get_object, Bucket=BUCKET, Key=source_key, Range=f"bytes=0-{aggregate.MAX_ROW_BYTES}", IfMatch=etag)[

@@ -46,11 +46,15 @@ def main(event: S3Event, context: LambdaContext) -> dict[str, Any]:
         if not sequencer:
             raise ValueError(f"the S3 event for {key!r} has no sequencer")
         job_id = jobs.job_id_for(key, sequencer)
+        # The version this event is about: Split reads that one, not whatever the key holds by then.
+        etag = (record.s3.get_object.etag or "").strip('"')
+        if not etag:
+            raise ValueError(f"the S3 event for {key!r} has no eTag")
         try:
             sfn.start_execution(
                 stateMachineArn=STATE_MACHINE_ARN,
                 name=job_id,
-                input=json.dumps({"source_key": key, "group_by": GROUP_BY}),
+                input=json.dumps({"source_key": key, "etag": etag, "group_by": GROUP_BY}),
             )
             logger.info("job started", extra={"job_id": job_id, "source_key": key})
         except sfn.exceptions.ExecutionAlreadyExists:

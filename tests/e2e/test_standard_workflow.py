@@ -377,6 +377,23 @@ def test_a_rejected_job_ends_rejected_and_publishes_nothing(small):
         answer(small, job_id)  # a second answer is refused
 
 
+def test_a_job_reads_its_own_upload_not_the_one_that_replaced_it(small):
+    """S3 events name one version of a key. When the key is uploaded again before the first job's
+    Split reads it, the first job fails saying so, and the new upload's own job runs its own data:
+    no upload is processed twice, none is processed under another's job."""
+    first_text, second_text = sales_csv(40), sales_csv(25)
+    with small.hold_invocations("SplitFunction") as held:
+        first = upload(small, "replaced.csv", first_text)
+        held.wait_for(1)  # the first job's Split is about to read the key
+        second = upload(small, "replaced.csv", second_text)
+    record = wait_for_status(small, first, "FAILED")
+    assert record["error"] == "MalformedData" and "was replaced after this job's upload" in record["reason"]
+    wait_for_status(small, second, "AWAITING_APPROVAL")
+    answer(small, second)
+    assert wait_for_execution(execution_arn(small, second))["status"] == "SUCCEEDED"
+    assert as_decimals(published(small, second)) == independent_aggregate(second_text)
+
+
 def test_an_unanswered_approval_expires_the_job(quick_expiry):
     job_id = upload(quick_expiry, "forgotten.csv", sales_csv(30))
     wait_for_status(quick_expiry, job_id, "AWAITING_APPROVAL")

@@ -62,9 +62,10 @@ def independent_aggregate(text: str) -> dict:
     }
 
 
-def upload(text: str, key: str = "incoming/sales.csv") -> str:
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=text.encode())
-    return key
+def upload(text: str, key: str = "incoming/sales.csv") -> dict[str, str]:
+    """Put the object; what the Start state hands Split about it (its key and the upload's ETag)."""
+    put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=text.encode())
+    return {"source_key": key, "etag": put["ETag"].strip('"')}
 
 
 def job(job_id: str) -> dict:
@@ -72,7 +73,7 @@ def job(job_id: str) -> dict:
 
 
 def run_job(handler, context, text: str, job_id: str = "job-1") -> dict:
-    split = handler.split({"job_id": job_id, "source_key": upload(text), "group_by": "region"}, context)
+    split = handler.split({"job_id": job_id, **upload(text), "group_by": "region"}, context)
     results = [handler.process_chunk({"job_id": job_id, **chunk}, context) for chunk in split["chunks"]]
     return {"split": split, **handler.merge({"job_id": job_id, "results": results}, context)}
 
@@ -133,14 +134,14 @@ def test_only_a_leading_byte_order_mark_is_dropped():
 
 
 def test_a_retried_chunk_is_counted_once(aws, context):
-    split = aws.split({"job_id": "j", "source_key": upload(make_csv(50)), "group_by": "region"}, context)
+    split = aws.split({"job_id": "j", **upload(make_csv(50)), "group_by": "region"}, context)
     for _ in range(3):
         aws.process_chunk({"job_id": "j", **split["chunks"][0]}, context)
     assert job("j")["done_chunks"] == {0}
 
 
 def test_a_chunk_finishing_after_the_job_failed_is_not_counted_and_does_not_fail(aws, context):
-    split = aws.split({"job_id": "j", "source_key": upload(make_csv(50)), "group_by": "region"}, context)
+    split = aws.split({"job_id": "j", **upload(make_csv(50)), "group_by": "region"}, context)
     aws.record_failure({"job_id": "j", "error": {"Error": "MalformedData", "Cause": "another chunk"}}, context)
     result = aws.process_chunk({"job_id": "j", **split["chunks"][0]}, context)  # raises nothing
     assert result["result_key"]
@@ -162,7 +163,7 @@ def test_a_chunk_finishing_after_the_job_failed_is_not_counted_and_does_not_fail
 )
 def test_empty_datasets_and_malformed_headers_are_rejected_by_split(aws, context, text, problem):
     with pytest.raises(MalformedData, match=problem):
-        aws.split({"job_id": "bad", "source_key": upload(text), "group_by": "region"}, context)
+        aws.split({"job_id": "bad", **upload(text), "group_by": "region"}, context)
 
 
 @pytest.mark.parametrize(
@@ -175,12 +176,22 @@ def test_empty_datasets_and_malformed_headers_are_rejected_by_split(aws, context
 )
 def test_a_malformed_row_is_a_permanent_error_naming_the_row(aws, context, bad_row, problem):
     text = "region,units,revenue\nsouth,1,1.0\n" + bad_row + "\n"
-    split = aws.split({"job_id": "j", "source_key": upload(text), "group_by": "region"}, context)
+    split = aws.split({"job_id": "j", **upload(text), "group_by": "region"}, context)
     with pytest.raises(
         MalformedData,
         match=rf"row at byte {len('region,units,revenue') + 1 + len('south,1,1.0') + 1}.*{problem}|{problem}",
     ):
         aws.process_chunk({"job_id": "j", **split["chunks"][0]}, context)
+
+
+def test_split_fails_the_job_when_the_upload_was_replaced_before_it_read_it(aws, context):
+    """S3 events are about one version of a key; a second upload of the key has its own event and
+    job. Split reads the version its event names, so the first job does not run the newer data."""
+    first = upload(make_csv(20))
+    upload(make_csv(30))  # same key, other bytes: a new ETag
+    with pytest.raises(MalformedData, match=r"replaced after this job's upload \(ETag " + first["etag"]):
+        aws.split({"job_id": "j", **first, "group_by": "region"}, context)
+    assert not boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="jobs/j/").get("KeyCount")
 
 
 def test_an_oversized_chunk_is_refused(aws, context):
@@ -207,8 +218,9 @@ def test_an_oversized_chunk_is_refused(aws, context):
 @pytest.mark.parametrize(
     ("entry", "event"),
     [
-        ("split", {"source_key": "k", "group_by": "region"}),
-        ("split", {"job_id": "j", "source_key": "incoming/missing.csv", "group_by": "region"}),
+        ("split", {"source_key": "k", "etag": "e", "group_by": "region"}),
+        ("split", {"job_id": "j", "source_key": "k", "group_by": "region"}),  # no etag
+        ("split", {"job_id": "j", "source_key": "incoming/missing.csv", "etag": "e", "group_by": "region"}),
         ("process_chunk", {"job_id": "j", "manifest_key": "m"}),
         ("process_chunk", {"job_id": "j", "manifest_key": "jobs/j/chunks/none.json", "chunk": 0}),
         ("merge", {"job_id": "j"}),
@@ -323,7 +335,7 @@ def test_a_retried_approval_request_replaces_the_token_and_says_so(aws, context)
 
 def test_an_earlier_attempt_never_replaces_a_later_token_nor_moves_a_job_out_of_order(aws, context):
     conditional = aws.table.meta.client.exceptions.ConditionalCheckFailedException
-    aws.split({"job_id": "j", "source_key": upload(make_csv(5)), "group_by": "region"}, context)
+    aws.split({"job_id": "j", **upload(make_csv(5)), "group_by": "region"}, context)
     aws.jobs.start(aws.table, "s", "incoming/s.csv")
     with pytest.raises(conditional):
         aws.jobs.awaiting_approval(aws.table, "s", "t0", "m")  # still SPLITTING
@@ -351,7 +363,7 @@ def test_an_earlier_attempt_never_replaces_a_later_token_nor_moves_a_job_out_of_
     ],
 )
 def test_record_failure_keeps_error_and_reason(aws, context, error, cause, status, reason):
-    aws.split({"job_id": "j", "source_key": upload(make_csv(5)), "group_by": "region"}, context)
+    aws.split({"job_id": "j", **upload(make_csv(5)), "group_by": "region"}, context)
     assert aws.record_failure({"job_id": "j", "error": {"Error": error, "Cause": cause}}, context)["status"] == status
     record = job("j")
     assert (record["status"], record["error"], record["reason"]) == (status, error, reason)

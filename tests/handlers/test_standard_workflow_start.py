@@ -40,6 +40,7 @@ def test_an_upload_starts_one_execution_named_as_its_job(start, context):
     described = sfn.describe_execution(executionArn=execution["executionArn"])
     assert json.loads(described["input"]) == {
         "source_key": "incoming/daily sales.csv",
+        "etag": "abc",  # the version Split must read
         "group_by": "region",
     }  # key URL-decoded
 
@@ -96,11 +97,12 @@ def test_anything_but_a_csv_is_ignored_without_an_error(start, context, key, cap
     )
 
 
-def test_an_event_without_a_sequencer_fails(start, context):
+@pytest.mark.parametrize("field", ["sequencer", "eTag"])
+def test_an_event_without_a_sequencer_or_etag_fails(start, context, field):
     module, sfn, arn = start
     event = s3_put(BUCKET, "incoming/a.csv", size=10, etag="abc")
-    del event["Records"][0]["s3"]["object"]["sequencer"]
-    with pytest.raises(ValueError, match="sequencer"):
+    del event["Records"][0]["s3"]["object"][field]
+    with pytest.raises(ValueError, match=field):
         module.main(event, context)
     assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
 
