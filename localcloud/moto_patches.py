@@ -69,8 +69,10 @@ so one LocalCloud is active in a process at a time. Why each one exists:
    attempt gets a new token (`$$.Task.Token`), and when an attempt ends (answered, failed, timed
    out or retried) its token is closed: SendTaskSuccess/Failure/Heartbeat with it answer
    `TaskTimedOut`, as AWS answers for a task that "has already been closed", instead of being
-   accepted and ignored. So a handler that keeps only the first token, or an approver holding a
-   superseded one, fails here as in AWS.
+   accepted and ignored. An accepted SendTaskSuccess/Failure closes its token at once (moto read
+   the answer only when the execution's thread woke, and a second answer in between replaced
+   it). So a handler that keeps only the first token, or an approver holding a superseded one, or
+   a second approver, fails here as in AWS.
 17. **Lambda's concurrency is counted** (localcloud.concurrency). A synchronous invoke (the
    Invoke API, Step Functions tasks) that finds no free slot is answered with Lambda's 429
    `TooManyRequestsException`. A function's `ReservedConcurrentExecutions` is checked when
@@ -230,6 +232,7 @@ class MotoPatches:
         from moto.s3.models import FakeBucket
 
         cloud, original = self.cloud, self.original
+        answers = threading.Lock()  # task answers are checked and closed one at a time (16)
 
         def run_in_process(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
             """LambdaFunction._invoke_lambda: (payload, errored, logs)."""
@@ -438,7 +441,7 @@ class MotoPatches:
                 (
                     StepFunctionsParserBackend,
                     name,
-                    refuse_closed_tokens(StepFunctionsParserBackend.__dict__[name], self.closed_tokens),
+                    refuse_closed_tokens(StepFunctionsParserBackend.__dict__[name], self.closed_tokens, answers),
                 )
                 for name in TASK_ANSWERS
             ],
@@ -550,14 +553,22 @@ def fresh_token_per_attempt(evaluate_with_timeout: Any, closed: set[str]) -> Any
     return evaluate
 
 
-def refuse_closed_tokens(send: Any, closed: set[str]) -> Any:
+def refuse_closed_tokens(send: Any, closed: set[str], lock: threading.Lock) -> Any:
     """Patch 16: SendTaskSuccess/Failure/Heartbeat with a closed token answer TaskTimedOut. (moto's own
-    path for this, a callback endpoint's consumer error, raises a TypeError in moto 5.2.5.)"""
+    path for this, a callback endpoint's consumer error, raises a TypeError in moto 5.2.5.) An
+    accepted SendTaskSuccess or SendTaskFailure closes its token at once, as in AWS: moto keeps it
+    open until the execution's thread reads the answer, and a second answer in between replaced
+    the first."""
+    closes = send.__name__ != "send_task_heartbeat"
 
     def answer(backend: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
-        if task_token in closed:
-            raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
-        return send(backend, task_token, *args, **kwargs)
+        with lock:  # one answer at a time: two at once cannot both find the token open
+            if task_token in closed:
+                raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+            result = send(backend, task_token, *args, **kwargs)
+            if closes:
+                closed.add(task_token)
+            return result
 
     return answer
 

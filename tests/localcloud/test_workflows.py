@@ -139,3 +139,16 @@ def test_an_answered_token_is_closed(stack):
     wait_for_execution(execution_arn)
     with pytest.raises(sfn.exceptions.TaskTimedOut):
         sfn.send_task_failure(taskToken=token, error="Rejected", cause="too late")
+
+
+def test_a_second_answer_right_after_the_first_is_refused_and_the_first_stands(stack):
+    """Two people answer one approval at once: Step Functions takes the first answer and refuses
+    the second with TaskTimedOut. (moto alone keeps the token open until the execution's thread
+    reads the answer, so a second answer in between was accepted and replaced the first.)"""
+    execution_arn, token = _start_and_get_token(stack, {"id": "answer-twice-at-once"})
+    sfn = stack.client("stepfunctions")
+    sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_failure(taskToken=token, error="Rejected", cause="second answer")
+    finished = wait_for_execution(execution_arn)
+    assert (finished["status"], json.loads(finished["output"])) == ("SUCCEEDED", {"approved": True})
