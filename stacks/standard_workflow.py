@@ -17,7 +17,8 @@ chunk under jobs/<id>/chunks/; only keys travel in the state. Each chunk is aggr
 invocation (well within Lambda's 15 minutes however large the file), results land under
 jobs/<id>/results/, Merge combines them, and a person approves the merged result before Publish
 copies it to published/<id>.json. Every task retries Lambda's service errors and the handlers'
-TransientError with backoff; anything else (bad data) is caught at once and recorded on the job.
+TransientError with backoff, and Lambda's throttling longer (up to 10 attempts, about six minutes);
+anything else (bad data) is caught at once and recorded on the job.
 The approval waits at most `approval_timeout` (the state's TimeoutSeconds; no heartbeat, since
 nothing sends one while a person decides), then the job ends EXPIRED instead of hanging; the
 approval message states that deadline as a UTC time. A retried approval request (Step Functions
@@ -54,6 +55,11 @@ from .shared.tables import secure_table
 PATTERN = "standard_workflow"
 APPROVAL_TIMEOUT_ERRORS = ["States.Timeout"]
 JOB_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # the execution name is the job id
+# A task throttled by Lambda (the account's concurrency full, say with a burst of jobs' chunks) is
+# retried up to this often, the wait doubling from `retry_interval` to at most a minute, jittered
+# so the throttled tasks of many jobs do not all come back at once: about six minutes in all.
+THROTTLE_RETRY_ATTEMPTS = 10
+THROTTLE_MAX_DELAY = Duration.minutes(1)
 
 
 class StandardWorkflow(PatternConstruct):
@@ -160,7 +166,16 @@ class StandardWorkflow(PatternConstruct):
 
         # The workflow, in the order it runs: Split -> ProcessChunks (a Map over the chunks) -> Merge ->
         # WaitForApproval -> Publish. Only keys and counts travel in the state; the data stays in S3.
-        retry = TaskRetry(attempts=retry_attempts, interval=retry_interval)
+        # Throttling has a retrier of its own, with more attempts: a burst of uploads can fill the
+        # account's concurrency with chunks for longer than three retries wait, and a task throttled
+        # out failed its job (RecordFailure throttled out left the job unfinished for good).
+        throttled = TaskRetry(
+            attempts=THROTTLE_RETRY_ATTEMPTS,
+            interval=retry_interval,
+            max_delay=THROTTLE_MAX_DELAY,
+            jitter=sfn.JitterType.FULL,
+        )
+        retry = TaskRetry(attempts=retry_attempts, interval=retry_interval, throttled=throttled)
         split = lambda_task(
             self,
             "Split",

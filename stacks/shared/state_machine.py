@@ -52,6 +52,7 @@ TRANSIENT_TASK_ERRORS = [
     "Lambda.TooManyRequestsException",
     "TransientError",
 ]
+THROTTLED_TASK_ERROR = "Lambda.TooManyRequestsException"  # the function had no concurrency free
 # What Step Functions needs to deliver logs to CloudWatch Logs; none takes a resource ARN.
 LOG_DELIVERY_ACTIONS = [
     "logs:CreateLogDelivery",
@@ -161,7 +162,10 @@ class PatternStateMachine(sfn.StateMachine):
 class TaskRetry:
     """How a task retries: `attempts` after the first, `interval` before the first retry, growing by
     `backoff_rate`, capped at `max_delay` (if set), with `jitter` (if set); on TRANSIENT_TASK_ERRORS
-    and the errors in `also_on`."""
+    and the errors in `also_on`. `throttled` (if set): how Lambda's throttling
+    (`Lambda.TooManyRequestsException`) is retried instead, in a retrier of its own listed first:
+    throttling lasts as long as the burst that fills the account's concurrency, not as long as a
+    passing fault, so it may warrant more attempts than the other transient errors."""
 
     attempts: int
     interval: Duration
@@ -169,10 +173,18 @@ class TaskRetry:
     max_delay: Duration | None = None
     jitter: sfn.JitterType | None = None
     also_on: Sequence[str] = ()
+    throttled: TaskRetry | None = None
 
     def apply(self, task: sfn.TaskStateBase) -> None:
+        errors = [*TRANSIENT_TASK_ERRORS, *self.also_on]
+        if self.throttled is not None:
+            self.throttled._add(task, [THROTTLED_TASK_ERROR])
+            errors.remove(THROTTLED_TASK_ERROR)
+        self._add(task, errors)
+
+    def _add(self, task: sfn.TaskStateBase, errors: list[str]) -> None:
         task.add_retry(
-            errors=[*TRANSIENT_TASK_ERRORS, *self.also_on],
+            errors=errors,
             interval=self.interval,
             max_attempts=self.attempts,
             backoff_rate=self.backoff_rate,
