@@ -10,6 +10,8 @@ A driver (one module per pattern in this package) provides:
   the event sources until nothing moves.
 - `balance(soak)`: read the end state (tables, objects, queues, DLQs, executions) and record each
   input's outcomes with `soak.books.observe`.
+- `prepare(soak)` (optional): what the run needs besides the stack, before the clock starts (a
+  test-sized copy of the stack deployed in its place, say).
 
 The engine records every write the account accepts (DynamoDB items, S3 objects: `WriteLog`, the
 local equivalent of CloudTrail data events), so "done twice" is a count of effect writes, not of
@@ -365,6 +367,8 @@ def run(
     with LocalCloud(**getattr(driver, "CLOUD", {})) as cloud, WriteLog() as writes:
         stack = cloud.deploy(assembly_dir, driver.STACK)
         soak = Soak(stack, random.Random(f"{seed}/{driver.STACK}"), inputs, books, Faults(cloud, books), writes)
+        if prepare := getattr(driver, "prepare", None):
+            prepare(soak)
         started = time.monotonic()
         driver.drive(soak)
         cloud.settle(timeout=600)
