@@ -113,11 +113,11 @@ def test_every_task_retries_transient_errors_only_with_backoff(states):
 
 def test_every_task_rides_out_a_burst_of_throttling(states):
     """A burst of uploads fills the account's concurrency with chunks for longer than three retries
-    wait (in the local cloud, 60 uploads at once into a new account's 10 concurrent executions failed
-    13 jobs with Lambda.TooManyRequestsException, and a RecordFailure throttled out left its job
-    unfinished): throttling has a retrier of its own, first, with ten attempts doubling from 2 s to
-    at most a minute (about six minutes), jittered so the throttled tasks of many jobs do not all
-    come back at once."""
+    wait (in the local cloud, 60 uploads at once into a new account's 10 concurrent executions
+    failed 13 jobs with Lambda.TooManyRequestsException; RecordFailure, which has no catch, throttled
+    out would leave its job unfinished): throttling has a retrier of its own, first, with ten
+    attempts doubling from 2 s to at most a minute (about six minutes), jittered so the throttled
+    tasks of many jobs do not all come back at once."""
     for name in TASKS:
         throttled = states[name]["Retry"][0]
         assert throttled == {
