@@ -32,7 +32,7 @@ PATTERNS = {
 }
 
 # What every API stack needs once per account and region, deployed first and on its own:
-# `npx cdk deploy AccountSetup` (README, "Deploy"). `-c account_setup=false` leaves it out.
+# `make deploy STACK=AccountSetup` (docs/deploy.md, AccountSetup). `-c account_setup=false` leaves it out.
 ACCOUNT_STACKS = {
     "AccountSetup": AccountSetupStack,
 }

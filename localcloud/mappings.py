@@ -15,8 +15,9 @@ filters, retries and destinations; `moto_patches` detaches the mappings so these
 - DynamoDB streams (`drain_stream`): `StartingPosition`, `FilterCriteria`, `BatchSize`,
   `MaximumRetryAttempts`, `BisectBatchOnFunctionError`, `ReportBatchItemFailures` and the
   `OnFailure` destination with AWS's stream failure record. The checkpoint per mapping belongs to
-  the LocalCloud. A throttled batch ends the drain with the checkpoint before it (no retry is
-  counted); the next drain reads it again.
+  the LocalCloud; each drain reads the shard after it, GetRecords page after page. A throttled
+  batch ends the drain with the checkpoint before it (no retry is counted); the next drain reads
+  it again.
 - When a stream mapping starts polling: AWS begins polling minutes after a mapping is created, and
   where it begins is its `StartingPosition`, fixed then: `LATEST` skips every record written
   before, `TRIM_HORIZON` starts at the oldest record still in the stream. Here a mapping begins
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 
 # A stream mapping with MaximumRetryAttempts -1 retries until the record expires; here, this often.
 UNBOUNDED_STREAM_RETRIES = 10
+# DynamoDB Streams' GetRecords answers at most this many records a call: a mapping reads page after page.
+GET_RECORDS_LIMIT = 1000
 
 
 @dataclass
@@ -283,13 +286,12 @@ def drain_stream(cloud: LocalCloud, function_name: str) -> list[Batch]:
     stream_arn = mapping["EventSourceArn"]
     streams = client("dynamodbstreams", stream_arn)
     (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
-    iterator = streams.get_shard_iterator(
-        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-    )["ShardIterator"]
-    in_stream = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
     checkpoint = cloud.stream_checkpoints.get(mapping["UUID"])
     if checkpoint is None:  # the mapping begins polling now
+        in_stream = _read_shard(streams, stream_arn, shard["ShardId"], after=-1)
         checkpoint = cloud.stream_checkpoints[mapping["UUID"]] = _starting_checkpoint(mapping, in_stream)
+    else:
+        in_stream = _read_shard(streams, stream_arn, shard["ShardId"], after=checkpoint)
     records = [_as_delivered(r, stream_arn) for r in in_stream if int(r["dynamodb"]["SequenceNumber"]) > checkpoint]
     if records:
         cloud.stream_checkpoints[mapping["UUID"]] = int(records[-1]["dynamodb"]["SequenceNumber"])
@@ -306,6 +308,25 @@ def drain_stream(cloud: LocalCloud, function_name: str) -> list[Batch]:
             batches.append(Batch(batch, True, None, [r["dynamodb"]["SequenceNumber"] for r in batch], throttled=True))
             break
     return batches
+
+
+def _read_shard(streams: Any, stream_arn: str, shard_id: str, *, after: int) -> list[dict[str, Any]]:
+    """Every record of the shard after sequence number `after` (-1: from its oldest), read with
+    GetRecords page after page (a call answers at most GET_RECORDS_LIMIT records)."""
+    position = (
+        {"ShardIteratorType": "TRIM_HORIZON"}
+        if after < 0
+        else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": str(after)}
+    )
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)["ShardIterator"]
+    records: list[dict[str, Any]] = []
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
+        if not page["Records"]:  # read to the end of what the shard holds now
+            break
+        records.extend(page["Records"])
+        iterator = page.get("NextShardIterator")
+    return records
 
 
 def _starting_checkpoint(mapping: dict[str, Any], in_stream: list[dict[str, Any]]) -> int:

@@ -48,8 +48,8 @@ EVENTS_PER_MONTH = 1_000_000
 SECONDS_PER_MONTH = 30 * 24 * 3600
 
 # us-east-1 on-demand list prices (USD), as published on each service's pricing page on PRICES_AS_OF
-# (DynamoDB on-demand: the prices since 1 November 2024). The machine that made the README's table
-# has no internet, so they were not re-read from the pages then: check them before relying on them.
+# (DynamoDB on-demand: the prices since 1 November 2024). The machine that wrote them here had no
+# internet, so they were not re-read from the pages then: check them before relying on them.
 PRICES_AS_OF = "2025-11-01"
 PRICES: dict[str, tuple[float, str]] = {
     "lambda_request": (0.20 / 1e6, "Lambda: $0.20 per million requests"),
@@ -802,17 +802,17 @@ MODELS: dict[str, Callable[[Template, int], Model]] = {
     "StreamJob": stream_job,
     "Webhook": webhook,
 }
-# Where each pattern is described, relative to docs/ (the page's folder): its README section.
-PATTERN_DOCS = "../README.md#"
+# Where each pattern is described, relative to docs/ (the page's folder): its page in docs/patterns/.
+PATTERN_DOCS = "patterns/"
 SECTIONS = {
-    "ApiSync": "1-apisync-synchronous-api",
-    "EventInvoke": "2-eventinvoke-asynchronous-invoke-that-cannot-fail-silently",
-    "QueueRedrive": "3-queueredrive-queued-work-with-redrive",
-    "ExpressWorkflow": "4-expressworkflow-a-short-multi-step-workflow-the-caller-waits-for",
-    "StandardWorkflow": "5-standardworkflow-a-job-longer-than-one-lambda",
-    "FanOut": "6-fanout-a-batch-in-parallel-aggregated-once",
-    "StreamJob": "7-streamjob-a-job-to-submit-and-a-status-to-poll",
-    "Webhook": "8-webhook-verify-answer-at-once-finish-asynchronously",
+    "ApiSync": "1-api-sync.md",
+    "EventInvoke": "2-event-invoke.md",
+    "QueueRedrive": "3-queue-redrive.md",
+    "ExpressWorkflow": "4-express-workflow.md",
+    "StandardWorkflow": "5-standard-workflow.md",
+    "FanOut": "6-fan-out.md",
+    "StreamJob": "7-stream-job.md",
+    "Webhook": "8-webhook.md",
 }
 
 
@@ -841,7 +841,8 @@ def summary_table(costs: list[Cost], events: int) -> str:
 
 
 def detail_table(costs: list[Cost], events: int) -> str:
-    rows = ["| stack | what one event does (template and model) | item | a month |", "|---|---|---|---:|"]
+    """A section per stack (`### ApiSync`, the anchor the pattern pages link to), each with its table."""
+    sections = []
     for c in costs:
         usage = [
             (
@@ -870,15 +871,27 @@ def detail_table(costs: list[Cost], events: int) -> str:
             counts.append(c.facts["states"])
         text = "<br>".join(usage + ["; ".join(counts)] + m.notes)
         items = [(k, v * events) for k, v in c.per_event.items()] + [(f"{k} (fixed)", v) for k, v in c.monthly.items()]
+        rows = [
+            f"### {c.stack_id}",
+            "",
+            f"[The pattern's page]({PATTERN_DOCS}{SECTIONS.get(c.stack_id, '')}); "
+            f"{usd(c.total(events))} a month at {events:,} events (an event: one {c.model.event}).",
+            "",
+            "| what one event does (template and model) | item | a month |",
+            "|---|---|---:|",
+        ]
         for i, (item, amount) in enumerate(items):
-            rows.append(f"| {c.stack_id if i == 0 else ''} | {text if i == 0 else ''} | {item} | {usd(amount)} |")
-    return "\n".join(rows)
+            rows.append(f"| {text if i == 0 else ''} | {item} | {usd(amount)} |")
+        sections.append("\n".join(rows))
+    return "## Each pattern, item by item\n\n" + "\n\n".join(sections)
 
 
 def assumptions(measurements: Measurements) -> str:
     measured = measurements.data
     return "\n".join(
         [
+            "## Prices and assumptions",
+            "",
             f"Prices: us-east-1 on-demand list prices as of {PRICES_AS_OF}, free tiers ignored:",
             *[f"- {text}" for _, text in PRICES.values()],
             "",

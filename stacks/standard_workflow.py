@@ -291,8 +291,8 @@ class StandardWorkflow(PatternConstruct):
 
         # Upload -> execution. A small function starts it (not an EventBridge rule): it names the
         # execution from the object's key and the event's sequencer, so S3's at-least-once delivery
-        # cannot start one upload twice, while a new upload of the same file runs again; see the
-        # README for why, and for the EventBridge alternative.
+        # cannot start one upload twice, while a new upload of the same file runs again; see
+        # docs/patterns/5-standard-workflow.md for why, and for the EventBridge alternative.
         self.start_function = PatternFunction(
             self,
             "StartFunction",

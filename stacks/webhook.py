@@ -122,7 +122,7 @@ class Webhook(PatternConstruct):
                 f"max_body_bytes must be 1 to {FUNCTION_URL_PAYLOAD_BYTES}: a Function URL passes no larger request"
             )
 
-        # The providers' secrets: generated on deploy, the real values put afterwards (README).
+        # The providers' secrets: generated on deploy, the real values put afterwards (docs/patterns/8-webhook.md).
         # Or secrets of yours that already hold them (a plain secret string each).
         self.github_secret = existing_github_secret or shared_secret(
             self, "GitHubWebhookSecret", description="GitHub webhook secret (X-Hub-Signature-256)", shared_with="GitHub"

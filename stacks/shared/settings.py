@@ -87,8 +87,8 @@ def powertools_region_problem(region: str) -> str | None:
         return None
     return (
         f"Powertools for AWS Lambda publishes no layer parameter in {region}, so the functions' layer cannot "
-        "be resolved there: deploy to a region listed in the README (Powertools layer), "
-        "or give the functions a layer of your own (layers=[...])"
+        "be resolved there: deploy to a region in POWERTOOLS_LAYER_REGIONS (the construct library's "
+        "shared/settings.py), or give the functions a layer of your own (layers=[...])"
     )
 
 

@@ -31,10 +31,15 @@ def heading_ids(page: Path) -> set[str]:
     seen: Counter[str] = Counter()
     ids = set(re.findall(r"<a\s+(?:id|name)=\"([^\"]+)\"", text))
     for title in re.findall(r"^#{1,6}\s+(.*?)\s*#*\s*$", text, re.M):
-        slug = re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
-        ids.add(slug if not seen[slug] else f"{slug}-{seen[slug]}")
-        seen[slug] += 1
+        id = slug(title)
+        ids.add(id if not seen[id] else f"{id}-{seen[id]}")
+        seen[id] += 1
     return ids
+
+
+def slug(title: str) -> str:
+    """A heading's id by GitHub's rule (before the -1, -2... of a repeated one)."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
 
 
 def links(page: Path) -> list[str]:

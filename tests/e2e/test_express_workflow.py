@@ -67,7 +67,7 @@ def call(stack: Deployment, method: dict, body: dict, *, request_id: str = REQUE
 
 
 def expected_answer(order: dict, *, max_fraud_score: int) -> dict:
-    """The order check computed here, from the rules in the README, not by the handlers."""
+    """The order check computed here, from the rules in docs/patterns/4-express-workflow.md, not by the handlers."""
     stock = {"A-1": 100, "B-2": 5, "C-3": 0}
     lines = [
         {"sku": i["sku"], "quantity": i["quantity"], "line_total": str(Decimal(i["unit_price"]) * i["quantity"])}

@@ -100,3 +100,16 @@ def test_at_trim_horizon_every_record_still_in_the_stream_is_delivered(stack):
     # A mapping that starts over (replaced) reads the whole stream again, from its oldest record.
     stack.restart_stream("TrimHorizonProcessor")
     assert delivered_keys(stack.drain_stream("TrimHorizonProcessor")) == [*first, "h-after"]
+
+
+def test_a_stream_longer_than_one_get_records_page_is_delivered_to_its_end(stack, monkeypatch):
+    """GetRecords answers at most 1,000 records a call (here: 2); the mapping reads page after
+    page, so records beyond the first page are delivered too, and only once."""
+    from localcloud import mappings
+
+    stack.drain_stream("PlainProcessor")  # the stream's earlier records are behind the checkpoint
+    monkeypatch.setattr(mappings, "GET_RECORDS_LIMIT", 2)
+    put(stack, "Plain", *[f"page-{i}" for i in range(5)])
+    assert delivered_keys(stack.drain_stream("PlainProcessor")) == [f"page-{i}" for i in range(5)]
+    put(stack, "Plain", "page-5")
+    assert delivered_keys(stack.drain_stream("PlainProcessor")) == ["page-5"]

@@ -75,16 +75,23 @@ def test_a_task_tokens_function_is_its_parameters_function_name(templates):
     assert cost.task_function(states["HowDidItEnd"]) is None
 
 
-def test_every_stack_has_a_model_and_a_readme_section():
+def test_every_stack_has_a_model_and_a_pattern_page():
     from app import PATTERNS
 
     assert list(cost.MODELS) == list(PATTERNS)
-    readme = (cost.ROOT / "README.md").read_text()
-    for stack_id, anchor in cost.SECTIONS.items():
-        heading = next(line for line in readme.splitlines() if line.startswith("## ") and f" {stack_id}:" in line)
-        assert anchor == heading[3:].lower().replace(":", "").replace(",", "").replace(" ", "-").replace(".", ""), (
-            stack_id
-        )
+    assert set(cost.SECTIONS) == set(PATTERNS)
+    for number, (stack_id, page) in enumerate(cost.SECTIONS.items(), start=1):
+        path = cost.PAGE.parent / cost.PATTERN_DOCS / page
+        title = path.read_text().splitlines()[0]
+        assert title.startswith(f"# {number}. {stack_id}: "), (stack_id, title)
+
+
+def test_each_stack_has_a_section_the_pattern_pages_link_to(templates):
+    text = cost.detail_table(cost.price_all(templates, 1_000_000), 1_000_000)
+    headings = [line for line in text.splitlines() if line.startswith("### ")]
+    assert headings == [f"### {stack_id}" for stack_id in cost.MODELS]
+    for stack_id, page in cost.SECTIONS.items():
+        assert f"(../cost.md#{stack_id.lower()})" in (cost.PAGE.parent / cost.PATTERN_DOCS / page).read_text()
 
 
 # --- arithmetic, against hand-computed numbers -----------------------------------------------------

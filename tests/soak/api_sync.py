@@ -11,7 +11,7 @@ the quote, a slow call past the function's timeout (502 from API Gateway), throt
 refuses the invoke: API Gateway's 500), and a dependency down for every attempt.
 
 The pattern promises an answer while the caller waits and that "a failed call can simply be
-retried by the caller" (README): the quote is priced and returned, nothing is stored. So each
+retried by the caller" (docs/patterns/1-api-sync.md): the quote is priced and returned, nothing is stored. So each
 caller here retries a 5xx as the AWS SDKs' standard mode does (three attempts in all) and stops
 at its first 2xx or 4xx. Books, from what each caller got: a valid quote is done once (one 201,
 its total worked out here), a bad one is rejected with its documented status and error code, and
@@ -44,8 +44,9 @@ CLOUD: dict[str, Any] = {}  # a new account: 10 concurrent executions
 FUNCTION = "QuotesFunction"
 CALLERS = 8  # requests in flight at once, under the account's 10: only injected throttles refuse
 ATTEMPTS = 3  # the AWS SDKs' standard retry mode: a 5xx is tried three times in all
-MAX_BODY_BYTES = 64 * 1024  # the function's documented limit (README: a body over 64 KiB is a 413)
-TAX = {"DE": "0.19", "FR": "0.20", "GB": "0.20", "IE": "0.23", "NL": "0.21", "US": "0.00"}  # README's rates
+MAX_BODY_BYTES = 64 * 1024  # the function's documented limit (docs/patterns/1-api-sync.md: over 64 KiB is a 413)
+# The documented rates (docs/patterns/1-api-sync.md).
+TAX = {"DE": "0.19", "FR": "0.20", "GB": "0.20", "IE": "0.23", "NL": "0.21", "US": "0.00"}
 SKUS = ("MUG-01", "BOOK-001", "CABLE-2M", "PEN-22")
 ID = re.compile(r'"customer_id": "(A\d{5})"')
 
@@ -78,7 +79,7 @@ def quote(input_id: str, rng: Any) -> dict[str, Any]:
 
 
 def total(body: dict[str, Any]) -> str:
-    """The quote's total as the README states the rule: lines, then tax rounded half-up to the cent."""
+    """The quote's total as docs/patterns/1-api-sync.md states the rule: lines, then tax rounded half-up to the cent."""
     subtotal = sum((Decimal(i["unit_price"]) * i["quantity"] for i in body["items"]), Decimal("0.00"))
     tax = (subtotal * Decimal(TAX[body["country"]])).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return str(subtotal + tax)
@@ -226,6 +227,7 @@ def balance(soak: Soak) -> None:
         for input_id in ids_of(invocation.event):
             books.observe(input_id, STUCK)
     books.notes.append(
-        f"The callers retried {retried} time(s) after a 5xx (as the README says a caller may: a quote is priced, "
-        "not stored); a request whose every attempt failed is counted dead-lettered: the caller holds the 5xx."
+        f"The callers retried {retried} time(s) after a 5xx (as docs/patterns/1-api-sync.md says a caller may: "
+        "a quote is priced, not stored); a request whose every attempt failed is counted dead-lettered: "
+        "the caller holds the 5xx."
     )

@@ -146,42 +146,99 @@ class Books:
 
 class WriteLog:
     """Every write moto accepts while installed: (table or bucket, key) -> count. Conditional
-    writes that fail are not counted (they wrote nothing)."""
+    writes that fail are not counted (they wrote nothing), nor are the writes of a transaction
+    that failed (DynamoDB applies all of them or none). `updates` also counts each DynamoDB
+    update by its expression, so a driver can tell one kind of write to an item from another
+    (`count_updates`: the write that completes a job, among its progress writes)."""
 
     def __init__(self) -> None:
         self.writes: Counter = Counter()
+        self.updates: Counter = Counter()  # (table, key, update expression) -> count
         self._lock = threading.Lock()
         self._saved: list[tuple[type, str, Any]] = []
+        self._transaction = threading.local()  # the writes of the transaction this thread is in
 
     def count(self, resource: str, key: str) -> int:
         return self.writes[(resource, key)]
 
-    def _patch(self, owner: type, name: str, keyed: Callable[..., tuple[str, str]]) -> None:
+    def count_updates(self, resource: str, key: str, containing: str) -> int:
+        """Updates of the item whose expression contains `containing` (e.g. "#status = :complete")."""
+        return sum(
+            n
+            for (r, k, expression), n in self.updates.items()
+            if (r, k) == (resource, key) and containing in expression
+        )
+
+    def _record(self, write: tuple[str, str], expression: str | None) -> None:
+        pending = getattr(self._transaction, "writes", None)
+        if pending is not None:
+            pending.append((write, expression))
+            return
+        with self._lock:
+            self.writes[write] += 1
+            if expression is not None:
+                self.updates[(*write, expression)] += 1
+
+    def _patch(
+        self, owner: type, name: str, keyed: Callable[..., tuple[str, str]], expression: Callable[..., str | None]
+    ) -> None:
         original = getattr(owner, name)
         log = self
 
         def wrapper(backend: Any, *args: Any, **kwargs: Any) -> Any:
             result = original(backend, *args, **kwargs)
-            with log._lock:
-                log.writes[keyed(backend, *args, **kwargs)] += 1
+            log._record(keyed(backend, *args, **kwargs), expression(*args, **kwargs))
             return result
 
         self._saved.append((owner, name, original))
         setattr(owner, name, wrapper)
 
+    def _patch_transactions(self, owner: type) -> None:
+        """moto applies a transaction's writes one by one (through put_item and update_item) and
+        puts the tables back if a later condition fails: its writes count only if it succeeded."""
+        original = owner.transact_write_items  # type: ignore[attr-defined]
+        log = self
+
+        def transact_write_items(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            log._transaction.writes = []
+            try:
+                result = original(backend, *args, **kwargs)
+                committed = log._transaction.writes
+            finally:
+                log._transaction.writes = None
+            for write, expression in committed:
+                log._record(write, expression)
+            return result
+
+        self._saved.append((owner, "transact_write_items", original))
+        owner.transact_write_items = transact_write_items  # type: ignore[attr-defined]
+
     def __enter__(self) -> WriteLog:
         from moto.dynamodb.models import DynamoDBBackend
         from moto.s3.models import S3Backend
+
+        def no_expression(*args: Any, **kwargs: Any) -> None:
+            return None
 
         self._patch(
             DynamoDBBackend,
             "put_item",
             lambda backend, table_name, item_attrs, *a, **k: (table_name, _item_key(backend, table_name, item_attrs)),
+            no_expression,
         )
         self._patch(
-            DynamoDBBackend, "update_item", lambda backend, table_name, key, *a, **k: (table_name, _dynamo_key(key))
+            DynamoDBBackend,
+            "update_item",
+            lambda backend, table_name, key, *a, **k: (table_name, _dynamo_key(key)),
+            lambda table_name, key, *a, **k: str(k.get("update_expression", a[0] if a else "")),
         )
-        self._patch(S3Backend, "put_object", lambda backend, bucket_name, key_name, *a, **k: (bucket_name, key_name))
+        self._patch_transactions(DynamoDBBackend)
+        self._patch(
+            S3Backend,
+            "put_object",
+            lambda backend, bucket_name, key_name, *a, **k: (bucket_name, key_name),
+            no_expression,
+        )
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -10,16 +10,16 @@ task of a run: a TransientError or a throttle (the task's Retry runs it again: 2
 error that outlasts that retry, a crash after the task's work, a timeout from a slow dependency
 (the run fails: 502), and a dependency down for every attempt.
 
-The pattern promises (README): a synchronous Express run is at most once, "a failed run is not
-restarted; the caller retries it", every task being pure computation, safe to run twice. So each
-caller here retries a 5xx (three attempts in all, the AWS SDKs' standard mode) and stops at its
-first 2xx or 4xx. Books: a valid order is done once (the caller's 200 is the answer worked out
-here, and exactly one run of it SUCCEEDED with a decision), a bad one is rejected with its
-documented status and error (a gateway refusal started no run; a Validate rejection is one
+The pattern promises (docs/patterns/4-express-workflow.md): a synchronous Express run is at most
+once, "a failed run is not restarted; the caller retries it", every task being pure computation,
+safe to run twice. So each caller here retries a 5xx (three attempts in all, the AWS SDKs' standard
+mode) and stops at its first 2xx or 4xx. Books: a valid order is done once (the caller's 200 is the
+answer worked out here, and exactly one run of it SUCCEEDED with a decision), a bad one is rejected
+with its documented status and error (a gateway refusal started no run; a Validate rejection is one
 SUCCEEDED run), and an order whose every attempt failed ends with the 502 in the caller's hands
 (counted as dead-lettered: the caller holds the failure, the failed-executions alarm fires). No
-execution is left RUNNING. Nothing is stored, so a duplicate request has nothing to suppress: it
-is checked twice, correctly, as the retries after a failed run are.
+execution is left RUNNING. Nothing is stored, so a duplicate request has nothing to suppress: it is
+checked twice, correctly, as the retries after a failed run are.
 
 Callers: three at once, so that a run's three parallel tasks never exceed the account's 10
 concurrent executions (more would add throttles the seed does not choose; Step Functions retries
@@ -52,7 +52,7 @@ ATTEMPTS = 3  # the AWS SDKs' standard retry mode: a 5xx is tried three times in
 MACHINE_ATTEMPTS = 2  # each task's Retry: the first attempt and one retry
 TASKS = ("ValidateFunction", "PriceFunction", "StockFunction", "FraudFunction", "AssembleFunction")
 MAX_LINE_ITEMS = 50  # the request model's maxItems
-STOCK = {"A-1": 100, "B-2": 5, "C-3": 0}  # README's illustrative stock levels (orders.py)
+STOCK = {"A-1": 100, "B-2": 5, "C-3": 0}  # the illustrative stock levels (orders.py)
 SKUS = ("A-1", "A-1", "B-2", "C-3", "D-4")
 
 # Bad kinds: (share of all inputs, status, error code), in the order they are drawn.
@@ -80,7 +80,7 @@ def order(input_id: str, rng: Any) -> dict[str, Any]:
 
 
 def expected_answer(body: dict[str, Any], max_fraud_score: int) -> dict[str, Any]:
-    """The order check worked out here from the README's rules, not by the handlers."""
+    """The order check worked out here from the rules in docs/patterns/4-express-workflow.md, not by the handlers."""
     lines = [
         {"sku": i["sku"], "quantity": i["quantity"], "line_total": str(Decimal(i["unit_price"]) * i["quantity"])}
         for i in body["items"]
@@ -299,7 +299,7 @@ def balance(soak: Soak) -> None:
     if busy:
         books.orphans.append(f"invocations still in flight: {busy}")
     books.notes.append(
-        f"The callers retried {retried} time(s) after a 5xx (the README: a failed synchronous run is not restarted, "
-        "the caller retries it); an order whose every attempt failed is counted dead-lettered: the caller holds the "
-        "502 and the failed-executions alarm fires."
+        f"The callers retried {retried} time(s) after a 5xx (the pattern's page: a failed synchronous run is not "
+        "restarted, the caller retries it); an order whose every attempt failed is counted dead-lettered: the caller "
+        "holds the 502 and the failed-executions alarm fires."
     )
