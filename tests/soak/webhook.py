@@ -15,8 +15,8 @@ for the idempotency claim) or again later.
 
 A sender sends a delivery again after a 5xx or a 429, with the same delivery id: Slack does on its
 own (up to three retries), a GitHub delivery is redelivered from the webhook's Recent Deliveries,
-which the URL's 5xx alarm asks for (README). So a delivery whose hand-off was queued before its
-answer failed is queued twice, and the idempotency record must make it one.
+which the URL's 5xx alarm asks for (docs/patterns/8-webhook.md). So a delivery whose hand-off was
+queued before its answer failed is queued twice, and the idempotency record must make it one.
 
 Books: a valid delivery is done once (its row in the deliveries table, written once, with the
 summary worked out here), or dead-lettered (its hand-off in WebhookDLQ after five failed
@@ -26,10 +26,10 @@ mapping received. The work queue ends empty, no idempotency claim is left in pro
 claim-check payload is left in the bucket except for a dead-lettered delivery (a redrive needs it).
 
 The mapping runs five pollers (its MaximumConcurrency) beside four senders: nine of the account's
-ten slots, so only the seeded throttles refuse. A message that fails is visible again at once
-here (the local cloud compresses its 30-minute visibility timeout to zero); the loser of a claim
-race is therefore received again while the winner may still hold the claim, which AWS would give
-30 minutes: harsher than AWS, not kinder. Not modelled: Lambda's own 6 MB request limit in front
+ten slots, so only the seeded throttles refuse. A message that fails is received again once
+nothing else is visible and no batch is in flight (the local cloud compresses its 30-minute
+visibility timeout to the end of the work beside it): the loser of a claim race meets the claim
+settled, as it would 30 minutes later in AWS. Not modelled: Lambda's own 6 MB request limit in front
 of the URL (the handler's 413 answers here; in AWS the URL refuses first, also 413), and a
 function overrunning its 5-minute timeout (a timeout is injected as Lambda reports one).
 """
@@ -131,7 +131,7 @@ def slack_event(input_id: str, rng: Any) -> dict[str, Any]:
 
 
 def summary(provider: str, payload: dict[str, Any]) -> dict[str, str]:
-    """The deliveries table's record, as README's summary rules give it (string values as stored)."""
+    """The deliveries table's record, worked out here as `summarize` documents it (values as stored)."""
     if provider == "github":
         return {
             "provider": "github",
