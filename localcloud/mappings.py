@@ -7,8 +7,11 @@ filters, retries and destinations; `moto_patches` detaches the mappings so these
   back on the queue; with `ReportBatchItemFailures` only
   the messages listed in `batchItemFailures` stay on the queue, and without it the response body
   is ignored (as AWS does); a function error keeps the whole batch. A kept message becomes visible
-  again at once (its visibility timeout is compressed to zero), and moto's own redrive moves it to
-  the dead-letter queue after `maxReceiveCount` receives.
+  again once the drain has nothing else to do: no other message visible and no batch in flight
+  (its visibility timeout, minutes in AWS, compressed to the moment the work beside it ends: a
+  message that failed because a batch running beside it held a claim is not received again while
+  that batch still runs), and moto's own redrive moves it to the dead-letter queue after
+  `maxReceiveCount` receives. A throttled batch's messages are visible again at once.
 - DynamoDB streams (`drain_stream`): `StartingPosition`, `FilterCriteria`, `BatchSize`,
   `MaximumRetryAttempts`, `BisectBatchOnFunctionError`, `ReportBatchItemFailures` and the
   `OnFailure` destination with AWS's stream failure record. The checkpoint per mapping belongs to
@@ -138,7 +141,10 @@ def drain_sqs(cloud: LocalCloud, function_name: str, *, max_batches: int = 100, 
     `pollers` batches may run at once (each poller in its own thread when more than one), never
     more than the mapping's `ScalingConfig.MaximumConcurrency`: a poller waits for a free batch
     slot before it receives. A batch the function's concurrency throttles goes back on the queue
-    (its receive counted, as in SQS) and ends this drain: the batch is `throttled`.
+    (its receive counted, as in SQS) and ends this drain: the batch is `throttled`. A message that
+    failed is received again only when nothing else is visible and no batch is in flight (its
+    visibility timeout passes once the work beside it has ended), so a message that lost a claim
+    to a batch running beside it meets that claim settled, as after AWS's minutes-long timeout.
     """
     if pollers < 1:
         raise ValueError("at least one poller")
@@ -151,8 +157,29 @@ def drain_sqs(cloud: LocalCloud, function_name: str, *, max_batches: int = 100, 
     reports_failures = "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])
     function = cloud.lambda_function(mapping["FunctionArn"])
     batches: list[Batch] = []
-    state = {"polls": 0, "stop": False}
+    state = {"polls": 0, "stop": False, "in_flight": 0}
     lock = threading.Lock()
+    settled = threading.Condition(lock)  # notified when a batch ends
+    kept_back: list[str] = []  # receipt handles of failed messages, invisible until nothing else is to do
+
+    def release_kept_back() -> bool:
+        """Make the failed messages visible again (their visibility timeout has passed): any?"""
+        with lock:
+            handles = kept_back[:]
+            kept_back.clear()
+        for handle in handles:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return bool(handles)
+
+    def nothing_visible() -> bool:
+        """The queue has nothing visible: wait for the batches in flight to end, then let the
+        failed messages back. True when there may be more to receive."""
+        with settled:
+            while state["in_flight"] and not state["stop"]:
+                settled.wait()
+            if state["stop"]:
+                return False
+        return release_kept_back()
 
     def poll_once() -> bool:
         """One batch: False when there is nothing more to do for this poller."""
@@ -163,61 +190,73 @@ def drain_sqs(cloud: LocalCloud, function_name: str, *, max_batches: int = 100, 
                 raise RuntimeError(f"{function_name}: queue not drained after {max_batches} batches")
             state["polls"] += 1
         with cloud.concurrency.mapping_slot(mapping["UUID"], maximum):
-            messages: list[dict[str, Any]] = []
-            while len(messages) < batch_size:
-                received = sqs.receive_message(
-                    QueueUrl=url,
-                    MaxNumberOfMessages=min(10, batch_size - len(messages)),
-                    AttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                ).get("Messages", [])
-                if not received:
-                    break
-                messages.extend(received)
-            if not messages:
-                return False
-            records = [_sqs_record(m, queue_arn) for m in messages]
-            kept = [r for r in records if passes_filters(mapping.get("FilterCriteria"), r)]
-            for record in records:  # records filtered out are deleted without an invocation
-                if record not in kept:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
-            if not kept:
-                return True
-            ids = [r["messageId"] for r in kept]
-            try:
-                response, errored = _invoke(cloud, function, {"Records": kept})
-            except TooManyRequestsException:
-                for record in kept:  # back on the queue, after the (compressed) visibility timeout
-                    sqs.change_message_visibility(
-                        QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
-                    )
+            messages = receive()
+            if messages:
                 with lock:
-                    batches.append(Batch(kept, True, None, ids, throttled=True))
-                    state["stop"] = True
-                return False
-            failed = ids if errored else _failed_ids(response, reports_failures, ids)
-            failed = ids if failed is None else failed
-            with lock:
-                batches.append(Batch(kept, errored, response, failed))
-            for record in kept:
-                if record["messageId"] in failed:  # the visibility timeout passes at once
-                    sqs.change_message_visibility(
-                        QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
-                    )
-                else:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+                    state["in_flight"] += 1
+                try:
+                    return run_batch(messages)
+                finally:
+                    with settled:
+                        state["in_flight"] -= 1
+                        settled.notify_all()
+        return nothing_visible()  # outside the batch slot: a poller waiting here holds none
+
+    def receive() -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        while len(messages) < batch_size:
+            received = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, batch_size - len(messages)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not received:
+                break
+            messages.extend(received)
+        return messages
+
+    def run_batch(messages: list[dict[str, Any]]) -> bool:
+        records = [_sqs_record(m, queue_arn) for m in messages]
+        kept = [r for r in records if passes_filters(mapping.get("FilterCriteria"), r)]
+        for record in records:  # records filtered out are deleted without an invocation
+            if record not in kept:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+        if not kept:
             return True
+        ids = [r["messageId"] for r in kept]
+        try:
+            response, errored = _invoke(cloud, function, {"Records": kept})
+        except TooManyRequestsException:
+            for record in kept:  # back on the queue at once: the batch never ran
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+            with lock:
+                batches.append(Batch(kept, True, None, ids, throttled=True))
+                state["stop"] = True
+            return False
+        failed = ids if errored else _failed_ids(response, reports_failures, ids)
+        failed = ids if failed is None else failed
+        with lock:
+            batches.append(Batch(kept, errored, response, failed))
+            kept_back.extend(r["receiptHandle"] for r in kept if r["messageId"] in failed)
+        for record in kept:
+            if record["messageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+        return True
 
     def poller() -> None:
         while poll_once():
             pass
 
-    if pollers == 1:
-        poller()
-    else:
-        with ThreadPoolExecutor(pollers, thread_name_prefix="localcloud-poller") as pool:
-            for future in [pool.submit(poller) for _ in range(pollers)]:
-                future.result()
+    try:
+        if pollers == 1:
+            poller()
+        else:
+            with ThreadPoolExecutor(pollers, thread_name_prefix="localcloud-poller") as pool:
+                for future in [pool.submit(poller) for _ in range(pollers)]:
+                    future.result()
+    finally:
+        release_kept_back()  # a drain ended early (a throttled batch, an error) leaves none invisible
     return batches
 
 

@@ -104,3 +104,19 @@ def test_receivers_at_the_same_time_move_each_message_to_the_dlq_once(stack):
         received = sum(f.result() for f in [pool.submit(receive_until_empty) for _ in range(6)])
     assert received >= len(bodies) * MAX_RECEIVE_COUNT
     assert sorted(m["body"] for m in stack.messages("ReportingDLQ")) == sorted(bodies)
+
+
+def test_a_failed_message_comes_back_after_the_messages_waiting_beside_it(stack):
+    """Its visibility timeout (a minute here, 30 in the patterns) is compressed, not skipped: the
+    queue's other messages are received first, so a failure is never retried while the work beside
+    it still runs (a duplicate that lost an idempotency claim finds the claim settled)."""
+    bodies = ["poison", *[f"m{i}" for i in range(2 * SQS_BATCH_SIZE - 1)]]
+    send(stack, "ReportingQueue", bodies)
+    batches = stack.drain_sqs("ReportingConsumer")
+    assert [[r["body"] for r in b.records] for b in batches] == [
+        bodies[:SQS_BATCH_SIZE],
+        bodies[SQS_BATCH_SIZE:],
+        *[["poison"]] * (MAX_RECEIVE_COUNT - 1),
+    ]
+    (dead,) = stack.messages("ReportingDLQ")
+    assert dead["body"] == "poison"
