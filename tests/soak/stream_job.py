@@ -89,6 +89,20 @@ def ids_of(event: Any) -> Iterable[str]:
             yield job_id
 
 
+def first_delivery(soak: Soak) -> Any:
+    """ids_of for the failed-jobs consumer: "a failure record" for a batch of messages none of which
+    was received before, so a planned fault fails a failure record once, never its redelivery."""
+    seen: set[str] = soak.__dict__.setdefault("failure_messages_seen", set())
+
+    def ids_of(event: Any) -> Iterable[str]:
+        ids = [r.get("messageId") for r in event.get("Records", [])] if isinstance(event, dict) else []
+        fresh = bool(ids) and not seen.intersection(ids)
+        seen.update(ids)
+        return ["a failure record"] if fresh else []
+
+    return ids_of
+
+
 def post(soak: Soak, body: Any, *, signed: bool = True) -> Any:
     """POST /jobs through the deployed REST API. A 500 is API Gateway's answer when Lambda refused
     the invoke (throttled): the function did not run, so the client sends the job again. (A 502,
@@ -205,13 +219,13 @@ def plan_faults(soak: Soak, input_id: str, job_id: str, processor: str, table: A
             error_type="ServiceUnavailable",
             message="injected: dependency down",
         )
-        if rng.random() < 0.5:  # the failure record's consumer fails once too
+        if rng.random() < 0.5:  # the consumer of a failure record fails once too (on its first delivery)
             faults.plan(
                 "transient before the handler",
                 soak.stack.function_name(FAILED_JOBS),
                 "a failure record",
                 1,
-                lambda event: ["a failure record"],
+                first_delivery(soak),
             )
     elif fault < 0.05:
         faults.plan("transient before the handler", processor, job_id, 1, ids_of)
