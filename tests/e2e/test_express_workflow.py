@@ -10,7 +10,6 @@ the client's answer from StartSyncExecution's answer.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import jsonschema
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from express_workflow import names
 from localcloud import Deployment
 from localcloud.vtl import Rendered, render
+from tests.oracles import order_check
 
 REQUEST_ID = "0f6a2c1e-5b7d-4e1a-9c3b-2d4e6f8a0b1c"
 ORDER = {
@@ -66,33 +66,6 @@ def call(stack: Deployment, method: dict, body: dict, *, request_id: str = REQUE
     return answer, run
 
 
-def expected_answer(order: dict, *, max_fraud_score: int) -> dict:
-    """The order check computed here, from the rules in docs/patterns/4-express-workflow.md, not by the handlers."""
-    stock = {"A-1": 100, "B-2": 5, "C-3": 0}
-    lines = [
-        {"sku": i["sku"], "quantity": i["quantity"], "line_total": str(Decimal(i["unit_price"]) * i["quantity"])}
-        for i in order["items"]
-    ]
-    subtotal = sum(Decimal(line["line_total"]) for line in lines)
-    short = [
-        {"sku": i["sku"], "requested": i["quantity"], "available": stock.get(i["sku"], 0)}
-        for i in order["items"]
-        if i["quantity"] > stock.get(i["sku"], 0)
-    ]
-    score = min(100, int(subtotal // 100) + 5 * len(order["items"]))
-    reasons = (["OUT_OF_STOCK"] if short else []) + (["FRAUD_RISK"] if score > max_fraud_score else [])
-    return {
-        "customer_id": order["customer_id"],
-        "currency": order["currency"],
-        "decision": "REVIEW" if reasons else "ACCEPT",
-        "reasons": reasons,
-        "lines": lines,
-        "subtotal": str(subtotal),
-        "short": short,
-        "fraud_score": score,
-    }
-
-
 def max_fraud_score(stack: Deployment) -> int:
     env = stack.properties("AWS::Lambda::Function", "AssembleFunction")["Environment"]["Variables"]
     return int(env[names.MAX_FRAUD_SCORE_ENV])
@@ -103,7 +76,7 @@ def test_a_valid_order_is_a_200_with_the_assembled_answer(stack, method, request
     answer, run = call(stack, method, ORDER)
     assert run["status"] == "SUCCEEDED" and run["name"] == REQUEST_ID  # the execution is named after the API request
     assert answer.status is None  # the integration response's own 200
-    assert answer.json() == expected_answer(ORDER, max_fraud_score=max_fraud_score(stack))
+    assert answer.json() == order_check(ORDER, max_fraud_score=max_fraud_score(stack))
     assert answer.json()["subtotal"] == "41.50"
 
 
@@ -118,7 +91,7 @@ def test_short_stock_and_a_big_order_go_to_review(stack, method):
     answer, _ = call(stack, method, order, request_id="req-review")
     assert answer.status is None
     body = answer.json()
-    assert body == expected_answer(order, max_fraud_score=max_fraud_score(stack))
+    assert body == order_check(order, max_fraud_score=max_fraud_score(stack))
     assert body["decision"] == "REVIEW" and set(body["reasons"]) == {"OUT_OF_STOCK", "FRAUD_RISK"}
 
 
@@ -167,7 +140,7 @@ def test_a_transient_failure_is_retried_and_the_caller_gets_a_200(stack, method)
     assert fault.injected == 1
     assert run["status"] == "SUCCEEDED"
     assert answer.status is None
-    assert answer.json() == expected_answer(ORDER, max_fraud_score=max_fraud_score(stack))
+    assert answer.json() == order_check(ORDER, max_fraud_score=max_fraud_score(stack))
 
 
 def test_a_transient_failure_that_outlasts_the_retries_is_a_502(stack, method):

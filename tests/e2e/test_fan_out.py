@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from decimal import Decimal
 
 import pytest
 
 from fan_out import names
 from localcloud import Deployment
 from localcloud.events import api_gateway_rest
+from tests.oracles import sales_report
 
 CHUNK_SIZE = 100  # lambdas/fan_out/sales.py: lines per chunk
-CATEGORY = {"BOOK": "books", "PEN": "stationery", "MUG": "kitchen", "TEA": "grocery"}
 
 
 @pytest.fixture(scope="module")
@@ -54,23 +53,6 @@ def sales(count: int, *, seed: int = 0) -> list[dict]:
         }
         for i in range(count)
     ]
-
-
-def expected_report(items: list[dict]) -> dict:
-    totals: dict[str, list] = {}
-    for item in items:
-        t = totals.setdefault(CATEGORY[item["sku"].split("-")[0]], [0, 0, Decimal("0")])
-        t[0] += 1
-        t[1] += item["quantity"]
-        t[2] += item["quantity"] * Decimal(item["unit_price"])
-    return {
-        "categories": {name: {"lines": a, "units": b, "revenue": str(c)} for name, (a, b, c) in sorted(totals.items())},
-        "total": {
-            "lines": sum(t[0] for t in totals.values()),
-            "units": sum(t[1] for t in totals.values()),
-            "revenue": str(sum((t[2] for t in totals.values()), Decimal("0"))),
-        },
-    }
 
 
 def call(stack: Deployment, method: str, path: str, body: object = None) -> tuple[int, dict]:
@@ -112,7 +94,7 @@ def test_a_batch_of_hundreds_of_items_completes_with_the_exact_aggregate(stack):
     stack.settle()
     view = status(stack, batch_id)
     assert (view["status"], view["chunks_done"], view["chunks_total"], view["item_count"]) == ("complete", 13, 13, 1234)
-    assert view["result"] == expected_report(items)
+    assert view["result"] == sales_report(items)
     runs = children(stack)
     assert sorted(i.event["chunk"] for i in runs) == list(range(13))
     assert {(i.condition, i.attempts) for i in runs} == {("Success", 1)}
@@ -138,7 +120,7 @@ def test_a_child_retried_after_recording_its_chunk_does_not_count_it_twice(stack
     )
     view = status(stack, batch_id)
     assert (view["status"], view["chunks_done"]) == ("complete", 7)
-    assert view["result"] == expected_report(items)
+    assert view["result"] == sales_report(items)
 
 
 @pytest.fixture
@@ -192,7 +174,7 @@ def test_two_children_finishing_the_last_chunk_at_once_aggregate_once(stack, cla
     assert Counter(i.response["recorded"] for i in runs) == Counter({"recorded": 1, "already recorded": 1})
     view = status(stack, batch_id)
     assert (view["status"], view["chunks_done"]) == ("complete", 5)
-    assert view["result"] == expected_report(items)
+    assert view["result"] == sales_report(items)
 
 
 def test_a_permanently_failing_chunk_fails_the_batch_naming_it(stack):

@@ -10,12 +10,9 @@ Expected aggregates are computed straight from the CSV with the csv module, not 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +24,7 @@ from localcloud.events import s3_put
 from scripts.approve import Refused, decide
 from standard_workflow import names
 from tests.conftest import cdk_context
+from tests.oracles import as_decimals, sales_aggregate
 
 SMALL_CHUNK_BYTES = 200
 APPROVAL_SECONDS = 3
@@ -70,37 +68,6 @@ def sales_csv(rows: int, *, bad_row: int | None = None) -> str:
         units = "lots" if i == bad_row else str(i % 7)
         lines.append(f"{['north', 'south', 'east', 'west'][i % 4]},{units},{(i * 37) % 1000}.{i % 100:02d}")
     return "\n".join(lines) + "\n"
-
-
-def independent_aggregate(text: str) -> dict[str, Any]:
-    """count/sum/min/max per region and numeric column, from the csv module alone."""
-    out: dict[str, Any] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        for column in ("units", "revenue"):
-            value = Decimal(row[column])
-            s = out.setdefault(row["region"], {}).setdefault(
-                column, {"count": 0, "sum": Decimal(0), "min": value, "max": value}
-            )
-            s["count"] += 1
-            s["sum"] += value
-            s["min"], s["max"] = min(s["min"], value), max(s["max"], value)
-    return {
-        region: {
-            c: {"count": s["count"], "sum": s["sum"], "min": s["min"], "max": s["max"]} for c, s in columns.items()
-        }
-        for region, columns in out.items()
-    }
-
-
-def as_decimals(result: dict[str, Any]) -> dict[str, Any]:
-    """The published JSON (decimal strings) in the same form: compare numbers, not spellings."""
-    return {
-        region: {
-            c: {"count": s["count"], "sum": Decimal(s["sum"]), "min": Decimal(s["min"]), "max": Decimal(s["max"])}
-            for c, s in columns.items()
-        }
-        for region, columns in result.items()
-    }
 
 
 def executions_of(stack: Deployment, key: str) -> list[str]:
@@ -219,7 +186,7 @@ def test_the_app_stack_runs_a_job_to_publication_after_approval(app_stack):
     assert "approved" in answer(app_stack, job_id)
     execution = wait_for_execution(execution_arn(app_stack, job_id))
     assert execution["status"] == "SUCCEEDED"
-    assert as_decimals(published(app_stack, job_id)) == independent_aggregate(text)
+    assert as_decimals(published(app_stack, job_id)) == sales_aggregate(text)
     assert "task_token" not in job(app_stack, job_id)  # an answered token is not kept
 
 
@@ -237,7 +204,7 @@ def test_a_multi_chunk_job_publishes_an_aggregate_equal_to_one_computed_independ
     answer(small, job_id)
     assert wait_for_execution(execution_arn(small, job_id))["status"] == "SUCCEEDED"
     assert job(small, job_id)["status"] == "PUBLISHED"
-    assert as_decimals(published(small, job_id)) == independent_aggregate(text)
+    assert as_decimals(published(small, job_id)) == sales_aggregate(text)
 
 
 def test_a_duplicate_upload_event_does_not_start_a_second_job(small):
@@ -272,7 +239,7 @@ def test_the_same_file_uploaded_again_after_its_job_failed_or_was_rejected_runs_
     wait_for_status(small, rerun, "AWAITING_APPROVAL")
     answer(small, rerun)
     assert wait_for_execution(execution_arn(small, rerun))["status"] == "SUCCEEDED"
-    assert as_decimals(published(small, rerun)) == independent_aggregate(text)
+    assert as_decimals(published(small, rerun)) == sales_aggregate(text)
     assert [job(small, j)["status"] for j in (failed, again, rejected, rerun)] == [
         "FAILED",
         "FAILED",
@@ -314,7 +281,7 @@ def test_a_csv_with_a_byte_order_mark_aggregates_as_the_same_file_without_one(sm
         answer(small, job_id)
         assert wait_for_execution(execution_arn(small, job_id))["status"] == "SUCCEEDED"
     assert published(small, marked) == published(small, plain)
-    assert as_decimals(published(small, marked)) == independent_aggregate(text)
+    assert as_decimals(published(small, marked)) == sales_aggregate(text)
 
 
 def test_a_chunk_failing_transiently_is_retried_and_counted_once(small):
@@ -335,7 +302,7 @@ def test_a_chunk_failing_transiently_is_retried_and_counted_once(small):
     assert len(failed) == 1 and "TransientError" in json.dumps(failed[0], default=str)
     answer(small, job_id)
     wait_for_execution(execution_arn(small, job_id))
-    assert as_decimals(published(small, job_id)) == independent_aggregate(text)
+    assert as_decimals(published(small, job_id)) == sales_aggregate(text)
 
 
 def test_a_malformed_row_fails_the_job_without_retry_and_records_why(small):
@@ -391,7 +358,7 @@ def test_a_job_reads_its_own_upload_not_the_one_that_replaced_it(small):
     wait_for_status(small, second, "AWAITING_APPROVAL")
     answer(small, second)
     assert wait_for_execution(execution_arn(small, second))["status"] == "SUCCEEDED"
-    assert as_decimals(published(small, second)) == independent_aggregate(second_text)
+    assert as_decimals(published(small, second)) == sales_aggregate(second_text)
 
 
 def test_an_unanswered_approval_expires_the_job(quick_expiry):
@@ -476,4 +443,4 @@ def test_a_retried_approval_request_stores_the_new_token_and_the_job_publishes(s
     execution = wait_for_execution(execution_arn(small, job_id))
     assert execution["status"] == "SUCCEEDED"
     assert job(small, job_id)["status"] == "PUBLISHED"
-    assert as_decimals(published(small, job_id)) == independent_aggregate(text)
+    assert as_decimals(published(small, job_id)) == sales_aggregate(text)

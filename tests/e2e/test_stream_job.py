@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from decimal import Decimal
-from fractions import Fraction
 
 import boto3
 import pytest
@@ -23,6 +21,7 @@ import pytest
 from localcloud import Deployment
 from localcloud.events import api_gateway_rest
 from stream_job import jobs, names
+from tests.oracles import loan_schedule
 
 PROCESSOR = "ProcessorFunction"
 FAILED_JOBS = "FailedJobsFunction"
@@ -31,53 +30,6 @@ FAILED_JOBS = "FailedJobsFunction"
 LOAN = {"currency": "EUR", "principal": "10000.00", "annual_rate_percent": "6", "monthly_payment": "500.00"}
 # 1,000.00 at 12 % a year: the first month's interest (10.00) eats the whole payment.
 HOPELESS = {"currency": "EUR", "principal": "1000.00", "annual_rate_percent": "12", "monthly_payment": "10.00"}
-
-
-def expected_schedule(loan: dict) -> tuple[dict, list[int]]:
-    """The report and the progress percentages, worked in whole cents with exact fractions.
-
-    Per the work module: each month interest on the balance is rounded half-up to the cent, then
-    the payment (at most what clears the balance) is taken; a summary per year (12 months, or the
-    last); progress after each year is the percentage of the principal repaid, rounded down.
-    """
-    principal = int(Decimal(loan["principal"]) * 100)
-    payment = int(Decimal(loan["monthly_payment"]) * 100)
-    monthly_rate = Fraction(Decimal(loan["annual_rate_percent"])) / 1200
-    balance, months, years, progress = principal, 0, [], []
-    year_paid = year_interest = total_paid = total_interest = paid = 0
-    while balance > 0:
-        months += 1
-        exact = balance * monthly_rate
-        interest = int(exact) + (1 if exact - int(exact) >= Fraction(1, 2) else 0)
-        paid = min(payment, balance + interest)
-        balance += interest - paid
-        year_paid, year_interest = year_paid + paid, year_interest + interest
-        total_paid, total_interest = total_paid + paid, total_interest + interest
-        if months % 12 == 0 or balance == 0:
-            years.append(
-                {
-                    "year": len(years) + 1,
-                    "paid": cents(year_paid),
-                    "interest": cents(year_interest),
-                    "closing_balance": cents(balance),
-                }
-            )
-            year_paid = year_interest = 0
-            progress.append((principal - balance) * 100 // principal)
-    report = {
-        "currency": loan["currency"],
-        "principal": loan["principal"],
-        "months": months,
-        "final_payment": cents(paid),
-        "total_paid": cents(total_paid),
-        "total_interest": cents(total_interest),
-        "years": years,
-    }
-    return report, progress
-
-
-def cents(amount: int) -> str:
-    return f"{amount // 100}.{amount % 100:02d}"
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +107,7 @@ def mapping_config(stack: Deployment) -> dict:
 
 
 def test_a_job_goes_pending_processing_complete_with_the_report(stack):
-    report, progress = expected_schedule(LOAN)
+    report, progress = loan_schedule(LOAN)
     assert report["months"] == 22 and progress[-1] == 100  # the loan runs into a second year
 
     job_id = submit(stack, LOAN)
@@ -250,7 +202,7 @@ def test_a_job_accepted_before_the_mapping_starts_polling_is_processed(stack):
     assert job_id in job_ids(batches)
     assert not any(b.failed_ids for b in batches)
     done = job(stack, job_id)
-    assert (done["status"], done["attempts"], done["result"]) == ("complete", 1, expected_schedule(LOAN)[0])
+    assert (done["status"], done["attempts"], done["result"]) == ("complete", 1, loan_schedule(LOAN)[0])
     # The mapping began at the oldest record: every earlier job's INSERT came again, and a replayed
     # record of a job that had already left `pending` changed nothing.
     assert set(job_ids(batches)) == earlier | {job_id}
@@ -353,12 +305,12 @@ def test_a_job_whose_run_died_holding_it_is_taken_over_by_the_retry(stack):
     batches = stack.drain_stream(PROCESSOR)
     assert [(job_ids([b]), b.errored) for b in batches] == [([job_id], False)]
     done = job(stack, job_id)
-    assert (done["status"], done["attempts"], done["result"]) == ("complete", 2, expected_schedule(LOAN)[0])
+    assert (done["status"], done["attempts"], done["result"]) == ("complete", 2, loan_schedule(LOAN)[0])
 
 
 def test_a_transient_error_inside_the_handler_gives_the_job_back_and_a_retry_completes_it(stack):
     """After the handler ran and failed (timed out, crashed): the retried record may claim again."""
-    report, _ = expected_schedule(LOAN)
+    report, _ = loan_schedule(LOAN)
     job_id = submit(stack, LOAN)
     fault = stack.inject_failure(PROCESSOR, times=1, after_handler=True, message="Task timed out")
     batches = stack.drain_stream(PROCESSOR)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from decimal import Decimal
 
 import boto3
 import pytest
@@ -23,6 +22,7 @@ from fan_out import batches, names
 from fan_out.sales import ChunkRejected
 from localcloud.events import api_gateway_rest, sqs
 from tests.handlers.fuzz import any_text, assert_client_safe, fuzz_settings, odd_strings, request_bodies
+from tests.oracles import sales_report
 
 CHILD = "fan-out-child"
 
@@ -35,26 +35,6 @@ def sales(count: int) -> list[dict]:
     """`count` lines cycling over three categories, with quantities 1..7 and prices 1.25..3.25."""
     skus = ("BOOK-1", "PEN-2", "MUG-3")
     return [line(skus[i % 3], i % 7 + 1, f"{1 + (i % 3):d}.25") for i in range(count)]
-
-
-def expected_report(items: list[dict]) -> dict:
-    """Totals per category, computed here line by line from the request."""
-    category = {"BOOK": "books", "PEN": "stationery", "MUG": "kitchen"}
-    totals: dict[str, list] = {}
-    for item in items:
-        t = totals.setdefault(category[item["sku"].split("-")[0]], [0, 0, Decimal("0")])
-        t[0] += 1
-        t[1] += item["quantity"]
-        t[2] += item["quantity"] * Decimal(item["unit_price"])
-    as_json = {name: {"lines": a, "units": b, "revenue": str(c)} for name, (a, b, c) in sorted(totals.items())}
-    return {
-        "categories": as_json,
-        "total": {
-            "lines": sum(t[0] for t in totals.values()),
-            "units": sum(t[1] for t in totals.values()),
-            "revenue": str(sum((t[2] for t in totals.values()), Decimal("0"))),
-        },
-    }
 
 
 class FakeLambda:
@@ -212,7 +192,7 @@ def test_chunks_in_any_order_complete_the_batch_with_checkable_totals(api, child
     assert [o["aggregated"] for o in outcomes] == [False, False, True]
     status, body, headers = call(api, context, "GET", f"/batches/{batch_id}")
     assert (status, body["status"], body["chunks_done"], body["chunks_total"]) == (200, "complete", 3, 3)
-    assert body["result"] == expected_report(items)
+    assert body["result"] == sales_report(items)
     assert "retry-after" not in headers
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import importlib
-import io
 import json
-from decimal import Decimal
 
 import boto3
 import pytest
 
 from shared.errors import MalformedData
 from standard_workflow import names
+from tests.oracles import as_text, sales_aggregate
 
 BUCKET = "standard-workflow-data"
 TABLE = "standard-workflow-jobs"
@@ -41,27 +39,6 @@ def make_csv(rows: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def independent_aggregate(text: str) -> dict:
-    """The expected result, computed straight from the CSV with no project code."""
-    out: dict = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        for column in ("units", "revenue"):
-            value = Decimal(row[column])
-            s = out.setdefault(row["region"], {}).setdefault(
-                column, {"count": 0, "sum": Decimal(0), "min": value, "max": value}
-            )
-            s["count"] += 1
-            s["sum"] += value
-            s["min"], s["max"] = min(s["min"], value), max(s["max"], value)
-    return {
-        k: {
-            c: {"count": s["count"], "sum": str(s["sum"]), "min": str(s["min"]), "max": str(s["max"])}
-            for c, s in v.items()
-        }
-        for k, v in out.items()
-    }
-
-
 def upload(text: str, key: str = "incoming/sales.csv") -> dict[str, str]:
     """Put the object; what the Start state hands Split about it (its key and the upload's ETag)."""
     put = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=text.encode())
@@ -83,7 +60,7 @@ def test_merged_result_equals_an_independent_aggregate_of_the_csv(aws, context):
     outcome = run_job(aws, context, text)
     assert outcome["split"]["chunk_count"] > 5  # the work really was split
     merged = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=outcome["merged_key"])["Body"].read())
-    assert merged == independent_aggregate(text)
+    assert merged == as_text(sales_aggregate(text))
     record = job("job-1")
     assert record["status"] == "PROCESSING"
     assert len(record["done_chunks"]) == record["chunks_total"] == outcome["split"]["chunk_count"]
@@ -115,7 +92,7 @@ def test_a_header_with_a_byte_order_mark_is_read_as_the_same_columns(aws, contex
         json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=o["merged_key"])["Body"].read())
         for o in (plain, marked)
     ]
-    assert merged[0] == merged[1] == independent_aggregate(text)
+    assert merged[0] == merged[1] == as_text(sales_aggregate(text))
     assert marked["split"]["chunk_count"] > 1  # the chunks after the first start at the right bytes too
 
 
@@ -279,7 +256,7 @@ def test_approval_stores_the_token_and_tells_a_person_how_to_decide_and_by_when(
     assert answer == {"deadline": "2026-11-23T09:30:15Z"} and "Answer before 2026-11-23T09:30:15Z" in sent[0]["Message"]
     published = aws.publish({"job_id": "job-7", "merged_key": outcome["merged_key"]}, context)
     body = boto3.client("s3").get_object(Bucket=BUCKET, Key=published["published_key"])["Body"].read()
-    assert json.loads(body) == independent_aggregate(make_csv(20))
+    assert json.loads(body) == as_text(sales_aggregate(make_csv(20)))
     record = job("job-7")
     assert record["status"] == "PUBLISHED" and "task_token" not in record
 

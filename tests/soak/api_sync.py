@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -115,7 +114,6 @@ def drive(soak: Soak) -> None:
     url = soak.output(names.QUOTES_ENDPOINT_OUTPUT)
     caller = f"arn:aws:iam::{soak.cloud.account}:user/soak-caller"
     soak.expected = {}  # type: ignore[attr-defined]  # input -> (status, error code or total)
-    soak.answers = {}  # type: ignore[attr-defined]  # input -> [(status, body)] in the order received
     soak.before = set(soak.writes.writes)  # type: ignore[attr-defined]  # the deploy's own writes (code assets)
     requests: list[tuple[str, str, bool]] = []
     for n in range(soak.count):
@@ -150,23 +148,7 @@ def drive(soak: Soak) -> None:
                 plan_fault(soak, function, input_id, fault)
         requests.append((input_id, text, signed))
 
-    def call(request: tuple[str, str, bool]) -> None:
-        input_id, text, signed = request
-        answers = soak.answers.setdefault(input_id, [])  # type: ignore[attr-defined]
-        for _ in range(ATTEMPTS):
-            response = soak.stack.request(
-                "POST",
-                url,
-                headers={"Content-Type": "application/json"},
-                body=text,
-                signed_by=caller if signed else None,
-            )
-            answers.append((response.status, response.text))
-            if response.status < 500:
-                return
-
-    with ThreadPoolExecutor(CALLERS) as callers:
-        list(callers.map(call, requests))
+    soak.answers = soak.post_as_clients(url, requests, caller=caller, attempts=ATTEMPTS, clients=CALLERS)  # type: ignore[attr-defined]
 
 
 def plan_fault(soak: Soak, function: str, input_id: str, roll: float) -> None:

@@ -28,6 +28,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -355,6 +356,32 @@ class Soak:
 
     def output(self, name: str) -> str:
         return self.stack.outputs[name]
+
+    def post_as_clients(
+        self, url: str, requests: list[tuple[str, str, bool]], *, caller: str, attempts: int, clients: int
+    ) -> dict[str, list[tuple[int, str]]]:
+        """POST each (input id, JSON body, signed?) as a client would, `clients` at once: a 5xx is
+        tried again (`attempts` in all, as the AWS SDKs' standard retry mode does), the first answer
+        below 500 ends it. Every answer each input got, in the order received."""
+        answers: dict[str, list[tuple[int, str]]] = {input_id: [] for input_id, _, _ in requests}
+
+        def post(request: tuple[str, str, bool]) -> None:
+            input_id, text, signed = request
+            for _ in range(attempts):
+                response = self.stack.request(
+                    "POST",
+                    url,
+                    headers={"Content-Type": "application/json"},
+                    body=text,
+                    signed_by=caller if signed else None,
+                )
+                answers[input_id].append((response.status, response.text))
+                if response.status < 500:
+                    return
+
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(post, requests))
+        return answers
 
 
 def run(

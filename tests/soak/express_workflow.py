@@ -37,11 +37,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from typing import Any
 
 from express_workflow import names
+from tests.oracles import order_check
 from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak
 
 STACK = "ExpressWorkflow"
@@ -52,7 +51,6 @@ ATTEMPTS = 3  # the AWS SDKs' standard retry mode: a 5xx is tried three times in
 MACHINE_ATTEMPTS = 2  # each task's Retry: the first attempt and one retry
 TASKS = ("ValidateFunction", "PriceFunction", "StockFunction", "FraudFunction", "AssembleFunction")
 MAX_LINE_ITEMS = 50  # the request model's maxItems
-STOCK = {"A-1": 100, "B-2": 5, "C-3": 0}  # the illustrative stock levels (orders.py)
 SKUS = ("A-1", "A-1", "B-2", "C-3", "D-4")
 
 # Bad kinds: (share of all inputs, status, error code), in the order they are drawn.
@@ -76,32 +74,6 @@ def order(input_id: str, rng: Any) -> dict[str, Any]:
             {"sku": rng.choice(SKUS), "quantity": rng.randint(1, 8), "unit_price": f"{rng.randint(1, 99999) / 100:.2f}"}
             for _ in range(rng.randint(1, 5))
         ],
-    }
-
-
-def expected_answer(body: dict[str, Any], max_fraud_score: int) -> dict[str, Any]:
-    """The order check worked out here from the rules in docs/patterns/4-express-workflow.md, not by the handlers."""
-    lines = [
-        {"sku": i["sku"], "quantity": i["quantity"], "line_total": str(Decimal(i["unit_price"]) * i["quantity"])}
-        for i in body["items"]
-    ]
-    subtotal = sum((Decimal(line["line_total"]) for line in lines), Decimal("0.00"))
-    short = [
-        {"sku": i["sku"], "requested": i["quantity"], "available": STOCK.get(i["sku"], 0)}
-        for i in body["items"]
-        if i["quantity"] > STOCK.get(i["sku"], 0)
-    ]
-    score = min(100, int(subtotal // 100) + 5 * len(body["items"]))
-    reasons = (["OUT_OF_STOCK"] if short else []) + (["FRAUD_RISK"] if score > max_fraud_score else [])
-    return {
-        "customer_id": body["customer_id"],
-        "currency": body["currency"],
-        "decision": "REVIEW" if reasons else "ACCEPT",
-        "reasons": reasons,
-        "lines": lines,
-        "subtotal": str(subtotal),
-        "short": short,
-        "fraud_score": score,
     }
 
 
@@ -141,7 +113,6 @@ def drive(soak: Soak) -> None:
     url, caller = soak.output(names.ORDER_CHECK_URL_OUTPUT), f"arn:aws:iam::{soak.cloud.account}:user/soak-caller"
     limit = max_fraud_score(soak)
     soak.expected = {}  # type: ignore[attr-defined]  # input -> (status, expected body or error code)
-    soak.answers = {}  # type: ignore[attr-defined]  # input -> [(status, body)] in the order received
     requests: list[tuple[str, str, bool]] = []
     for n in range(soak.count):
         input_id, roll, kind = f"X{n:05d}", rng.random(), "valid"
@@ -153,7 +124,7 @@ def drive(soak: Soak) -> None:
         if kind == "valid":
             body = order(input_id, rng)
             text, signed = json.dumps(body), True
-            soak.expected[input_id] = (200, expected_answer(body, limit))  # type: ignore[attr-defined]
+            soak.expected[input_id] = (200, order_check(body, max_fraud_score=limit))  # type: ignore[attr-defined]
         else:
             text, signed = bad_request(kind, input_id, rng)
             soak.expected[input_id] = BAD[kind][1:]  # type: ignore[attr-defined]
@@ -186,23 +157,7 @@ def drive(soak: Soak) -> None:
             )
         requests.append((input_id, text, signed))
 
-    def call(request: tuple[str, str, bool]) -> None:
-        input_id, text, signed = request
-        answers = soak.answers.setdefault(input_id, [])  # type: ignore[attr-defined]
-        for _ in range(ATTEMPTS):
-            response = soak.stack.request(
-                "POST",
-                url,
-                headers={"Content-Type": "application/json"},
-                body=text,
-                signed_by=caller if signed else None,
-            )
-            answers.append((response.status, response.text))
-            if response.status < 500:
-                return
-
-    with ThreadPoolExecutor(CALLERS) as callers:
-        list(callers.map(call, requests))
+    soak.answers = soak.post_as_clients(url, requests, caller=caller, attempts=ATTEMPTS, clients=CALLERS)  # type: ignore[attr-defined]
 
 
 def plan_fault(soak: Soak, task: str, input_id: str, roll: float) -> None:

@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from fan_out import names
+from tests.oracles import sales_report
 from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak, load_json
 
 STACK = "FanOut"
@@ -44,7 +45,6 @@ API = "ApiFunction"
 CHUNK_SIZE = 100  # lambdas/fan_out/sales.py: lines per chunk
 RETRIES = 2  # the child's MaximumRetryAttempts: three attempts in all
 MAX_LINES = 800
-CATEGORY = {"BOOK": "books", "PEN": "stationery", "MUG": "kitchen", "TEA": "grocery"}
 SKUS = ("BOOK-1", "PEN-22", "MUG-3", "TEA-GREEN", "BOOK-ATLAS", "PEN-9")
 CLIENT = "arn:aws:iam::{account}:user/soak-client"
 
@@ -58,24 +58,6 @@ def lines(rng: Any, count: int) -> list[dict[str, Any]]:
         }
         for _ in range(count)
     ]
-
-
-def expected_report(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals per category and overall, line by line (not the pattern's code)."""
-    totals: dict[str, list[Any]] = {}
-    for item in items:
-        t = totals.setdefault(CATEGORY[item["sku"].split("-")[0]], [0, 0, Decimal("0")])
-        t[0] += 1
-        t[1] += item["quantity"]
-        t[2] += item["quantity"] * Decimal(item["unit_price"])
-    return {
-        "categories": {name: {"lines": a, "units": b, "revenue": str(c)} for name, (a, b, c) in sorted(totals.items())},
-        "total": {
-            "lines": sum(t[0] for t in totals.values()),
-            "units": sum(t[1] for t in totals.values()),
-            "revenue": str(sum((t[2] for t in totals.values()), Decimal("0"))),
-        },
-    }
 
 
 def ids_of(event: Any) -> Iterable[str]:
@@ -149,7 +131,7 @@ def drive(soak: Soak) -> None:
             chunks = -(-len(items) // CHUNK_SIZE)
             if books.inputs[input_id].kind != "valid":
                 continue
-            soak.expected[input_id] = expected_report(items)  # type: ignore[attr-defined]
+            soak.expected[input_id] = sales_report(items)  # type: ignore[attr-defined]
             plan_faults(soak, input_id, batch_id, chunks, child, twice)
         # The same chunk event again (Lambda delivers at least once), queued beside the first: they race.
         events = {next(iter(ids_of(i.event)), ""): i.event for i in soak.cloud.async_invocations}

@@ -38,19 +38,17 @@ handler); Step Functions' own throttling of StartExecution.
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import tempfile
 import time
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_plus
 
 from scripts.approve import Refused, decide
 from standard_workflow import jobs, names
+from tests.oracles import as_decimals, sales_aggregate
 from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak, load_json
 
 STACK = "StandardWorkflow"
@@ -99,31 +97,6 @@ def sales(rng: Any, rows: int) -> str:
     lines = ["region,units,revenue"]
     lines += [f"{rng.choice(REGIONS)},{rng.randint(0, 20)},{rng.randint(0, 99999) / 100:.2f}" for _ in range(rows)]
     return "\n".join(lines) + "\n"
-
-
-def aggregate(text: str) -> dict[str, Any]:
-    """count, sum, min, max per region and numeric column, from the csv module (not the pattern's code)."""
-    out: dict[str, Any] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        for column in ("units", "revenue"):
-            value = Decimal(row[column])
-            s = out.setdefault(row["region"], {}).setdefault(
-                column, {"count": 0, "sum": Decimal(0), "min": value, "max": value}
-            )
-            s["count"] += 1
-            s["sum"] += value
-            s["min"], s["max"] = min(s["min"], value), max(s["max"], value)
-    return out
-
-
-def as_decimals(published: dict[str, Any]) -> dict[str, Any]:
-    return {
-        region: {
-            c: {"count": s["count"], "sum": Decimal(s["sum"]), "min": Decimal(s["min"]), "max": Decimal(s["max"])}
-            for c, s in columns.items()
-        }
-        for region, columns in published.items()
-    }
 
 
 BAD = {  # kind -> (how the CSV is spoiled, the words its job's reason has)
@@ -390,7 +363,7 @@ def balance(soak: Soak) -> None:
         elif status == jobs.PUBLISHED:
             body = s3.get_object(Bucket=bucket, Key=f"{names.PUBLISHED_PREFIX}{job_id}.json")["Body"].read()
             result = json.loads(body)
-            correct = run == "SUCCEEDED" and as_decimals(result) == aggregate(soak.text_of[input_id])  # type: ignore[attr-defined]
+            correct = run == "SUCCEEDED" and as_decimals(result) == sales_aggregate(soak.text_of[input_id])  # type: ignore[attr-defined]
             books.observe(input_id, DONE if correct else WRONG, effects=1 if writes else 0)
         elif status == jobs.REJECTED:
             correct = run == "SUCCEEDED" and record.get("reason") == f"soak: {input_id} rejected" and not writes

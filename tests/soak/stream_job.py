@@ -41,7 +41,7 @@ from typing import Any
 import boto3
 
 from stream_job import jobs, names
-from tests.e2e.test_stream_job import expected_schedule
+from tests.oracles import loan_schedule
 from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak
 
 STACK = "StreamJob"
@@ -173,7 +173,7 @@ def drive(soak: Soak) -> None:
                 soak.faults.plan("throttled", api, input_id, 1, lambda event: [soak.sending])  # type: ignore[attr-defined]
             soak.sending = input_id  # type: ignore[attr-defined]
             if kind == "valid":
-                soak.expected[input_id] = expected_schedule(body)[0]  # type: ignore[attr-defined]
+                soak.expected[input_id] = loan_schedule(body)[0]  # type: ignore[attr-defined]
             response = post(soak, body, signed=signed)
             if response.status != 202:
                 soak.responses[input_id] = (response.status, response.json())  # type: ignore[attr-defined]
