@@ -13,6 +13,10 @@ handler invoking another synchronously) without seeing each other's environment:
   `OverlayEnviron` that reads and writes the current invocation's own copy of the environment, so
   `os.environ[...]`, `os.getenv` and botocore inside a handler see that function's variables, and
   a handler's writes stay in its invocation.
+- **Library state kept on a class for the invocation at hand is per invocation.** Powertools' REST
+  resolver keeps the request it handles on `BaseRouter`: one per process in Lambda, shared here by
+  invocations running at once. Such attributes (`INVOCATION_STATE_ON_CLASSES`) become context
+  variables, and each invocation runs in a context of its own.
 
 What is not isolated: imports a handler performs while it runs (not at module level) resolve
 against the test process's `sys.modules`; threads a handler starts see the test process's
@@ -197,6 +201,57 @@ def forget_powertools_providers() -> None:
     DEFAULT_PROVIDERS.clear()
 
 
+class _PerInvocation:
+    """A class attribute with a value per invocation (a context variable), read and written both
+    through the class and through its instances."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.value: contextvars.ContextVar[Any] = contextvars.ContextVar(f"localcloud_{name}")
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        try:
+            return self.value.get()
+        except LookupError:  # as an annotated, never-assigned class attribute reads
+            raise AttributeError(self.name) from None
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        self.value.set(value)
+
+
+def per_invocation(cls: type, *names: str) -> None:
+    """Give each invocation its own value of class attributes a library sets for "the invocation
+    being handled". In Lambda a process is one execution environment, handling one invocation at a
+    time, so a library may keep that on a class; here invocations at the same time share a process,
+    and one would read another's. The attributes become context variables (each invocation runs in
+    a context of its own), through the class (a metaclass descriptor) and its instances alike."""
+    if all(isinstance(cls.__dict__.get(name), _PerInvocation) for name in names):
+        return
+    slots = {name: _PerInvocation(name) for name in names}
+    for name, slot in slots.items():
+        type.__setattr__(cls, name, slot)  # instances find it in the class
+    meta = type(cls)
+    cls.__class__ = type(f"PerInvocation{meta.__name__}", (meta,), dict(slots))  # the class's own get and set
+
+
+# Library state kept on a class for the invocation at hand: module -> class -> attributes.
+INVOCATION_STATE_ON_CLASSES = {
+    # APIGatewayRestResolver.resolve sets BaseRouter.current_event and lambda_context, and routes read them.
+    "aws_lambda_powertools.event_handler.api_gateway": {"BaseRouter": ("current_event", "lambda_context")},
+}
+
+
+def keep_invocation_state_per_invocation() -> None:
+    """Apply `per_invocation` to every class in INVOCATION_STATE_ON_CLASSES (those installed)."""
+    for module_name, classes in INVOCATION_STATE_ON_CLASSES.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # the library is not installed: no function here uses it
+            continue
+        for class_name, names in classes.items():
+            per_invocation(getattr(module, class_name), *names)
+
+
 # A Decimal goes out as its own digits (the runtime writes it as raw JSON): marked while encoding.
 _DECIMAL = re.compile(r'"\\u0000decimal:([^"\\]*)\\u0000"')
 
@@ -285,6 +340,7 @@ class Runtime:
         self.faults: list[Fault] = []
         self.concurrency = concurrency  # None: nothing is counted or throttled
         self._lock = threading.Lock()
+        keep_invocation_state_per_invocation()
 
     def close(self) -> None:
         self.warm.clear()
@@ -414,9 +470,11 @@ class Runtime:
         with function_environment(variables), self._own_session(function):
             try:
                 with self._instance(function) as handler:  # module-level code runs with the function's environment
-                    payload, errored = marshal_response(
-                        handler(event, LambdaContext.for_function(function, request_id))
+                    # A context of its own: what the invocation sets per invocation stays its own.
+                    result = contextvars.copy_context().run(
+                        handler, event, LambdaContext.for_function(function, request_id)
                     )
+                    payload, errored = marshal_response(result)
             except Exception as exc:  # an uncaught exception is the function's error, as in Lambda
                 traceback.print_exc()
                 payload = json.dumps(

@@ -168,6 +168,7 @@ def concurrency_stack(app: App) -> None:
     child.grant_invoke(parent)
     for colour in ("Red", "Blue", "Green"):
         probe(stack, f"{colour}Reader", "read_environment", evidence).add_environment("COLOUR", colour.lower())
+    probe(stack, "RestEcho", "rest_echo", evidence)
     green = stack.node.find_child("GreenReader")
     sfn.StateMachine(
         stack,

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from localcloud import Deployment
+from localcloud.events import api_gateway_rest
 from tests.localcloud import rendezvous
 from tests.localcloud.fixture_app import CHILD_SECONDS, PARENT_TIMEOUT_SECONDS
 
@@ -84,6 +85,20 @@ def test_functions_running_at_once_see_only_their_own_environment(stack):
     assert blue == ({"first": "blue", "after_writes": "written-by-blue", "leaks_seen": ["LEAKED_BY_BLUE"]}, None)
     assert dict(os.environ) == before  # the test process's environment is untouched
     assert "COLOUR" not in os.environ
+
+
+def test_a_librarys_per_invocation_class_state_is_each_invocations_own(stack):
+    """Powertools' event handler keeps the request it is handling on a class (BaseRouter.current_event):
+    one per process, which in Lambda is one execution environment. Two invocations at once here
+    share a process; each must still read its own request."""
+    rendezvous.reset(2)
+
+    def call(caller: str) -> object:
+        return stack.invoke("RestEcho", api_gateway_rest("POST", "/echo", {"caller": caller}))
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(call, ["first", "second"]))
+    assert [json.loads(payload["body"]) for payload, _ in answers] == [{"seen": "first"}, {"seen": "second"}]
 
 
 def test_a_functions_writes_do_not_reach_its_next_invocation_or_another_function(stack):

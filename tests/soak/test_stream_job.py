@@ -5,4 +5,4 @@ from tests.soak.engine import small_soak
 
 
 def test_the_books_balance_under_seeded_faults(cloud_assembly):
-    small_soak(stream_job, cloud_assembly.directory, seed=29, count=30)
+    small_soak(stream_job, cloud_assembly.directory, seed=23, count=20)

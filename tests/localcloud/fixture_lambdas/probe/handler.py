@@ -112,6 +112,23 @@ def read_environment(event, context):
     }
 
 
+def rest_echo(event, context):
+    """A Powertools REST resolver: meets another invocation inside its route, then answers with the
+    body of the request it is handling, as Powertools' `app.current_event` says it is."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from tests.localcloud import rendezvous
+
+    app = APIGatewayRestResolver()
+
+    @app.post("/echo")
+    def echo() -> dict:
+        rendezvous.meet()  # both invocations have set their event before either reads it
+        return {"seen": app.current_event.json_body["caller"]}
+
+    return app.resolve(event, context)
+
+
 def http(event, context):
     """A Function URL handler: answers by path, records that it was invoked."""
     import base64
