@@ -12,9 +12,9 @@ barrier: threading.Barrier | None = None
 calls: list[dict[str, Any]] = []
 
 
-def reset(parties: int) -> None:
+def reset(parties: int, timeout: float = BARRIER_TIMEOUT_SECONDS) -> None:
     global barrier
-    barrier = threading.Barrier(parties, timeout=BARRIER_TIMEOUT_SECONDS)
+    barrier = threading.Barrier(parties, timeout=timeout)
     calls.clear()
 
 

@@ -70,7 +70,7 @@ def test_invocations_running_at_the_same_time_have_an_instance_each_and_a_finish
 def test_children_that_cannot_meet_fail_so_the_barrier_proves_overlap(stack):
     # Four children meeting in threes: the fourth finds no partners and fails, showing that the
     # barrier is what the previous test's success depends on.
-    rendezvous.reset(CHILDREN + 1)
+    rendezvous.reset(CHILDREN + 1, timeout=1)  # the three that do run wait this long for a fourth
     stack.invoke("Parent", {"items": [1, 2, 3], "child": {"meet": True}})
     invocations = stack.settle(timeout=rendezvous.BARRIER_TIMEOUT_SECONDS * 3)
     assert {i.condition for i in invocations} == {"RetriesExhausted"}
