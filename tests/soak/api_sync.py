@@ -35,7 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from api_sync import names
-from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak
+from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak, kind_of_input
 
 STACK = "ApiSync"
 VOLUME = 2000
@@ -117,12 +117,7 @@ def drive(soak: Soak) -> None:
     soak.before = set(soak.writes.writes)  # type: ignore[attr-defined]  # the deploy's own writes (code assets)
     requests: list[tuple[str, str, bool]] = []
     for n in range(soak.count):
-        input_id, roll, kind = f"A{n:05d}", rng.random(), "valid"
-        for name, (share, _, _) in BAD.items():
-            if roll < share:
-                kind = name
-                break
-            roll -= share
+        input_id, kind = f"A{n:05d}", kind_of_input(rng.random(), BAD)
         if kind == "valid":
             body = quote(input_id, rng)
             text, signed = json.dumps(body), True

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -405,6 +406,28 @@ def run(
         books.faults["throttled"] = max(books.faults.get("throttled", 0), throttles)  # injected and real
         driver.balance(soak)
     return books
+
+
+def kind_of_input(roll: float, bad: dict[str, tuple[Any, ...]]) -> str:
+    """Which bad input a roll in [0, 1) picks ("valid" past them all): `bad` maps each documented
+    kind to a tuple whose first item is its share of the inputs."""
+    for name, (share, *_) in bad.items():
+        if roll < share:
+            return name
+        roll -= share
+    return "valid"
+
+
+def plain(value: dict[str, Any]) -> Any:
+    """A DynamoDB attribute value as plain JSON (whole numbers as int, other numbers as Decimal)."""
+    ((kind, inner),) = value.items()
+    if kind == "M":
+        return {k: plain(v) for k, v in inner.items()}
+    if kind == "L":
+        return [plain(v) for v in inner]
+    if kind == "N":
+        return int(inner) if inner.lstrip("-").isdigit() else Decimal(inner)
+    return inner
 
 
 def load_json(value: Any) -> Any:

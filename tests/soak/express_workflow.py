@@ -41,7 +41,7 @@ from typing import Any
 
 from express_workflow import names
 from tests.oracles import order_check
-from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak
+from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak, kind_of_input
 
 STACK = "ExpressWorkflow"
 VOLUME = 500
@@ -115,12 +115,7 @@ def drive(soak: Soak) -> None:
     soak.expected = {}  # type: ignore[attr-defined]  # input -> (status, expected body or error code)
     requests: list[tuple[str, str, bool]] = []
     for n in range(soak.count):
-        input_id, roll, kind = f"X{n:05d}", rng.random(), "valid"
-        for name, (share, _, _) in BAD.items():
-            if roll < share:
-                kind = name
-                break
-            roll -= share
+        input_id, kind = f"X{n:05d}", kind_of_input(rng.random(), BAD)
         if kind == "valid":
             body = order(input_id, rng)
             text, signed = json.dumps(body), True

@@ -29,12 +29,11 @@ second batch; the soak injects no fault there. A child that dies while it holds 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from fan_out import names
 from tests.oracles import sales_report
-from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak, load_json
+from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak, load_json, plain
 
 STACK = "FanOut"
 VOLUME = 100
@@ -211,7 +210,7 @@ def balance(soak: Soak) -> None:
         chunk_writes = [soak.writes.count(table, f"batch#{batch_id}#chunk#{c:05d}") for c in range(total)]
         fan_ins = soak.writes.count_updates(table, f"batch#{batch_id}", "#status = :complete")
         if status == "complete":
-            report = _plain(item["result"])
+            report = plain(item["result"])
             correct = (
                 report == soak.expected.get(input_id)  # type: ignore[attr-defined]
                 and int(item["chunks_done"]["N"]) == total
@@ -242,15 +241,3 @@ def failure_records(soak: Soak) -> list[dict[str, Any]]:
     """The chunks whose events failed for good: the failed events in ChunkDLQ (the same events whose
     records ChunkFailures had; its consumer has deleted those)."""
     return [load_json(m["body"]) for m in soak.stack.drain(soak.stack.queue_url("ChunkDLQ"))]
-
-
-def _plain(value: dict[str, Any]) -> Any:
-    """A DynamoDB attribute value as plain JSON (numbers as int)."""
-    ((kind, inner),) = value.items()
-    if kind == "M":
-        return {k: _plain(v) for k, v in inner.items()}
-    if kind == "L":
-        return [_plain(v) for v in inner]
-    if kind == "N":
-        return int(inner) if inner.lstrip("-").isdigit() else Decimal(inner)
-    return inner

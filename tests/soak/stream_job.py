@@ -42,7 +42,7 @@ import boto3
 
 from stream_job import jobs, names
 from tests.oracles import loan_schedule
-from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak
+from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak, plain
 
 STACK = "StreamJob"
 VOLUME = 500
@@ -261,7 +261,7 @@ def balance(soak: Soak) -> None:
             found.add(job_id)
             status = item["status"]["S"]
             if status == "complete":
-                correct = _plain(item["result"]) == soak.expected.get(input_id)  # type: ignore[attr-defined]
+                correct = plain(item["result"]) == soak.expected.get(input_id)  # type: ignore[attr-defined]
                 writes = soak.writes.count_updates(table, job_id, "#status = :complete")
                 books.observe(input_id, DONE if correct else WRONG, effects=writes)
             elif status == "failed":
@@ -283,15 +283,3 @@ def balance(soak: Soak) -> None:
         books.orphans.append(f"a failure record left on ProcessorFailures: {str(message['body'])[:80]}")
     for message in soak.stack.drain(soak.stack.queue_url("ProcessorFailuresDLQ")):
         books.orphans.append(f"a failure record nobody handled: {str(message['body'])[:80]}")
-
-
-def _plain(value: dict[str, Any]) -> Any:
-    """A DynamoDB attribute value as plain JSON (whole numbers as int, money stays a string)."""
-    ((kind, inner),) = value.items()
-    if kind == "M":
-        return {k: _plain(v) for k, v in inner.items()}
-    if kind == "L":
-        return [_plain(v) for v in inner]
-    if kind == "N":
-        return int(inner) if inner.lstrip("-").isdigit() else Decimal(inner)
-    return inner

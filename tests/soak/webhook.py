@@ -47,7 +47,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak
+from tests.soak.engine import DEAD, DONE, REJECTED, STUCK, WRONG, Soak, kind_of_input
 from webhook import names
 
 STACK = "Webhook"
@@ -175,12 +175,7 @@ def drive(soak: Soak) -> None:
     first: list[tuple[str, Any]] = []  # (input id, request maker) in sending order
     later: list[tuple[str, Any]] = []
     for n in range(soak.count):
-        input_id, roll, kind = f"W{n:05d}", rng.random(), "valid"
-        for name, (share, _, _) in BAD.items():
-            if roll < share:
-                kind = name
-                break
-            roll -= share
+        input_id, kind = f"W{n:05d}", kind_of_input(rng.random(), BAD)
         if kind != "valid":
             books.add(input_id, kind, REJECTED)
             soak.expected[input_id] = BAD[kind][1:]  # type: ignore[attr-defined]
