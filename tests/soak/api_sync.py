@@ -158,9 +158,7 @@ def plan_fault(soak: Soak, function: str, input_id: str, roll: float) -> None:
             input_id,
             times,
             ids_of,
-            after_handler=True,
-            error_type="Runtime.ExitError",
-            message="injected: crashed after pricing",
+            like="crash after the write",
         )
     elif roll < 0.07:
         soak.faults.plan(
@@ -169,9 +167,7 @@ def plan_fault(soak: Soak, function: str, input_id: str, roll: float) -> None:
             input_id,
             1,
             ids_of,
-            after_handler=True,  # the answer came too late: the quote was priced, the caller gets a 502
-            error_type="Sandbox.Timedout",
-            message="injected: Task timed out after 10.00 seconds",
+            like="timeout after the write (slow dependency)",  # priced, but too late: the caller gets a 502
         )
     elif roll < 0.12:
         soak.faults.plan("throttled", function, input_id, times, ids_of)

@@ -305,8 +305,12 @@ class Faults:
         input_id: str,
         times: int,
         ids_of: Callable[[Any], Iterable[str]],
+        *,
+        like: str | None = None,
         **options: Any,
     ) -> None:
+        """`kind` names the fault in the table; it fails the way KINDS says for `like` (default:
+        `kind` itself), with `options` on top."""
         key = (kind, function_name)
         if key not in self._faults:
             remaining: dict[str, int] = {}
@@ -321,7 +325,7 @@ class Faults:
                 return False
 
             fault = self.cloud.inject_failure(
-                function_name, times=10**9, when=when, **{**self.KINDS.get(kind, {}), **options}
+                function_name, times=10**9, when=when, **{**self.KINDS.get(like or kind, {}), **options}
             )
             self._faults[key] = (fault, remaining)
         with self._lock:

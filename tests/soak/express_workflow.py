@@ -186,9 +186,7 @@ def plan_fault(soak: Soak, task: str, input_id: str, roll: float) -> None:
             input_id,
             1,
             ids_of,
-            after_handler=True,
-            error_type="Runtime.ExitError",
-            message="injected: crashed after its work",
+            like="crash after the write",
         )
     elif roll < 0.16:
         soak.faults.plan(
@@ -197,8 +195,7 @@ def plan_fault(soak: Soak, task: str, input_id: str, roll: float) -> None:
             input_id,
             1,
             ids_of,
-            error_type="Sandbox.Timedout",
-            message="injected: Task timed out after 2.00 seconds",
+            like="timeout before the write (slow dependency)",
         )
 
 

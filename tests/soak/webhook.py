@@ -264,39 +264,24 @@ def bad_request(sender: Sender, kind: str, input_id: str, rng: Any) -> Any:
 def plan_fault(soak: Soak, function: str, input_id: str, roll: float) -> None:
     """About one valid delivery in five meets a fault on the URL path or the slow path (at most
     two failed receives, so that a lost claim race still fits in the queue's five)."""
-    url_faults = {
-        "URL: transient before the handler (502)": {"error_type": "ServiceUnavailable", "message": "injected"},
-        "URL: crash after the hand-off (502, already queued)": {
-            "after_handler": True,
-            "error_type": "Runtime.ExitError",
-            "message": "injected: crashed after the hand-off",
-        },
-        "URL: throttled (429)": {"throttle": True},
+    url_faults = {  # the table's name -> how it fails (Faults.KINDS)
+        "URL: transient before the handler (502)": "transient before the handler",
+        "URL: crash after the hand-off (502, already queued)": "crash after the write",
+        "URL: throttled (429)": "throttled",
     }
     slow_faults = {
-        "slow path: transient before the handler": {"error_type": "ServiceUnavailable", "message": "injected"},
-        "slow path: crash after the write": {
-            "after_handler": True,
-            "error_type": "Runtime.ExitError",
-            "message": "injected: crashed after its write",
-        },
-        "slow path: timeout after the write (slow dependency)": {
-            "after_handler": True,
-            "error_type": "Sandbox.Timedout",
-            "message": "injected: Task timed out",
-        },
-        "slow path: timeout before the write (slow dependency)": {
-            "error_type": "Sandbox.Timedout",
-            "message": "injected: Task timed out",
-        },
-        "slow path: throttled batch": {"throttle": True},
+        "slow path: transient before the handler": "transient before the handler",
+        "slow path: crash after the write": "crash after the write",
+        "slow path: timeout after the write (slow dependency)": "timeout after the write (slow dependency)",
+        "slow path: timeout before the write (slow dependency)": "timeout before the write (slow dependency)",
+        "slow path: throttled batch": "throttled",
     }
     if roll < 0.08:
         kind = list(url_faults)[int(roll / 0.08 * len(url_faults))]
-        soak.faults.plan(kind, function, input_id, soak.rng.randint(1, 2), url_ids, **url_faults[kind])
+        soak.faults.plan(kind, function, input_id, soak.rng.randint(1, 2), url_ids, like=url_faults[kind])
     elif roll < 0.20:
         kind = list(slow_faults)[int((roll - 0.08) / 0.12 * len(slow_faults))]
-        soak.faults.plan(kind, function, input_id, 1, handoff_ids, **slow_faults[kind])
+        soak.faults.plan(kind, function, input_id, 1, handoff_ids, like=slow_faults[kind])
 
 
 def send_and_process(soak: Soak, sender: Sender, first: list[tuple[str, Any]], later: list[tuple[str, Any]]) -> None:
