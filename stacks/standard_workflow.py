@@ -17,7 +17,7 @@ chunk under jobs/<id>/chunks/; only keys travel in the state. Each chunk is aggr
 invocation (well within Lambda's 15 minutes however large the file), results land under
 jobs/<id>/results/, Merge combines them, and a person approves the merged result before Publish
 copies it to published/<id>.json. Every task retries Lambda's service errors and the handlers'
-TransientError with backoff, and Lambda's throttling longer (up to 10 attempts, about six minutes);
+TransientError with backoff, and Lambda's throttling longer (up to 10 attempts, at most about six minutes);
 anything else (bad data) is caught at once and recorded on the job.
 The approval waits at most `approval_timeout` (the state's TimeoutSeconds; no heartbeat, since
 nothing sends one while a person decides), then the job ends EXPIRED instead of hanging; the
@@ -57,7 +57,7 @@ APPROVAL_TIMEOUT_ERRORS = ["States.Timeout"]
 JOB_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # the execution name is the job id
 # A task throttled by Lambda (the account's concurrency full, say with a burst of jobs' chunks) is
 # retried up to this often, the wait doubling from `retry_interval` to at most a minute, jittered
-# so the throttled tasks of many jobs do not all come back at once: about six minutes in all.
+# so the throttled tasks of many jobs do not all come back at once: at most about six minutes in all.
 THROTTLE_RETRY_ATTEMPTS = 10
 THROTTLE_MAX_DELAY = Duration.minutes(1)
 
